@@ -1,0 +1,1 @@
+"""runner's built-in Hydra config, shipped inside the package as ``runner.conf``."""

@@ -1,0 +1,251 @@
+"""The `runner` command: a thin client of runner.api that renders what comes back."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from runner.errors import EXIT_CODES, RunnerError, RunsFailed, UsageError
+
+# Accio spells its options with one dash (-name=x -json); these are rewritten to --name=x.
+ACCIO_OPTIONS = ("name", "tags", "notes", "repeat", "seed", "params", "addr", "json", "labels")
+_ACCIO = re.compile(rf"^-({'|'.join(ACCIO_OPTIONS)})(=.*)?$")
+# k=v pairs separated by commas: split only at a comma that starts a new `key=`.
+_PAIR_SPLIT = re.compile(r",(?=[A-Za-z_][\w.\-]*=)")
+
+EPILOG = "Exit codes:\n\n" + "\n\n".join(f"  {code}  {text}" for code, text in EXIT_CODES.items())
+
+
+class DefaultRunGroup(click.Group):
+    """`runner ARGS` means `runner run ARGS` unless ARGS starts with a command name."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=DefaultRunGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="runner-launch", prog_name="runner")
+def cli() -> None:
+    """Launch Python workflows from declarative Hydra configs.
+
+    \b
+      runner +workflow=pi params.samples=1000       one run
+      runner pi params.samples=1000,10000 --repeat 3  a sweep, three runs per point
+      runner run.yaml --seed 42                     a run file (YAML or JSON)
+      runner status                                 what ran, most recent first
+    """
+
+
+def _definition_options(func: Any) -> Any:
+    options = [
+        click.option("--config-dir", type=click.Path(file_okay=False), help="Project config dir (default: RUNNER_CONFIG_DIR, then ./conf)."),
+        click.option("--name", help="Run name."),
+        click.option("--tags", help="Run tags, comma-separated."),
+        click.option("--notes", help="Run notes."),
+        click.option("--repeat", help="How many times to run each sweep point."),
+        click.option("--seed", help="Launch seed (64-bit); drawn and recorded when absent."),
+        click.option("--params", "params", multiple=True, help="Params as k=v[,k=v...] (Accio's -params)."),
+        click.option("--labels", multiple=True, help="Labels k=v[,k=v...], kept with every run."),
+        click.option("--annotations", multiple=True, help="Annotations k=v[,k=v...]."),
+        click.option("--env", multiple=True, help="NAME=VALUE set in each run's own process (repeatable)."),
+        click.option("--max-parallelism", type=click.IntRange(min=1), help="Runs at once (default: all cores)."),
+        click.option("--addr", help="Cluster address (recorded; used by the Dask launcher)."),
+        click.option("-m", "--multirun", is_flag=True, help="Accepted for Hydra habits: a comma list sweeps anyway."),
+        click.option("--json", "as_json", is_flag=True, help="Print pretty JSON."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@cli.command(epilog=EPILOG)
+@click.argument("args", nargs=-1)
+@_definition_options
+@click.option("-q", "--quiet", is_flag=True, help="Print only run ids, one per line, parent first.")
+def run(args: tuple[str, ...], quiet: bool, as_json: bool, config_dir: str | None, **options: Any) -> None:
+    """Launch TARGET: a run file, WORKFLOW[:VERSION], or a saved run definition.
+
+    \b
+    runner [run] [RUN_FILE | WORKFLOW[:VERSION] | PRESET] [OVERRIDES...] [OPTIONS]
+
+    Overrides use Hydra's grammar: params.a=1, params.a=1,2,3 (a sweep), params.a=range(0,10),
+    +workflow=ID, launcher=threads, ~params.b. Precedence, lowest to highest: workflow defaults <
+    saved run definition < run file < overrides and options.
+    """
+    from runner import api, render
+
+    req = _request(args, options)
+
+    def created(record: Any, specs: list[Any]) -> None:
+        if quiet:
+            render.ids(record, specs)
+        elif not as_json:
+            render.created(record, specs)
+
+    launch = api.launch(req, config_dir=config_dir, on_created=created)
+    if as_json:
+        render.as_json(launch.to_json())
+    elif not quiet:
+        render.summary(launch)
+    if not launch.ok:
+        failed = sum(1 for r in launch.runs if r.status.value != "succeeded")
+        raise RunsFailed(f"{failed} of {len(launch.runs)} runs did not succeed (launch {launch.id})")
+
+
+@cli.command(epilog=EPILOG)
+@click.argument("args", nargs=-1)
+@_definition_options
+@click.option("--schema", is_flag=True, help="Print the workflow's params JSON Schema instead.")
+def show(args: tuple[str, ...], as_json: bool, config_dir: str | None, schema: bool, **options: Any) -> None:
+    """Print the composed, validated run definition and its planned runs, without running."""
+    from runner import api, render
+
+    preview = api.show(_request(args, options), config_dir=config_dir)
+    if schema:
+        render.as_json(preview.params_schema)
+    elif as_json:
+        render.as_json(preview.to_json())
+    else:
+        render.preview(preview)
+
+
+@cli.command(name="list", epilog=EPILOG)
+@click.option("--config-dir", type=click.Path(file_okay=False), help="Project config dir.")
+@click.option("--json", "as_json", is_flag=True, help="Print pretty JSON.")
+def list_(config_dir: str | None, as_json: bool) -> None:
+    """List entities: workflows with their versions, and saved run definitions."""
+    from runner import api, render
+
+    found = api.entities(config_dir=config_dir)
+    if as_json:
+        render.as_json(found.to_json())
+    else:
+        render.entities(found)
+
+
+@cli.command(epilog=EPILOG)
+@click.argument("ids", nargs=-1)
+@click.option("-n", "--limit", type=click.IntRange(min=1), default=20, show_default=True, help="Launches to list.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only ids.")
+@click.option("--json", "as_json", is_flag=True, help="Print pretty JSON.")
+def status(ids: tuple[str, ...], limit: int, quiet: bool, as_json: bool) -> None:
+    """Show launches (most recent first) or the launches and runs named by IDS (prefixes work)."""
+    from runner import api, render
+
+    found = api.status(ids, limit=limit)
+    if as_json:
+        render.as_json([item.to_json() for item in found])
+    elif quiet:
+        render.status_ids(found, expand=bool(ids))
+    else:
+        render.status(found, expand=bool(ids))
+
+
+def _request(args: tuple[str, ...], options: dict[str, Any]) -> Any:
+    from runner import api
+
+    target, overrides = _split_args(args)
+    options.pop("multirun", None)
+    return api.request(
+        target,
+        overrides,
+        name=options["name"],
+        tags=_list(options["tags"]),
+        notes=options["notes"],
+        repeat=_number(options["repeat"]),
+        seed=_number(options["seed"]),
+        params=[piece for value in options["params"] for piece in _PAIR_SPLIT.split(value) if piece],
+        labels=_pairs(options["labels"], "--labels"),
+        annotations=_pairs(options["annotations"], "--annotations"),
+        env=_pairs(options["env"], "--env", split=False),
+        max_parallelism=options["max_parallelism"],
+        addr=options["addr"],
+    )
+
+
+def _split_args(args: tuple[str, ...]) -> tuple[str | None, list[str]]:
+    """The first argument that is not an override is the target; the rest are overrides."""
+    target: str | None = None
+    overrides: list[str] = []
+    for arg in args:
+        if "=" in arg or arg.startswith(("~", "+")):
+            overrides.append(arg)
+        elif target is None:
+            target = arg
+        else:
+            raise UsageError(
+                f"unexpected argument '{arg}': the target is already '{target}'"
+                " (overrides look like key=value)"
+            )
+    return target, overrides
+
+
+def _list(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _number(value: str | None) -> int | str | None:
+    """An integer when it is one; otherwise the text, for validation to report."""
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return value
+
+
+def _pairs(values: Sequence[str], option: str, *, split: bool = True) -> dict[str, str] | None:
+    if not values:
+        return None
+    out: dict[str, str] = {}
+    for value in values:
+        for piece in _PAIR_SPLIT.split(value) if split else [value]:
+            key, sep, item = piece.partition("=")
+            if not sep or not key:
+                raise UsageError(f"{option}: '{piece}' is not KEY=VALUE")
+            out[key] = item
+    return out
+
+
+def normalise_argv(argv: Sequence[str]) -> list[str]:
+    """Accio's single-dash options (-name=x, -json) become click's double-dash ones."""
+    return [f"-{arg}" if _ACCIO.match(arg) else arg for arg in argv]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the `runner` console script: one place turns errors into exit codes."""
+    args = normalise_argv(sys.argv[1:] if argv is None else argv)
+    try:
+        code = cli.main(args=args, prog_name="runner", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("interrupted", err=True)
+        code = 130
+    except click.ClickException as exc:
+        exc.show()
+        code = 1
+    except RunnerError as exc:
+        click.echo(f"error: {exc}", err=True)
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        code = 130
+    except Exception as exc:
+        if os.environ.get("RUNNER_FULL_ERROR") == "1":
+            traceback.print_exc()
+        click.echo(
+            f"internal error: {type(exc).__name__}: {exc}\n"
+            "(this is a bug in runner; set RUNNER_FULL_ERROR=1 for the traceback)",
+            err=True,
+        )
+        code = 5
+    sys.exit(code if isinstance(code, int) else 0)

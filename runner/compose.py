@@ -1,0 +1,574 @@
+"""Compose run definitions: Hydra's compose API over the config search path, then a run file and overrides."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from hydra import compose as hydra_compose
+from hydra._internal.config_loader_impl import ConfigLoaderImpl
+from hydra._internal.hydra import Hydra
+from hydra._internal.utils import create_config_search_path
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override
+from hydra.errors import HydraException
+from hydra.initialize import get_gh_backup, restore_gh_from_backup
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from runner import validate
+from runner.errors import CompositionError, DefinitionError, UsageError, WorkflowError
+from runner.workflows import (
+    Workflow,
+    ensure_importable,
+    import_entrypoint,
+    latest,
+    signature_defaults,
+    signature_schema,
+    wants,
+)
+
+BUILTIN_CONF = "pkg://runner.conf"
+PRIMARY = "config"
+# Override keys runner resolves itself instead of handing them to Hydra's defaults list:
+# a workflow is named by id[:version], a saved run definition is loaded like a run file.
+WORKFLOW_KEY = "workflow"
+PRESET_KEY = "run"
+RUN_FILE_SUFFIXES = (".yaml", ".yml", ".json")
+# Fields that hold for a whole launch: one value, never a sweep.
+LAUNCH_WIDE = ("launcher", "max_parallelism", "addr", "name", "notes", "tags")
+
+# Hydra's GlobalHydra is a process-wide singleton: one composition at a time, and it is
+# restored afterwards, so the API works twice in one notebook kernel and from threads.
+_HYDRA_LOCK = threading.RLock()
+
+
+@dataclass(frozen=True)
+class Project:
+    """Where a user's configs and code live: the config dir and the root that holds it."""
+
+    config_dir: Path | None  # searched before runner's built-in conf
+    root: Path  # importable by runs, so entrypoints in uninstalled modules work
+
+    @classmethod
+    def find(cls, config_dir: str | Path | None = None) -> Project:
+        """--config-dir, then RUNNER_CONFIG_DIR, then ./conf; none is fine (built-ins only)."""
+        chosen = config_dir or os.environ.get("RUNNER_CONFIG_DIR")
+        if chosen:
+            path = Path(chosen).expanduser().resolve()
+            if not path.is_dir():
+                origin = "--config-dir" if config_dir else "RUNNER_CONFIG_DIR"
+                raise UsageError(f"{origin}: config directory {path} does not exist")
+            return cls(config_dir=path, root=path.parent)
+        local = Path.cwd() / "conf"
+        if local.is_dir():
+            return cls(config_dir=local.resolve(), root=Path.cwd().resolve())
+        return cls(config_dir=None, root=Path.cwd().resolve())
+
+    @property
+    def schema_dirs(self) -> list[Path]:
+        return [self.root / "schemas"]
+
+
+@dataclass
+class Document:
+    """A run definition from a file: a run file, or a saved preset in conf/run/."""
+
+    label: str  # "run file x.yaml" / "preset 'nightly' (path)"
+    data: dict[str, Any]
+
+    @property
+    def workflow(self) -> str | None:
+        value = self.data.get(WORKFLOW_KEY)
+        return str(value) if value is not None else None
+
+    @property
+    def sweep(self) -> dict[str, Any]:
+        return dict(self.data.get("sweep") or {})
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        return {k: v for k, v in self.data.items() if k not in (WORKFLOW_KEY, "sweep")}
+
+
+@dataclass
+class Sources:
+    """Where each value of a definition came from, highest layer first, for messages."""
+
+    layers: list[tuple[str, Mapping[str, Any]]] = field(default_factory=list)
+    overrides: dict[str, str] = field(default_factory=dict)  # key -> "override 'k=v'"
+
+    def where(self, path: tuple[str | int, ...]) -> str | None:
+        keys = [str(p) for p in path]
+        for depth in range(len(keys), 0, -1):
+            found = self.overrides.get(".".join(keys[:depth]))
+            if found:
+                return found
+        for label, data in self.layers:
+            if _has_path(data, keys):
+                return label
+        return None
+
+
+@dataclass
+class Definition:
+    """One composed, validated run definition: a workflow and the fields of the launch."""
+
+    workflow: Workflow
+    fields: dict[str, Any]  # the run definition, `workflow` as id:version, params complete
+    params_validator: Any  # a jsonschema validator for this workflow's params
+    sources: Sources
+    wants_seed: bool
+    wants_output_dir: bool
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.fields["params"])
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One swept key and the values it takes, in Hydra's order."""
+
+    key: str
+    values: tuple[Any, ...]  # typed values (params axes) or override strings (the others)
+    source: str
+    is_params: bool
+
+    @property
+    def shown(self) -> tuple[Any, ...]:
+        """The values as a user reads them (the value part of non-params overrides)."""
+        if self.is_params:
+            return self.values
+        return tuple(str(v).split("=", 1)[1] for v in self.values)
+
+    @property
+    def param_path(self) -> tuple[str, ...]:
+        return tuple(self.key.split("."))[1:]
+
+
+class ConfigSpace:
+    """Hydra initialised over one project's search path; valid inside `config_space()`."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.loader = GlobalHydra.instance().config_loader()
+        self._workflows: dict[str, dict[str, Workflow]] | None = None
+        self._broken: dict[str, str] = {}
+        self._groups = set(self.loader.list_groups(""))
+
+    # -- what the search path holds ---------------------------------------------------------
+
+    def is_group(self, key: str) -> bool:
+        return key.split("/")[0].split(".")[0] in self._groups and "." not in key
+
+    def workflows(self) -> dict[str, dict[str, Workflow]]:
+        """id -> version -> Workflow, over every declaration in the search path."""
+        if self._workflows is None:
+            index: dict[str, dict[str, Workflow]] = {}
+            for option in self.loader.get_group_options(WORKFLOW_KEY):
+                try:
+                    workflow = self._declaration(option)
+                except DefinitionError as exc:
+                    self._broken[option] = str(exc)
+                    continue
+                index.setdefault(workflow.id, {})[workflow.version] = workflow
+            self._workflows = index
+        return self._workflows
+
+    def broken_declarations(self) -> dict[str, str]:
+        self.workflows()
+        return dict(self._broken)
+
+    def presets(self) -> list[str]:
+        return list(self.loader.get_group_options(PRESET_KEY))
+
+    def preset(self, name: str) -> Document:
+        loaded = self.loader.repository.load_config(f"{PRESET_KEY}/{name}")
+        if loaded is None:
+            hint = _did_you_mean(name, self.presets())
+            raise DefinitionError(
+                f"unknown saved run definition '{name}'{hint}; "
+                f"saved: {', '.join(self.presets()) or '(none)'}"
+            )
+        data = OmegaConf.to_container(loaded.config, resolve=False)
+        if not isinstance(data, dict):
+            raise DefinitionError(f"preset '{name}' ({loaded.path}) must be a mapping")
+        data.pop("defaults", None)
+        document = Document(label=f"preset '{name}' ({_source_path(loaded)})", data=data)
+        validate.check(
+            document.data,
+            _run_validator(),
+            what=f"run definition in {document.label}",
+            where=lambda _p, label=document.label: label,
+        )
+        return document
+
+    def resolve_workflow(self, spec: str) -> Workflow:
+        """id, id:version, or a declaration's file name; the latest version without one."""
+        workflow_id, _, version = spec.partition(":")
+        index = self.workflows()
+        if workflow_id not in index:
+            by_option = [w for vs in index.values() for w in vs.values() if w.option == spec]
+            if by_option:
+                return by_option[0]
+            if workflow_id in self._broken:
+                raise WorkflowError(self._broken[workflow_id])
+            hint = _did_you_mean(workflow_id, list(index))
+            raise WorkflowError(
+                f"unknown workflow '{workflow_id}'{hint}; "
+                f"workflows: {', '.join(sorted(index)) or '(none)'}"
+            )
+        versions = index[workflow_id]
+        if not version:
+            return latest(versions)
+        if version not in versions:
+            raise WorkflowError(
+                f"workflow '{workflow_id}' has no version '{version}'; "
+                f"versions: {', '.join(sorted(versions))}"
+            )
+        return versions[version]
+
+    def parser(self) -> OverridesParser:
+        return OverridesParser.create(config_loader=self.loader)
+
+    # -- composition ------------------------------------------------------------------------
+
+    def compose(self, overrides: list[str]) -> DictConfig:
+        try:
+            cfg = hydra_compose(config_name=PRIMARY, overrides=overrides)
+        except (HydraException, OmegaConfBaseException) as exc:
+            raise CompositionError(f"cannot compose the config: {_first_line(exc)}") from exc
+        OmegaConf.set_struct(cfg, False)
+        return cfg
+
+    def _declaration(self, option: str) -> Workflow:
+        loaded = self.loader.repository.load_config(f"{WORKFLOW_KEY}/{option}")
+        source = _source_path(loaded) if loaded else option
+        data = OmegaConf.to_container(loaded.config, resolve=False) if loaded else None
+        if not isinstance(data, dict):
+            raise WorkflowError(f"workflow declaration {source} must be a mapping")
+        validate.check(
+            data,
+            _workflow_validator(),
+            what=f"workflow declaration {source}",
+            where=lambda _p: source,
+        )
+        schema = data.get("schema")
+        if isinstance(schema, str):
+            schema = validate.schema_file(schema, self.project.schema_dirs)
+        return Workflow(
+            id=str(data.get("id", option)),
+            version=str(data.get("version", "0")),
+            entrypoint=str(data["entrypoint"]),
+            description=str(data.get("description", "")),
+            params=dict(data.get("params") or {}),
+            schema=schema,
+            source=source,
+            option=option,
+        )
+
+
+@contextmanager
+def config_space(project: Project) -> Iterator[ConfigSpace]:
+    """Hydra initialised over the project's config dir, then runner's built-in conf."""
+    with _HYDRA_LOCK:
+        backup = get_gh_backup()
+        GlobalHydra.instance().clear()
+        try:
+            import hydra.version
+
+            hydra.version.setbase("1.3")
+            search_path = create_config_search_path(
+                str(project.config_dir) if project.config_dir else None
+            )
+            search_path.prepend("runner", BUILTIN_CONF, anchor="schema")
+            Hydra.create_main_hydra2(task_name="runner", config_search_path=search_path)
+            ensure_importable(str(project.root))
+            yield ConfigSpace(project)
+        finally:
+            restore_gh_from_backup(backup)
+
+
+@dataclass
+class Request:
+    """What a front-end asks for: a target, Hydra overrides, and option values."""
+
+    target: str | None = None  # a run file, WORKFLOW[:VERSION], or a saved preset's name
+    overrides: list[str] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)  # name, tags, repeat, seed, ...
+    option_params: list[str] = field(default_factory=list)  # --params pieces, as k=v
+
+
+class Composer:
+    """Turns one request into sweep axes and, per combination of group choices, a Definition."""
+
+    def __init__(self, space: ConfigSpace, request: Request) -> None:
+        self.space = space
+        self.request = request
+        self.documents = self._documents()
+        self.fixed: list[Override] = []
+        self.axes: list[Axis] = []
+        self.sources = Sources()
+        self._cache: dict[tuple[str, ...], Definition] = {}
+        self._collect_overrides()
+
+    # -- inputs -----------------------------------------------------------------------------
+
+    def _documents(self) -> list[Document]:
+        """Preset then run file, lowest first; notes whether the target names a workflow."""
+        documents: list[Document] = []
+        target = self.request.target
+        self.target_spec: str | None = None
+        preset_names = [
+            o.split("=", 1)[1]
+            for o in self.request.overrides
+            if "=" in o and o.lstrip("+").split("=", 1)[0] == PRESET_KEY
+        ]
+        if target and _looks_like_file(target):
+            documents.append(load_run_file(Path(target)))
+        elif target:
+            is_workflow = target.split(":")[0] in self.space.workflows()
+            if not is_workflow and target in self.space.presets():
+                preset_names.insert(0, target)
+            else:
+                self.target_spec = target
+        if preset_names:
+            # The last preset named wins, like any override; presets sit below the run file.
+            documents.insert(0, self.space.preset(preset_names[-1]))
+        return documents
+
+    def _collect_overrides(self) -> None:
+        parser = self.space.parser()
+        lines: list[tuple[str, str]] = []  # (override, where it came from), lowest first
+        for document in self.documents:
+            for key, expr in document.sweep.items():
+                lines.append((f"{key}={_sweep_text(expr)}", document.label))
+        for document in self.documents:
+            if document.workflow:
+                lines.append((f"{WORKFLOW_KEY}={document.workflow}", document.label))
+        if self.target_spec:
+            lines.append((f"{WORKFLOW_KEY}={self.target_spec}", f"argument '{self.target_spec}'"))
+        for line in self.request.overrides:
+            lines.append((line, f"override '{line}'"))
+        for line in self.request.option_params:
+            lines.append((f"params.{line}", f"option --params '{line}'"))
+
+        by_key: dict[str, tuple[Override, str]] = {}
+        for line, label in lines:
+            try:
+                override = parser.parse_override(line)
+            except HydraException as exc:
+                origin = "" if label.startswith("override") else f" ({label})"
+                raise CompositionError(
+                    f"malformed override '{line}'{origin}: {_first_line(exc)}"
+                ) from exc
+            key = override.key_or_group
+            if key == PRESET_KEY:
+                continue  # loaded as a document above
+            if key == WORKFLOW_KEY:
+                # Both `workflow=x` and `+workflow=x` name the workflow.
+                override = parser.parse_override(f"{WORKFLOW_KEY}={override.get_value_element_as_str()}")
+            by_key[key] = (override, label)  # a later value for a key replaces an earlier one
+
+        if WORKFLOW_KEY not in by_key:
+            known = ", ".join(sorted(self.space.workflows())) or "(none)"
+            raise DefinitionError(
+                "no workflow given: name one as `runner WORKFLOW[:VERSION]`, `+workflow=ID`, "
+                f"or `workflow:` in a run file; workflows: {known}"
+            )
+        for key, (override, label) in by_key.items():
+            self.sources.overrides[key] = label
+            if override.is_sweep_override():
+                self.axes.append(self._axis(key, override, label))
+            else:
+                self.fixed.append(override)
+
+    def _axis(self, key: str, override: Override, label: str) -> Axis:
+        if not override.is_discrete_sweep():
+            raise CompositionError(
+                f"'{override.input_line}' ({label}): {override.value_type.name.lower()} sweeps"
+                " need an optimising sweeper; use a list, range() or choice()"
+            )
+        if key.split(".")[0] in LAUNCH_WIDE:
+            raise CompositionError(
+                f"'{override.input_line}' ({label}): {key} holds for the whole launch and cannot"
+                " be swept; make one launch per value"
+            )
+        is_params = key.startswith("params.") and not override.is_delete()
+        try:
+            if is_params:
+                values: tuple[Any, ...] = tuple(override.sweep_iterator())
+            else:
+                prefix = override.get_key_element()
+                values = tuple(f"{prefix}={v}" for v in override.sweep_string_iterator())
+        except HydraException as exc:
+            raise CompositionError(f"cannot expand sweep '{override.input_line}': {exc}") from exc
+        if not values:
+            raise CompositionError(f"sweep '{override.input_line}' ({label}) has no values")
+        return Axis(key=key, values=values, source=label, is_params=is_params)
+
+    # -- definitions ------------------------------------------------------------------------
+
+    def definition(self, choices: tuple[str, ...] = ()) -> Definition:
+        """The definition for one combination of non-params sweep values (cached)."""
+        cached = self._cache.get(choices)
+        if cached is None:
+            cached = self._cache[choices] = self._define(choices)
+        return cached
+
+    def _define(self, choices: tuple[str, ...]) -> Definition:
+        parser = self.space.parser()
+        chosen = [parser.parse_override(line) for line in choices]
+        overrides = {o.key_or_group: o for o in [*self.fixed, *chosen]}
+        workflow = self.space.resolve_workflow(str(overrides.pop(WORKFLOW_KEY).value()))
+        group_overrides = [o for k, o in overrides.items() if self.space.is_group(k)]
+        value_overrides = [o for k, o in overrides.items() if not self.space.is_group(k)]
+
+        cfg = self.space.compose(
+            [f"+{WORKFLOW_KEY}={workflow.option}", *(o.input_line for o in group_overrides)]
+        )
+        del cfg[WORKFLOW_KEY]  # the declaration, already read by the workflow index
+
+        func = import_entrypoint(workflow)
+        defaults = signature_defaults(func)
+        base_params = OmegaConf.create({**defaults, **workflow.params})
+        sources = Sources(overrides=dict(self.sources.overrides))
+        config_params = OmegaConf.to_container(cfg.params) if "params" in cfg else {}
+        cfg.params = OmegaConf.merge(base_params, cfg.params or {})
+        try:
+            for document in self.documents:
+                cfg.merge_with(document.fields)
+            ConfigLoaderImpl._apply_overrides_to_config(value_overrides, cfg)
+            cfg.merge_with(self.request.options)
+            fields = OmegaConf.to_container(cfg, resolve=True)
+        except (HydraException, OmegaConfBaseException, ValueError) as exc:
+            raise CompositionError(f"cannot compose the run definition: {_first_line(exc)}") from exc
+        assert isinstance(fields, dict)
+        fields = {str(k): v for k, v in fields.items()}
+
+        layers: list[tuple[str, Mapping[str, Any]]] = [
+            *((f"option --{k.replace('_', '-')}", {k: v}) for k, v in self.request.options.items()),
+            *((d.label, d.data) for d in reversed(self.documents)),
+            ("the primary config", {"params": config_params}),
+            (f"workflow '{workflow.id}' defaults ({workflow.source})", {"params": workflow.params}),
+            (f"the signature of {workflow.entrypoint}", {"params": defaults}),
+        ]
+        sources.layers = layers
+        fields[WORKFLOW_KEY] = workflow.spec
+        fields.pop("sweep", None)
+        validate.check(fields, _run_validator(), what="run definition", where=sources.where)
+
+        schema = workflow.schema if workflow.schema is not None else signature_schema(func)
+        validator = validate.compile_schema(schema, f"params schema of workflow '{workflow.id}'")
+        return Definition(
+            workflow=workflow,
+            fields=fields,
+            params_validator=validator,
+            sources=sources,
+            wants_seed=wants(func, "seed"),
+            wants_output_dir=wants(func, "output_dir"),
+        )
+
+
+# -- run files ------------------------------------------------------------------------------
+
+
+def load_run_file(path: Path) -> Document:
+    """A YAML or JSON run file, checked against run.schema.json on its own."""
+    label = f"run file {path}"
+    if not path.is_file():
+        raise DefinitionError(f"run file '{path}' not found (cwd: {Path.cwd()})")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DefinitionError(f"run file '{path}' cannot be read: {exc.strerror}") from exc
+    if path.suffix == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise DefinitionError(
+                f"run file {path} is not valid JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}"
+            ) from exc
+    else:
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            at = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise DefinitionError(f"run file {path} is not valid YAML: {at}{problem}") from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise DefinitionError(
+            f"run file {path} must hold a mapping of run definition fields, not a {type(data).__name__}"
+        )
+    document = Document(label=label, data=data)
+    validate.check(data, _run_validator(), what=f"run definition in {label}", where=lambda _p: label)
+    return document
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+def _run_validator() -> Any:
+    return _validators("run.schema.json")
+
+
+def _workflow_validator() -> Any:
+    return _validators("workflow.schema.json")
+
+
+_VALIDATORS: dict[str, Any] = {}
+
+
+def _validators(name: str) -> Any:
+    if name not in _VALIDATORS:
+        _VALIDATORS[name] = validate.compile_schema(validate.builtin_schema(name), name)
+    return _VALIDATORS[name]
+
+
+def _looks_like_file(target: str) -> bool:
+    return target.endswith(RUN_FILE_SUFFIXES) or os.sep in target or Path(target).is_file()
+
+
+def _sweep_text(expr: Any) -> str:
+    if isinstance(expr, bool):
+        return "true" if expr else "false"
+    return str(expr)
+
+
+def _has_path(data: Mapping[str, Any], keys: list[str]) -> bool:
+    node: Any = data
+    for key in keys:
+        if not isinstance(node, Mapping) or key not in node:
+            return False
+        node = node[key]
+    return True
+
+
+def _did_you_mean(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _source_path(loaded: Any) -> str:
+    path = str(getattr(loaded, "path", ""))
+    if path.startswith("file://"):
+        path = path[len("file://") :]
+    return path

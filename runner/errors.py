@@ -1,0 +1,72 @@
+"""The exception hierarchy: every error a user can cause carries its exit code."""
+
+from __future__ import annotations
+
+
+class RunnerError(Exception):
+    """Base of every error runner reports; ``exit_code`` is what the CLI exits with."""
+
+    exit_code: int = 5
+
+    def __init__(self, message: str, *, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        # One line per problem, for errors that found several (validation).
+        self.problems = problems or []
+
+    def __str__(self) -> str:
+        if not self.problems:
+            return self.message
+        return "\n".join([self.message, *(f"  - {p}" for p in self.problems)])
+
+
+class UsageError(RunnerError):
+    """Bad command line: arguments, options or environment variables that do not fit."""
+
+    exit_code = 1
+
+
+class DefinitionError(RunnerError):
+    """Invalid run definition: it cannot be composed, or it fails validation."""
+
+    exit_code = 2
+
+
+class CompositionError(DefinitionError):
+    """Hydra could not compose the config (unknown group option, malformed override...)."""
+
+
+class ValidationError(DefinitionError):
+    """The run definition or a run's params break a JSON Schema."""
+
+
+class WorkflowError(DefinitionError):
+    """A workflow cannot be found, its version does not exist, or its entrypoint won't import."""
+
+
+class RunsFailed(RunnerError):
+    """The launch waited for its runs and one or more did not succeed."""
+
+    exit_code = 4
+
+
+class StoreError(RunnerError):
+    """The SQLite store cannot be opened or written."""
+
+    exit_code = 5
+
+
+class Interrupted(RunnerError):
+    """Ctrl-C or SIGTERM: no new runs started; unfinished ones are recorded as cancelled."""
+
+    exit_code = 130
+
+
+EXIT_CODES = {
+    0: "success",
+    1: "bad command line (arguments, options, environment)",
+    2: "invalid run definition (composition or validation failed; nothing was stored)",
+    4: "one or more runs failed (the launch waited for them)",
+    5: "internal error",
+    130: "interrupted (Ctrl-C / SIGTERM); unfinished runs recorded as cancelled",
+}

@@ -1,0 +1,224 @@
+"""How the CLI shows things: rich tables for people, ids for scripts, pretty JSON for both."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from runner.api import Entities, Launch, Preview
+    from runner.runs import LaunchRecord, RunRecord, RunSpec
+
+SHOWN_IDS = 20  # run ids printed on creation before "... and N more"
+SHOWN_ROWS = 50  # table rows before "... N more; runner status ID --json for all"
+
+
+def _console() -> Console:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=False)
+
+
+def as_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def ids(record: LaunchRecord, specs: list[RunSpec]) -> None:
+    lines = ([record.id] if record.has_parent else []) + [spec.id for spec in specs]
+    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()
+
+
+def created(record: LaunchRecord, specs: list[RunSpec]) -> None:
+    what = f"{record.workflow_id}:{record.workflow_version}"
+    if record.has_parent:
+        print(f"launch {record.id}: {len(specs)} runs of {what} (seed {record.seed})")
+        for spec in specs[:SHOWN_IDS]:
+            print(f"  run {spec.id}")
+        if len(specs) > SHOWN_IDS:
+            print(f"  ... and {len(specs) - SHOWN_IDS} more (runner status {record.id[:12]})")
+    else:
+        print(f"run {specs[0].id}: {what} (seed {specs[0].seed})")
+    sys.stdout.flush()
+
+
+def summary(launch: Launch) -> None:
+    console = _console()
+    runs = launch.runs
+    if len(runs) == 1:
+        _run_detail(console, runs[0])
+        return
+    console.print(_runs_table(runs))
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(launch.record.counts.items()))
+    total = sum(r.duration or 0.0 for r in runs)
+    console.print(f"{counts}; {total:.2f}s of run time")
+
+
+def preview(p: Preview) -> None:
+    console = _console()
+    definition = dict(p.definition)
+    if p.seed_drawn:
+        definition["seed"] = f"{p.seed}  # drawn now; a launch draws its own unless --seed is given"
+    sys.stdout.write(yaml.safe_dump(definition, sort_keys=False, default_flow_style=False))
+    if len(p.specs) > 1:
+        from rich.table import Table
+
+        table = Table(title=f"{len(p.specs)} planned runs", title_justify="left")
+        for column in ("#", "params", "repeat", "seed"):
+            table.add_column(column)
+        for spec in p.specs[:SHOWN_ROWS]:
+            table.add_row(str(spec.index), _compact(spec.params), str(spec.repeat_index), str(spec.seed))
+        console.print(table)
+        _more(console, len(p.specs), "runner show ... --json")
+
+
+def entities(found: Entities) -> None:
+    from rich.table import Table
+
+    console = _console()
+    table = Table(title="workflows", title_justify="left")
+    for column in ("id", "latest", "versions", "description"):
+        table.add_column(column)
+    for wf in found.workflows:
+        table.add_row(wf["id"], wf["latest"], ", ".join(wf["versions"]), wf["description"])
+    console.print(table)
+    if found.presets:
+        presets = Table(title="saved run definitions (runner NAME or +run=NAME)", title_justify="left")
+        for column in ("name", "workflow", "description"):
+            presets.add_column(column)
+        for preset in found.presets:
+            presets.add_row(preset["name"], preset["workflow"] or "", preset["description"])
+        console.print(presets)
+    for option, problem in found.broken.items():
+        console.print(f"[red]broken declaration[/red] workflow/{option}: {problem}")
+
+
+def status(found: list[Any], *, expand: bool) -> None:
+    from rich.table import Table
+
+    from runner.api import Launch
+
+    console = _console()
+    if not found:
+        console.print("no launches recorded yet")
+        return
+    if not expand:
+        table = Table()
+        for column in ("launch", "created", "workflow", "name", "runs", "status"):
+            table.add_column(column)
+        for item in found:
+            record = item.record
+            table.add_row(
+                record.id[:12],
+                _when(record.created),
+                f"{record.workflow_id}:{record.workflow_version}",
+                record.name or "",
+                str(record.run_count),
+                _counts(record.counts),
+            )
+        console.print(table)
+        return
+    for item in found:
+        if isinstance(item, Launch):
+            record = item.record
+            console.print(
+                f"launch {record.id}  {record.workflow_id}:{record.workflow_version}  "
+                f"{record.status}  created {_when(record.created)}  seed {record.seed}"
+            )
+            for key in ("name", "notes"):
+                if getattr(record, key):
+                    console.print(f"  {key}: {getattr(record, key)}")
+            if record.tags:
+                console.print(f"  tags: {', '.join(record.tags)}")
+            for key in ("labels", "annotations", "env"):
+                if getattr(record, key):
+                    console.print(f"  {key}: {_compact(getattr(record, key))}")
+            if len(item.runs) == 1:
+                _run_detail(console, item.runs[0])
+            else:
+                console.print(_runs_table(item.runs))
+                _more(console, len(item.runs), f"runner status {record.id[:12]} --json")
+        else:
+            _run_detail(console, item)
+
+
+def status_ids(found: list[Any], *, expand: bool) -> None:
+    from runner.api import Launch
+
+    lines: list[str] = []
+    for item in found:
+        if isinstance(item, Launch):
+            lines.append(item.record.id)
+            if expand and item.record.has_parent:
+                lines.extend(run.id for run in item.runs)
+        else:
+            lines.append(item.id)
+    sys.stdout.write("".join(line + "\n" for line in lines))
+
+
+def _run_detail(console: Console, run: RunRecord) -> None:
+    rows = [
+        ("run", run.id),
+        ("parent", run.parent_id or "-"),
+        ("workflow", f"{run.workflow_id}:{run.workflow_version}"),
+        ("params", _compact(run.params)),
+        ("seed", str(run.seed)),
+        ("status", run.status.value),
+        ("duration", f"{run.duration:.3f}s" if run.duration is not None else "-"),
+        ("result", _compact(run.result)),
+    ]
+    if run.error:
+        rows.append(("error", run.error))
+    if run.run_dir:
+        rows.append(("folder", run.run_dir))
+    width = max(len(key) for key, _ in rows)
+    for key, value in rows:
+        console.print(f"{key:<{width}}  {value}", markup=False)
+    if run.traceback:
+        console.print(run.traceback.rstrip(), markup=False, style="dim")
+
+
+def _runs_table(runs: list[RunRecord]) -> Any:
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("#", "run", "status", "time", "params", "seed", "result / error"):
+        table.add_column(column, no_wrap=True, overflow="ellipsis")
+    for run in runs[:SHOWN_ROWS]:
+        style = {"failed": "red", "cancelled": "yellow"}.get(run.status.value)
+        outcome = run.error if run.error else _compact(run.result)
+        table.add_row(
+            str(run.index),
+            run.id[:12],
+            run.status.value,
+            f"{run.duration:.2f}s" if run.duration is not None else "-",
+            _compact(run.params, 40),
+            str(run.seed),
+            outcome,
+            style=style,
+        )
+    return table
+
+
+def _more(console: Console, total: int, how: str) -> None:
+    if total > SHOWN_ROWS:
+        console.print(f"... {total - SHOWN_ROWS} more ({how} for all)")
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+
+
+def _compact(value: Any, limit: int = 80) -> str:
+    text = json.dumps(value, default=str) if not isinstance(value, str) else value
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _when(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))

@@ -1,0 +1,162 @@
+"""The state of launches and runs: statuses, planned runs and their records."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class RunStatus(str, enum.Enum):
+    PENDING = "pending"  # recorded, not started yet
+    RUNNING = "running"  # handed to a worker
+    SUCCEEDED = "succeeded"  # returned a result
+    FAILED = "failed"  # raised; its traceback is recorded
+    CANCELLED = "cancelled"  # the launch was interrupted before it finished
+
+    @property
+    def finished(self) -> bool:
+        return self in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One planned run: a workflow with concrete params and one seed."""
+
+    id: str
+    index: int  # position in plan order
+    workflow_id: str
+    workflow_version: str
+    entrypoint: str
+    params: dict[str, Any]
+    seed: int
+    repeat_index: int
+    point: dict[str, Any] = field(default_factory=dict)  # the sweep values of this run
+
+
+@dataclass
+class RunOutcome:
+    """What a worker sends back for one run."""
+
+    run_id: str
+    status: RunStatus
+    started: float
+    ended: float
+    result: Any = None
+    error: str | None = None
+    traceback: str | None = None
+    run_dir: str | None = None  # set when the run left files (its log, its outputs)
+
+    @property
+    def duration(self) -> float:
+        return self.ended - self.started
+
+
+@dataclass
+class RunRecord:
+    """One run as the store holds it."""
+
+    id: str
+    launch_id: str
+    parent_id: str | None
+    index: int
+    workflow_id: str
+    workflow_version: str
+    params: dict[str, Any]
+    seed: int
+    status: RunStatus
+    created: float
+    started: float | None = None
+    ended: float | None = None
+    result: Any = None
+    error: str | None = None
+    traceback: str | None = None
+    run_dir: str | None = None
+
+    @property
+    def duration(self) -> float | None:
+        if self.started is None or self.ended is None:
+            return None
+        return self.ended - self.started
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "launch_id": self.launch_id,
+            "parent_id": self.parent_id,
+            "index": self.index,
+            "workflow": self.workflow_id,
+            "version": self.workflow_version,
+            "params": self.params,
+            "seed": self.seed,
+            "status": self.status.value,
+            "created": self.created,
+            "started": self.started,
+            "ended": self.ended,
+            "duration": self.duration,
+            "result": self.result,
+            "error": self.error,
+            "traceback": self.traceback,
+            "run_dir": self.run_dir,
+        }
+
+
+@dataclass
+class LaunchRecord:
+    """One launch: the validated definition and the runs it created."""
+
+    id: str
+    created: float
+    workflow_id: str
+    workflow_version: str
+    name: str | None
+    tags: list[str]
+    notes: str | None
+    seed: int
+    repeat: int
+    labels: dict[str, Any]
+    annotations: dict[str, Any]
+    env: dict[str, Any]
+    launcher: str
+    addr: str | None
+    definition: dict[str, Any]
+    pid: int
+    run_count: int
+    counts: dict[str, int] = field(default_factory=dict)  # status -> number of runs
+
+    @property
+    def has_parent(self) -> bool:
+        """Like Accio: a single run has no parent; several runs hang under the launch."""
+        return self.run_count > 1
+
+    @property
+    def status(self) -> str:
+        if self.counts.get(RunStatus.PENDING.value) or self.counts.get(RunStatus.RUNNING.value):
+            return "running"
+        if self.counts.get(RunStatus.FAILED.value):
+            return "failed"
+        if self.counts.get(RunStatus.CANCELLED.value):
+            return "cancelled"
+        return "succeeded"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "created": self.created,
+            "workflow": self.workflow_id,
+            "version": self.workflow_version,
+            "name": self.name,
+            "tags": self.tags,
+            "notes": self.notes,
+            "seed": self.seed,
+            "repeat": self.repeat,
+            "labels": self.labels,
+            "annotations": self.annotations,
+            "env": self.env,
+            "launcher": self.launcher,
+            "addr": self.addr,
+            "status": self.status,
+            "run_count": self.run_count,
+            "counts": self.counts,
+            "definition": self.definition,
+        }

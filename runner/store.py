@@ -1,0 +1,341 @@
+"""The SQLite store of launches and runs, under RUNNER_HOME (default ./.runner/)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from runner.errors import StoreError, UsageError
+from runner.runs import LaunchRecord, RunOutcome, RunRecord, RunSpec, RunStatus
+
+DB_NAME = "runner.db"
+
+# Each entry moves the schema one version up; PRAGMA user_version says how far a store is.
+# Add new entries at the end; never edit one that has shipped.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE launches (
+        id TEXT PRIMARY KEY,
+        created REAL NOT NULL,
+        workflow_id TEXT NOT NULL,
+        workflow_version TEXT NOT NULL,
+        name TEXT,
+        tags TEXT NOT NULL,
+        notes TEXT,
+        seed INTEGER NOT NULL,
+        repeat INTEGER NOT NULL,
+        labels TEXT NOT NULL,
+        annotations TEXT NOT NULL,
+        env TEXT NOT NULL,
+        launcher TEXT NOT NULL,
+        addr TEXT,
+        definition TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        run_count INTEGER NOT NULL
+    );
+    CREATE INDEX launches_created ON launches(created);
+    CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        launch_id TEXT NOT NULL REFERENCES launches(id),
+        parent_id TEXT,
+        idx INTEGER NOT NULL,
+        workflow_id TEXT NOT NULL,
+        workflow_version TEXT NOT NULL,
+        params TEXT NOT NULL,
+        seed INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        created REAL NOT NULL,
+        started REAL,
+        ended REAL,
+        result TEXT,
+        error TEXT,
+        traceback TEXT,
+        run_dir TEXT
+    );
+    CREATE INDEX runs_launch ON runs(launch_id, idx);
+    CREATE INDEX runs_launch_status ON runs(launch_id, status);
+    """,
+]
+
+_LAUNCH_COLUMNS = (
+    "id, created, workflow_id, workflow_version, name, tags, notes, seed, repeat, labels,"
+    " annotations, env, launcher, addr, definition, pid, run_count"
+)
+_RUN_COLUMNS = (
+    "id, launch_id, parent_id, idx, workflow_id, workflow_version, params, seed, status,"
+    " created, started, ended, result, error, traceback, run_dir"
+)
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("RUNNER_HOME") or ".runner")
+
+
+def to_json(value: Any) -> str:
+    """JSON for the store: results that JSON cannot hold are kept as their repr."""
+    return json.dumps(value, default=_jsonable)
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "item") and callable(value.item):  # numpy scalars
+        return value.item()
+    if hasattr(value, "tolist") and callable(value.tolist):  # numpy arrays
+        return value.tolist()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    if isinstance(value, Path):
+        return str(value)
+    return repr(value)
+
+
+class Store:
+    """Launches and runs in one SQLite file (WAL, so readers never block the launcher)."""
+
+    def __init__(self, home: Path | str | None = None) -> None:
+        self.home = Path(home) if home is not None else default_home()
+        self.path = self.home / DB_NAME
+        try:
+            self.home.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open the run store at {self.path}: {exc}") from exc
+
+    @classmethod
+    def existing(cls, home: Path | str | None = None) -> Store | None:
+        """The store if one was ever created here; reading commands never create one."""
+        home = Path(home) if home is not None else default_home()
+        return cls(home) if (home / DB_NAME).exists() else None
+
+    def close(self) -> None:
+        self._db.close()
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.home / "runs" / run_id
+
+    # -- writing ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot write the run store at {self.path}: {exc}") from exc
+
+    def _migrate(self) -> None:
+        (version,) = self._db.execute("PRAGMA user_version").fetchone()
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self._transaction() as db:
+                for statement in script.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version = {number}")
+
+    def record_launch(self, launch: LaunchRecord, specs: Iterable[RunSpec]) -> None:
+        """The launch and all its runs, as pending, in one transaction."""
+        parent = launch.id if launch.has_parent else None
+        with self._transaction() as db:
+            db.execute(
+                f"INSERT INTO launches ({_LAUNCH_COLUMNS}) VALUES ({', '.join('?' * 17)})",
+                (
+                    launch.id,
+                    launch.created,
+                    launch.workflow_id,
+                    launch.workflow_version,
+                    launch.name,
+                    json.dumps(launch.tags),
+                    launch.notes,
+                    launch.seed,
+                    launch.repeat,
+                    json.dumps(launch.labels),
+                    json.dumps(launch.annotations),
+                    json.dumps(launch.env),
+                    launch.launcher,
+                    launch.addr,
+                    json.dumps(launch.definition),
+                    launch.pid,
+                    launch.run_count,
+                ),
+            )
+            db.executemany(
+                f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES ({', '.join('?' * 16)})",
+                (
+                    (
+                        s.id,
+                        launch.id,
+                        parent,
+                        s.index,
+                        s.workflow_id,
+                        s.workflow_version,
+                        json.dumps(s.params),
+                        s.seed,
+                        RunStatus.PENDING.value,
+                        launch.created,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                    )
+                    for s in specs
+                ),
+            )
+
+    def record_outcomes(self, outcomes: Iterable[RunOutcome]) -> None:
+        """Finished runs, many per transaction."""
+        with self._transaction() as db:
+            db.executemany(
+                "UPDATE runs SET status=?, started=?, ended=?, result=?, error=?, traceback=?,"
+                " run_dir=? WHERE id=?",
+                (
+                    (
+                        o.status.value,
+                        o.started,
+                        o.ended,
+                        None if o.result is None else to_json(o.result),
+                        o.error,
+                        o.traceback,
+                        o.run_dir,
+                        o.run_id,
+                    )
+                    for o in outcomes
+                ),
+            )
+
+    def cancel_unfinished(self, launch_id: str) -> int:
+        """Runs of the launch that never finished become cancelled; returns how many."""
+        with self._transaction() as db:
+            cur = db.execute(
+                "UPDATE runs SET status=?, ended=? WHERE launch_id=? AND status IN (?, ?)",
+                (
+                    RunStatus.CANCELLED.value,
+                    time.time(),
+                    launch_id,
+                    RunStatus.PENDING.value,
+                    RunStatus.RUNNING.value,
+                ),
+            )
+            return cur.rowcount
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def launches(self, limit: int | None = 20) -> list[LaunchRecord]:
+        """Most recent first."""
+        sql = f"SELECT {_LAUNCH_COLUMNS} FROM launches ORDER BY created DESC, rowid DESC"
+        rows = self._db.execute(sql + (f" LIMIT {int(limit)}" if limit else "")).fetchall()
+        launches = [self._launch(row) for row in rows]
+        self._fill_counts(launches)
+        return launches
+
+    def launch(self, launch_id: str) -> LaunchRecord | None:
+        row = self._db.execute(
+            f"SELECT {_LAUNCH_COLUMNS} FROM launches WHERE id=?", (launch_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        launch = self._launch(row)
+        self._fill_counts([launch])
+        return launch
+
+    def runs(self, launch_id: str) -> list[RunRecord]:
+        rows = self._db.execute(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE launch_id=? ORDER BY idx", (launch_id,)
+        ).fetchall()
+        return [self._run(row) for row in rows]
+
+    def run(self, run_id: str) -> RunRecord | None:
+        row = self._db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id=?", (run_id,)).fetchone()
+        return None if row is None else self._run(row)
+
+    def resolve(self, prefix: str) -> tuple[str, str]:
+        """('launch' | 'run', full id) for an id or a unique prefix of one, like git."""
+        prefix = prefix.strip().lower()
+        if not prefix or any(c not in "0123456789abcdef" for c in prefix):
+            raise UsageError(f"'{prefix}' is not a run or launch id (ids are hexadecimal)")
+        pattern = prefix + "%"
+        launches = [
+            r[0]
+            for r in self._db.execute("SELECT id FROM launches WHERE id LIKE ? LIMIT 3", (pattern,))
+        ]
+        runs = [
+            r[0] for r in self._db.execute("SELECT id FROM runs WHERE id LIKE ? LIMIT 3", (pattern,))
+        ]
+        # A single-run launch shares its id with its run: that is one match, the launch.
+        matches = [("launch", i) for i in launches] + [("run", i) for i in runs if i not in launches]
+        if not matches:
+            raise UsageError(f"no launch or run id starts with '{prefix}' in {self.path}")
+        if len(matches) > 1:
+            shown = ", ".join(f"{kind} {ident[:12]}" for kind, ident in matches[:3])
+            raise UsageError(f"id prefix '{prefix}' is ambiguous: it matches {shown}...")
+        return matches[0]
+
+    def _fill_counts(self, launches: list[LaunchRecord]) -> None:
+        if not launches:
+            return
+        by_id = {launch.id: launch for launch in launches}
+        marks = ", ".join("?" * len(by_id))
+        for launch_id, status, count in self._db.execute(
+            f"SELECT launch_id, status, COUNT(*) FROM runs WHERE launch_id IN ({marks})"
+            " GROUP BY launch_id, status",
+            tuple(by_id),
+        ):
+            by_id[launch_id].counts[status] = count
+
+    @staticmethod
+    def _launch(row: tuple[Any, ...]) -> LaunchRecord:
+        return LaunchRecord(
+            id=row[0],
+            created=row[1],
+            workflow_id=row[2],
+            workflow_version=row[3],
+            name=row[4],
+            tags=json.loads(row[5]),
+            notes=row[6],
+            seed=row[7],
+            repeat=row[8],
+            labels=json.loads(row[9]),
+            annotations=json.loads(row[10]),
+            env=json.loads(row[11]),
+            launcher=row[12],
+            addr=row[13],
+            definition=json.loads(row[14]),
+            pid=row[15],
+            run_count=row[16],
+        )
+
+    @staticmethod
+    def _run(row: tuple[Any, ...]) -> RunRecord:
+        return RunRecord(
+            id=row[0],
+            launch_id=row[1],
+            parent_id=row[2],
+            index=row[3],
+            workflow_id=row[4],
+            workflow_version=row[5],
+            params=json.loads(row[6]),
+            seed=row[7],
+            status=RunStatus(row[8]),
+            created=row[9],
+            started=row[10],
+            ended=row[11],
+            result=None if row[12] is None else json.loads(row[12]),
+            error=row[13],
+            traceback=row[14],
+            run_dir=row[15],
+        )

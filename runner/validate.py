@@ -1,0 +1,172 @@
+"""JSON Schema validation with messages that name the key, the value, what was expected, and where it came from."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Callable, Iterable
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError as SchemaError
+
+from runner.errors import DefinitionError, ValidationError
+
+# (key path) -> "from override 'params.a=1'" or None when unknown.
+Where = Callable[[tuple[str | int, ...]], str | None]
+
+_TYPE_WORDS = {
+    "integer": "an integer",
+    "number": "a number",
+    "string": "a string",
+    "boolean": "a boolean (true or false)",
+    "object": "a mapping",
+    "array": "a list",
+    "null": "null",
+}
+
+
+@lru_cache(maxsize=None)
+def builtin_schema(name: str) -> dict[str, Any]:
+    """A schema shipped in runner.schemas (package data, not a path into a checkout)."""
+    text = resources.files("runner.schemas").joinpath(name).read_text(encoding="utf-8")
+    return dict(json.loads(text))
+
+
+def schema_file(name: str, search: Iterable[Path]) -> dict[str, Any]:
+    """A schema named by a workflow declaration: the project's schemas/ first, then runner's."""
+    for folder in search:
+        candidate = folder / name
+        if candidate.is_file():
+            return _read_schema(candidate)
+    try:
+        return builtin_schema(name)
+    except FileNotFoundError:
+        folders = ", ".join(str(f) for f in search) or "(no project schemas folder)"
+        raise DefinitionError(
+            f"params schema '{name}' not found in {folders} nor in runner's built-in schemas"
+        ) from None
+
+
+def _read_schema(path: Path) -> dict[str, Any]:
+    try:
+        return dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError) as exc:
+        raise DefinitionError(f"params schema {path} cannot be read: {exc}") from exc
+
+
+def compile_schema(schema: dict[str, Any], label: str) -> Draft202012Validator:
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        raise DefinitionError(f"{label} is not a valid JSON Schema: {exc.message}") from exc
+    return Draft202012Validator(schema)
+
+
+def check(
+    instance: Any,
+    validator: Draft202012Validator,
+    *,
+    what: str,
+    prefix: tuple[str | int, ...] = (),
+    where: Where | None = None,
+) -> None:
+    """Raise one ValidationError listing every problem, or return quietly."""
+    problems = problems_of(instance, validator, prefix=prefix, where=where)
+    if problems:
+        noun = "problem" if len(problems) == 1 else "problems"
+        raise ValidationError(f"invalid {what} ({len(problems)} {noun}):", problems=problems)
+
+
+def problems_of(
+    instance: Any,
+    validator: Draft202012Validator,
+    *,
+    prefix: tuple[str | int, ...] = (),
+    where: Where | None = None,
+) -> list[str]:
+    if validator.is_valid(instance):  # the fast path, taken by nearly every run
+        return []
+    errors = sorted(validator.iter_errors(instance), key=lambda e: [str(p) for p in e.path])
+    return [describe(error, prefix, where) for error in errors]
+
+
+def dotted(path: Iterable[str | int]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def show(value: Any) -> str:
+    text = repr(value) if isinstance(value, str) else json.dumps(value, default=repr)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def describe(error: SchemaError, prefix: tuple[str | int, ...], where: Where | None) -> str:
+    path = (*prefix, *error.absolute_path)
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    kind = error.validator
+    value = error.instance
+    if kind == "additionalProperties" and isinstance(value, dict):
+        known = list(schema.get("properties", {}))
+        lines = []
+        for key in sorted(set(value) - set(known)):
+            key_path = (*path, key)
+            hint = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+            text = f"{dotted(key_path)}: unknown key"
+            text += f" (did you mean '{hint[0]}'?)" if hint else ""
+            text += f"; expected one of: {', '.join(known)}" if known and not hint else ""
+            lines.append(_with_source(text, key_path, where))
+        return "\n  - ".join(lines)
+    if kind == "required":
+        missing = _missing_key(error)
+        key_path = (*path, missing)
+        return f"{dotted(key_path)}: required, but no value was given (set it with {dotted(key_path)}=...)"
+    head = f"{dotted(path)}: {show(value)}"
+    if kind == "type":
+        expected = error.validator_value
+        names = [expected] if isinstance(expected, str) else list(expected)
+        text = f"{head} is not {' or '.join(_TYPE_WORDS.get(n, n) for n in names)}"
+    elif kind == "minimum":
+        text = f"{head} is below the minimum of {error.validator_value}"
+    elif kind == "maximum":
+        text = f"{head} is above the maximum of {error.validator_value}"
+    elif kind == "enum":
+        choices = ", ".join(show(c) for c in error.validator_value)
+        text = f"{head} is not one of: {choices}"
+    elif kind == "pattern":
+        text = f"{head} does not match the pattern {error.validator_value}"
+        if schema.get("description"):
+            text += f" ({schema['description']})"
+    elif kind in ("anyOf", "oneOf"):
+        options = [_expected(s) for s in error.validator_value]
+        text = f"{head} is not {' or '.join(o for o in options if o)}"
+    else:
+        text = f"{head}: {error.message}"
+    return _with_source(text, path, where)
+
+
+def _missing_key(error: SchemaError) -> str:
+    # jsonschema's message is "'name' is a required property"; the key is the quoted part.
+    message = error.message
+    return message.split("'")[1] if message.count("'") >= 2 else message
+
+
+def _expected(schema: Any) -> str:
+    if not isinstance(schema, dict):
+        return ""
+    if "type" in schema:
+        names = [schema["type"]] if isinstance(schema["type"], str) else schema["type"]
+        return " or ".join(_TYPE_WORDS.get(n, n) for n in names)
+    if "enum" in schema:
+        return "one of " + ", ".join(show(c) for c in schema["enum"])
+    return "a value of another shape"
+
+
+def _with_source(text: str, path: tuple[str | int, ...], where: Where | None) -> str:
+    source = where(path) if where else None
+    return f"{text} (from {source})" if source else text

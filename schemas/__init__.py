@@ -1,0 +1,1 @@
+"""runner's JSON Schemas, shipped inside the package as ``runner.schemas``."""
