@@ -1,1 +1,43 @@
-"""runner."""
+"""runner: launch Python workflows from declarative Hydra configs.
+
+The public API, for notebooks and scripts::
+
+    import runner
+    launch = runner.launch("pi", ["params.samples=1000,10000"], repeat=3, seed=42)
+    launch.results
+"""
+
+from runner.api import Entities, Launch, Preview, entities, launch, show, status
+from runner.errors import (
+    CompositionError,
+    DefinitionError,
+    Interrupted,
+    RunnerError,
+    RunsFailed,
+    UsageError,
+    ValidationError,
+    WorkflowError,
+)
+from runner.runs import LaunchRecord, RunRecord, RunSpec, RunStatus
+
+__all__ = [
+    "CompositionError",
+    "DefinitionError",
+    "Entities",
+    "Interrupted",
+    "Launch",
+    "LaunchRecord",
+    "Preview",
+    "RunRecord",
+    "RunSpec",
+    "RunStatus",
+    "RunnerError",
+    "RunsFailed",
+    "UsageError",
+    "ValidationError",
+    "WorkflowError",
+    "entities",
+    "launch",
+    "show",
+    "status",
+]

@@ -139,8 +139,15 @@ def plan(req: Request, *, config_dir: str | Path | None = None) -> tuple[Plan, P
         return plan_runs(Composer(space, req)), project
 
 
-def show(req: Request, *, config_dir: str | Path | None = None) -> Preview:
-    the_plan, _ = plan(req, config_dir=config_dir)
+def show(
+    target: str | None = None,
+    overrides: Iterable[str] = (),
+    *,
+    config_dir: str | Path | None = None,
+    **options: Any,
+) -> Preview:
+    """The composed, validated definition and its planned runs; nothing is stored or run."""
+    the_plan, _ = plan(request(target, overrides, **options), config_dir=config_dir)
     base = the_plan.base
     definition = dict(base.fields)
     if the_plan.axes:
@@ -155,15 +162,22 @@ def show(req: Request, *, config_dir: str | Path | None = None) -> Preview:
 
 
 def launch(
-    req: Request,
+    target: str | None = None,
+    overrides: Iterable[str] = (),
     *,
     config_dir: str | Path | None = None,
     home: str | Path | None = None,
     on_created: Callable[[LaunchRecord, list[RunSpec]], None] | None = None,
     on_outcome: Callable[[RunOutcome], None] | None = None,
+    **options: Any,
 ) -> Launch:
-    """Compose, validate, plan, record, execute and record again; returns the recorded launch."""
-    the_plan, project = plan(req, config_dir=config_dir)
+    """Compose, validate, plan, record, execute and record again; returns the recorded launch.
+
+    `target` is a run file, WORKFLOW[:VERSION] or a saved run definition's name; `overrides`
+    use Hydra's grammar (params.a=1,2 sweeps); `options` are the run definition's fields
+    (name, tags, notes, repeat, seed, params, labels, annotations, env, max_parallelism, addr).
+    """
+    the_plan, project = plan(request(target, overrides, **options), config_dir=config_dir)
     base = the_plan.base.fields
     store = Store(home)
     record = LaunchRecord(

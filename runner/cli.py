@@ -26,7 +26,10 @@ class DefaultRunGroup(click.Group):
     """`runner ARGS` means `runner run ARGS` unless ARGS starts with a command name."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+        if not args:
+            click.echo(ctx.get_help())
+            ctx.exit(0)
+        if args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
             args = ["run", *args]
         return super().parse_args(ctx, args)
 
@@ -82,7 +85,7 @@ def run(args: tuple[str, ...], quiet: bool, as_json: bool, config_dir: str | Non
     """
     from runner import api, render
 
-    req = _request(args, options)
+    target, overrides, values = _request(args, options)
 
     def created(record: Any, specs: list[Any]) -> None:
         if quiet:
@@ -90,7 +93,7 @@ def run(args: tuple[str, ...], quiet: bool, as_json: bool, config_dir: str | Non
         elif not as_json:
             render.created(record, specs)
 
-    launch = api.launch(req, config_dir=config_dir, on_created=created)
+    launch = api.launch(target, overrides, config_dir=config_dir, on_created=created, **values)
     if as_json:
         render.as_json(launch.to_json())
     elif not quiet:
@@ -108,7 +111,8 @@ def show(args: tuple[str, ...], as_json: bool, config_dir: str | None, schema: b
     """Print the composed, validated run definition and its planned runs, without running."""
     from runner import api, render
 
-    preview = api.show(_request(args, options), config_dir=config_dir)
+    target, overrides, values = _request(args, options)
+    preview = api.show(target, overrides, config_dir=config_dir, **values)
     if schema:
         render.as_json(preview.params_schema)
     elif as_json:
@@ -149,14 +153,13 @@ def status(ids: tuple[str, ...], limit: int, quiet: bool, as_json: bool) -> None
         render.status(found, expand=bool(ids))
 
 
-def _request(args: tuple[str, ...], options: dict[str, Any]) -> Any:
-    from runner import api
-
+def _request(
+    args: tuple[str, ...], options: dict[str, Any]
+) -> tuple[str | None, list[str], dict[str, Any]]:
+    """(target, overrides, run definition options) from the command line."""
     target, overrides = _split_args(args)
     options.pop("multirun", None)
-    return api.request(
-        target,
-        overrides,
+    return target, overrides, dict(
         name=options["name"],
         tags=_list(options["tags"]),
         notes=options["notes"],

@@ -464,8 +464,8 @@ class Composer:
             (f"the signature of {workflow.entrypoint}", {"params": defaults}),
         ]
         sources.layers = layers
-        fields[WORKFLOW_KEY] = workflow.spec
         fields.pop("sweep", None)
+        fields = {WORKFLOW_KEY: workflow.spec, **fields}
         validate.check(fields, _run_validator(), what="run definition", where=sources.where)
 
         schema = workflow.schema if workflow.schema is not None else signature_schema(func)

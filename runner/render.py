@@ -188,19 +188,21 @@ def _runs_table(runs: list[RunRecord]) -> Any:
     from rich.table import Table
 
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("#", "run", "status", "time", "params", "seed", "result / error"):
-        table.add_column(column, no_wrap=True, overflow="ellipsis")
+    for column, width in (("#", 1), ("run", 8), ("status", 9), ("time", 5), ("seed", 8)):
+        table.add_column(column, no_wrap=True, min_width=width)
+    table.add_column("params", no_wrap=True, overflow="ellipsis", max_width=30)
+    table.add_column("result / error", no_wrap=True, overflow="ellipsis", max_width=60)
     for run in runs[:SHOWN_ROWS]:
         style = {"failed": "red", "cancelled": "yellow"}.get(run.status.value)
         outcome = run.error if run.error else _compact(run.result)
         table.add_row(
             str(run.index),
-            run.id[:12],
+            run.id[:8],
             run.status.value,
             f"{run.duration:.2f}s" if run.duration is not None else "-",
-            _compact(run.params, 40),
-            str(run.seed),
-            outcome,
+            str(run.seed)[:8],
+            " ".join(f"{k}={_compact(v, 30)}" for k, v in run.params.items()),
+            _compact(outcome, 60),
             style=style,
         )
     return table

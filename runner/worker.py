@@ -141,7 +141,14 @@ class _Routed(io.TextIOBase):
         (target or self.fallback).flush()
 
     def isatty(self) -> bool:
-        return False
+        return getattr(_local, "buffer", None) is None and self.fallback.isatty()
+
+    def fileno(self) -> int:
+        return self.fallback.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self.fallback, "encoding", "utf-8")
 
 
 class _RoutedHandler(logging.Handler):
@@ -152,23 +159,29 @@ class _RoutedHandler(logging.Handler):
 
 
 _install_lock = threading.Lock()
-_installed = False
+_handler: _RoutedHandler | None = None
 
 
 def _install() -> None:
-    global _installed
+    """Route stdout, stderr and logging through the current run's buffer (idempotent).
+
+    Checked on every run, not once: a host such as pytest or Jupyter may swap sys.stdout.
+    """
+    global _handler
     with _install_lock:
-        if _installed:
-            return
-        sys.stdout = _Routed(sys.stdout)
-        sys.stderr = _Routed(sys.stderr)
-        handler = _RoutedHandler(level=logging.INFO)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        root = logging.getLogger()
-        root.addHandler(handler)
-        if root.level > logging.INFO or root.level == logging.NOTSET:
-            root.setLevel(logging.INFO)
-        _installed = True
+        if not isinstance(sys.stdout, _Routed):
+            sys.stdout = _Routed(sys.stdout)
+        if not isinstance(sys.stderr, _Routed):
+            sys.stderr = _Routed(sys.stderr)
+        if _handler is None:
+            _handler = _RoutedHandler(level=logging.INFO)
+            _handler.setFormatter(
+                logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+            )
+            root = logging.getLogger()
+            root.addHandler(_handler)
+            if root.level > logging.INFO or root.level == logging.NOTSET:
+                root.setLevel(logging.INFO)
 
 
 @contextlib.contextmanager

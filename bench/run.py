@@ -1,0 +1,28 @@
+"""Run every benchmark in bench/ and print its report: `python bench/run.py [--quick]`."""
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+# The script's directory is on sys.path already, unless Python runs with -P / PYTHONSAFEPATH.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import startup
+
+# (name, run): run(quick) measures and returns the report to print.
+BENCHMARKS: list[tuple[str, Callable[[bool], str]]] = [
+    ("startup", startup.run),
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    quick = parser.parse_args().quick
+    for name, run in BENCHMARKS:
+        print(f"## {name}\n\n{run(quick)}\n", flush=True)
+
+
+if __name__ == "__main__":
+    main()
