@@ -7,9 +7,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from runner.errors import DefinitionError, Interrupted, UsageError
 from runner.runs import LaunchRecord, RunOutcome, RunRecord, RunSpec, RunStatus
@@ -247,7 +245,9 @@ def status(
     store = Store.existing(home)
     if store is None:
         if ids:
-            raise UsageError(f"no run store at {Path(home or os.environ.get('RUNNER_HOME') or '.runner')}")
+            raise UsageError(
+                f"no run store at {Path(home or os.environ.get('RUNNER_HOME') or '.runner')}"
+            )
         return []
     if not ids:
         return [Launch(record=r, runs=[]) for r in store.launches(limit)]

@@ -34,7 +34,9 @@ class DefaultRunGroup(click.Group):
         return super().parse_args(ctx, args)
 
 
-@click.group(cls=DefaultRunGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=DefaultRunGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]}
+)
 @click.version_option(package_name="runner-launch", prog_name="runner")
 def cli() -> None:
     """Launch Python workflows from declarative Hydra configs.
@@ -49,19 +51,36 @@ def cli() -> None:
 
 def _definition_options(func: Any) -> Any:
     options = [
-        click.option("--config-dir", type=click.Path(file_okay=False), help="Project config dir (default: RUNNER_CONFIG_DIR, then ./conf)."),
+        click.option(
+            "--config-dir",
+            type=click.Path(file_okay=False),
+            help="Project config dir (default: RUNNER_CONFIG_DIR, then ./conf).",
+        ),
         click.option("--name", help="Run name."),
         click.option("--tags", help="Run tags, comma-separated."),
         click.option("--notes", help="Run notes."),
         click.option("--repeat", help="How many times to run each sweep point."),
         click.option("--seed", help="Launch seed (64-bit); drawn and recorded when absent."),
-        click.option("--params", "params", multiple=True, help="Params as k=v[,k=v...] (Accio's -params)."),
+        click.option(
+            "--params", "params", multiple=True, help="Params as k=v[,k=v...] (Accio's -params)."
+        ),
         click.option("--labels", multiple=True, help="Labels k=v[,k=v...], kept with every run."),
         click.option("--annotations", multiple=True, help="Annotations k=v[,k=v...]."),
-        click.option("--env", multiple=True, help="NAME=VALUE set in each run's own process (repeatable)."),
-        click.option("--max-parallelism", type=click.IntRange(min=1), help="Runs at once (default: all cores)."),
+        click.option(
+            "--env", multiple=True, help="NAME=VALUE set in each run's own process (repeatable)."
+        ),
+        click.option(
+            "--max-parallelism",
+            type=click.IntRange(min=1),
+            help="Runs at once (default: all cores).",
+        ),
         click.option("--addr", help="Cluster address (recorded; used by the Dask launcher)."),
-        click.option("-m", "--multirun", is_flag=True, help="Accepted for Hydra habits: a comma list sweeps anyway."),
+        click.option(
+            "-m",
+            "--multirun",
+            is_flag=True,
+            help="Accepted for Hydra habits: a comma list sweeps anyway.",
+        ),
         click.option("--json", "as_json", is_flag=True, help="Print pretty JSON."),
     ]
     for option in reversed(options):
@@ -73,7 +92,9 @@ def _definition_options(func: Any) -> Any:
 @click.argument("args", nargs=-1)
 @_definition_options
 @click.option("-q", "--quiet", is_flag=True, help="Print only run ids, one per line, parent first.")
-def run(args: tuple[str, ...], quiet: bool, as_json: bool, config_dir: str | None, **options: Any) -> None:
+def run(
+    args: tuple[str, ...], quiet: bool, as_json: bool, config_dir: str | None, **options: Any
+) -> None:
     """Launch TARGET: a run file, WORKFLOW[:VERSION], or a saved run definition.
 
     \b
@@ -100,14 +121,18 @@ def run(args: tuple[str, ...], quiet: bool, as_json: bool, config_dir: str | Non
         render.summary(launch)
     if not launch.ok:
         failed = sum(1 for r in launch.runs if r.status.value != "succeeded")
-        raise RunsFailed(f"{failed} of {len(launch.runs)} runs did not succeed (launch {launch.id})")
+        raise RunsFailed(
+            f"{failed} of {len(launch.runs)} runs did not succeed (launch {launch.id})"
+        )
 
 
 @cli.command(epilog=EPILOG)
 @click.argument("args", nargs=-1)
 @_definition_options
 @click.option("--schema", is_flag=True, help="Print the workflow's params JSON Schema instead.")
-def show(args: tuple[str, ...], as_json: bool, config_dir: str | None, schema: bool, **options: Any) -> None:
+def show(
+    args: tuple[str, ...], as_json: bool, config_dir: str | None, schema: bool, **options: Any
+) -> None:
     """Print the composed, validated run definition and its planned runs, without running."""
     from runner import api, render
 
@@ -137,7 +162,14 @@ def list_(config_dir: str | None, as_json: bool) -> None:
 
 @cli.command(epilog=EPILOG)
 @click.argument("ids", nargs=-1)
-@click.option("-n", "--limit", type=click.IntRange(min=1), default=20, show_default=True, help="Launches to list.")
+@click.option(
+    "-n",
+    "--limit",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="Launches to list.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print only ids.")
 @click.option("--json", "as_json", is_flag=True, help="Print pretty JSON.")
 def status(ids: tuple[str, ...], limit: int, quiet: bool, as_json: bool) -> None:
@@ -159,18 +191,24 @@ def _request(
     """(target, overrides, run definition options) from the command line."""
     target, overrides = _split_args(args)
     options.pop("multirun", None)
-    return target, overrides, dict(
-        name=options["name"],
-        tags=_list(options["tags"]),
-        notes=options["notes"],
-        repeat=_number(options["repeat"]),
-        seed=_number(options["seed"]),
-        params=[piece for value in options["params"] for piece in _PAIR_SPLIT.split(value) if piece],
-        labels=_pairs(options["labels"], "--labels"),
-        annotations=_pairs(options["annotations"], "--annotations"),
-        env=_pairs(options["env"], "--env", split=False),
-        max_parallelism=options["max_parallelism"],
-        addr=options["addr"],
+    return (
+        target,
+        overrides,
+        dict(
+            name=options["name"],
+            tags=_list(options["tags"]),
+            notes=options["notes"],
+            repeat=_number(options["repeat"]),
+            seed=_number(options["seed"]),
+            params=[
+                piece for value in options["params"] for piece in _PAIR_SPLIT.split(value) if piece
+            ],
+            labels=_pairs(options["labels"], "--labels"),
+            annotations=_pairs(options["annotations"], "--annotations"),
+            env=_pairs(options["env"], "--env", split=False),
+            max_parallelism=options["max_parallelism"],
+            addr=options["addr"],
+        ),
     )
 
 

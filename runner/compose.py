@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from hydra import compose as hydra_compose
@@ -162,6 +162,8 @@ class ConfigSpace:
     def __init__(self, project: Project) -> None:
         self.project = project
         self.loader = GlobalHydra.instance().config_loader()
+        # Hydra's loader keeps its ConfigRepository as an attribute its interface does not name.
+        self.repository: Any = cast(Any, self.loader).repository
         self._workflows: dict[str, dict[str, Workflow]] | None = None
         self._broken: dict[str, str] = {}
         self._groups = set(self.loader.list_groups(""))
@@ -193,7 +195,7 @@ class ConfigSpace:
         return list(self.loader.get_group_options(PRESET_KEY))
 
     def preset(self, name: str) -> Document:
-        loaded = self.loader.repository.load_config(f"{PRESET_KEY}/{name}")
+        loaded = self.repository.load_config(f"{PRESET_KEY}/{name}")
         if loaded is None:
             hint = _did_you_mean(name, self.presets())
             raise DefinitionError(
@@ -204,12 +206,10 @@ class ConfigSpace:
         if not isinstance(data, dict):
             raise DefinitionError(f"preset '{name}' ({loaded.path}) must be a mapping")
         data.pop("defaults", None)
-        document = Document(label=f"preset '{name}' ({_source_path(loaded)})", data=data)
+        label = f"preset '{name}' ({_source_path(loaded)})"
+        document = Document(label=label, data={str(k): v for k, v in data.items()})
         validate.check(
-            document.data,
-            _run_validator(),
-            what=f"run definition in {document.label}",
-            where=lambda _p, label=document.label: label,
+            document.data, _run_validator(), what=f"run definition in {label}", where=_always(label)
         )
         return document
 
@@ -252,7 +252,7 @@ class ConfigSpace:
         return cfg
 
     def _declaration(self, option: str) -> Workflow:
-        loaded = self.loader.repository.load_config(f"{WORKFLOW_KEY}/{option}")
+        loaded = self.repository.load_config(f"{WORKFLOW_KEY}/{option}")
         source = _source_path(loaded) if loaded else option
         data = OmegaConf.to_container(loaded.config, resolve=False) if loaded else None
         if not isinstance(data, dict):
@@ -261,7 +261,7 @@ class ConfigSpace:
             data,
             _workflow_validator(),
             what=f"workflow declaration {source}",
-            where=lambda _p: source,
+            where=_always(source),
         )
         schema = data.get("schema")
         if isinstance(schema, str):
@@ -368,16 +368,16 @@ class Composer:
             try:
                 override = parser.parse_override(line)
             except HydraException as exc:
-                origin = "" if label.startswith("override") else f" ({label})"
                 raise CompositionError(
-                    f"malformed override '{line}'{origin}: {_first_line(exc)}"
+                    f"malformed override '{line}'{_origin(label)}: {_first_line(exc)}"
                 ) from exc
             key = override.key_or_group
             if key == PRESET_KEY:
                 continue  # loaded as a document above
             if key == WORKFLOW_KEY:
                 # Both `workflow=x` and `+workflow=x` name the workflow.
-                override = parser.parse_override(f"{WORKFLOW_KEY}={override.get_value_element_as_str()}")
+                value_text = line.split("=", 1)[1]
+                override = parser.parse_override(f"{WORKFLOW_KEY}={value_text}")
             by_key[key] = (override, label)  # a later value for a key replaces an earlier one
 
         if WORKFLOW_KEY not in by_key:
@@ -396,13 +396,13 @@ class Composer:
     def _axis(self, key: str, override: Override, label: str) -> Axis:
         if not override.is_discrete_sweep():
             raise CompositionError(
-                f"'{override.input_line}' ({label}): {override.value_type.name.lower()} sweeps"
-                " need an optimising sweeper; use a list, range() or choice()"
+                f"'{override.input_line}'{_origin(label)}: interval() sweeps need an optimising"
+                " sweeper; runner sweeps lists (a,b), range() and choice()"
             )
         if key.split(".")[0] in LAUNCH_WIDE:
             raise CompositionError(
-                f"'{override.input_line}' ({label}): {key} holds for the whole launch and cannot"
-                " be swept; make one launch per value"
+                f"'{override.input_line}'{_origin(label)}: {key} holds for the whole launch and"
+                " cannot be swept; make one launch per value"
             )
         is_params = key.startswith("params.") and not override.is_delete()
         try:
@@ -414,7 +414,7 @@ class Composer:
         except HydraException as exc:
             raise CompositionError(f"cannot expand sweep '{override.input_line}': {exc}") from exc
         if not values:
-            raise CompositionError(f"sweep '{override.input_line}' ({label}) has no values")
+            raise CompositionError(f"sweep '{override.input_line}'{_origin(label)} has no values")
         return Axis(key=key, values=values, source=label, is_params=is_params)
 
     # -- definitions ------------------------------------------------------------------------
@@ -435,7 +435,7 @@ class Composer:
         value_overrides = [o for k, o in overrides.items() if not self.space.is_group(k)]
 
         cfg = self.space.compose(
-            [f"+{WORKFLOW_KEY}={workflow.option}", *(o.input_line for o in group_overrides)]
+            [f"+{WORKFLOW_KEY}={workflow.option}", *(str(o.input_line) for o in group_overrides)]
         )
         del cfg[WORKFLOW_KEY]  # the declaration, already read by the workflow index
 
@@ -450,14 +450,16 @@ class Composer:
                 cfg.merge_with(document.fields)
             ConfigLoaderImpl._apply_overrides_to_config(value_overrides, cfg)
             cfg.merge_with(self.request.options)
-            fields = OmegaConf.to_container(cfg, resolve=True)
+            composed = OmegaConf.to_container(cfg, resolve=True)
         except (HydraException, OmegaConfBaseException, ValueError) as exc:
-            raise CompositionError(f"cannot compose the run definition: {_first_line(exc)}") from exc
-        assert isinstance(fields, dict)
-        fields = {str(k): v for k, v in fields.items()}
+            raise CompositionError(
+                f"cannot compose the run definition: {_first_line(exc)}"
+            ) from exc
+        assert isinstance(composed, dict)
+        fields: dict[str, Any] = {str(k): v for k, v in composed.items()}
 
         layers: list[tuple[str, Mapping[str, Any]]] = [
-            *((f"option --{k.replace('_', '-')}", {k: v}) for k, v in self.request.options.items()),
+            *((_option_label(k), {k: v}) for k, v in self.request.options.items()),
             *((d.label, d.data) for d in reversed(self.documents)),
             ("the primary config", {"params": config_params}),
             (f"workflow '{workflow.id}' defaults ({workflow.source})", {"params": workflow.params}),
@@ -514,7 +516,9 @@ def load_run_file(path: Path) -> Document:
             f"run file {path} must hold a mapping of run definition fields, not a {type(data).__name__}"
         )
     document = Document(label=label, data=data)
-    validate.check(data, _run_validator(), what=f"run definition in {label}", where=lambda _p: label)
+    validate.check(
+        data, _run_validator(), what=f"run definition in {label}", where=lambda _p: label
+    )
     return document
 
 
@@ -546,6 +550,20 @@ def _sweep_text(expr: Any) -> str:
     if isinstance(expr, bool):
         return "true" if expr else "false"
     return str(expr)
+
+
+def _option_label(key: str) -> str:
+    return f"option --{key.replace('_', '-')}"
+
+
+def _always(label: str) -> validate.Where:
+    """A `where` for a document checked on its own: every value came from it."""
+    return lambda _path: label
+
+
+def _origin(label: str) -> str:
+    """Where a value came from, in parentheses, unless the message quotes the override itself."""
+    return "" if label.startswith("override") else f" ({label})"
 
 
 def _has_path(data: Mapping[str, Any], keys: list[str]) -> bool:

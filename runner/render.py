@@ -73,7 +73,9 @@ def preview(p: Preview) -> None:
         for column in ("#", "params", "repeat", "seed"):
             table.add_column(column)
         for spec in p.specs[:SHOWN_ROWS]:
-            table.add_row(str(spec.index), _compact(spec.params), str(spec.repeat_index), str(spec.seed))
+            table.add_row(
+                str(spec.index), _compact(spec.params), str(spec.repeat_index), str(spec.seed)
+            )
         console.print(table)
         _more(console, len(p.specs), "runner show ... --json")
 
@@ -89,7 +91,9 @@ def entities(found: Entities) -> None:
         table.add_row(wf["id"], wf["latest"], ", ".join(wf["versions"]), wf["description"])
     console.print(table)
     if found.presets:
-        presets = Table(title="saved run definitions (runner NAME or +run=NAME)", title_justify="left")
+        presets = Table(
+            title="saved run definitions (runner NAME or +run=NAME)", title_justify="left"
+        )
         for column in ("name", "workflow", "description"):
             presets.add_column(column)
         for preset in found.presets:

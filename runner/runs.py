@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-class RunStatus(str, enum.Enum):
+class RunStatus(enum.StrEnum):
     PENDING = "pending"  # recorded, not started yet
     RUNNING = "running"  # handed to a worker
     SUCCEEDED = "succeeded"  # returned a result

@@ -274,10 +274,13 @@ class Store:
             for r in self._db.execute("SELECT id FROM launches WHERE id LIKE ? LIMIT 3", (pattern,))
         ]
         runs = [
-            r[0] for r in self._db.execute("SELECT id FROM runs WHERE id LIKE ? LIMIT 3", (pattern,))
+            r[0]
+            for r in self._db.execute("SELECT id FROM runs WHERE id LIKE ? LIMIT 3", (pattern,))
         ]
         # A single-run launch shares its id with its run: that is one match, the launch.
-        matches = [("launch", i) for i in launches] + [("run", i) for i in runs if i not in launches]
+        matches = [("launch", i) for i in launches] + [
+            ("run", i) for i in runs if i not in launches
+        ]
         if not matches:
             raise UsageError(f"no launch or run id starts with '{prefix}' in {self.path}")
         if len(matches) > 1:

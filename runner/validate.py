@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Callable, Iterable
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ _TYPE_WORDS = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def builtin_schema(name: str) -> dict[str, Any]:
     """A schema shipped in runner.schemas (package data, not a path into a checkout)."""
     text = resources.files("runner.schemas").joinpath(name).read_text(encoding="utf-8")
@@ -111,6 +111,7 @@ def describe(error: SchemaError, prefix: tuple[str | int, ...], where: Where | N
     schema = error.schema if isinstance(error.schema, dict) else {}
     kind = error.validator
     value = error.instance
+    rule: Any = error.validator_value
     if kind == "additionalProperties" and isinstance(value, dict):
         known = list(schema.get("properties", {}))
         lines = []
@@ -128,22 +129,21 @@ def describe(error: SchemaError, prefix: tuple[str | int, ...], where: Where | N
         return f"{dotted(key_path)}: required, but no value was given (set it with {dotted(key_path)}=...)"
     head = f"{dotted(path)}: {show(value)}"
     if kind == "type":
-        expected = error.validator_value
-        names = [expected] if isinstance(expected, str) else list(expected)
+        names = [rule] if isinstance(rule, str) else list(rule)
         text = f"{head} is not {' or '.join(_TYPE_WORDS.get(n, n) for n in names)}"
     elif kind == "minimum":
-        text = f"{head} is below the minimum of {error.validator_value}"
+        text = f"{head} is below the minimum of {rule}"
     elif kind == "maximum":
-        text = f"{head} is above the maximum of {error.validator_value}"
+        text = f"{head} is above the maximum of {rule}"
     elif kind == "enum":
-        choices = ", ".join(show(c) for c in error.validator_value)
+        choices = ", ".join(show(c) for c in rule)
         text = f"{head} is not one of: {choices}"
     elif kind == "pattern":
-        text = f"{head} does not match the pattern {error.validator_value}"
+        text = f"{head} does not match the pattern {rule}"
         if schema.get("description"):
             text += f" ({schema['description']})"
     elif kind in ("anyOf", "oneOf"):
-        options = [_expected(s) for s in error.validator_value]
+        options = [_expected(s) for s in rule]
         text = f"{head} is not {' or '.join(o for o in options if o)}"
     else:
         text = f"{head}: {error.message}"

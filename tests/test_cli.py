@@ -55,7 +55,9 @@ def test_single_run_has_no_parent(cli) -> None:
 
 
 def test_sweep_order_is_hydras_and_repeats_share_seeds(cli) -> None:
-    result = cli("add", "params.a=1,2", "params.b=range(10,12)", "--repeat", "2", "--seed", "9", "--json")
+    result = cli(
+        "add", "params.a=1,2", "params.b=range(10,12)", "--repeat", "2", "--seed", "9", "--json"
+    )
     runs = json.loads(result.out)["runs"]
     points = [(r["params"]["a"], r["params"]["b"]) for r in runs]
     assert points == [(1, 10), (1, 10), (1, 11), (1, 11), (2, 10), (2, 10), (2, 11), (2, 11)]
@@ -81,7 +83,9 @@ def test_drawn_seed_is_recorded(cli) -> None:
 
 
 def test_accio_single_dash_options(cli) -> None:
-    result = cli("add:1.0", "-name=accio", "-tags=a,b", "-repeat=2", "-seed=42", "-params=a=3,b=4", "-json")
+    result = cli(
+        "add:1.0", "-name=accio", "-tags=a,b", "-repeat=2", "-seed=42", "-params=a=3,b=4", "-json"
+    )
     assert result.code == 0, result.err
     launch = json.loads(result.out)
     assert (launch["name"], launch["tags"], launch["seed"]) == ("accio", ["a", "b"], 42)
@@ -105,7 +109,9 @@ def test_precedence_defaults_preset_file_overrides_options(cli, elsewhere: Path)
 
 def test_run_file_json_with_sweep_block(cli, elsewhere: Path) -> None:
     run_file = elsewhere / "sweep.json"
-    run_file.write_text(json.dumps({"workflow": "add:1.0", "sweep": {"params.a": "1,2,3"}, "seed": 5}))
+    run_file.write_text(
+        json.dumps({"workflow": "add:1.0", "sweep": {"params.a": "1,2,3"}, "seed": 5})
+    )
     launch = json.loads(cli(str(run_file), "--json").out)
     assert [r["result"] for r in launch["runs"]] == [2, 3, 4]
     assert {r["seed"] for r in launch["runs"]} == {5}
@@ -121,7 +127,9 @@ def test_runs_import_the_project_from_anywhere(cli, project: Path, tmp_path: Pat
     result = cli("add", "params.a=1", "--json", cwd=project, env={"RUNNER_CONFIG_DIR": ""})
     assert result.code == 0, result.err
     assert json.loads(result.out)["runs"][0]["result"] == 6
-    by_flag = cli("--config-dir", str(project / "conf"), "add", "--json", env={"RUNNER_CONFIG_DIR": ""})
+    by_flag = cli(
+        "--config-dir", str(project / "conf"), "add", "--json", env={"RUNNER_CONFIG_DIR": ""}
+    )
     assert by_flag.code == 0, by_flag.err
 
 
@@ -200,27 +208,72 @@ def test_help_documents_exit_codes(cli) -> None:
 
 BAD_INPUT = [
     pytest.param(["nope"], 2, "error: unknown workflow 'nope'", id="unknown-workflow"),
-    pytest.param(["ad"], 2, "error: unknown workflow 'ad' (did you mean 'add'?)", id="workflow-typo"),
-    pytest.param(["add:9.9"], 2, "error: workflow 'add' has no version '9.9'; versions: 1.0, 2.0", id="unknown-version"),
     pytest.param(
-        ["add", "params.bb=2"], 2,
-        "params.bb: unknown key (did you mean 'b'?) (from override 'params.bb=2')", id="unknown-param",
+        ["ad"], 2, "error: unknown workflow 'ad' (did you mean 'add'?)", id="workflow-typo"
     ),
     pytest.param(
-        ["add", "params.a=abc"], 2,
-        "params.a: 'abc' is not an integer (from override 'params.a=abc')", id="wrong-type",
+        ["add:9.9"],
+        2,
+        "error: workflow 'add' has no version '9.9'; versions: 1.0, 2.0",
+        id="unknown-version",
     ),
-    pytest.param(["add", "params.a=[1,"], 2, "error: malformed override 'params.a=[1,'", id="malformed-override"),
-    pytest.param(["missing.yaml"], 2, "error: run file 'missing.yaml' not found", id="missing-run-file"),
-    pytest.param(["add", "--repeat", "0"], 2, "repeat: 0 is below the minimum of 1 (from option --repeat)", id="repeat-zero"),
-    pytest.param(["add", "--seed", "abc"], 2, "seed: 'abc' is not an integer or null (from option --seed)", id="seed-not-int"),
     pytest.param(
-        ["ghost"], 2,
-        "error: workflow 'ghost' (declared in", id="entrypoint-import",
+        ["add", "params.bb=2"],
+        2,
+        "params.bb: unknown key (did you mean 'b'?) (from override 'params.bb=2')",
+        id="unknown-param",
     ),
-    pytest.param(["typed"], 2, "params.name: required, but no value was given (set it with params.name=...)", id="missing-required"),
-    pytest.param(["limited", "params.a=101"], 2, "params.a: 101 is above the maximum of 100", id="schema-file"),
-    pytest.param(["add", "--max-parallelism", "0"], 1, "Invalid value for '--max-parallelism'", id="bad-option-value"),
+    pytest.param(
+        ["add", "params.a=abc"],
+        2,
+        "params.a: 'abc' is not an integer (from override 'params.a=abc')",
+        id="wrong-type",
+    ),
+    pytest.param(
+        ["add", "params.a=[1,"],
+        2,
+        "error: malformed override 'params.a=[1,'",
+        id="malformed-override",
+    ),
+    pytest.param(
+        ["missing.yaml"], 2, "error: run file 'missing.yaml' not found", id="missing-run-file"
+    ),
+    pytest.param(
+        ["add", "--repeat", "0"],
+        2,
+        "repeat: 0 is below the minimum of 1 (from option --repeat)",
+        id="repeat-zero",
+    ),
+    pytest.param(
+        ["add", "--seed", "abc"],
+        2,
+        "seed: 'abc' is not an integer or null (from option --seed)",
+        id="seed-not-int",
+    ),
+    pytest.param(
+        ["ghost"],
+        2,
+        "error: workflow 'ghost' (declared in",
+        id="entrypoint-import",
+    ),
+    pytest.param(
+        ["typed"],
+        2,
+        "params.name: required, but no value was given (set it with params.name=...)",
+        id="missing-required",
+    ),
+    pytest.param(
+        ["limited", "params.a=101"],
+        2,
+        "params.a: 101 is above the maximum of 100",
+        id="schema-file",
+    ),
+    pytest.param(
+        ["add", "--max-parallelism", "0"],
+        1,
+        "Invalid value for '--max-parallelism'",
+        id="bad-option-value",
+    ),
     pytest.param(["add", "extra"], 1, "unexpected argument 'extra'", id="extra-argument"),
     pytest.param(["add", "launcher=nope"], 2, "cannot compose the config", id="unknown-launcher"),
     pytest.param(["-q"], 2, "error: no workflow given", id="no-workflow"),
@@ -241,15 +294,47 @@ def test_bad_input_is_reported_and_changes_nothing(cli, home: Path, args, code, 
 @pytest.mark.parametrize(
     ("name", "text", "message"),
     [
-        pytest.param("bad.yaml", "workflow: add\nparams: [1,\n", "is not valid YAML: line 3, column 1", id="invalid-yaml"),
-        pytest.param("bad.json", '{"workflow": "add",', "is not valid JSON: line 1, column 20", id="invalid-json"),
-        pytest.param("zero.yaml", "workflow: add\nrepeat: 0\n", "repeat: 0 is below the minimum of 1 (from run file", id="file-repeat-zero"),
-        pytest.param("seed.json", '{"workflow": "add", "seed": "x"}', "seed: 'x' is not an integer or null (from run file", id="file-seed"),
-        pytest.param("list.yaml", "- add\n", "must hold a mapping of run definition fields, not a list", id="not-a-mapping"),
-        pytest.param("typo.yaml", "workflow: add\nrepaet: 2\n", "repaet: unknown key (did you mean 'repeat'?)", id="unknown-field"),
+        pytest.param(
+            "bad.yaml",
+            "workflow: add\nparams: [1,\n",
+            "is not valid YAML: line 3, column 1",
+            id="invalid-yaml",
+        ),
+        pytest.param(
+            "bad.json",
+            '{"workflow": "add",',
+            "is not valid JSON: line 1, column 20",
+            id="invalid-json",
+        ),
+        pytest.param(
+            "zero.yaml",
+            "workflow: add\nrepeat: 0\n",
+            "repeat: 0 is below the minimum of 1 (from run file",
+            id="file-repeat-zero",
+        ),
+        pytest.param(
+            "seed.json",
+            '{"workflow": "add", "seed": "x"}',
+            "seed: 'x' is not an integer or null (from run file",
+            id="file-seed",
+        ),
+        pytest.param(
+            "list.yaml",
+            "- add\n",
+            "must hold a mapping of run definition fields, not a list",
+            id="not-a-mapping",
+        ),
+        pytest.param(
+            "typo.yaml",
+            "workflow: add\nrepaet: 2\n",
+            "repaet: unknown key (did you mean 'repeat'?)",
+            id="unknown-field",
+        ),
     ],
 )
-def test_bad_run_files(cli, home: Path, elsewhere: Path, name: str, text: str, message: str) -> None:
+def test_bad_run_files(
+    cli, home: Path, elsewhere: Path, name: str, text: str, message: str
+) -> None:
     cli("add", "-q")
     before = snapshot(home)
     (elsewhere / name).write_text(text)

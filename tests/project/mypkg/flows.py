@@ -21,7 +21,14 @@ def typed(
     items: list[int] | None = None,
     weights: dict[str, float] | None = None,
 ) -> dict:
-    return {"name": name, "count": count, "ratio": ratio, "flag": flag, "items": items, "weights": weights}
+    return {
+        "name": name,
+        "count": count,
+        "ratio": ratio,
+        "flag": flag,
+        "items": items,
+        "weights": weights,
+    }
 
 
 def boom(a: int) -> int:

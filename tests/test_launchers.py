@@ -1,0 +1,84 @@
+"""One contract for every launcher; each backend's tests subclass it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from runner.launchers import Launcher, make_launcher
+from runner.runs import RunStatus
+from runner.worker import Task
+
+PROJECT = str(Path(__file__).parent / "project")
+
+
+def task(run_id: str, entrypoint: str, params: dict, tmp_path: Path, **extra) -> Task:
+    return Task(
+        run_id=run_id,
+        entrypoint=entrypoint,
+        params=params,
+        seed=11,
+        run_dir=str(tmp_path / run_id),
+        sys_path=(PROJECT,),
+        **extra,
+    )
+
+
+class LauncherContract:
+    """What every launcher must do; subclasses say which launcher config they test."""
+
+    config: dict
+
+    @pytest.fixture
+    def launcher(self) -> Launcher:
+        return make_launcher(self.config, max_parallelism=2)
+
+    def test_all_outcomes_come_back(self, launcher: Launcher, tmp_path: Path) -> None:
+        tasks = [task(f"r{i}", "mypkg.flows:add", {"a": i}, tmp_path) for i in range(6)]
+        outcomes = {o.run_id: o for o in launcher.run(tasks)}
+        assert {k: o.result for k, o in outcomes.items()} == {f"r{i}": i + 1 for i in range(6)}
+        assert all(o.status is RunStatus.SUCCEEDED for o in outcomes.values())
+
+    def test_a_failure_stops_nothing_else(self, launcher: Launcher, tmp_path: Path) -> None:
+        tasks = [task(f"r{a}", "mypkg.flows:boom", {"a": a}, tmp_path) for a in (1, 2, 3)]
+        outcomes = {o.run_id: o for o in launcher.run(tasks)}
+        assert outcomes["r2"].status is RunStatus.FAILED
+        assert outcomes["r2"].error == "ValueError: a must not be 2"
+        assert [outcomes[k].result for k in ("r1", "r3")] == [1, 3]
+
+    def test_output_goes_to_each_runs_log(self, launcher: Launcher, tmp_path: Path) -> None:
+        tasks = [task(f"r{a}", "mypkg.flows:boom", {"a": a}, tmp_path) for a in (1, 3, 4, 5)]
+        for outcome in launcher.run(tasks):
+            assert outcome.run_dir is not None
+            a = outcome.result
+            assert (Path(outcome.run_dir) / "log.txt").read_text() == f"a is {a}\n"
+
+    def test_seed_reaches_random_and_the_workflow(self, launcher: Launcher, tmp_path: Path) -> None:
+        (one,) = launcher.run([task("s", "mypkg.flows:draw", {"n": 2}, tmp_path)])
+        (two,) = launcher.run([task("t", "mypkg.flows:draw", {"n": 2}, tmp_path)])
+        assert one.result == two.result and one.result["seed"] == 11
+
+    def test_no_folder_without_files(self, launcher: Launcher, tmp_path: Path) -> None:
+        (outcome,) = launcher.run([task("quiet", "mypkg.flows:add", {"a": 1}, tmp_path)])
+        assert outcome.run_dir is None and not (tmp_path / "quiet").exists()
+
+    def test_env_is_set_for_the_run_only(self, launcher: Launcher, tmp_path: Path) -> None:
+        import os
+
+        env = {"RUNNER_TEST_VAR": "yes"}
+        (outcome,) = launcher.run([task("e", "mypkg.flows:show_env", {}, tmp_path, env=env)])
+        assert outcome.result == "yes"
+        assert "RUNNER_TEST_VAR" not in os.environ
+
+
+class TestLocal(LauncherContract):
+    config = {"name": "local", "backend": "loky", "n_jobs": None}
+
+
+class TestThreads(LauncherContract):
+    config = {"name": "threads", "backend": "threading", "n_jobs": None}
+
+
+class TestSequential(LauncherContract):
+    config = {"name": "sequential", "backend": "sequential", "n_jobs": 1}
