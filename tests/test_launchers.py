@@ -59,6 +59,11 @@ class LauncherContract:
         (two,) = launcher.run([task("t", "mypkg.flows:draw", {"n": 2}, tmp_path)])
         assert one.result == two.result and one.result["seed"] == 11
 
+    def test_numpy_global_generator_is_seeded(self, launcher: Launcher, tmp_path: Path) -> None:
+        tasks = [task(f"n{i}", "mypkg.flows:draw_numpy", {"n": 3}, tmp_path) for i in range(4)]
+        results = [o.result for o in launcher.run(tasks)]
+        assert all(r == results[0] for r in results) and len(set(results[0])) == 3
+
     def test_no_folder_without_files(self, launcher: Launcher, tmp_path: Path) -> None:
         (outcome,) = launcher.run([task("quiet", "mypkg.flows:add", {"a": 1}, tmp_path)])
         assert outcome.run_dir is None and not (tmp_path / "quiet").exists()

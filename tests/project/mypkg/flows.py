@@ -40,3 +40,10 @@ def boom(a: int) -> int:
 
 def show_env(key: str = "RUNNER_TEST_VAR") -> str | None:
     return os.environ.get(key)
+
+
+def draw_numpy(n: int = 3) -> list:
+    """numpy's global generator, which runner seeds before the run starts."""
+    import numpy as np
+
+    return np.random.random(n).tolist()
