@@ -19,7 +19,7 @@ from hydra._internal.hydra import Hydra
 from hydra._internal.utils import create_config_search_path
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.core.override_parser.types import Override
+from hydra.core.override_parser.types import Override, ValueType
 from hydra.errors import HydraException
 from hydra.initialize import get_gh_backup, restore_gh_from_backup
 from omegaconf import DictConfig, OmegaConf
@@ -213,14 +213,21 @@ class ConfigSpace:
         )
         return document
 
+    def by_option(self, option: str) -> Workflow:
+        """The workflow declared in workflow/<option>.yaml."""
+        for versions in self.workflows().values():
+            for workflow in versions.values():
+                if workflow.option == option:
+                    return workflow
+        raise WorkflowError(self._broken.get(option, f"no workflow declared as '{option}'"))
+
     def resolve_workflow(self, spec: str) -> Workflow:
         """id, id:version, or a declaration's file name; the latest version without one."""
         workflow_id, _, version = spec.partition(":")
         index = self.workflows()
         if workflow_id not in index:
-            by_option = [w for vs in index.values() for w in vs.values() if w.option == spec]
-            if by_option:
-                return by_option[0]
+            if any(w.option == spec for vs in index.values() for w in vs.values()):
+                return self.by_option(spec)
             if workflow_id in self._broken:
                 raise WorkflowError(self._broken[workflow_id])
             hint = _did_you_mean(workflow_id, list(index))
@@ -366,7 +373,7 @@ class Composer:
         by_key: dict[str, tuple[Override, str]] = {}
         for line, label in lines:
             try:
-                override = parser.parse_override(line)
+                override = parser.parse_overrides([line])[0]
             except HydraException as exc:
                 raise CompositionError(
                     f"malformed override '{line}'{_origin(label)}: {_first_line(exc)}"
@@ -377,7 +384,7 @@ class Composer:
             if key == WORKFLOW_KEY:
                 # Both `workflow=x` and `+workflow=x` name the workflow.
                 value_text = line.split("=", 1)[1]
-                override = parser.parse_override(f"{WORKFLOW_KEY}={value_text}")
+                override = parser.parse_overrides([f"{WORKFLOW_KEY}={value_text}"])[0]
             by_key[key] = (override, label)  # a later value for a key replaces an earlier one
 
         if WORKFLOW_KEY not in by_key:
@@ -410,7 +417,11 @@ class Composer:
                 values: tuple[Any, ...] = tuple(override.sweep_iterator())
             else:
                 prefix = override.get_key_element()
-                values = tuple(f"{prefix}={v}" for v in override.sweep_string_iterator())
+                items = list(override.sweep_string_iterator())
+                if key == WORKFLOW_KEY and override.value_type is ValueType.GLOB_CHOICE_SWEEP:
+                    # glob() yields declaration file names; pin each to what its file declares.
+                    items = [self.space.by_option(item).spec for item in items]
+                values = tuple(f"{prefix}={v}" for v in items)
         except HydraException as exc:
             raise CompositionError(f"cannot expand sweep '{override.input_line}': {exc}") from exc
         if not values:
@@ -428,7 +439,7 @@ class Composer:
 
     def _define(self, choices: tuple[str, ...]) -> Definition:
         parser = self.space.parser()
-        chosen = [parser.parse_override(line) for line in choices]
+        chosen = parser.parse_overrides(list(choices))
         overrides = {o.key_or_group: o for o in [*self.fixed, *chosen]}
         workflow = self.space.resolve_workflow(str(overrides.pop(WORKFLOW_KEY).value()))
         group_overrides = [o for k, o in overrides.items() if self.space.is_group(k)]

@@ -342,3 +342,45 @@ def test_bad_run_files(
     assert result.code == 2, result.err
     assert message in result.err
     assert snapshot(home) == before
+
+
+def test_ids_are_printed_before_execution_finishes(
+    cli, project: Path, home: Path, elsewhere
+) -> None:
+    import os
+    import subprocess
+
+    from tests.conftest import RUNNER
+
+    env = {**os.environ, "RUNNER_HOME": str(home), "RUNNER_CONFIG_DIR": str(project / "conf")}
+    with subprocess.Popen(
+        [RUNNER, "nap", "params.seconds=3", "-q"],
+        cwd=elsewhere,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        assert proc.stdout is not None
+        run_id = proc.stdout.readline().strip()
+        status = cli("status", run_id, "--json")
+        assert status.code == 0, (run_id, status.err)
+        (record,) = json.loads(status.out)
+        assert record["runs"][0]["status"] == "pending"  # recorded, announced, not finished
+        assert proc.wait(60) == 0
+    (record,) = json.loads(cli("status", run_id, "--json").out)
+    assert record["runs"][0]["status"] == "succeeded"
+
+
+def test_output_dir_is_the_runs_folder(cli) -> None:
+    launch = json.loads(cli("wordfreq", "params.text=b a b", "params.top=1", "--json").out)
+    run = launch["runs"][0]
+    assert run["result"] == [["b", 2]]
+    assert (Path(run["run_dir"]) / "counts.tsv").read_text() == "b\t2\na\t1\n"
+
+
+def test_glob_sweeps_config_group_options_and_multirun_flag_is_accepted(cli) -> None:
+    launch = json.loads(cli("-m", "+workflow=glob(add*)", "params.a=1", "--json").out)
+    assert [(r["workflow"], r["version"], r["result"]) for r in launch["runs"]] == [
+        ("add", "1.0", 2),
+        ("add", "2.0", 6),
+    ]

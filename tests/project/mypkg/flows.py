@@ -47,3 +47,10 @@ def draw_numpy(n: int = 3) -> list:
     import numpy as np
 
     return np.random.random(n).tolist()
+
+
+def nap(seconds: float = 0.1) -> float:
+    import time
+
+    time.sleep(seconds)
+    return seconds
