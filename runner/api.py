@@ -20,9 +20,6 @@ if TYPE_CHECKING:
 # Composition (Hydra) and execution (joblib) are imported where they are used, so that
 # `runner status`, `runner --help` and `import runner` stay fast.
 
-FLUSH_EVERY = 0.25  # seconds between batched writes of finished runs
-FLUSH_SIZE = 500  # or this many finished runs, whichever comes first
-
 
 @dataclass
 class Launch:
@@ -37,7 +34,7 @@ class Launch:
 
     @property
     def ok(self) -> bool:
-        return all(run.status is RunStatus.SUCCEEDED for run in self.runs)
+        return all(run.status.ok for run in self.runs)
 
     @property
     def results(self) -> list[Any]:
@@ -97,6 +94,9 @@ def request(
     env: dict[str, Any] | None = None,
     max_parallelism: int | None = None,
     addr: str | None = None,
+    timeout: float | str | None = None,
+    retries: int | str | None = None,
+    cache: bool | None = None,
 ) -> Request:
     """A Request from keyword arguments; options that are None are left to the definition."""
     from runner.compose import Request
@@ -112,6 +112,9 @@ def request(
         "env": env,
         "max_parallelism": max_parallelism,
         "addr": addr,
+        "timeout": timeout,
+        "retries": retries,
+        "cache": cache,
     }
     # A dict of params merges as values; k=v strings are typed by Hydra's grammar, as on the CLI.
     if isinstance(params, dict):
@@ -165,6 +168,8 @@ def launch(
     *,
     config_dir: str | Path | None = None,
     home: str | Path | None = None,
+    fail_fast: bool = False,
+    overwrite_cache: bool = False,
     on_created: Callable[[LaunchRecord, list[RunSpec]], None] | None = None,
     on_outcome: Callable[[RunOutcome], None] | None = None,
     **options: Any,
@@ -173,8 +178,11 @@ def launch(
 
     `target` is a run file, WORKFLOW[:VERSION] or a saved run definition's name; `overrides`
     use Hydra's grammar (params.a=1,2 sweeps); `options` are the run definition's fields
-    (name, tags, notes, repeat, seed, params, labels, annotations, env, max_parallelism, addr).
+    (name, tags, notes, repeat, seed, params, labels, annotations, env, max_parallelism, addr,
+    timeout, retries, cache).
     """
+    from runner.store import process_start
+
     the_plan, project = plan(request(target, overrides, **options), config_dir=config_dir)
     base = the_plan.base.fields
     store = Store(home)
@@ -193,19 +201,119 @@ def launch(
         env={k: str(v) for k, v in (base.get("env") or {}).items()},
         launcher=str(base["launcher"]["name"]),
         addr=base.get("addr"),
-        definition={**base, "seed": the_plan.seed},
+        # The values every run was given, for resume and rerun to give them again.
+        definition={
+            **base,
+            "seed": the_plan.seed,
+            "timeout": the_plan.specs[0].timeout,
+            "retries": the_plan.specs[0].retries,
+        },
         pid=os.getpid(),
         run_count=len(the_plan.specs),
+        project_root=str(project.root),
+        pid_start=process_start(os.getpid()),
     )
-    from runner.launchers import make_launcher
-    from runner.worker import Task
-
-    launcher = make_launcher(base["launcher"], base.get("max_parallelism"))
     store.record_launch(record, the_plan.specs)
     if on_created:
         on_created(record, the_plan.specs)
+    return _execute(
+        store,
+        record,
+        the_plan.specs,
+        fail_fast=fail_fast or bool(base.get("fail_fast")),
+        overwrite_cache=overwrite_cache,
+        on_outcome=on_outcome,
+    )
 
-    sys_path = (str(project.root),)
+
+def resume(
+    launch_id: str,
+    *,
+    home: str | Path | None = None,
+    on_created: Callable[[LaunchRecord, list[RunSpec]], None] | None = None,
+    on_outcome: Callable[[RunOutcome], None] | None = None,
+) -> Launch:
+    """Run again, into the same launch, exactly the runs that did not succeed: same params,
+    same seeds. For a launch whose launcher died (its runs show as lost) or was interrupted."""
+    from runner.store import launcher_alive, process_start
+
+    store = _store(home)
+    record = store.launch(_find_run(store, launch_id).launch_id)
+    assert record is not None
+    if launcher_alive(record.pid, record.pid_start) and record.pid != os.getpid():
+        raise UsageError(
+            f"launch {record.id} is still running (pid {record.pid}); nothing to resume"
+        )
+    todo = [run for run in store.runs(record.id) if not run.status.ok]
+    specs = [_respec(run, record) for run in todo]
+    store.reopen(record.id, [run.id for run in todo], os.getpid(), process_start(os.getpid()))
+    if on_created:
+        on_created(record, specs)
+    return _execute(store, record, specs, on_outcome=on_outcome)
+
+
+def rerun(
+    run_id: str,
+    *,
+    home: str | Path | None = None,
+    on_created: Callable[[LaunchRecord, list[RunSpec]], None] | None = None,
+    on_outcome: Callable[[RunOutcome], None] | None = None,
+) -> Launch:
+    """Reproduce one recorded run (workflow version, params, seed) as a new run."""
+    import dataclasses
+    import uuid
+
+    from runner.store import process_start
+
+    store = _store(home)
+    original = _find_run(store, run_id)
+    launch_record = store.launch(original.launch_id)
+    assert launch_record is not None
+    spec = dataclasses.replace(_respec(original, launch_record), id=uuid.uuid4().hex, index=0)
+    record = dataclasses.replace(
+        launch_record,
+        id=spec.id,
+        created=time.time(),
+        repeat=1,
+        run_count=1,
+        pid=os.getpid(),
+        pid_start=process_start(os.getpid()),
+        annotations={**launch_record.annotations, "rerun_of": original.id},
+        definition={**launch_record.definition, "params": original.params, "seed": original.seed},
+        counts={},
+    )
+    store.record_launch(record, [spec])
+    if on_created:
+        on_created(record, [spec])
+    return _execute(store, record, [spec], on_outcome=on_outcome)
+
+
+def log_path(run_id: str, *, home: str | Path | None = None) -> tuple[RunRecord, Path]:
+    """A run and where its log is (the file exists once the run has written something)."""
+    from runner.worker import LOG_NAME
+
+    store = _store(home)
+    run = _find_run(store, run_id)
+    return run, store.run_dir(run.id) / LOG_NAME
+
+
+def _execute(
+    store: Store,
+    record: LaunchRecord,
+    specs: list[RunSpec],
+    *,
+    fail_fast: bool = False,
+    overwrite_cache: bool = False,
+    on_outcome: Callable[[RunOutcome], None] | None = None,
+) -> Launch:
+    """Serve cached runs, then execute the rest; what finished is recorded whatever happens."""
+    from runner import engine
+    from runner.launchers import make_launcher
+    from runner.worker import Task
+
+    definition = record.definition
+    launcher = make_launcher(definition["launcher"], definition.get("max_parallelism"))
+    specs = _serve_cached(store, specs, overwrite_cache, on_outcome)
     tasks = [
         Task(
             run_id=spec.id,
@@ -213,29 +321,100 @@ def launch(
             params=spec.params,
             seed=spec.seed,
             run_dir=str(store.run_dir(spec.id).resolve()),
-            sys_path=sys_path,
-            env={k: str(v) for k, v in (definition.fields.get("env") or {}).items()},
+            sys_path=(record.project_root,),
+            env=record.env,
+            timeout=spec.timeout,
         )
-        for spec, definition in zip(the_plan.specs, the_plan.definitions, strict=True)
+        for spec in specs
     ]
-    pending: list[RunOutcome] = []
-    last_flush = time.monotonic()
     try:
-        for outcome in launcher.run(tasks):
-            pending.append(outcome)
-            if on_outcome:
-                on_outcome(outcome)
-            if len(pending) >= FLUSH_SIZE or time.monotonic() - last_flush > FLUSH_EVERY:
-                store.record_outcomes(pending)
-                pending, last_flush = [], time.monotonic()
+        engine.execute(
+            store,
+            launcher,
+            tasks,
+            retries={spec.id: spec.retries for spec in specs},
+            fail_fast=fail_fast,
+            on_outcome=on_outcome,
+        )
     except KeyboardInterrupt:
-        store.record_outcomes(pending)
         cancelled = store.cancel_unfinished(record.id)
         raise Interrupted(
             f"interrupted: {cancelled} unfinished runs of launch {record.id} recorded as cancelled"
         ) from None
-    store.record_outcomes(pending)
+    except engine.FailedFast as stop:
+        store.cancel_unfinished(
+            record.id,
+            f"not run: --fail-fast stopped the launch after run {stop.outcome.run_id} failed",
+        )
     return _recorded(store, record.id)
+
+
+def _serve_cached(
+    store: Store,
+    specs: list[RunSpec],
+    overwrite: bool,
+    on_outcome: Callable[[RunOutcome], None] | None,
+) -> list[RunSpec]:
+    """Record runs whose identical twin already succeeded as cached; return the rest."""
+    wanted = [spec for spec in specs if spec.cache and not overwrite]
+    if not wanted:
+        return specs
+    found = store.cached_results(spec.cache_key for spec in wanted)
+    now = time.time()
+    served = [
+        RunOutcome(
+            run_id=spec.id,
+            status=RunStatus.CACHED,
+            started=now,
+            ended=now,
+            result=found[spec.cache_key][1],
+            cached_from=found[spec.cache_key][0],
+            attempt=0,
+        )
+        for spec in wanted
+        if spec.cache_key in found
+    ]
+    store.record_outcomes(served)
+    for outcome in served:
+        if on_outcome:
+            on_outcome(outcome)
+    done = {outcome.run_id for outcome in served}
+    return [spec for spec in specs if spec.id not in done]
+
+
+def _respec(run: RunRecord, launch: LaunchRecord) -> RunSpec:
+    """The spec a recorded run was made from, to run it again as it was."""
+    definition = launch.definition
+    return RunSpec(
+        id=run.id,
+        index=run.index,
+        workflow_id=run.workflow_id,
+        workflow_version=run.workflow_version,
+        entrypoint=run.entrypoint,
+        params=run.params,
+        seed=run.seed,
+        repeat_index=0,
+        timeout=definition.get("timeout"),
+        retries=int(definition.get("retries") or 0),
+    )
+
+
+def _find_run(store: Store, prefix: str) -> RunRecord:
+    """The run an id (prefix) names; a launch id names its first run."""
+    kind, full = store.resolve(prefix)
+    run = store.run(full) if kind == "run" else next(iter(store.runs(full)), None)
+    if run is None:
+        raise UsageError(f"launch {full} has no runs")
+    return run
+
+
+def _store(home: str | Path | None) -> Store:
+    store = Store.existing(home)
+    if store is None:
+        from runner.store import default_home
+
+        raise UsageError(f"no run store at {Path(home) if home else default_home()}")
+    return store
 
 
 def status(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
@@ -14,7 +15,19 @@ import click
 from runner.errors import EXIT_CODES, RunnerError, RunsFailed, UsageError
 
 # Accio spells its options with one dash (-name=x -json); these are rewritten to --name=x.
-ACCIO_OPTIONS = ("name", "tags", "notes", "repeat", "seed", "params", "addr", "json", "labels")
+ACCIO_OPTIONS = (
+    "name",
+    "tags",
+    "notes",
+    "repeat",
+    "seed",
+    "params",
+    "addr",
+    "json",
+    "labels",
+    "timeout",
+    "retries",
+)
 _ACCIO = re.compile(rf"^-({'|'.join(ACCIO_OPTIONS)})(=.*)?$")
 # k=v pairs separated by commas: split only at a comma that starts a new `key=`.
 _PAIR_SPLIT = re.compile(r",(?=[A-Za-z_][\w.\-]*=)")
@@ -76,6 +89,13 @@ def _definition_options(func: Any) -> Any:
         ),
         click.option("--addr", help="Cluster address (recorded; used by the Dask launcher)."),
         click.option(
+            "--timeout", help="Seconds a run may take; past it, it is stopped as timed_out."
+        ),
+        click.option("--retries", help="Further attempts after a failure, with the same seed."),
+        click.option(
+            "--cache/--no-cache", default=None, help="Reuse results of identical earlier runs."
+        ),
+        click.option(
             "-m",
             "--multirun",
             is_flag=True,
@@ -92,8 +112,16 @@ def _definition_options(func: Any) -> Any:
 @click.argument("args", nargs=-1)
 @_definition_options
 @click.option("-q", "--quiet", is_flag=True, help="Print only run ids, one per line, parent first.")
+@click.option("--fail-fast", is_flag=True, help="Start no further run after the first failure.")
+@click.option("--overwrite-cache", is_flag=True, help="Run even when an identical run is cached.")
 def run(
-    args: tuple[str, ...], quiet: bool, as_json: bool, config_dir: str | None, **options: Any
+    args: tuple[str, ...],
+    quiet: bool,
+    as_json: bool,
+    config_dir: str | None,
+    fail_fast: bool,
+    overwrite_cache: bool,
+    **options: Any,
 ) -> None:
     """Launch TARGET: a run file, WORKFLOW[:VERSION], or a saved run definition.
 
@@ -107,20 +135,82 @@ def run(
     from runner import api, render
 
     target, overrides, values = _request(args, options)
+    with render.Watch(quiet=quiet, as_json=as_json) as watch:
+        launch = api.launch(
+            target,
+            overrides,
+            config_dir=config_dir,
+            fail_fast=fail_fast,
+            overwrite_cache=overwrite_cache,
+            on_created=watch.created,
+            on_outcome=watch.outcome,
+            **values,
+        )
+    _finish(launch, quiet=quiet, as_json=as_json)
 
-    def created(record: Any, specs: list[Any]) -> None:
-        if quiet:
-            render.ids(record, specs)
-        elif not as_json:
-            render.created(record, specs)
 
-    launch = api.launch(target, overrides, config_dir=config_dir, on_created=created, **values)
+@cli.command(epilog=EPILOG)
+@click.argument("launch_id")
+@click.option("-q", "--quiet", is_flag=True, help="Print only run ids.")
+@click.option("--json", "as_json", is_flag=True, help="Print pretty JSON.")
+def resume(launch_id: str, quiet: bool, as_json: bool) -> None:
+    """Run the runs of LAUNCH_ID that did not succeed again, with their params and seeds."""
+    from runner import api, render
+
+    with render.Watch(quiet=quiet, as_json=as_json) as watch:
+        launch = api.resume(launch_id, on_created=watch.created, on_outcome=watch.outcome)
+    _finish(launch, quiet=quiet, as_json=as_json)
+
+
+@cli.command(epilog=EPILOG)
+@click.argument("run_id")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the new run's id.")
+@click.option("--json", "as_json", is_flag=True, help="Print pretty JSON.")
+def rerun(run_id: str, quiet: bool, as_json: bool) -> None:
+    """Reproduce RUN_ID (same workflow version, params and seed) as a new run."""
+    from runner import api, render
+
+    with render.Watch(quiet=quiet, as_json=as_json) as watch:
+        launch = api.rerun(run_id, on_created=watch.created, on_outcome=watch.outcome)
+    _finish(launch, quiet=quiet, as_json=as_json)
+
+
+@cli.command(epilog=EPILOG)
+@click.argument("run_id")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing while the run runs.")
+def logs(run_id: str, follow: bool) -> None:
+    """Print a run's log: its stdout, stderr and logging output."""
+    import time
+
+    from runner import api
+
+    run, path = api.log_path(run_id)
+    offset = 0
+    while True:
+        if path.exists():
+            with open(path, encoding="utf-8", errors="replace") as log:
+                log.seek(offset)
+                chunk = log.read()
+                offset = log.tell()
+            sys.stdout.write(chunk)
+            sys.stdout.flush()
+        if not follow or run.status.finished or run.status.value == "lost":
+            break
+        time.sleep(0.2)
+        run, path = api.log_path(run.id)
+    if offset == 0 and not follow:
+        click.echo(f"run {run.id} has no log ({run.status.value}; it printed nothing)", err=True)
+
+
+def _finish(launch: Any, *, quiet: bool, as_json: bool) -> None:
+    from runner import render
+
     if as_json:
         render.as_json(launch.to_json())
     elif not quiet:
         render.summary(launch)
     if not launch.ok:
-        failed = sum(1 for r in launch.runs if r.status.value != "succeeded")
+        failed = sum(1 for r in launch.runs if not r.status.ok)
         raise RunsFailed(
             f"{failed} of {len(launch.runs)} runs did not succeed (launch {launch.id})"
         )
@@ -208,6 +298,9 @@ def _request(
             env=_pairs(options["env"], "--env", split=False),
             max_parallelism=options["max_parallelism"],
             addr=options["addr"],
+            timeout=_number(options["timeout"], float),
+            retries=_number(options["retries"]),
+            cache=options["cache"],
         ),
     )
 
@@ -235,12 +328,12 @@ def _list(value: str | None) -> list[str] | None:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-def _number(value: str | None) -> int | str | None:
-    """An integer when it is one; otherwise the text, for validation to report."""
+def _number(value: str | None, kind: type = int) -> Any:
+    """A number when it is one; otherwise the text, for validation to report."""
     if value is None:
         return None
     try:
-        return int(value)
+        return kind(value)
     except ValueError:
         return value
 
@@ -263,9 +356,15 @@ def normalise_argv(argv: Sequence[str]) -> list[str]:
     return [f"-{arg}" if _ACCIO.match(arg) else arg for arg in argv]
 
 
+def _terminated(signum: int, frame: Any) -> None:
+    """SIGTERM stops a launch the way Ctrl-C does: no new runs, unfinished ones cancelled."""
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the `runner` console script: one place turns errors into exit codes."""
     args = normalise_argv(sys.argv[1:] if argv is None else argv)
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         code = cli.main(args=args, prog_name="runner", standalone_mode=False)
     except click.exceptions.Abort:

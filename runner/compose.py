@@ -282,6 +282,9 @@ class ConfigSpace:
             schema=schema,
             source=source,
             option=option,
+            cache=bool(data.get("cache", False)),
+            retries=int(data.get("retries", 0)),
+            timeout=data.get("timeout"),
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -12,10 +13,24 @@ from runner.runs import RunOutcome
 from runner.worker import Task, execute
 
 
+class WorkerCrash(Exception):
+    """A worker process died (segfault, os._exit, the OOM killer): the pool is gone."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
 class Launcher(Protocol):
     """Runs tasks and yields their outcomes as they finish, in any order."""
 
     name: str
+    n_jobs: int
+
+    @property
+    def isolated(self) -> bool:
+        """Runs live in worker processes: a dying worker raises WorkerCrash."""
+        ...
 
     def run(self, tasks: Sequence[Task]) -> Iterator[RunOutcome]: ...
 
@@ -28,19 +43,35 @@ class JoblibLauncher:
     backend: str  # loky | threading | sequential | multiprocessing
     n_jobs: int
 
+    @property
+    def isolated(self) -> bool:
+        return self.backend in ("loky", "multiprocessing")
+
     def run(self, tasks: Sequence[Task]) -> Iterator[RunOutcome]:
         from joblib import Parallel, delayed
+        from joblib.externals.loky.process_executor import BrokenProcessPool
 
         if not tasks:
             return
         n_jobs = 1 if self.backend == "sequential" else min(self.n_jobs, len(tasks))
+        options: dict[str, Any] = {"batch_size": "auto"}
+        if n_jobs == 1 and self.isolated:
+            # joblib runs n_jobs=1 in the calling process; one task at a time in a worker
+            # process keeps a crash or a timeout away from the launcher.
+            n_jobs, options = 2, {"batch_size": 1, "pre_dispatch": 1}
         parallel = Parallel(
-            n_jobs=n_jobs,
-            backend=self.backend,
-            return_as="generator_unordered",
-            batch_size="auto",
+            n_jobs=n_jobs, backend=self.backend, return_as="generator_unordered", **options
         )
-        yield from parallel(delayed(execute)(task) for task in tasks)
+        try:
+            yield from parallel(delayed(execute)(task) for task in tasks)
+        except BrokenProcessPool as exc:
+            raise WorkerCrash(_exit_codes(str(exc))) from exc
+
+
+def _exit_codes(message: str) -> str:
+    """loky names the dead workers' exit codes in its message: keep just those."""
+    found = re.search(r"exit codes of the workers are (\{.*?\})", message)
+    return f"worker died (exit codes {found.group(1)})" if found else "worker died"
 
 
 BACKENDS = ("loky", "threading", "sequential", "multiprocessing")

@@ -92,6 +92,10 @@ def plan_runs(composer: Composer) -> Plan:
             seeds = seeds_by_definition[id(definition)] = repeat_seeds(
                 seed, definition.fields["repeat"]
             )
+        fields, workflow = definition.fields, definition.workflow
+        timeout = _first(fields.get("timeout"), workflow.timeout)
+        retries = int(_first(fields.get("retries"), workflow.retries))
+        cache = bool(_first(fields.get("cache"), workflow.cache))
         for repeat_index, run_seed in enumerate(seeds):
             specs.append(
                 RunSpec(
@@ -104,6 +108,9 @@ def plan_runs(composer: Composer) -> Plan:
                     seed=run_seed,
                     repeat_index=repeat_index,
                     point=point,
+                    timeout=timeout,
+                    retries=retries,
+                    cache=cache,
                 )
             )
             definitions.append(definition)
@@ -111,6 +118,11 @@ def plan_runs(composer: Composer) -> Plan:
         more = f"; {invalid_runs} runs invalid in all" if invalid_runs > 1 else ""
         raise ValidationError(f"invalid params{more}:", problems=_unique(problems))
     return Plan(base=first, seed=launch_seed, specs=specs, definitions=definitions, axes=axes)
+
+
+def _first(given: Any, declared: Any) -> Any:
+    """The run definition's value when it sets one, else the workflow declaration's."""
+    return declared if given is None else given
 
 
 def _set_path(params: dict[str, Any], path: tuple[str, ...], value: Any) -> None:

@@ -179,6 +179,10 @@ def _run_detail(console: Console, run: RunRecord) -> None:
     ]
     if run.error:
         rows.append(("error", run.error))
+    if run.cached_from:
+        rows.append(("cached from", run.cached_from))
+    if run.attempts > 1:
+        rows.append(("attempts", str(run.attempts)))
     if run.run_dir:
         rows.append(("folder", run.run_dir))
     width = max(len(key) for key, _ in rows)
@@ -197,7 +201,9 @@ def _runs_table(runs: list[RunRecord]) -> Any:
     table.add_column("params", no_wrap=True, overflow="ellipsis", max_width=30)
     table.add_column("result / error", no_wrap=True, overflow="ellipsis", max_width=60)
     for run in runs[:SHOWN_ROWS]:
-        style = {"failed": "red", "cancelled": "yellow"}.get(run.status.value)
+        style = {"failed": "red", "timed_out": "red", "lost": "red", "cancelled": "yellow"}.get(
+            run.status.value
+        )
         outcome = run.error if run.error else _compact(run.result)
         table.add_row(
             str(run.index),
@@ -228,3 +234,70 @@ def _compact(value: Any, limit: int = 80) -> str:
 
 def _when(timestamp: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
+
+
+class Watch:
+    """What a launch shows while it runs: ids on creation, then (on a terminal) live progress
+    with the first failure's reason as soon as it happens. Silent for -q's ids and --json."""
+
+    def __init__(self, *, quiet: bool, as_json: bool) -> None:
+        self.quiet = quiet
+        self.as_json = as_json
+        self.live = not quiet and not as_json and sys.stdout.isatty()
+        self.progress: Any = None
+        self.counts: dict[str, int] = {}
+        self.total = 0
+        self.first_failure_shown = False
+
+    def __enter__(self) -> Watch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+    def created(self, record: LaunchRecord, specs: list[RunSpec]) -> None:
+        if self.quiet:
+            ids(record, specs)
+        elif not self.as_json:
+            created(record, specs)
+        self.total = len(specs)
+        if self.live and self.total:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.progress = Progress(
+                BarColumn(),
+                TextColumn("{task.fields[counts]}"),
+                TextColumn("{task.fields[rate]}"),
+                TimeRemainingColumn(),
+                console=_console(),
+                transient=True,
+            )
+            self.task = self.progress.add_task("runs", total=self.total, counts="", rate="")
+            self.started = time.monotonic()
+            self.progress.start()
+            self._refresh()
+
+    def outcome(self, outcome: Any) -> None:
+        status = outcome.status.value
+        self.counts[status] = self.counts.get(status, 0) + 1
+        if not outcome.status.ok and not self.first_failure_shown and not self.as_json:
+            self.first_failure_shown = True
+            line = f"run {outcome.run_id[:12]} {status}: {outcome.error}"
+            if self.progress is not None:
+                self.progress.console.print(line, style="red", markup=False)
+            elif not self.quiet:
+                print(line, file=sys.stderr, flush=True)
+        if self.progress is not None:
+            self._refresh()
+
+    def _refresh(self) -> None:
+        done = sum(self.counts.values())
+        failed = done - self.counts.get("succeeded", 0) - self.counts.get("cached", 0)
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        self.progress.update(
+            self.task,
+            completed=done,
+            counts=f"{done - failed} done, {failed} failed, {self.total - done} to go",
+            rate=f"{done / elapsed:,.1f} runs/s",
+        )

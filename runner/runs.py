@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 import enum
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 
 class RunStatus(enum.StrEnum):
-    PENDING = "pending"  # recorded, not started yet
+    PENDING = "pending"  # recorded, not finished yet
     RUNNING = "running"  # handed to a worker
     SUCCEEDED = "succeeded"  # returned a result
-    FAILED = "failed"  # raised; its traceback is recorded
-    CANCELLED = "cancelled"  # the launch was interrupted before it finished
+    CACHED = "cached"  # reused the result of an earlier identical run (see cached_from)
+    FAILED = "failed"  # raised, or its worker died; the error is recorded
+    TIMED_OUT = "timed_out"  # ran past its timeout and was stopped
+    CANCELLED = "cancelled"  # the launch was interrupted or failed fast before it ran
+    LOST = "lost"  # never stored: shown for unfinished runs whose launcher is gone
 
     @property
     def finished(self) -> bool:
-        return self in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
+        return self not in (RunStatus.PENDING, RunStatus.RUNNING, RunStatus.LOST)
+
+    @property
+    def ok(self) -> bool:
+        return self in (RunStatus.SUCCEEDED, RunStatus.CACHED)
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,17 @@ class RunSpec:
     seed: int
     repeat_index: int
     point: dict[str, Any] = field(default_factory=dict)  # the sweep values of this run
+    timeout: float | None = None  # seconds; None = no limit
+    retries: int = 0  # further attempts after a failure, with the same seed
+    cache: bool = False  # reuse an earlier identical run's result
+
+    @property
+    def cache_key(self) -> str:
+        """Identifies identical runs: same workflow version, params and seed."""
+        blob = json.dumps(
+            [self.workflow_id, self.workflow_version, self.params, self.seed], sort_keys=True
+        )
+        return hashlib.sha256(blob.encode()).hexdigest()
 
 
 @dataclass
@@ -46,6 +66,8 @@ class RunOutcome:
     error: str | None = None
     traceback: str | None = None
     run_dir: str | None = None  # set when the run left files (its log, its outputs)
+    attempt: int = 1
+    cached_from: str | None = None  # the run whose result a cached run reused
 
     @property
     def duration(self) -> float:
@@ -72,6 +94,9 @@ class RunRecord:
     error: str | None = None
     traceback: str | None = None
     run_dir: str | None = None
+    entrypoint: str = ""
+    attempts: int = 0
+    cached_from: str | None = None
 
     @property
     def duration(self) -> float | None:
@@ -98,6 +123,8 @@ class RunRecord:
             "error": self.error,
             "traceback": self.traceback,
             "run_dir": self.run_dir,
+            "attempts": self.attempts,
+            "cached_from": self.cached_from,
         }
 
 
@@ -122,6 +149,8 @@ class LaunchRecord:
     definition: dict[str, Any]
     pid: int
     run_count: int
+    project_root: str = ""  # importable by the runs; resume and rerun need it again
+    pid_start: str = ""  # the launcher's start time, so a reused pid is not taken for it
     counts: dict[str, int] = field(default_factory=dict)  # status -> number of runs
 
     @property
@@ -131,12 +160,11 @@ class LaunchRecord:
 
     @property
     def status(self) -> str:
-        if self.counts.get(RunStatus.PENDING.value) or self.counts.get(RunStatus.RUNNING.value):
+        for status in ("running", "lost", "failed", "timed_out", "cancelled"):
+            if self.counts.get(status):
+                return status
+        if self.counts.get(RunStatus.PENDING.value):
             return "running"
-        if self.counts.get(RunStatus.FAILED.value):
-            return "failed"
-        if self.counts.get(RunStatus.CANCELLED.value):
-            return "cancelled"
         return "succeeded"
 
     def to_json(self) -> dict[str, Any]:

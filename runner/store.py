@@ -37,7 +37,9 @@ MIGRATIONS: list[str] = [
         addr TEXT,
         definition TEXT NOT NULL,
         pid INTEGER NOT NULL,
-        run_count INTEGER NOT NULL
+        run_count INTEGER NOT NULL,
+        project_root TEXT NOT NULL,
+        pid_start TEXT NOT NULL
     );
     CREATE INDEX launches_created ON launches(created);
     CREATE TABLE runs (
@@ -56,21 +58,58 @@ MIGRATIONS: list[str] = [
         result TEXT,
         error TEXT,
         traceback TEXT,
-        run_dir TEXT
+        run_dir TEXT,
+        entrypoint TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        cache_key TEXT,
+        cached_from TEXT
     );
     CREATE INDEX runs_launch ON runs(launch_id, idx);
     CREATE INDEX runs_launch_status ON runs(launch_id, status);
+    CREATE INDEX runs_cache ON runs(cache_key) WHERE status = 'succeeded';
+    CREATE TABLE attempts (
+        run_id TEXT NOT NULL REFERENCES runs(id),
+        attempt INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        started REAL NOT NULL,
+        ended REAL NOT NULL,
+        error TEXT,
+        traceback TEXT,
+        PRIMARY KEY (run_id, attempt)
+    );
     """,
 ]
 
 _LAUNCH_COLUMNS = (
     "id, created, workflow_id, workflow_version, name, tags, notes, seed, repeat, labels,"
-    " annotations, env, launcher, addr, definition, pid, run_count"
+    " annotations, env, launcher, addr, definition, pid, run_count, project_root, pid_start"
 )
 _RUN_COLUMNS = (
     "id, launch_id, parent_id, idx, workflow_id, workflow_version, params, seed, status,"
-    " created, started, ended, result, error, traceback, run_dir"
+    " created, started, ended, result, error, traceback, run_dir, entrypoint, attempts,"
+    " cached_from"
 )
+_UNFINISHED = (RunStatus.PENDING.value, RunStatus.RUNNING.value)
+
+
+def process_start(pid: int) -> str:
+    """When a process started (Linux: clock ticks since boot); '' where it cannot be told."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return ""
+
+
+def launcher_alive(pid: int, pid_start: str) -> bool:
+    """Whether the process that launched is still running (and is not a reuse of its pid)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return not pid_start or process_start(pid) == pid_start
 
 
 def default_home() -> Path:
@@ -151,7 +190,7 @@ class Store:
         parent = launch.id if launch.has_parent else None
         with self._transaction() as db:
             db.execute(
-                f"INSERT INTO launches ({_LAUNCH_COLUMNS}) VALUES ({', '.join('?' * 17)})",
+                f"INSERT INTO launches ({_LAUNCH_COLUMNS}) VALUES ({', '.join('?' * 19)})",
                 (
                     launch.id,
                     launch.created,
@@ -170,10 +209,12 @@ class Store:
                     json.dumps(launch.definition),
                     launch.pid,
                     launch.run_count,
+                    launch.project_root,
+                    launch.pid_start,
                 ),
             )
             db.executemany(
-                f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES ({', '.join('?' * 16)})",
+                f"INSERT INTO runs ({_RUN_COLUMNS}, cache_key) VALUES ({', '.join('?' * 20)})",
                 (
                     (
                         s.id,
@@ -192,17 +233,24 @@ class Store:
                         None,
                         None,
                         None,
+                        s.entrypoint,
+                        0,
+                        None,
+                        s.cache_key if s.cache else None,
                     )
                     for s in specs
                 ),
             )
 
     def record_outcomes(self, outcomes: Iterable[RunOutcome]) -> None:
-        """Finished runs, many per transaction."""
+        """Finished attempts, many per transaction: the run's latest state and its attempt."""
+        outcomes = list(outcomes)
+        if not outcomes:
+            return
         with self._transaction() as db:
             db.executemany(
                 "UPDATE runs SET status=?, started=?, ended=?, result=?, error=?, traceback=?,"
-                " run_dir=? WHERE id=?",
+                " run_dir=?, attempts=?, cached_from=? WHERE id=?",
                 (
                     (
                         o.status.value,
@@ -212,26 +260,67 @@ class Store:
                         o.error,
                         o.traceback,
                         o.run_dir,
+                        o.attempt,
+                        o.cached_from,
                         o.run_id,
                     )
                     for o in outcomes
                 ),
             )
+            db.executemany(
+                "INSERT OR REPLACE INTO attempts"
+                " (run_id, attempt, status, started, ended, error, traceback)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    (o.run_id, o.attempt, o.status.value, o.started, o.ended, o.error, o.traceback)
+                    for o in outcomes
+                    if o.status is not RunStatus.CACHED
+                ),
+            )
 
-    def cancel_unfinished(self, launch_id: str) -> int:
+    def cancel_unfinished(self, launch_id: str, reason: str = "interrupted") -> int:
         """Runs of the launch that never finished become cancelled; returns how many."""
         with self._transaction() as db:
             cur = db.execute(
-                "UPDATE runs SET status=?, ended=? WHERE launch_id=? AND status IN (?, ?)",
-                (
-                    RunStatus.CANCELLED.value,
-                    time.time(),
-                    launch_id,
-                    RunStatus.PENDING.value,
-                    RunStatus.RUNNING.value,
-                ),
+                "UPDATE runs SET status=?, ended=?, error=? WHERE launch_id=? AND status IN (?, ?)",
+                (RunStatus.CANCELLED.value, time.time(), reason, launch_id, *_UNFINISHED),
             )
             return cur.rowcount
+
+    def cached_results(self, keys: Iterable[str]) -> dict[str, tuple[str, Any]]:
+        """cache key -> (run id, result) of the newest succeeded run with that key."""
+        found: dict[str, tuple[str, Any]] = {}
+        keys = list(dict.fromkeys(keys))
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            rows = self._db.execute(
+                "SELECT cache_key, id, result FROM runs WHERE status='succeeded' AND cache_key IN"
+                f" ({', '.join('?' * len(chunk))}) ORDER BY ended",
+                chunk,
+            )
+            for key, run_id, result in rows:
+                found[key] = (run_id, None if result is None else json.loads(result))
+        return found
+
+    def reopen(self, launch_id: str, run_ids: Iterable[str], pid: int, pid_start: str) -> None:
+        """Resume: the launch belongs to this process now; these runs are pending again."""
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE launches SET pid=?, pid_start=? WHERE id=?", (pid, pid_start, launch_id)
+            )
+            db.executemany(
+                "UPDATE runs SET status=?, error=NULL, traceback=NULL WHERE id=?",
+                ((RunStatus.PENDING.value, run_id) for run_id in run_ids),
+            )
+
+    def attempts(self, run_id: str) -> list[dict[str, Any]]:
+        rows = self._db.execute(
+            "SELECT attempt, status, started, ended, error FROM attempts WHERE run_id=?"
+            " ORDER BY attempt",
+            (run_id,),
+        )
+        keys = ("attempt", "status", "started", "ended", "error")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -257,11 +346,23 @@ class Store:
         rows = self._db.execute(
             f"SELECT {_RUN_COLUMNS} FROM runs WHERE launch_id=? ORDER BY idx", (launch_id,)
         ).fetchall()
-        return [self._run(row) for row in rows]
+        return self._marked_lost([self._run(row) for row in rows])
 
     def run(self, run_id: str) -> RunRecord | None:
         row = self._db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id=?", (run_id,)).fetchone()
-        return None if row is None else self._run(row)
+        return None if row is None else self._marked_lost([self._run(row)])[0]
+
+    def _marked_lost(self, runs: list[RunRecord]) -> list[RunRecord]:
+        """Unfinished runs whose launcher is gone are shown as lost (never written so)."""
+        unfinished = [r for r in runs if not r.status.finished]
+        if unfinished:
+            launch = self._db.execute(
+                "SELECT pid, pid_start FROM launches WHERE id=?", (unfinished[0].launch_id,)
+            ).fetchone()
+            if launch and not launcher_alive(*launch):
+                for run in unfinished:
+                    run.status = RunStatus.LOST
+        return runs
 
     def resolve(self, prefix: str) -> tuple[str, str]:
         """('launch' | 'run', full id) for an id or a unique prefix of one, like git."""
@@ -298,7 +399,10 @@ class Store:
             " GROUP BY launch_id, status",
             tuple(by_id),
         ):
-            by_id[launch_id].counts[status] = count
+            launch = by_id[launch_id]
+            if status in _UNFINISHED and not launcher_alive(launch.pid, launch.pid_start):
+                status = RunStatus.LOST.value
+            launch.counts[status] = launch.counts.get(status, 0) + count
 
     @staticmethod
     def _launch(row: tuple[Any, ...]) -> LaunchRecord:
@@ -320,6 +424,8 @@ class Store:
             definition=json.loads(row[14]),
             pid=row[15],
             run_count=row[16],
+            project_root=row[17],
+            pid_start=row[18],
         )
 
     @staticmethod
@@ -341,4 +447,7 @@ class Store:
             error=row[13],
             traceback=row[14],
             run_dir=row[15],
+            entrypoint=row[16],
+            attempts=row[17],
+            cached_from=row[18],
         )

@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import random
+import signal
 import sys
 import threading
 import time
@@ -26,6 +27,11 @@ from runner.workflows import resolve_entrypoint, wants
 LOG_NAME = "log.txt"
 
 
+TIMEOUT_GRACE = 5.0  # seconds past a timeout before a worker that ignores it is ended
+TIMED_OUT_MARK = b"T"  # last byte of a marker whose run's worker ended it for its timeout
+MARKER_SIZE = 33  # 32 hex characters of run id + the mark
+
+
 @dataclass(frozen=True)
 class Task:
     """One run as a worker receives it: small, picklable, self-contained."""
@@ -37,6 +43,14 @@ class Task:
     run_dir: str
     sys_path: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
+    timeout: float | None = None
+    attempt: int = 1
+    marker_dir: str | None = None  # where a process worker notes the run it is executing
+
+
+class RunTimeout(BaseException):
+    """Raised inside a run that outlived its timeout (BaseException: `except Exception` in
+    the workflow must not swallow it)."""
 
 
 def execute(task: Task) -> RunOutcome:
@@ -44,8 +58,10 @@ def execute(task: Task) -> RunOutcome:
     for entry in task.sys_path:
         if entry not in sys.path:
             sys.path.insert(0, entry)
+    if task.marker_dir:
+        _mark(task.marker_dir, task.run_id.encode())
     started = time.time()
-    buffer = io.StringIO()
+    log = _LazyLog(Path(task.run_dir) / LOG_NAME)
     status, result, error, trace = RunStatus.SUCCEEDED, None, None, None
     try:
         func = _entrypoint(task.entrypoint)
@@ -56,25 +72,92 @@ def execute(task: Task) -> RunOutcome:
             Path(task.run_dir).mkdir(parents=True, exist_ok=True)
             kwargs["output_dir"] = Path(task.run_dir)
         seed_generators(task.seed)
-        with _captured(buffer), _environment(task.env):
+        with _captured(log), _environment(task.env), _time_limit(task):
             result = func(**kwargs)
         result = json.loads(to_json(result))  # what the store will hold, and picklable
+    except RunTimeout:
+        status = RunStatus.TIMED_OUT
+        error = f"timed out after {task.timeout:g}s"
     except Exception as exc:
         status = RunStatus.FAILED
         error = f"{type(exc).__name__}: {exc}".strip()
         trace = traceback.format_exc()
-    ended = time.time()
-    run_dir = _keep_log(task.run_dir, buffer.getvalue(), trace)
+        log.write(trace)
+    log.close()
     return RunOutcome(
         run_id=task.run_id,
         status=status,
         started=started,
-        ended=ended,
+        ended=time.time(),
         result=result,
         error=error,
         traceback=trace,
-        run_dir=run_dir,
+        run_dir=_kept(task.run_dir),
+        attempt=task.attempt,
     )
+
+
+# -- markers: which run a process worker holds, read by the launcher when a worker dies ------
+
+_marker_fd: int | None = None
+
+
+def _mark(marker_dir: str, content: bytes) -> None:
+    global _marker_fd
+    if _marker_fd is None:
+        path = os.path.join(marker_dir, str(os.getpid()))
+        _marker_fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.pwrite(_marker_fd, content.ljust(MARKER_SIZE, b" "), 0)
+
+
+def read_markers(marker_dir: str) -> dict[str, bool]:
+    """run id -> whether its worker ended it for its timeout, for every marker left."""
+    found: dict[str, bool] = {}
+    for name in os.listdir(marker_dir):
+        with open(os.path.join(marker_dir, name), "rb") as marker:
+            content = marker.read(MARKER_SIZE)
+        run_id = content[:32].decode(errors="replace").strip()
+        if run_id:
+            found[run_id] = content[32:33] == TIMED_OUT_MARK
+        os.unlink(os.path.join(marker_dir, name))
+    return found
+
+
+# -- timeouts -----------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _time_limit(task: Task) -> Iterator[None]:
+    """SIGALRM interrupts the run at its timeout; a run that will not stop ends its worker."""
+    if not task.timeout:
+        yield
+        return
+    if threading.current_thread() is not threading.main_thread():
+        raise RuntimeError("timeouts need a process launcher (local or sequential), not threads")
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise RunTimeout()
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, task.timeout)
+    watchdog = None
+    if task.marker_dir:  # only in a worker process, never in the launcher itself
+        watchdog = threading.Timer(task.timeout + TIMEOUT_GRACE, _end_worker, (task,))
+        watchdog.daemon = True
+        watchdog.start()
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if watchdog:
+            watchdog.cancel()
+
+
+def _end_worker(task: Task) -> None:
+    assert task.marker_dir
+    _mark(task.marker_dir, task.run_id.encode() + TIMED_OUT_MARK)
+    os._exit(124)
 
 
 def seed_generators(seed: int) -> None:
@@ -104,18 +187,40 @@ def _wants(func: Callable[..., Any], name: str) -> bool:
     return wants(func, name)
 
 
-def _keep_log(run_dir: str, text: str, trace: str | None) -> str | None:
-    """Write the run's log into its folder; the folder exists only if something is in it."""
-    if trace:
-        text += trace
+class _LazyLog(io.TextIOBase):
+    """The run's log file, created (with its folder) at the first write, written through,
+    so `runner logs -f` can follow a run while it runs."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file: TextIO | None = None
+
+    def write(self, text: str) -> int:
+        if not text:
+            return 0
+        if self._file is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+        return self._file.write(text)
+
+    def flush(self) -> None:
+        if self._file is not None:
+            self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def _kept(run_dir: str) -> str | None:
+    """The run's folder if it holds anything; an empty one is removed."""
     folder = Path(run_dir)
-    if text:
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / LOG_NAME).write_text(text, encoding="utf-8")
-    if folder.is_dir():
-        if any(folder.iterdir()):
-            return str(folder)
-        folder.rmdir()
+    if not folder.is_dir():
+        return None
+    if any(folder.iterdir()):
+        return str(folder)
+    folder.rmdir()
     return None
 
 
@@ -185,7 +290,7 @@ def _install() -> None:
 
 
 @contextlib.contextmanager
-def _captured(buffer: io.StringIO) -> Iterator[None]:
+def _captured(buffer: TextIO | io.TextIOBase) -> Iterator[None]:
     _install()
     _local.buffer = buffer
     try:

@@ -33,6 +33,9 @@ class Workflow:
     schema: dict[str, Any] | None = None  # declared params schema; None = from the signature
     source: str = ""  # where it was declared, for messages
     option: str = ""  # its option name in the Hydra `workflow` group
+    cache: bool = False  # reuse identical earlier runs' results
+    retries: int = 0  # further attempts after a failure
+    timeout: float | None = None  # seconds per run
 
     @property
     def spec(self) -> str:

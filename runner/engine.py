@@ -1,0 +1,127 @@
+"""Drive a launch's runs through a launcher: attempts and retries, crash isolation, fail-fast, batched records."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import tempfile
+import time
+from collections.abc import Callable, Generator, Sequence
+
+from runner.launchers import Launcher, WorkerCrash
+from runner.runs import RunOutcome, RunStatus
+from runner.store import Store
+from runner.worker import Task, read_markers
+
+FLUSH_EVERY = 0.25  # seconds between batched writes of finished runs
+FLUSH_SIZE = 1000  # or this many finished runs, whichever comes first
+
+
+class FailedFast(Exception):
+    """--fail-fast: a run failed for good, so no further run is started."""
+
+    def __init__(self, outcome: RunOutcome) -> None:
+        super().__init__(outcome.run_id)
+        self.outcome = outcome
+
+
+class Recorder:
+    """Writes outcomes to the store in batches: few transactions, however many runs."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.pending: list[RunOutcome] = []
+        self.last = time.monotonic()
+
+    def add(self, outcome: RunOutcome) -> None:
+        self.pending.append(outcome)
+        if len(self.pending) >= FLUSH_SIZE or time.monotonic() - self.last > FLUSH_EVERY:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            self.store.record_outcomes(self.pending)
+            self.pending = []
+        self.last = time.monotonic()
+
+
+def execute(
+    store: Store,
+    launcher: Launcher,
+    tasks: Sequence[Task],
+    *,
+    retries: dict[str, int],
+    fail_fast: bool = False,
+    on_outcome: Callable[[RunOutcome], None] | None = None,
+) -> None:
+    """Run every task to a final outcome, recording each attempt as it arrives.
+
+    A failed attempt is retried (same seed) while the run has retries left. KeyboardInterrupt
+    and FailedFast propagate after what finished is recorded; the caller cancels the rest.
+    """
+    recorder = Recorder(store)
+    with tempfile.TemporaryDirectory(prefix="runner-workers-") as marker_dir:
+        if launcher.isolated:
+            tasks = [dataclasses.replace(t, marker_dir=marker_dir) for t in tasks]
+        try:
+            while tasks:
+                again: list[Task] = []
+                by_id = {task.run_id: task for task in tasks}
+                with contextlib.closing(_attempts(launcher, tasks, marker_dir)) as outcomes:
+                    for outcome in outcomes:
+                        recorder.add(outcome)
+                        if on_outcome:
+                            on_outcome(outcome)
+                        if outcome.status.ok:
+                            continue
+                        task = by_id[outcome.run_id]
+                        if task.attempt <= retries.get(task.run_id, 0):
+                            again.append(dataclasses.replace(task, attempt=task.attempt + 1))
+                        elif fail_fast:
+                            raise FailedFast(outcome)
+                tasks = again
+        finally:
+            recorder.flush()
+
+
+def _attempts(
+    launcher: Launcher, tasks: Sequence[Task], marker_dir: str
+) -> Generator[RunOutcome, None, None]:
+    """One attempt of each task. When a worker dies, the runs the dead workers held (their
+    markers say which) are run again one at a time, so a crash fails only the run that
+    causes it; the others go on in a new pool."""
+    remaining = {task.run_id: task for task in tasks}
+    while remaining:
+        try:
+            for outcome in launcher.run(list(remaining.values())):
+                remaining.pop(outcome.run_id, None)
+                yield outcome
+        except WorkerCrash:
+            held = read_markers(marker_dir)
+            suspects = [remaining[run_id] for run_id in held if run_id in remaining]
+            for task in suspects or list(remaining.values()):
+                del remaining[task.run_id]
+                yield _alone(launcher, task, marker_dir)
+
+
+def _alone(launcher: Launcher, task: Task, marker_dir: str) -> RunOutcome:
+    """A suspect of a crash, run with nothing beside it: if its worker dies, it was the cause."""
+    started = time.time()
+    try:
+        for outcome in launcher.run([task]):
+            return outcome
+    except WorkerCrash as crash:
+        timed_out = read_markers(marker_dir).get(task.run_id, False)
+        return RunOutcome(
+            run_id=task.run_id,
+            status=RunStatus.TIMED_OUT if timed_out else RunStatus.FAILED,
+            started=started,
+            ended=time.time(),
+            error=(
+                f"timed out after {task.timeout:g}s; its worker would not stop and was ended"
+                if timed_out
+                else crash.detail
+            ),
+            attempt=task.attempt,
+        )
+    raise AssertionError(f"the launcher returned no outcome for run {task.run_id}")
