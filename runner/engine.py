@@ -96,12 +96,15 @@ def _attempts(
             for outcome in launcher.run(list(remaining.values())):
                 remaining.pop(outcome.run_id, None)
                 yield outcome
-        except WorkerCrash:
+        except WorkerCrash as crash:
             held = read_markers(marker_dir)
             suspects = [remaining[run_id] for run_id in held if run_id in remaining]
             for task in suspects or list(remaining.values()):
                 del remaining[task.run_id]
-                yield _alone(launcher, task, marker_dir)
+                if held.get(task.run_id):  # its own worker ended it for its timeout
+                    yield _lost_worker(task, time.time(), crash, timed_out=True)
+                else:
+                    yield _alone(launcher, task, marker_dir)
 
 
 def _alone(launcher: Launcher, task: Task, marker_dir: str) -> RunOutcome:
@@ -112,16 +115,20 @@ def _alone(launcher: Launcher, task: Task, marker_dir: str) -> RunOutcome:
             return outcome
     except WorkerCrash as crash:
         timed_out = read_markers(marker_dir).get(task.run_id, False)
-        return RunOutcome(
-            run_id=task.run_id,
-            status=RunStatus.TIMED_OUT if timed_out else RunStatus.FAILED,
-            started=started,
-            ended=time.time(),
-            error=(
-                f"timed out after {task.timeout:g}s; its worker would not stop and was ended"
-                if timed_out
-                else crash.detail
-            ),
-            attempt=task.attempt,
-        )
+        return _lost_worker(task, started, crash, timed_out=timed_out)
     raise AssertionError(f"the launcher returned no outcome for run {task.run_id}")
+
+
+def _lost_worker(task: Task, started: float, crash: WorkerCrash, *, timed_out: bool) -> RunOutcome:
+    return RunOutcome(
+        run_id=task.run_id,
+        status=RunStatus.TIMED_OUT if timed_out else RunStatus.FAILED,
+        started=started,
+        ended=time.time(),
+        error=(
+            f"timed out after {task.timeout:g}s; its worker would not stop and was ended"
+            if timed_out
+            else crash.detail
+        ),
+        attempt=task.attempt,
+    )

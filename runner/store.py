@@ -37,9 +37,7 @@ MIGRATIONS: list[str] = [
         addr TEXT,
         definition TEXT NOT NULL,
         pid INTEGER NOT NULL,
-        run_count INTEGER NOT NULL,
-        project_root TEXT NOT NULL,
-        pid_start TEXT NOT NULL
+        run_count INTEGER NOT NULL
     );
     CREATE INDEX launches_created ON launches(created);
     CREATE TABLE runs (
@@ -58,14 +56,20 @@ MIGRATIONS: list[str] = [
         result TEXT,
         error TEXT,
         traceback TEXT,
-        run_dir TEXT,
-        entrypoint TEXT NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0,
-        cache_key TEXT,
-        cached_from TEXT
+        run_dir TEXT
     );
     CREATE INDEX runs_launch ON runs(launch_id, idx);
     CREATE INDEX runs_launch_status ON runs(launch_id, status);
+    """,
+    # 2: the execution engine: resume needs each run's entrypoint and the project root; a
+    # reused pid must not pass for a live launcher; attempts and the cache are recorded.
+    """
+    ALTER TABLE launches ADD COLUMN project_root TEXT NOT NULL DEFAULT '';
+    ALTER TABLE launches ADD COLUMN pid_start TEXT NOT NULL DEFAULT '';
+    ALTER TABLE runs ADD COLUMN entrypoint TEXT NOT NULL DEFAULT '';
+    ALTER TABLE runs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN cache_key TEXT;
+    ALTER TABLE runs ADD COLUMN cached_from TEXT;
     CREATE INDEX runs_cache ON runs(cache_key) WHERE status = 'succeeded';
     CREATE TABLE attempts (
         run_id TEXT NOT NULL REFERENCES runs(id),
@@ -177,13 +181,19 @@ class Store:
             raise StoreError(f"cannot write the run store at {self.path}: {exc}") from exc
 
     def _migrate(self) -> None:
+        """Apply the missing migrations, each in its own write transaction. The version is read
+        inside the transaction, so two processes opening a new store never both migrate it."""
         (version,) = self._db.execute("PRAGMA user_version").fetchone()
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        while version < len(MIGRATIONS):
             with self._transaction() as db:
-                for statement in script.split(";"):
+                (version,) = db.execute("PRAGMA user_version").fetchone()
+                if version >= len(MIGRATIONS):
+                    return
+                for statement in MIGRATIONS[version].split(";"):
                     if statement.strip():
                         db.execute(statement)
-                db.execute(f"PRAGMA user_version = {number}")
+                version += 1
+                db.execute(f"PRAGMA user_version = {version}")
 
     def record_launch(self, launch: LaunchRecord, specs: Iterable[RunSpec]) -> None:
         """The launch and all its runs, as pending, in one transaction."""

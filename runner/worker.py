@@ -27,7 +27,7 @@ from runner.workflows import resolve_entrypoint, wants
 LOG_NAME = "log.txt"
 
 
-TIMEOUT_GRACE = 5.0  # seconds past a timeout before a worker that ignores it is ended
+TIMEOUT_GRACE = 2.0  # seconds past a timeout before a worker that ignores it is ended
 TIMED_OUT_MARK = b"T"  # last byte of a marker whose run's worker ended it for its timeout
 MARKER_SIZE = 33  # 32 hex characters of run id + the mark
 

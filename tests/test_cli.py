@@ -386,7 +386,9 @@ def test_glob_sweeps_config_group_options_and_multirun_flag_is_accepted(cli) -> 
     ]
 
 
-def test_ctrl_c_cancels_unfinished_runs_and_exits_130(cli, project: Path, home: Path, elsewhere) -> None:
+def test_ctrl_c_cancels_unfinished_runs_and_exits_130(
+    cli, project: Path, home: Path, elsewhere
+) -> None:
     import os
     import signal
     import subprocess

@@ -101,3 +101,23 @@ def test_single_run_launch_is_one_match(tmp_path: Path) -> None:
 def test_existing_does_not_create(tmp_path: Path) -> None:
     assert Store.existing(tmp_path / "none") is None
     assert not (tmp_path / "none").exists()
+
+
+def test_a_version_1_store_is_migrated_and_keeps_its_runs(tmp_path: Path) -> None:
+    con = sqlite3.connect(tmp_path / "runner.db")
+    con.executescript(MIGRATIONS[0])
+    con.execute(
+        "INSERT INTO launches VALUES ('a1', 1.0, 'w', '1', NULL, '[]', NULL, 5, 1, '{}', '{}',"
+        " '{}', 'local', NULL, '{}', 1, 1)"
+    )
+    con.execute(
+        "INSERT INTO runs VALUES ('a1', 'a1', NULL, 0, 'w', '1', '{}', 5, 'succeeded', 1.0,"
+        " 1.0, 2.0, '3', NULL, NULL, NULL)"
+    )
+    con.execute("PRAGMA user_version = 1")
+    con.commit()
+    con.close()
+    store = Store(tmp_path)
+    (run,) = store.runs("a1")
+    assert (run.status, run.result, run.attempts, run.entrypoint) == (RunStatus.SUCCEEDED, 3, 0, "")
+    assert store.attempts("a1") == []

@@ -54,3 +54,42 @@ def nap(seconds: float = 0.1) -> float:
 
     time.sleep(seconds)
     return seconds
+
+
+def crash(a: int) -> int:
+    """Kills its own worker process when a == 3, as a segfault or the OOM killer would."""
+    if a == 3:
+        os._exit(7)
+    return a
+
+
+def slow(seconds: float) -> float:
+    import time
+
+    time.sleep(seconds)
+    return seconds
+
+
+def stubborn(seconds: float) -> float:
+    """Ignores the timeout's exception, as C code that never returns to Python would."""
+    import time
+
+    end = time.time() + seconds
+    while time.time() < end:
+        try:
+            time.sleep(0.05)
+        except BaseException:
+            continue
+    return seconds
+
+
+def flaky(marker: str, fail_times: int = 2, seed: int = 0) -> int:
+    """Fails its first `fail_times` attempts (counted in a file), then succeeds."""
+    from pathlib import Path
+
+    path = Path(marker)
+    count = int(path.read_text()) if path.exists() else 0
+    path.write_text(str(count + 1))
+    if count < fail_times:
+        raise RuntimeError(f"attempt {count + 1} fails")
+    return seed
