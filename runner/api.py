@@ -21,20 +21,34 @@ if TYPE_CHECKING:
 # `runner status`, `runner --help` and `import runner` stay fast.
 
 
-@dataclass
 class Launch:
-    """A launch and its runs, as recorded."""
+    """A launch and its runs, as recorded; the runs are read from the store when first asked."""
 
-    record: LaunchRecord
-    runs: list[RunRecord]
+    def __init__(
+        self, record: LaunchRecord, runs: list[RunRecord] | None = None, store: Store | None = None
+    ) -> None:
+        self.record = record
+        self._runs = runs
+        self._store = store
 
     @property
     def id(self) -> str:
         return self.record.id
 
     @property
+    def runs(self) -> list[RunRecord]:
+        if self._runs is None:
+            self._runs = self._store.runs(self.id) if self._store else []
+        return self._runs
+
+    @property
     def ok(self) -> bool:
-        return all(run.status.ok for run in self.runs)
+        return all(RunStatus(status).ok for status in self.record.counts)
+
+    @property
+    def failed(self) -> int:
+        """How many runs did not succeed (nor were served from the cache)."""
+        return sum(n for status, n in self.record.counts.items() if not RunStatus(status).ok)
 
     @property
     def results(self) -> list[Any]:
@@ -314,13 +328,14 @@ def _execute(
     definition = record.definition
     launcher = make_launcher(definition["launcher"], definition.get("max_parallelism"))
     specs = _serve_cached(store, specs, overwrite_cache, on_outcome)
+    runs_root = str(store.run_dir("").resolve())
     tasks = [
         Task(
             run_id=spec.id,
             entrypoint=spec.entrypoint,
             params=spec.params,
             seed=spec.seed,
-            run_dir=str(store.run_dir(spec.id).resolve()),
+            run_dir=os.path.join(runs_root, spec.id),
             sys_path=(record.project_root,),
             env=record.env,
             timeout=spec.timeout,
@@ -429,7 +444,7 @@ def status(
             )
         return []
     if not ids:
-        return [Launch(record=r, runs=[]) for r in store.launches(limit)]
+        return [Launch(record) for record in store.launches(limit)]
     found: list[Any] = []
     for prefix in ids:
         kind, full = store.resolve(prefix)
@@ -483,4 +498,4 @@ def _entities(space: ConfigSpace) -> Entities:
 def _recorded(store: Store, launch_id: str) -> Launch:
     record = store.launch(launch_id)
     assert record is not None
-    return Launch(record=record, runs=store.runs(launch_id))
+    return Launch(record, store=store)

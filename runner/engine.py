@@ -13,7 +13,9 @@ from runner.runs import RunOutcome, RunStatus
 from runner.store import Store
 from runner.worker import Task, read_markers
 
-FLUSH_EVERY = 0.25  # seconds between batched writes of finished runs
+# Seconds between batched writes of finished runs: short, so the writes happen while the
+# launcher would otherwise wait for its workers.
+FLUSH_EVERY = 0.05
 FLUSH_SIZE = 1000  # or this many finished runs, whichever comes first
 
 
@@ -61,8 +63,6 @@ def execute(
     """
     recorder = Recorder(store)
     with tempfile.TemporaryDirectory(prefix="runner-workers-") as marker_dir:
-        if launcher.isolated:
-            tasks = [dataclasses.replace(t, marker_dir=marker_dir) for t in tasks]
         try:
             while tasks:
                 again: list[Task] = []
@@ -93,7 +93,7 @@ def _attempts(
     remaining = {task.run_id: task for task in tasks}
     while remaining:
         try:
-            for outcome in launcher.run(list(remaining.values())):
+            for outcome in launcher.run(list(remaining.values()), marker_dir):
                 remaining.pop(outcome.run_id, None)
                 yield outcome
         except WorkerCrash as crash:
@@ -111,7 +111,7 @@ def _alone(launcher: Launcher, task: Task, marker_dir: str) -> RunOutcome:
     """A suspect of a crash, run with nothing beside it: if its worker dies, it was the cause."""
     started = time.time()
     try:
-        for outcome in launcher.run([task]):
+        for outcome in launcher.run([task], marker_dir):
             return outcome
     except WorkerCrash as crash:
         timed_out = read_markers(marker_dir).get(task.run_id, False)

@@ -32,7 +32,9 @@ class Launcher(Protocol):
         """Runs live in worker processes: a dying worker raises WorkerCrash."""
         ...
 
-    def run(self, tasks: Sequence[Task]) -> Iterator[RunOutcome]: ...
+    def run(self, tasks: Sequence[Task], marker_dir: str | None = None) -> Iterator[RunOutcome]:
+        """`marker_dir`: where process workers note the run they hold (see worker.execute)."""
+        ...
 
 
 @dataclass
@@ -47,7 +49,7 @@ class JoblibLauncher:
     def isolated(self) -> bool:
         return self.backend in ("loky", "multiprocessing")
 
-    def run(self, tasks: Sequence[Task]) -> Iterator[RunOutcome]:
+    def run(self, tasks: Sequence[Task], marker_dir: str | None = None) -> Iterator[RunOutcome]:
         from joblib import Parallel, delayed
         from joblib.externals.loky.process_executor import BrokenProcessPool
 
@@ -63,7 +65,8 @@ class JoblibLauncher:
             n_jobs=n_jobs, backend=self.backend, return_as="generator_unordered", **options
         )
         try:
-            yield from parallel(delayed(execute)(task) for task in tasks)
+            marks = marker_dir if self.isolated else None
+            yield from parallel(delayed(execute)(task, marks) for task in tasks)
         except BrokenProcessPool as exc:
             raise WorkerCrash(_exit_codes(str(exc))) from exc
 

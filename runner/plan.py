@@ -12,7 +12,7 @@ from typing import Any
 from runner.compose import Axis, Composer, Definition
 from runner.errors import ValidationError
 from runner.runs import RunSpec
-from runner.validate import problems_of
+from runner.validate import PointCheck, problems_of
 
 SEED_BITS = 63  # seeds are non-negative 64-bit integers, so SQLite stores them exactly
 MAX_PROBLEMS = 20  # past this many invalid runs, the message says how many more
@@ -66,6 +66,11 @@ def plan_runs(composer: Composer) -> Plan:
     problems: list[str] = []
     invalid_runs = 0
     seeds_by_definition: dict[int, list[int]] = {}
+    checks: dict[int, PointCheck] = {}
+    # Top-level params keys the sweep changes; empty when a nested key is swept.
+    swept = tuple(axis.param_path[0] for axis in axes if axis.is_params)
+    if any(len(axis.param_path) > 1 for axis in axes if axis.is_params):
+        swept = ()
     for combo in itertools.product(*(axis.values for axis in axes)):
         choices = tuple(str(v) for axis, v in zip(axes, combo, strict=True) if not axis.is_params)
         definition = composer.definition(choices)
@@ -77,8 +82,18 @@ def plan_runs(composer: Composer) -> Plan:
                 point[axis.key] = value
             else:
                 point[axis.key] = axis.shown[axis.values.index(value)]
-        found = problems_of(
-            params, definition.params_validator, prefix=("params",), where=definition.sources.where
+        check = checks.get(id(definition))
+        if check is None:
+            check = checks[id(definition)] = PointCheck(definition.params_validator, params)
+        found = (
+            []
+            if check.is_valid(params, swept)
+            else problems_of(
+                params,
+                definition.params_validator,
+                prefix=("params",),
+                where=definition.sources.where,
+            )
         )
         if found:
             invalid_runs += 1

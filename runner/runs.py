@@ -73,6 +73,32 @@ class RunOutcome:
     def duration(self) -> float:
         return self.ended - self.started
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Sent back from every worker for every run: a flat tuple pickles in a fifth of the
+        # time of the default (which pickles the enum and a field dict).
+        return (
+            _outcome,
+            (
+                self.run_id,
+                self.status.value,
+                self.started,
+                self.ended,
+                self.result,
+                self.error,
+                self.traceback,
+                self.run_dir,
+                self.attempt,
+                self.cached_from,
+            ),
+        )
+
+
+def _outcome(run_id: str, status: str, *rest: Any) -> RunOutcome:
+    return RunOutcome(run_id, _STATUSES[status], *rest)
+
+
+_STATUSES = {status.value: status for status in RunStatus}
+
 
 @dataclass
 class RunRecord:

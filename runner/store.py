@@ -145,7 +145,10 @@ class Store:
         self.path = self.home / DB_NAME
         try:
             self.home.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            # A Launch reads its runs lazily, maybe from another thread than the one that ran it.
+            self._db = sqlite3.connect(
+                self.path, timeout=30.0, isolation_level=None, check_same_thread=False
+            )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
@@ -277,6 +280,8 @@ class Store:
                     for o in outcomes
                 ),
             )
+            # The runs row is the record of a run's last attempt; attempts holds the history of
+            # runs that took more than one (each failed attempt, and the last of a retried run).
             db.executemany(
                 "INSERT OR REPLACE INTO attempts"
                 " (run_id, attempt, status, started, ended, error, traceback)"
@@ -284,7 +289,7 @@ class Store:
                 (
                     (o.run_id, o.attempt, o.status.value, o.started, o.ended, o.error, o.traceback)
                     for o in outcomes
-                    if o.status is not RunStatus.CACHED
+                    if not o.status.ok or o.attempt > 1
                 ),
             )
 

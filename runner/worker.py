@@ -27,6 +27,7 @@ from runner.workflows import resolve_entrypoint, wants
 LOG_NAME = "log.txt"
 
 
+_PLAIN = (int, float, str, bool, type(None))  # results that need no JSON round trip
 TIMEOUT_GRACE = 2.0  # seconds past a timeout before a worker that ignores it is ended
 TIMED_OUT_MARK = b"T"  # last byte of a marker whose run's worker ended it for its timeout
 MARKER_SIZE = 33  # 32 hex characters of run id + the mark
@@ -45,7 +46,6 @@ class Task:
     env: dict[str, str] = field(default_factory=dict)
     timeout: float | None = None
     attempt: int = 1
-    marker_dir: str | None = None  # where a process worker notes the run it is executing
 
 
 class RunTimeout(BaseException):
@@ -53,28 +53,41 @@ class RunTimeout(BaseException):
     the workflow must not swallow it)."""
 
 
-def execute(task: Task) -> RunOutcome:
-    """Run one task; never raises for what the workflow does, so one failure stops nothing else."""
+def execute(task: Task, marker_dir: str | None = None) -> RunOutcome:
+    """Run one task; never raises for what the workflow does, so one failure stops nothing else.
+
+    `marker_dir` is given in worker processes: the worker notes there which run it holds, so
+    that if it dies the launcher knows which run killed it.
+    """
     for entry in task.sys_path:
         if entry not in sys.path:
             sys.path.insert(0, entry)
-    if task.marker_dir:
-        _mark(task.marker_dir, task.run_id.encode())
+    if marker_dir:
+        _mark(marker_dir, task.run_id.encode())
     started = time.time()
-    log = _LazyLog(Path(task.run_dir) / LOG_NAME)
+    log = _LazyLog(task.run_dir)
     status, result, error, trace = RunStatus.SUCCEEDED, None, None, None
+    kwargs = dict(task.params)
     try:
         func = _entrypoint(task.entrypoint)
-        kwargs = dict(task.params)
         if _wants(func, "seed"):
             kwargs["seed"] = task.seed
         if _wants(func, "output_dir"):
             Path(task.run_dir).mkdir(parents=True, exist_ok=True)
             kwargs["output_dir"] = Path(task.run_dir)
         seed_generators(task.seed)
-        with _captured(log), _environment(task.env), _time_limit(task):
-            result = func(**kwargs)
-        result = json.loads(to_json(result))  # what the store will hold, and picklable
+        _install()
+        _local.buffer = log
+        try:
+            if task.env or task.timeout:
+                with _environment(task.env), _time_limit(task, marker_dir):
+                    result = func(**kwargs)
+            else:  # the common case, without the cost of two context managers
+                result = func(**kwargs)
+        finally:
+            _local.buffer = None
+        if type(result) not in _PLAIN:
+            result = json.loads(to_json(result))  # what the store will hold, and picklable
     except RunTimeout:
         status = RunStatus.TIMED_OUT
         error = f"timed out after {task.timeout:g}s"
@@ -92,7 +105,7 @@ def execute(task: Task) -> RunOutcome:
         result=result,
         error=error,
         traceback=trace,
-        run_dir=_kept(task.run_dir),
+        run_dir=_kept(task.run_dir) if log.opened or "output_dir" in kwargs else None,
         attempt=task.attempt,
     )
 
@@ -127,7 +140,7 @@ def read_markers(marker_dir: str) -> dict[str, bool]:
 
 
 @contextlib.contextmanager
-def _time_limit(task: Task) -> Iterator[None]:
+def _time_limit(task: Task, marker_dir: str | None) -> Iterator[None]:
     """SIGALRM interrupts the run at its timeout; a run that will not stop ends its worker."""
     if not task.timeout:
         yield
@@ -141,8 +154,8 @@ def _time_limit(task: Task) -> Iterator[None]:
     previous = signal.signal(signal.SIGALRM, interrupt)
     signal.setitimer(signal.ITIMER_REAL, task.timeout)
     watchdog = None
-    if task.marker_dir:  # only in a worker process, never in the launcher itself
-        watchdog = threading.Timer(task.timeout + TIMEOUT_GRACE, _end_worker, (task,))
+    if marker_dir:  # only in a worker process, never in the launcher itself
+        watchdog = threading.Timer(task.timeout + TIMEOUT_GRACE, _end_worker, (task, marker_dir))
         watchdog.daemon = True
         watchdog.start()
     try:
@@ -154,9 +167,8 @@ def _time_limit(task: Task) -> Iterator[None]:
             watchdog.cancel()
 
 
-def _end_worker(task: Task) -> None:
-    assert task.marker_dir
-    _mark(task.marker_dir, task.run_id.encode() + TIMED_OUT_MARK)
+def _end_worker(task: Task, marker_dir: str) -> None:
+    _mark(marker_dir, task.run_id.encode() + TIMED_OUT_MARK)
     os._exit(124)
 
 
@@ -191,16 +203,19 @@ class _LazyLog(io.TextIOBase):
     """The run's log file, created (with its folder) at the first write, written through,
     so `runner logs -f` can follow a run while it runs."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, run_dir: str) -> None:
+        self.run_dir = run_dir
+        self.opened = False
         self._file: TextIO | None = None
 
     def write(self, text: str) -> int:
         if not text:
             return 0
         if self._file is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+            os.makedirs(self.run_dir, exist_ok=True)
+            path = os.path.join(self.run_dir, LOG_NAME)
+            self._file = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+            self.opened = True
         return self._file.write(text)
 
     def flush(self) -> None:
@@ -273,6 +288,8 @@ def _install() -> None:
     Checked on every run, not once: a host such as pytest or Jupyter may swap sys.stdout.
     """
     global _handler
+    if _handler is not None and isinstance(sys.stdout, _Routed) and isinstance(sys.stderr, _Routed):
+        return
     with _install_lock:
         if not isinstance(sys.stdout, _Routed):
             sys.stdout = _Routed(sys.stdout)
@@ -287,16 +304,6 @@ def _install() -> None:
             root.addHandler(_handler)
             if root.level > logging.INFO or root.level == logging.NOTSET:
                 root.setLevel(logging.INFO)
-
-
-@contextlib.contextmanager
-def _captured(buffer: TextIO | io.TextIOBase) -> Iterator[None]:
-    _install()
-    _local.buffer = buffer
-    try:
-        yield
-    finally:
-        _local.buffer = None
 
 
 @contextlib.contextmanager
