@@ -9,10 +9,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import startup
+import sweep
 
 # (name, run): run(quick) measures and returns the report to print.
 BENCHMARKS: list[tuple[str, Callable[[bool], str]]] = [
     ("startup", startup.run),
+    ("sweep", sweep.run),
 ]
 
 

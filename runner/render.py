@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 SHOWN_IDS = 20  # run ids printed on creation before "... and N more"
 SHOWN_ROWS = 50  # table rows before "... N more; runner status ID --json for all"
+SUMMARY_ROWS = 20  # after a launch: every run up to this many, else only the failed ones
 
 
 def _console() -> Console:
@@ -54,10 +55,18 @@ def summary(launch: Launch) -> None:
     if len(runs) == 1:
         _run_detail(console, runs[0])
         return
-    console.print(_runs_table(runs))
-    counts = ", ".join(f"{n} {status}" for status, n in sorted(launch.record.counts.items()))
+    if len(runs) <= SUMMARY_ROWS:
+        console.print(_runs_table(runs))
+    else:
+        failed = [run for run in runs if not run.status.ok]
+        if failed:
+            console.print(_runs_table(failed[:SUMMARY_ROWS]))
+            _more(console, len(failed), f"runner status {launch.id[:12]}", shown=SUMMARY_ROWS)
     total = sum(r.duration or 0.0 for r in runs)
-    console.print(f"{counts}; {total:.2f}s of run time")
+    console.print(
+        f"{_counts(launch.record.counts)}; {total:.2f}s of run time"
+        f" (runner status {launch.id[:12]} for every run)"
+    )
 
 
 def preview(p: Preview) -> None:
@@ -218,9 +227,9 @@ def _runs_table(runs: list[RunRecord]) -> Any:
     return table
 
 
-def _more(console: Console, total: int, how: str) -> None:
-    if total > SHOWN_ROWS:
-        console.print(f"... {total - SHOWN_ROWS} more ({how} for all)")
+def _more(console: Console, total: int, how: str, shown: int = SHOWN_ROWS) -> None:
+    if total > shown:
+        console.print(f"... {total - shown} more ({how} for all)")
 
 
 def _counts(counts: dict[str, int]) -> str:
