@@ -155,11 +155,9 @@ def run(
 @click.option("--json", "as_json", is_flag=True, help="Print pretty JSON.")
 def resume(launch_id: str, quiet: bool, as_json: bool) -> None:
     """Run the runs of LAUNCH_ID that did not succeed again, with their params and seeds."""
-    from runner import api, render
+    from runner import api
 
-    with render.Watch(quiet=quiet, as_json=as_json) as watch:
-        launch = api.resume(launch_id, on_created=watch.created, on_outcome=watch.outcome)
-    _finish(launch, quiet=quiet, as_json=as_json)
+    _watched(api.resume, launch_id, quiet=quiet, as_json=as_json)
 
 
 @cli.command(epilog=EPILOG)
@@ -168,11 +166,9 @@ def resume(launch_id: str, quiet: bool, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print pretty JSON.")
 def rerun(run_id: str, quiet: bool, as_json: bool) -> None:
     """Reproduce RUN_ID (same workflow version, params and seed) as a new run."""
-    from runner import api, render
+    from runner import api
 
-    with render.Watch(quiet=quiet, as_json=as_json) as watch:
-        launch = api.rerun(run_id, on_created=watch.created, on_outcome=watch.outcome)
-    _finish(launch, quiet=quiet, as_json=as_json)
+    _watched(api.rerun, run_id, quiet=quiet, as_json=as_json)
 
 
 @cli.command(epilog=EPILOG)
@@ -200,6 +196,15 @@ def logs(run_id: str, follow: bool) -> None:
         run, path = api.log_path(run.id)
     if offset == 0 and not follow:
         click.echo(f"run {run.id} has no log ({run.status.value}; it printed nothing)", err=True)
+
+
+def _watched(call: Any, ident: str, *, quiet: bool, as_json: bool) -> None:
+    """Run an api call that executes runs (resume, rerun) with the launch's display."""
+    from runner import render
+
+    with render.Watch(quiet=quiet, as_json=as_json) as watch:
+        launch = call(ident, on_created=watch.created, on_outcome=watch.outcome)
+    _finish(launch, quiet=quiet, as_json=as_json)
 
 
 def _finish(launch: Any, *, quiet: bool, as_json: bool) -> None:

@@ -71,6 +71,20 @@ def cli(project: Path, home: Path, elsewhere: Path):
     return run
 
 
+def popen(project: Path, home: Path, cwd: Path, *args: str) -> subprocess.Popen:
+    """The installed `runner`, started in the background (to signal it, or read it live)."""
+    assert RUNNER, "the runner console script is not installed"
+    env = {**os.environ, "RUNNER_HOME": str(home), "RUNNER_CONFIG_DIR": str(project / "conf")}
+    return subprocess.Popen(
+        [RUNNER, *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def snapshot(home: Path) -> tuple[list[str], list[str]]:
     """Everything the store holds: its SQL dump and the files under RUNNER_HOME."""
     db = home / "runner.db"

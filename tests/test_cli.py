@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Result, snapshot
+from tests.conftest import Result, popen, snapshot
 
 
 def ids_of(result: Result) -> list[str]:
@@ -347,19 +347,7 @@ def test_bad_run_files(
 def test_ids_are_printed_before_execution_finishes(
     cli, project: Path, home: Path, elsewhere
 ) -> None:
-    import os
-    import subprocess
-
-    from tests.conftest import RUNNER
-
-    env = {**os.environ, "RUNNER_HOME": str(home), "RUNNER_CONFIG_DIR": str(project / "conf")}
-    with subprocess.Popen(
-        [RUNNER, "nap", "params.seconds=3", "-q"],
-        cwd=elsewhere,
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-    ) as proc:
+    with popen(project, home, elsewhere, "nap", "params.seconds=3", "-q") as proc:
         assert proc.stdout is not None
         run_id = proc.stdout.readline().strip()
         status = cli("status", run_id, "--json")
@@ -384,36 +372,3 @@ def test_glob_sweeps_config_group_options_and_multirun_flag_is_accepted(cli) -> 
         ("add", "1.0", 2),
         ("add", "2.0", 6),
     ]
-
-
-def test_ctrl_c_cancels_unfinished_runs_and_exits_130(
-    cli, project: Path, home: Path, elsewhere
-) -> None:
-    import os
-    import signal
-    import subprocess
-    import time
-
-    from tests.conftest import RUNNER
-
-    env = {**os.environ, "RUNNER_HOME": str(home), "RUNNER_CONFIG_DIR": str(project / "conf")}
-    with subprocess.Popen(
-        [RUNNER, "nap", "params.seconds=0.5", "--repeat", "12", "-q"],
-        cwd=elsewhere,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as proc:
-        assert proc.stdout is not None
-        launch_id = proc.stdout.readline().strip()
-        time.sleep(1.5)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130
-    assert f"unfinished runs of launch {launch_id} recorded as cancelled" in err
-    (record,) = json.loads(cli("status", launch_id, "--json").out)
-    statuses = [run["status"] for run in record["runs"]]
-    assert set(statuses) <= {"succeeded", "cancelled"} and "cancelled" in statuses
-    assert len(statuses) == 12
-    assert all(r["result"] == 0.5 for r in record["runs"] if r["status"] == "succeeded")

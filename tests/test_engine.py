@@ -4,16 +4,14 @@ interrupts, SIGKILL then resume, concurrent launches, caching, logs."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import RUNNER
+from tests.conftest import popen
 
 
 def launched(cli, *args: str) -> tuple[int, dict]:
@@ -24,18 +22,6 @@ def launched(cli, *args: str) -> tuple[int, dict]:
 
 def statuses(launch: dict) -> list[str]:
     return [run["status"] for run in launch["runs"]]
-
-
-def popen(project: Path, home: Path, cwd: Path, *args: str) -> subprocess.Popen:
-    env = {**os.environ, "RUNNER_HOME": str(home), "RUNNER_CONFIG_DIR": str(project / "conf")}
-    return subprocess.Popen(
-        [RUNNER, *args],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 def test_a_dead_worker_fails_only_its_run(cli) -> None:
@@ -119,6 +105,7 @@ def test_interrupt_cancels_and_keeps_what_finished(cli, project, home, elsewhere
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
+    assert f"unfinished runs of launch {launch_id} recorded as cancelled" in err
     (launch,) = json.loads(cli("status", launch_id, "--json").out)
     done = statuses(launch)
     assert set(done) == {"succeeded", "cancelled"}
