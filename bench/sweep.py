@@ -127,6 +127,11 @@ class Status:
     def median(self) -> float:
         return statistics.median(done.seconds for done in self.runs)
 
+    @property
+    def lines(self) -> int:
+        """Lines printed (the same every time)."""
+        return self.runs[0].stdout.count("\n")
+
 
 def execute(argv: list[str], cwd: Path, env: dict[str, str]) -> Done:
     """Run argv to completion, reading its stdout through a pipe; an error if it failed."""
@@ -318,7 +323,7 @@ def sweep_table(measured: list[Measured]) -> str:
             comparison = f"runner is {row.per_run_ms / ours.per_run_ms:.0f}x faster per run"
         lines.append(
             f"| {tool.label} | {tool.jobs:,} | {len(row.runs)} | {row.wall:.2f}"
-            f" | {row.per_run_ms:.3f} | {comparison} | {row.peak_mb:.0f} |"
+            f" | {row.per_run_ms:.3g} | {comparison} | {row.peak_mb:.0f} |"
         )
     return "\n".join(lines)
 
@@ -330,13 +335,14 @@ def status_table(build: list[Done], statuses: list[Status]) -> str:
         f" LAUNCH is the last, a {STORE_LAUNCH_RUNS:,}-run launch. Each launch's wall:"
         f" first {build[0].seconds:.2f} s (empty store), last {build[-1].seconds:.2f} s.",
         "",
-        "| command | runs in store | median s | min s | peak RSS MB |",
-        "|---|---:|---:|---:|---:|",
+        "| command | runs in store | median s | min s | stdout lines | peak RSS MB |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for status in statuses:
         lines.append(
             f"| {status.label} | {store:,} | {status.median:.3f}"
             f" | {min(done.seconds for done in status.runs):.3f}"
+            f" | {status.lines:,}"
             f" | {max(done.peak_mb for done in status.runs):.0f} |"
         )
     return "\n".join(lines)
