@@ -275,15 +275,15 @@ def rerun(
 ) -> Launch:
     """Reproduce one recorded run (workflow version, params, seed) as a new run."""
     import dataclasses
-    import uuid
 
+    from runner.plan import new_id
     from runner.store import process_start
 
     store = _store(home)
     original = _find_run(store, run_id)
     launch_record = store.launch(original.launch_id)
     assert launch_record is not None
-    spec = dataclasses.replace(_respec(original, launch_record), id=uuid.uuid4().hex, index=0)
+    spec = dataclasses.replace(_respec(original, launch_record), id=new_id(), index=0)
     record = dataclasses.replace(
         launch_record,
         id=spec.id,

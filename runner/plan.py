@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import os
 import random
 import secrets
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +34,7 @@ class Plan:
         return self.specs[0].id if len(self.specs) == 1 else self._parent_id
 
     def __post_init__(self) -> None:
-        self._parent_id = uuid.uuid4().hex
+        self._parent_id = new_id()
 
 
 def draw_seed() -> int:
@@ -65,23 +65,30 @@ def plan_runs(composer: Composer) -> Plan:
     definitions: list[Definition] = []
     problems: list[str] = []
     invalid_runs = 0
-    seeds_by_definition: dict[int, list[int]] = {}
+    per_definition: dict[int, tuple[Any, ...]] = {}
     checks: dict[int, PointCheck] = {}
     # Top-level params keys the sweep changes; empty when a nested key is swept.
     swept = tuple(axis.param_path[0] for axis in axes if axis.is_params)
     if any(len(axis.param_path) > 1 for axis in axes if axis.is_params):
         swept = ()
+    # Per axis, once: (key, params path or None, shown value by value).
+    plan_axes = [
+        (axis.key, axis.param_path, {})
+        if axis.is_params
+        else (axis.key, None, dict(zip(axis.values, axis.shown, strict=True)))
+        for axis in axes
+    ]
     for combo in itertools.product(*(axis.values for axis in axes)):
         choices = tuple(str(v) for axis, v in zip(axes, combo, strict=True) if not axis.is_params)
         definition = composer.definition(choices)
         params = definition.params
         point: dict[str, Any] = {}
-        for axis, value in zip(axes, combo, strict=True):
-            if axis.is_params:
-                _set_path(params, axis.param_path, value)
-                point[axis.key] = value
+        for (key, path, shown), value in zip(plan_axes, combo, strict=True):
+            if path is not None:
+                _set_path(params, path, value)
+                point[key] = value
             else:
-                point[axis.key] = axis.shown[axis.values.index(value)]
+                point[key] = shown[value]
         check = checks.get(id(definition))
         if check is None:
             check = checks[id(definition)] = PointCheck(definition.params_validator, params)
@@ -100,25 +107,18 @@ def plan_runs(composer: Composer) -> Plan:
             where = f" (sweep point {_show_point(point)})" if point else ""
             problems.extend(p + where for p in found if len(problems) < MAX_PROBLEMS)
             continue
-        seeds = seeds_by_definition.get(id(definition))
-        if seeds is None:
-            own_seed = definition.fields.get("seed")
-            seed = launch_seed if own_seed is None else own_seed
-            seeds = seeds_by_definition[id(definition)] = repeat_seeds(
-                seed, definition.fields["repeat"]
-            )
-        fields, workflow = definition.fields, definition.workflow
-        timeout = _first(fields.get("timeout"), workflow.timeout)
-        retries = int(_first(fields.get("retries"), workflow.retries))
-        cache = bool(_first(fields.get("cache"), workflow.cache))
+        per_run = per_definition.get(id(definition))
+        if per_run is None:
+            per_run = per_definition[id(definition)] = _per_run(definition, launch_seed)
+        seeds, workflow, timeout, retries, cache = per_run
         for repeat_index, run_seed in enumerate(seeds):
             specs.append(
                 RunSpec(
-                    id=uuid.uuid4().hex,
+                    id=new_id(),
                     index=len(specs),
-                    workflow_id=definition.workflow.id,
-                    workflow_version=definition.workflow.version,
-                    entrypoint=definition.workflow.entrypoint,
+                    workflow_id=workflow.id,
+                    workflow_version=workflow.version,
+                    entrypoint=workflow.entrypoint,
                     params=params,
                     seed=run_seed,
                     repeat_index=repeat_index,
@@ -133,6 +133,25 @@ def plan_runs(composer: Composer) -> Plan:
         more = f"; {invalid_runs} runs invalid in all" if invalid_runs > 1 else ""
         raise ValidationError(f"invalid params{more}:", problems=_unique(problems))
     return Plan(base=first, seed=launch_seed, specs=specs, definitions=definitions, axes=axes)
+
+
+def new_id() -> str:
+    """A run or launch id: 32 random hex characters (cheaper than uuid4, as random)."""
+    return os.urandom(16).hex()
+
+
+def _per_run(definition: Definition, launch_seed: int) -> tuple[Any, ...]:
+    """What every run of one definition shares: seeds by repeat index, workflow, limits."""
+    fields, workflow = definition.fields, definition.workflow
+    own_seed = fields.get("seed")
+    seeds = repeat_seeds(launch_seed if own_seed is None else own_seed, fields["repeat"])
+    return (
+        seeds,
+        workflow,
+        _first(fields.get("timeout"), workflow.timeout),
+        int(_first(fields.get("retries"), workflow.retries)),
+        bool(_first(fields.get("cache"), workflow.cache)),
+    )
 
 
 def _first(given: Any, declared: Any) -> Any:

@@ -70,7 +70,7 @@ MIGRATIONS: list[str] = [
     ALTER TABLE runs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE runs ADD COLUMN cache_key TEXT;
     ALTER TABLE runs ADD COLUMN cached_from TEXT;
-    CREATE INDEX runs_cache ON runs(cache_key) WHERE status = 'succeeded';
+    CREATE INDEX runs_cache ON runs(cache_key) WHERE cache_key IS NOT NULL;
     CREATE TABLE attempts (
         run_id TEXT NOT NULL REFERENCES runs(id),
         attempt INTEGER NOT NULL,
@@ -122,7 +122,7 @@ def default_home() -> Path:
 
 def to_json(value: Any) -> str:
     """JSON for the store: results that JSON cannot hold are kept as their repr."""
-    return json.dumps(value, default=_jsonable)
+    return _ENCODER.encode(value)
 
 
 def _jsonable(value: Any) -> Any:
@@ -135,6 +135,11 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return repr(value)
+
+
+_ENCODER = json.JSONEncoder(
+    default=_jsonable
+)  # one encoder, not one per call as json.dumps(default=)
 
 
 class Store:
@@ -260,7 +265,15 @@ class Store:
         outcomes = list(outcomes)
         if not outcomes:
             return
+        # Most runs succeed on their first attempt with no folder: they take a shorter write.
+        plain = [o for o in outcomes if o.status is RunStatus.SUCCEEDED and o.run_dir is None]
+        other = [o for o in outcomes if not (o.status is RunStatus.SUCCEEDED and o.run_dir is None)]
         with self._transaction() as db:
+            db.executemany(
+                "UPDATE runs SET status='succeeded', started=?, ended=?, result=?, attempts=?"
+                " WHERE id=?",
+                ((o.started, o.ended, to_json(o.result), o.attempt, o.run_id) for o in plain),
+            )
             db.executemany(
                 "UPDATE runs SET status=?, started=?, ended=?, result=?, error=?, traceback=?,"
                 " run_dir=?, attempts=?, cached_from=? WHERE id=?",
@@ -277,7 +290,7 @@ class Store:
                         o.cached_from,
                         o.run_id,
                     )
-                    for o in outcomes
+                    for o in other
                 ),
             )
             # The runs row is the record of a run's last attempt; attempts holds the history of
@@ -309,8 +322,8 @@ class Store:
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             rows = self._db.execute(
-                "SELECT cache_key, id, result FROM runs WHERE status='succeeded' AND cache_key IN"
-                f" ({', '.join('?' * len(chunk))}) ORDER BY ended",
+                "SELECT cache_key, id, result FROM runs WHERE cache_key IN"
+                f" ({', '.join('?' * len(chunk))}) AND status='succeeded' ORDER BY ended",
                 chunk,
             )
             for key, run_id, result in rows:
