@@ -265,9 +265,11 @@ class Store:
         outcomes = list(outcomes)
         if not outcomes:
             return
+        # A batch may hold several attempts of one run: its row takes the last one.
+        latest = {o.run_id: o for o in outcomes}.values()
         # Most runs succeed on their first attempt with no folder: they take a shorter write.
-        plain = [o for o in outcomes if o.status is RunStatus.SUCCEEDED and o.run_dir is None]
-        other = [o for o in outcomes if not (o.status is RunStatus.SUCCEEDED and o.run_dir is None)]
+        plain = [o for o in latest if o.status is RunStatus.SUCCEEDED and o.run_dir is None]
+        other = [o for o in latest if not (o.status is RunStatus.SUCCEEDED and o.run_dir is None)]
         with self._transaction() as db:
             db.executemany(
                 "UPDATE runs SET status='succeeded', started=?, ended=?, result=?, attempts=?"

@@ -84,6 +84,12 @@ class TestLocal(LauncherContract):
 class TestThreads(LauncherContract):
     config = {"name": "threads", "backend": "threading", "n_jobs": None}
 
+    def test_numpy_global_generator_is_seeded(self, launcher: Launcher, tmp_path: Path) -> None:
+        """Threads share one process's global generators, so concurrent runs that draw from
+        them are not reproducible (README says so); each run still gets its own seed."""
+        tasks = [task(f"n{i}", "mypkg.flows:draw", {"n": 1}, tmp_path) for i in range(4)]
+        assert [o.result["seed"] for o in launcher.run(tasks)] == [11] * 4
+
 
 class TestSequential(LauncherContract):
     config = {"name": "sequential", "backend": "sequential", "n_jobs": 1}

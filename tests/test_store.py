@@ -121,3 +121,19 @@ def test_a_version_1_store_is_migrated_and_keeps_its_runs(tmp_path: Path) -> Non
     (run,) = store.runs("a1")
     assert (run.status, run.result, run.attempts, run.entrypoint) == (RunStatus.SUCCEEDED, 3, 0, "")
     assert store.attempts("a1") == []
+
+
+def test_a_batch_with_several_attempts_keeps_the_last(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    record, specs = make_launch("ab" * 16, 1)
+    store.record_launch(record, specs)
+    run_id = specs[0].id
+    store.record_outcomes(
+        [
+            RunOutcome(run_id, RunStatus.FAILED, 1.0, 2.0, error="E: one", attempt=1),
+            RunOutcome(run_id, RunStatus.SUCCEEDED, 3.0, 4.0, result=5, attempt=2),
+        ]
+    )
+    (run,) = store.runs(record.id)
+    assert (run.status, run.result, run.attempts) == (RunStatus.SUCCEEDED, 5, 2)
+    assert [a["status"] for a in store.attempts(run_id)] == ["failed", "succeeded"]
