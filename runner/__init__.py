@@ -5,9 +5,15 @@ The public API, for notebooks and scripts::
     import runner
     launch = runner.launch("pi", ["params.samples=1000,10000"], repeat=3, seed=42)
     launch.results
+
+and to write a workflow in Python::
+
+    @runner.workflow
+    def train(lr: float = 0.01, epochs: int = 10, seed: int = 0) -> dict: ...
 """
 
 from runner.api import Entities, Launch, Preview, entities, launch, show, status
+from runner.decorated import workflow
 from runner.errors import (
     CompositionError,
     DefinitionError,
@@ -40,4 +46,5 @@ __all__ = [
     "launch",
     "show",
     "status",
+    "workflow",
 ]

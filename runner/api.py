@@ -472,6 +472,7 @@ def _entities(space: ConfigSpace) -> Entities:
         workflows.append(
             {
                 "id": workflow_id,
+                "kind": "python" if newest.option == "" else "declared",
                 "latest": newest.version,
                 "versions": sorted(versions, key=version_key, reverse=True),
                 "description": newest.description,

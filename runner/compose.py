@@ -26,6 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from runner import validate
+from runner.decorated import from_modules
 from runner.errors import CompositionError, DefinitionError, UsageError, WorkflowError
 from runner.workflows import (
     Workflow,
@@ -174,16 +175,18 @@ class ConfigSpace:
         return key.split("/")[0].split(".")[0] in self._groups and "." not in key
 
     def workflows(self) -> dict[str, dict[str, Workflow]]:
-        """id -> version -> Workflow, over every declaration in the search path."""
+        """id -> version -> Workflow: every declaration in the search path, including the
+        @runner.workflow functions of the modules a declaration names under `modules:`."""
         if self._workflows is None:
             index: dict[str, dict[str, Workflow]] = {}
             for option in self.loader.get_group_options(WORKFLOW_KEY):
                 try:
-                    workflow = self._declaration(option)
+                    found = self._declaration(option)
                 except DefinitionError as exc:
                     self._broken[option] = str(exc)
                     continue
-                index.setdefault(workflow.id, {})[workflow.version] = workflow
+                for workflow in found:
+                    index.setdefault(workflow.id, {})[workflow.version] = workflow
             self._workflows = index
         return self._workflows
 
@@ -214,7 +217,7 @@ class ConfigSpace:
         return document
 
     def by_option(self, option: str) -> Workflow:
-        """The workflow declared in workflow/<option>.yaml."""
+        """The workflow declared in workflow/<option>.yaml (not a `modules:` pointer)."""
         for versions in self.workflows().values():
             for workflow in versions.values():
                 if workflow.option == option:
@@ -258,7 +261,7 @@ class ConfigSpace:
         OmegaConf.set_struct(cfg, False)
         return cfg
 
-    def _declaration(self, option: str) -> Workflow:
+    def _declaration(self, option: str) -> list[Workflow]:
         loaded = self.repository.load_config(f"{WORKFLOW_KEY}/{option}")
         source = _source_path(loaded) if loaded else option
         data = OmegaConf.to_container(loaded.config, resolve=False) if loaded else None
@@ -270,22 +273,26 @@ class ConfigSpace:
             what=f"workflow declaration {source}",
             where=_always(source),
         )
+        if "modules" in data:  # a pointer to Python modules holding decorated workflows
+            return from_modules(data["modules"], source)
         schema = data.get("schema")
         if isinstance(schema, str):
             schema = validate.schema_file(schema, self.project.schema_dirs)
-        return Workflow(
-            id=str(data.get("id", option)),
-            version=str(data.get("version", "0")),
-            entrypoint=str(data["entrypoint"]),
-            description=str(data.get("description", "")),
-            params=dict(data.get("params") or {}),
-            schema=schema,
-            source=source,
-            option=option,
-            cache=bool(data.get("cache", False)),
-            retries=int(data.get("retries", 0)),
-            timeout=data.get("timeout"),
-        )
+        return [
+            Workflow(
+                id=str(data.get("id", option)),
+                version=str(data.get("version", "0")),
+                entrypoint=str(data["entrypoint"]),
+                description=str(data.get("description", "")),
+                params=dict(data.get("params") or {}),
+                schema=schema,
+                source=source,
+                option=option,
+                cache=bool(data.get("cache", False)),
+                retries=int(data.get("retries", 0)),
+                timeout=data.get("timeout"),
+            )
+        ]
 
 
 @contextmanager
@@ -448,10 +455,12 @@ class Composer:
         group_overrides = [o for k, o in overrides.items() if self.space.is_group(k)]
         value_overrides = [o for k, o in overrides.items() if not self.space.is_group(k)]
 
-        cfg = self.space.compose(
-            [f"+{WORKFLOW_KEY}={workflow.option}", *(str(o.input_line) for o in group_overrides)]
-        )
-        del cfg[WORKFLOW_KEY]  # the declaration, already read by the workflow index
+        # A declared workflow joins the composition as its group option; a decorated one has
+        # no file to compose.
+        chosen_group = [f"+{WORKFLOW_KEY}={workflow.option}"] if workflow.option else []
+        cfg = self.space.compose([*chosen_group, *(str(o.input_line) for o in group_overrides)])
+        if WORKFLOW_KEY in cfg:
+            del cfg[WORKFLOW_KEY]  # the declaration, already read by the workflow index
 
         func = import_entrypoint(workflow)
         defaults = signature_defaults(func)

@@ -94,10 +94,11 @@ def entities(found: Entities) -> None:
 
     console = _console()
     table = Table(title="workflows", title_justify="left")
-    for column in ("id", "latest", "versions", "description"):
+    for column in ("id", "kind", "latest", "versions", "description"):
         table.add_column(column)
     for wf in found.workflows:
-        table.add_row(wf["id"], wf["latest"], ", ".join(wf["versions"]), wf["description"])
+        versions = ", ".join(wf["versions"])
+        table.add_row(wf["id"], wf["kind"], wf["latest"], versions, wf["description"])
     console.print(table)
     if found.presets:
         presets = Table(

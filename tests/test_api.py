@@ -31,6 +31,7 @@ def test_public_names_are_pinned() -> None:
         "launch",
         "show",
         "status",
+        "workflow",
     ]
     for name in runner.__all__:
         assert getattr(runner, name) is not None
