@@ -28,15 +28,8 @@ from omegaconf.errors import OmegaConfBaseException
 from runner import validate
 from runner.decorated import from_modules
 from runner.errors import CompositionError, DefinitionError, UsageError, WorkflowError
-from runner.workflows import (
-    Workflow,
-    ensure_importable,
-    import_entrypoint,
-    latest,
-    signature_defaults,
-    signature_schema,
-    wants,
-)
+from runner.inputs import converters, signature_defaults, signature_schema
+from runner.workflows import Workflow, ensure_importable, import_entrypoint, latest, wants
 
 BUILTIN_CONF = "pkg://runner.conf"
 PRIMARY = "config"
@@ -130,6 +123,7 @@ class Definition:
     sources: Sources
     wants_seed: bool
     wants_output_dir: bool
+    rich_params: tuple[tuple[str, Any], ...] = ()  # (param, annotation) needing a conversion
 
     @property
     def params(self) -> dict[str, Any]:
@@ -500,6 +494,7 @@ class Composer:
             fields=fields,
             params_validator=validator,
             sources=sources,
+            rich_params=converters(func),
             wants_seed=wants(func, "seed"),
             wants_output_dir=wants(func, "output_dir"),
         )

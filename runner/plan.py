@@ -11,6 +11,7 @@ from typing import Any
 
 from runner.compose import Axis, Composer, Definition
 from runner.errors import ValidationError
+from runner.inputs import InputError, from_json
 from runner.runs import RunSpec
 from runner.validate import PointCheck, problems_of
 
@@ -102,6 +103,8 @@ def plan_runs(composer: Composer) -> Plan:
                 where=definition.sources.where,
             )
         )
+        if definition.rich_params and not found:
+            found = rich_problems(params, definition)
         if found:
             invalid_runs += 1
             where = f" (sweep point {_show_point(point)})" if point else ""
@@ -133,6 +136,20 @@ def plan_runs(composer: Composer) -> Plan:
         more = f"; {invalid_runs} runs invalid in all" if invalid_runs > 1 else ""
         raise ValidationError(f"invalid params{more}:", problems=_unique(problems))
     return Plan(base=first, seed=launch_seed, specs=specs, definitions=definitions, axes=axes)
+
+
+def rich_problems(params: dict[str, Any], definition: Definition) -> list[str]:
+    """Params of rich types (dates, durations, enums, dataclasses...) that will not convert."""
+    problems = []
+    for name, annotation in definition.rich_params:
+        if name in params:
+            try:
+                from_json(params[name], annotation)
+            except InputError as exc:
+                text = f"params.{name}: {params[name]!r} is not {exc}"
+                source = definition.sources.where(("params", name))
+                problems.append(f"{text} (from {source})" if source else text)
+    return problems
 
 
 def new_id() -> str:

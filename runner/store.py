@@ -154,12 +154,26 @@ class Store:
             self._db = sqlite3.connect(
                 self.path, timeout=30.0, isolation_level=None, check_same_thread=False
             )
-            self._db.execute("PRAGMA journal_mode=WAL")
+            self._wal()
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the run store at {self.path}: {exc}") from exc
+
+    def _wal(self) -> None:
+        """Switch a new store to WAL. The switch takes an exclusive lock without waiting on
+        the busy timeout, so a second process creating the same store retries it."""
+        deadline = time.monotonic() + 30.0
+        while True:
+            try:
+                if self._db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    self._db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     @classmethod
     def existing(cls, home: Path | str | None = None) -> Store | None:

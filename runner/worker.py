@@ -20,6 +20,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, TextIO
 
+from runner.inputs import call_kwargs
 from runner.runs import RunOutcome, RunStatus
 from runner.store import to_json
 from runner.workflows import resolve_entrypoint, wants
@@ -67,9 +68,10 @@ def execute(task: Task, marker_dir: str | None = None) -> RunOutcome:
     started = time.time()
     log = _LazyLog(task.run_dir)
     status, result, error, trace = RunStatus.SUCCEEDED, None, None, None
-    kwargs = dict(task.params)
+    kwargs: dict[str, Any] = {}
     try:
         func = _entrypoint(task.entrypoint)
+        kwargs = call_kwargs(func, task.params)
         if _wants(func, "seed"):
             kwargs["seed"] = task.seed
         if _wants(func, "output_dir"):

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import enum
 import importlib
 import inspect
-import json
 import sys
-import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,9 +13,6 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from runner.errors import WorkflowError
-
-# Arguments runner itself supplies to a workflow that asks for them; never user params.
-INJECTED = ("seed", "output_dir")
 
 
 @dataclass(frozen=True)
@@ -84,96 +78,7 @@ def wants(func: Callable[..., Any], name: str) -> bool:
         return False
 
 
-def signature_schema(func: Callable[..., Any]) -> dict[str, Any]:
-    """A JSON Schema (draft 2020-12) for the params the callable's signature accepts."""
-    signature = inspect.signature(func)
-    try:
-        hints = typing.get_type_hints(func)
-    except Exception:  # unresolvable forward references: fall back to the raw annotations
-        hints = {}
-    properties: dict[str, Any] = {}
-    required: list[str] = []
-    extra_allowed = False
-    for name, param in signature.parameters.items():
-        if param.kind is inspect.Parameter.VAR_KEYWORD:
-            extra_allowed = True
-            continue
-        if param.kind is inspect.Parameter.VAR_POSITIONAL or name in INJECTED:
-            continue
-        annotation = hints.get(name, param.annotation)
-        prop = type_schema(annotation)
-        if param.default is inspect.Parameter.empty:
-            required.append(name)
-        elif _is_json(param.default):
-            prop = {**prop, "default": param.default}
-        properties[name] = prop
-    schema: dict[str, Any] = {
-        "type": "object",
-        "properties": properties,
-        "additionalProperties": extra_allowed,
-    }
-    if required:
-        schema["required"] = required
-    return schema
-
-
-def signature_defaults(func: Callable[..., Any]) -> dict[str, Any]:
-    """The JSON-able defaults of the callable's params, so records hold every value used."""
-    out = {}
-    for name, param in inspect.signature(func).parameters.items():
-        if name in INJECTED or param.default is inspect.Parameter.empty:
-            continue
-        if param.kind in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL):
-            continue
-        if _is_json(param.default):
-            out[name] = param.default
-    return out
-
-
-def type_schema(annotation: Any) -> dict[str, Any]:
-    """The JSON Schema of one annotation; unknown types accept anything."""
-    if annotation is inspect.Parameter.empty or annotation is Any:
-        return {}
-    origin = typing.get_origin(annotation)
-    args = typing.get_args(annotation)
-    if origin in (typing.Union, types.UnionType):
-        return {"anyOf": [type_schema(arg) for arg in args]}
-    if origin is typing.Literal:
-        return {"enum": list(args)}
-    if annotation is type(None):
-        return {"type": "null"}
-    if annotation is bool:
-        return {"type": "boolean"}
-    if annotation is int:
-        return {"type": "integer"}
-    if annotation is float:
-        return {"type": "number"}
-    if annotation is str:
-        return {"type": "string"}
-    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
-        return {"enum": [member.value for member in annotation]}
-    if annotation in (list, tuple, set) or origin in (list, tuple, set, frozenset):
-        schema: dict[str, Any] = {"type": "array"}
-        if args and args[-1] is not Ellipsis:
-            schema["items"] = type_schema(args[0])
-        return schema
-    if annotation is dict or origin is dict:
-        schema = {"type": "object"}
-        if len(args) == 2:
-            schema["additionalProperties"] = type_schema(args[1])
-        return schema
-    return {}
-
-
 def ensure_importable(root: str) -> None:
     """Put a project root first on sys.path so its uninstalled modules import."""
     if root not in sys.path:
         sys.path.insert(0, root)
-
-
-def _is_json(value: Any) -> bool:
-    try:
-        json.dumps(value)
-    except (TypeError, ValueError):
-        return False
-    return True

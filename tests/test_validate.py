@@ -8,8 +8,8 @@ from typing import Any, Literal
 import pytest
 
 from runner.errors import ValidationError
+from runner.inputs import signature_schema, type_schema
 from runner.validate import check, compile_schema
-from runner.workflows import signature_schema, type_schema
 
 
 class Color(enum.Enum):
