@@ -16,6 +16,7 @@ from runner.store import Store
 if TYPE_CHECKING:
     from runner.compose import ConfigSpace, Project, Request
     from runner.plan import Plan
+    from runner.workflows import Workflow
 
 # Composition (Hydra) and execution (joblib) are imported where they are used, so that
 # `runner status`, `runner --help` and `import runner` stay fast.
@@ -111,8 +112,16 @@ def request(
     timeout: float | str | None = None,
     retries: int | str | None = None,
     cache: bool | None = None,
+    workflow: Workflow | None = None,
+    inputs: dict[str, Any] | None = None,
+    inputs_label: str = "inputs file",
 ) -> Request:
-    """A Request from keyword arguments; options that are None are left to the definition."""
+    """A Request from keyword arguments; options that are None are left to the definition.
+
+    `workflow` launches a workflow already in hand (a Python file's entity) instead of one
+    named by `target`; `inputs` are params read from an inputs file or stdin, which sit above
+    files and below overrides.
+    """
     from runner.compose import Request
 
     options = {
@@ -141,15 +150,27 @@ def request(
         overrides=list(overrides),
         options={k: v for k, v in options.items() if v is not None},
         option_params=option_params,
+        workflow=workflow,
+        inputs=dict(inputs or {}),
+        inputs_label=inputs_label,
     )
 
 
-def plan(req: Request, *, config_dir: str | Path | None = None) -> tuple[Plan, Project]:
-    """Compose, validate and plan; raises a DefinitionError before anything is stored."""
+def plan(
+    req: Request, *, config_dir: str | Path | None = None, root: str | Path | None = None
+) -> tuple[Plan, Project]:
+    """Compose, validate and plan; raises a DefinitionError before anything is stored.
+
+    `root`: the folder the runs import from, when it is not the config dir's parent (a
+    Python file's package root)."""
+    import dataclasses
+
     from runner.compose import Composer, Project, config_space
     from runner.plan import plan_runs
 
     project = Project.find(config_dir)
+    if root is not None:
+        project = dataclasses.replace(project, root=Path(root))
     with config_space(project) as space:
         return plan_runs(Composer(space, req)), project
 
@@ -159,10 +180,11 @@ def show(
     overrides: Iterable[str] = (),
     *,
     config_dir: str | Path | None = None,
+    root: str | Path | None = None,
     **options: Any,
 ) -> Preview:
     """The composed, validated definition and its planned runs; nothing is stored or run."""
-    the_plan, _ = plan(request(target, overrides, **options), config_dir=config_dir)
+    the_plan, _ = plan(request(target, overrides, **options), config_dir=config_dir, root=root)
     base = the_plan.base
     definition = dict(base.fields)
     if the_plan.axes:
@@ -181,6 +203,7 @@ def launch(
     overrides: Iterable[str] = (),
     *,
     config_dir: str | Path | None = None,
+    root: str | Path | None = None,
     home: str | Path | None = None,
     fail_fast: bool = False,
     overwrite_cache: bool = False,
@@ -197,7 +220,9 @@ def launch(
     """
     from runner.store import process_start
 
-    the_plan, project = plan(request(target, overrides, **options), config_dir=config_dir)
+    the_plan, project = plan(
+        request(target, overrides, **options), config_dir=config_dir, root=root
+    )
     base = the_plan.base.fields
     store = Store(home)
     record = LaunchRecord(

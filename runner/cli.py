@@ -44,7 +44,13 @@ class DefaultRunGroup(click.Group):
             ctx.exit(0)
         if args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
             args = ["run", *args]
+        if args[0] == "run" and any(_is_python_file(arg) for arg in args[1:]):
+            args = ["run-file", *args[1:]]
         return super().parse_args(ctx, args)
+
+
+def _is_python_file(arg: str) -> bool:
+    return arg.endswith(".py") and not arg.startswith("-") and "=" not in arg
 
 
 @click.group(
@@ -101,6 +107,15 @@ def _definition_options(func: Any) -> Any:
             is_flag=True,
             help="Accepted for Hydra habits: a comma list sweeps anyway.",
         ),
+        click.option(
+            "--inputs-file",
+            type=click.Path(exists=True, dir_okay=False),
+            help="Params from a YAML or JSON file (above run files, below overrides).",
+        ),
+        click.option("--dump-snippet", is_flag=True, help="Print Python that loads this launch."),
+        click.option(
+            "--wait/--no-wait", default=True, help="Accepted; every launcher waits for now."
+        ),
         click.option("--json", "as_json", is_flag=True, help="Print pretty JSON."),
     ]
     for option in reversed(options):
@@ -134,6 +149,7 @@ def run(
     """
     from runner import api, render
 
+    dump_snippet = options.pop("dump_snippet")
     target, overrides, values = _request(args, options)
     with render.Watch(quiet=quiet, as_json=as_json) as watch:
         launch = api.launch(
@@ -146,7 +162,62 @@ def run(
             on_outcome=watch.outcome,
             **values,
         )
-    _finish(launch, quiet=quiet, as_json=as_json)
+    _finish(launch, quiet=quiet, as_json=as_json, dump_snippet=dump_snippet)
+
+
+@cli.command(
+    name="run-file",
+    hidden=True,
+    epilog=EPILOG,
+    context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True},
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@_definition_options
+@click.option("-q", "--quiet", is_flag=True, help="Print only run ids, one per line, parent first.")
+@click.option("--fail-fast", is_flag=True, help="Start no further run after the first failure.")
+@click.option("--overwrite-cache", is_flag=True, help="Run even when an identical run is cached.")
+def run_file(
+    args: tuple[str, ...],
+    quiet: bool,
+    as_json: bool,
+    config_dir: str | None,
+    fail_fast: bool,
+    overwrite_cache: bool,
+    **options: Any,
+) -> None:
+    """runner [run] [OPTIONS] FILE.py [WORKFLOW [INPUTS...]]: list a file's workflows, or run one.
+
+    INPUTS are one option per parameter of WORKFLOW (see `runner run FILE.py WORKFLOW --help`),
+    --inputs-file FILE, and a trailing `-` to read YAML/JSON inputs from stdin. Precedence,
+    lowest to highest: signature defaults < inputs file < stdin < options.
+    """
+    from pathlib import Path
+
+    from runner import api, cli_file, pyfile, render
+
+    path, rest = Path(args[0]), list(args[1:])
+    root, found = pyfile.workflows_in(path)
+    if not rest:
+        cli_file.list_workflows(path, found)
+        return
+    workflow = pyfile.pick(path, found, rest[0])
+    inputs = cli_file.inputs_of(workflow, rest[1:], prog=f"runner run {path} {rest[0]}")
+    dump_snippet = options.pop("dump_snippet")
+    _, _, values = _request((), options)
+    with render.Watch(quiet=quiet, as_json=as_json) as watch:
+        launch = api.launch(
+            config_dir=config_dir,
+            root=root,
+            workflow=workflow,
+            inputs=inputs,
+            inputs_label=f"the inputs given to {workflow.id}",
+            fail_fast=fail_fast,
+            overwrite_cache=overwrite_cache,
+            on_created=watch.created,
+            on_outcome=watch.outcome,
+            **values,
+        )
+    _finish(launch, quiet=quiet, as_json=as_json, dump_snippet=dump_snippet)
 
 
 @cli.command(epilog=EPILOG)
@@ -207,9 +278,11 @@ def _watched(call: Any, ident: str, *, quiet: bool, as_json: bool) -> None:
     _finish(launch, quiet=quiet, as_json=as_json)
 
 
-def _finish(launch: Any, *, quiet: bool, as_json: bool) -> None:
+def _finish(launch: Any, *, quiet: bool, as_json: bool, dump_snippet: bool = False) -> None:
     from runner import render
 
+    if dump_snippet:
+        render.snippet(launch)
     if as_json:
         render.as_json(launch.to_json())
     elif not quiet:
@@ -285,7 +358,9 @@ def _request(
 ) -> tuple[str | None, list[str], dict[str, Any]]:
     """(target, overrides, run definition options) from the command line."""
     target, overrides = _split_args(args)
-    options.pop("multirun", None)
+    for accepted in ("multirun", "wait"):
+        options.pop(accepted, None)
+    inputs_file = options.pop("inputs_file", None)
     return (
         target,
         overrides,
@@ -306,8 +381,27 @@ def _request(
             timeout=_number(options["timeout"], float),
             retries=_number(options["retries"]),
             cache=options["cache"],
+            **_inputs_file(inputs_file),
         ),
     )
+
+
+def _inputs_file(path: str | None) -> dict[str, Any]:
+    from pathlib import Path
+
+    from runner.errors import DefinitionError
+    from runner.inputs import InputError, read_inputs
+
+    if not path:
+        return {}
+    label = f"inputs file {path}"
+    try:
+        return {
+            "inputs": read_inputs(Path(path).read_text(encoding="utf-8"), label),
+            "inputs_label": label,
+        }
+    except InputError as exc:
+        raise DefinitionError(str(exc)) from None
 
 
 def _split_args(args: tuple[str, ...]) -> tuple[str | None, list[str]]:

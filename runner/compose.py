@@ -318,6 +318,9 @@ class Request:
     overrides: list[str] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)  # name, tags, repeat, seed, ...
     option_params: list[str] = field(default_factory=list)  # --params pieces, as k=v
+    workflow: Workflow | None = None  # already chosen (a Python file's entity), not by name
+    inputs: dict[str, Any] = field(default_factory=dict)  # --inputs-file / stdin params
+    inputs_label: str = "inputs file"
 
 
 class Composer:
@@ -356,6 +359,8 @@ class Composer:
         if preset_names:
             # The last preset named wins, like any override; presets sit below the run file.
             documents.insert(0, self.space.preset(preset_names[-1]))
+        if self.request.inputs:
+            documents.append(Document(self.request.inputs_label, {"params": self.request.inputs}))
         return documents
 
     def _collect_overrides(self) -> None:
@@ -391,7 +396,7 @@ class Composer:
                 override = parser.parse_overrides([f"{WORKFLOW_KEY}={value_text}"])[0]
             by_key[key] = (override, label)  # a later value for a key replaces an earlier one
 
-        if WORKFLOW_KEY not in by_key:
+        if WORKFLOW_KEY not in by_key and self.request.workflow is None:
             known = ", ".join(sorted(self.space.workflows())) or "(none)"
             raise DefinitionError(
                 "no workflow given: name one as `runner WORKFLOW[:VERSION]`, `+workflow=ID`, "
@@ -445,7 +450,11 @@ class Composer:
         parser = self.space.parser()
         chosen = parser.parse_overrides(list(choices))
         overrides = {o.key_or_group: o for o in [*self.fixed, *chosen]}
-        workflow = self.space.resolve_workflow(str(overrides.pop(WORKFLOW_KEY).value()))
+        named = overrides.pop(WORKFLOW_KEY, None)
+        workflow = self.request.workflow
+        if workflow is None:
+            assert named is not None  # _collect_overrides made sure one was given
+            workflow = self.space.resolve_workflow(str(named.value()))
         group_overrides = [o for k, o in overrides.items() if self.space.is_group(k)]
         value_overrides = [o for k, o in overrides.items() if not self.space.is_group(k)]
 

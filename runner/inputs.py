@@ -386,3 +386,27 @@ def call_kwargs(func: Callable[..., Any], params: dict[str, Any]) -> dict[str, A
             except InputError as exc:
                 raise InputError(f"param '{name}': {kwargs[name]!r} is not {exc}") from None
     return kwargs
+
+
+# -- inputs files and stdin ------------------------------------------------------------------------
+
+
+def read_inputs(text: str, label: str) -> dict[str, Any]:
+    """A YAML or JSON mapping of inputs (JSON is YAML); `false` stays false."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise InputError(
+            f"{label} is not valid YAML or JSON: {at}{getattr(exc, 'problem', exc)}"
+        ) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InputError(
+            f"{label} must hold a mapping of input names to values, not a {type(data).__name__}"
+        )
+    return {str(key): value for key, value in data.items()}

@@ -26,6 +26,20 @@ def _console() -> Console:
     return Console(highlight=False, soft_wrap=False)
 
 
+def snippet(launch: Launch) -> None:
+    """Python that loads this launch and its results through the public API (--dump-snippet)."""
+    from runner.store import default_home
+
+    home = str(default_home().resolve())
+    print(
+        "import runner\n"
+        f"(launch,) = runner.status([{launch.id!r}], home={home!r})\n"
+        "for run in launch.runs:\n"
+        "    print(run.id, run.status.value, run.params, run.result)",
+        file=sys.stderr,
+    )
+
+
 def as_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 

@@ -1,0 +1,151 @@
+"""`runner run FILE.py [WORKFLOW [INPUTS...]]`: a Python file's workflows, with one option per
+parameter of the chosen one, as `pyflyte run` has them (without its bugs)."""
+
+from __future__ import annotations
+
+import inspect
+import sys
+import typing
+from pathlib import Path
+from typing import Any
+
+import click
+
+from runner.errors import DefinitionError
+from runner.inputs import (
+    INJECTED,
+    InputError,
+    from_json,
+    from_text,
+    hints,
+    read_inputs,
+    to_json_value,
+)
+from runner.workflows import Workflow, resolve_entrypoint
+
+STDIN = "-"
+
+
+def list_workflows(path: Path, found: list[Workflow]) -> None:
+    if not found:
+        click.echo(f"{path}: no workflows (decorate a function with @runner.workflow)")
+        return
+    width = max(len(w.id) for w in found)
+    for workflow in found:
+        click.echo(f"workflow  {workflow.id:<{width}}  {workflow.description}")
+
+
+def inputs_of(workflow: Workflow, args: list[str], prog: str) -> dict[str, Any]:
+    """The workflow's inputs, in their JSON form: signature defaults are left to the
+    definition; then the inputs file, stdin (`-`), and the options, each above the last."""
+    func = resolve_entrypoint(workflow.entrypoint)
+    command = _command(func, workflow)
+    try:
+        with command.make_context(prog, list(args)) as ctx:
+            given = dict(ctx.params)
+    except click.exceptions.Exit as done:  # --help
+        raise SystemExit(done.exit_code) from None
+    except click.ClickException as exc:
+        raise DefinitionError(f"{prog}: {exc.format_message()}") from None
+
+    annotations = hints(func)
+    parameters = _parameters(func)
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+    layers: list[tuple[str, dict[str, Any]]] = []
+    inputs_file = given.pop("inputs_file", None)
+    if inputs_file:
+        layers.append(
+            (f"inputs file {inputs_file}", _read(Path(inputs_file).read_text(), inputs_file))
+        )
+    if given.pop("stdin", None) == STDIN:
+        layers.append(("stdin", _read(sys.stdin.read(), "stdin")))
+    for label, layer in layers:
+        for key, value in layer.items():
+            name = key.replace("-", "_") if key not in parameters else key
+            if name not in parameters:
+                problems.append(f"{label}: unknown input '{key}'; inputs: {', '.join(parameters)}")
+                continue
+            try:
+                values[name] = to_json_value(
+                    from_json(value, annotations.get(name, Any)), strict=True
+                )
+            except InputError as exc:
+                problems.append(f"--{name}: {value!r} (from {label}) is not {exc}")
+    for name, value in given.items():
+        if value is None:
+            continue
+        try:
+            values[name] = (
+                value if isinstance(value, bool) else from_text(value, annotations.get(name, Any))
+            )
+        except InputError as exc:
+            problems.append(f"--{name}: {value!r} is not {exc}")
+    missing = [
+        f"--{name}"
+        for name, param in parameters.items()
+        if param.default is inspect.Parameter.empty and name not in values
+    ]
+    if missing:
+        problems.append(
+            f"missing required input{'s' if len(missing) > 1 else ''}: {', '.join(missing)}"
+        )
+    if problems:
+        raise DefinitionError(f"invalid inputs for {workflow.id}:", problems=problems)
+    return values
+
+
+def _read(text: str, label: str) -> dict[str, Any]:
+    try:
+        return read_inputs(text, label)
+    except InputError as exc:
+        raise DefinitionError(str(exc)) from None
+
+
+def _parameters(func: Any) -> dict[str, inspect.Parameter]:
+    return {
+        name: param
+        for name, param in inspect.signature(func).parameters.items()
+        if name not in INJECTED
+        and param.kind not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
+    }
+
+
+def _command(func: Any, workflow: Workflow) -> click.Command:
+    annotations = hints(func)
+    options: list[click.Parameter] = []
+    for name, param in _parameters(func).items():
+        annotation = annotations.get(name, param.annotation)
+        required = param.default is inspect.Parameter.empty
+        default = None if required else to_json_value(param.default)
+        shown = "[required]" if required else f"[default: {default}]"
+        # The name given explicitly keeps its case: click would lower-case one it derives.
+        if annotation is bool or annotation == bool | None:
+            decls = [f"--{name}/--no-{name}", name]
+            options.append(click.Option(decls, default=None, help=f"boolean {shown}"))
+            continue
+        decls = [f"--{name}"] + ([f"--{name.replace('_', '-')}"] if "_" in name else []) + [name]
+        options.append(click.Option(decls, default=None, help=f"{_label(annotation)} {shown}"))
+    options.append(
+        click.Option(
+            ["--inputs-file", "inputs_file"],
+            type=click.Path(exists=True, dir_okay=False),
+            help="YAML or JSON file of inputs (below stdin and options).",
+        )
+    )
+    options.append(click.Argument(["stdin"], required=False))
+    return click.Command(
+        workflow.id, params=options, help=workflow.description, add_help_option=True
+    )
+
+
+def _label(annotation: Any) -> str:
+    if annotation is inspect.Parameter.empty:
+        return "any"
+    origin = typing.get_origin(annotation)
+    if origin is typing.Literal:
+        return "one of " + ", ".join(map(str, typing.get_args(annotation)))
+    if isinstance(annotation, type) and hasattr(annotation, "__members__"):
+        return "one of " + ", ".join(str(m.value) for m in annotation.__members__.values())
+    text = getattr(annotation, "__name__", None) or str(annotation)
+    return str(text).replace("typing.", "")

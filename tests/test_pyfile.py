@@ -1,0 +1,212 @@
+"""`runner run FILE.py [WORKFLOW [INPUTS]]`, the cases of flytekit's `pyflyte run` tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import RUNNER
+
+FILE = "mypkg/typed_flows.py"
+
+
+@pytest.fixture
+def pyrun(project: Path, home: Path, tmp_path: Path):
+    """`runner run [--json] FILE ...` from a directory with no conf/, returning (code, out, err)."""
+
+    def run(*args: str, cwd: Path | None = None, stdin: str | None = None, json_out: bool = True):
+        env = {k: v for k, v in os.environ.items() if k != "RUNNER_CONFIG_DIR"}
+        env["RUNNER_HOME"] = str(home)
+        head = ["run", "--json"] if json_out else ["run"]
+        done = subprocess.run(
+            [RUNNER, *head, *args],
+            cwd=cwd or tmp_path,
+            env=env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        return done.returncode, done.stdout, done.stderr
+
+    return run
+
+
+def result(outcome: tuple[int, str, str]):
+    code, out, err = outcome
+    assert code == 0, err
+    return json.loads(out)["runs"][0]["result"]
+
+
+def test_listing_in_file_order_with_imported_ones(pyrun, project: Path) -> None:
+    code, out, err = pyrun(str(project / FILE), json_out=False)
+    assert code == 0, err
+    ids = [line.split()[1] for line in out.splitlines()]
+    assert ids == ["scale", "kinds", "flags", "cases", "env_probe"]
+    assert "workflow  kinds      Echo every input back, as the types it arrived in." in out
+
+
+CLI_TYPES = [
+    pytest.param(["--ratio", "2.5"], "ratio", 2.5, id="float"),
+    pytest.param(["--name", "abc"], "name", "abc", id="str"),
+    pytest.param(["--color", "blue"], "color", "Color.BLUE", id="enum"),
+    pytest.param(["--mode", "slow"], "mode", "slow", id="literal"),
+    pytest.param(["--when", "2024-05-01T10:30:00"], "when", "2024-05-01T10:30:00", id="datetime"),
+    pytest.param(["--day", "2024-05-01"], "day", "2024-05-01", id="date"),
+    pytest.param(["--wait", "20H"], "wait", 72000.0, id="timedelta-hours"),
+    pytest.param(["--wait", "1 day"], "wait", 86400.0, id="timedelta-day"),
+    pytest.param(["--wait", "1:24"], "wait", 5040.0, id="timedelta-clock"),
+    pytest.param(["--items", "[1, 2]"], "items", [1, 2], id="list"),
+    pytest.param(["--weights", '{"a": 0.5}'], "weights", {"a": 0.5}, id="dict"),
+    pytest.param(
+        ["--opts", '{"lr": 0.2, "inner": {"depth": 3}}'],
+        "opts",
+        ["Opts", 0.2, [2, 2], 3],
+        id="nested-dataclass",
+    ),
+    pytest.param(["--point", '{"x": 1, "y": 2}'], "point", {"x": 1, "y": 2}, id="typeddict"),
+    pytest.param(["--either", "7"], "either", ["int", 7], id="union-first"),
+    pytest.param(["--either", "seven"], "either", ["str", "seven"], id="union-second"),
+    pytest.param([], "opts", None, id="optional-none"),
+]
+
+
+@pytest.mark.parametrize(("args", "key", "expected"), CLI_TYPES)
+def test_every_type_from_a_cli_string(pyrun, project: Path, args, key, expected) -> None:
+    assert result(pyrun(str(project / FILE), "kinds", "--n", "1", *args))[key] == expected
+
+
+def test_now_today_and_existing_paths(pyrun, project: Path) -> None:
+    out = result(
+        pyrun(
+            str(project / FILE),
+            "kinds",
+            "--n",
+            "1",
+            "--when",
+            "now",
+            "--day",
+            "today",
+            "--where",
+            str(project),
+        )
+    )
+    assert out["when"][:4].isdigit() and out["day"][:4].isdigit() and out["where"] == "PosixPath"
+
+
+def test_list_and_dict_from_a_file(pyrun, project: Path, tmp_path: Path) -> None:
+    (tmp_path / "items.yaml").write_text("[3, 4]\n")
+    assert result(pyrun(str(project / FILE), "kinds", "--n", "1", "--items", "items.yaml"))[
+        "items"
+    ] == [3, 4]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        pytest.param(["--a"], [True, True, False], id="a"),
+        pytest.param(["--no-a"], [False, True, False], id="no-a"),
+        pytest.param(["--a", "--no-b", "--c"], [True, False, True], id="a-no-b-c"),
+        pytest.param(["--a", "--b", "--no-c"], [True, True, False], id="a-b-no-c"),
+    ],
+)
+def test_boolean_matrix(pyrun, project: Path, args, expected) -> None:
+    assert result(pyrun(str(project / FILE), "flags", *args)) == expected
+
+
+def test_inputs_file_stdin_and_cli_precedence(pyrun, project: Path, tmp_path: Path) -> None:
+    (tmp_path / "in.yaml").write_text("a: true\nb: false\nc: true\n")
+    (tmp_path / "in.json").write_text('{"a": false}')
+    # false in a file really sets false (a pyflyte bug); --inputs-file=path works too.
+    assert result(pyrun(str(project / FILE), "flags", "--inputs-file=in.yaml")) == [
+        True,
+        False,
+        True,
+    ]
+    assert result(pyrun(str(project / FILE), "flags", "--inputs-file", "in.json")) == [
+        False,
+        True,
+        False,
+    ]
+    stdin = '{"b": true}'
+    assert result(
+        pyrun(str(project / FILE), "flags", "--inputs-file", "in.yaml", "-", stdin=stdin)
+    ) == [
+        True,
+        True,
+        True,
+    ]
+    assert result(
+        pyrun(str(project / FILE), "flags", "--inputs-file", "in.yaml", "--no-c", "-", stdin=stdin)
+    ) == [True, True, False]
+
+
+def test_upper_case_and_dashed_names(pyrun, project: Path) -> None:
+    assert result(pyrun(str(project / FILE), "cases", "--MyInput", "Q", "--my-input", "5")) == [
+        "Q",
+        5,
+    ]
+    assert result(pyrun(str(project / FILE), "cases", "--MyInput", "Q", "--my_input", "6")) == [
+        "Q",
+        6,
+    ]
+
+
+def test_bad_values_and_every_missing_input_are_exit_2(pyrun, project: Path, home: Path) -> None:
+    code, _, err = pyrun(str(project / FILE), "kinds", "--ratio", "x", "--color", "purple")
+    assert code == 2
+    assert "--ratio: 'x' is not a number" in err
+    assert "--color: 'purple' is not one of red, blue" in err
+    assert "missing required input: --n" in err
+    code, _, err = pyrun(str(project / FILE), "flags", "--b")
+    assert (code, "missing required input: --a" in err) == (2, True)
+    assert not (home / "runner.db").exists()  # nothing reached the function or the store
+
+
+def test_entity_not_found_names_the_ones_there(pyrun, project: Path) -> None:
+    code, _, err = pyrun(str(project / FILE), "nope")
+    assert code == 2
+    assert (
+        "no workflow 'nope'" in err
+        and "workflows there: scale, kinds, flags, cases, env_probe" in err
+    )
+
+
+def test_env_is_visible_only_inside_the_run(pyrun, project: Path) -> None:
+    code, out, err = pyrun("--env", "RUNNER_FILE_VAR=inside", str(project / FILE), "env_probe")
+    assert code == 0, err
+    launch = json.loads(out)
+    assert launch["runs"][0]["result"] == "inside"
+    assert launch["env"] == {"RUNNER_FILE_VAR": "inside"}
+
+
+@pytest.mark.parametrize("depth", [0, 1, 2], ids=["project-root", "package", "outside"])
+def test_runs_from_several_working_directories(pyrun, project: Path, tmp_path: Path, depth) -> None:
+    cwd = [project, project / "mypkg", tmp_path][depth]
+    path = os.path.relpath(project / FILE, cwd)
+    assert result(pyrun(path, "cases", "--MyInput", "d", cwd=cwd)) == ["d", 1]
+
+
+def test_inputs_file_for_a_declared_workflow(cli, elsewhere: Path) -> None:
+    (elsewhere / "p.yaml").write_text("a: 4\nb: 5\n")
+    launch = json.loads(cli("add", "--inputs-file", "p.yaml", "--json").out)
+    assert launch["runs"][0]["result"] == 9
+    over = json.loads(cli("add", "--inputs-file", "p.yaml", "params.b=1", "--json").out)
+    assert over["runs"][0]["result"] == 5  # overrides sit above the inputs file
+
+
+def test_dump_snippet_loads_the_launch(pyrun, project: Path, home: Path, tmp_path: Path) -> None:
+    code, _, err = pyrun("--dump-snippet", str(project / FILE), "cases", "--MyInput", "s")
+    assert code == 0, err
+    snippet = err[err.index("import runner") :]
+    env = {**os.environ, "RUNNER_HOME": str(home)}
+    done = subprocess.run(
+        [sys.executable, "-c", snippet], capture_output=True, text=True, env=env, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    assert "succeeded" in done.stdout and "['s', 1]" in done.stdout
