@@ -123,12 +123,23 @@ def _definition_options(func: Any) -> Any:
     return func
 
 
+def _launch_options(func: Any) -> Any:
+    """The definition's options plus those of a launch that runs (run, run-file)."""
+    func = click.option(
+        "--overwrite-cache", is_flag=True, help="Run even when an identical run is cached."
+    )(func)
+    func = click.option(
+        "--fail-fast", is_flag=True, help="Start no further run after the first failure."
+    )(func)
+    func = click.option(
+        "-q", "--quiet", is_flag=True, help="Print only run ids, one per line, parent first."
+    )(func)
+    return _definition_options(func)
+
+
 @cli.command(epilog=EPILOG)
 @click.argument("args", nargs=-1)
-@_definition_options
-@click.option("-q", "--quiet", is_flag=True, help="Print only run ids, one per line, parent first.")
-@click.option("--fail-fast", is_flag=True, help="Start no further run after the first failure.")
-@click.option("--overwrite-cache", is_flag=True, help="Run even when an identical run is cached.")
+@_launch_options
 def run(
     args: tuple[str, ...],
     quiet: bool,
@@ -172,10 +183,7 @@ def run(
     context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True},
 )
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-@_definition_options
-@click.option("-q", "--quiet", is_flag=True, help="Print only run ids, one per line, parent first.")
-@click.option("--fail-fast", is_flag=True, help="Start no further run after the first failure.")
-@click.option("--overwrite-cache", is_flag=True, help="Run even when an identical run is cached.")
+@_launch_options
 def run_file(
     args: tuple[str, ...],
     quiet: bool,
