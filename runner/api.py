@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runner.errors import DefinitionError, Interrupted, UsageError
+from runner.errors import DefinitionError, Interrupted, UsageError, WorkflowError
 from runner.runs import LaunchRecord, RunOutcome, RunRecord, RunSpec, RunStatus
 from runner.store import Store
 
@@ -157,17 +157,26 @@ def request(
 
 
 def plan(
-    req: Request, *, config_dir: str | Path | None = None, root: str | Path | None = None
+    req: Request,
+    *,
+    config_dir: str | Path | None = None,
+    root: str | Path | None = None,
+    home: str | Path | None = None,
 ) -> tuple[Plan, Project]:
     """Compose, validate and plan; raises a DefinitionError before anything is stored.
 
     `root`: the folder the runs import from, when it is not the config dir's parent (a
-    Python file's package root)."""
+    Python file's package root, a registered snapshot)."""
     import dataclasses
 
     from runner.compose import Composer, Project, config_space
     from runner.plan import plan_runs
 
+    registered = _registered(req, home)
+    if registered is not None:
+        workflow, folder = registered
+        req = dataclasses.replace(req, target=None, workflow=workflow)
+        root = folder
     project = Project.find(config_dir)
     if root is not None:
         project = dataclasses.replace(project, root=Path(root))
@@ -181,10 +190,13 @@ def show(
     *,
     config_dir: str | Path | None = None,
     root: str | Path | None = None,
+    home: str | Path | None = None,
     **options: Any,
 ) -> Preview:
     """The composed, validated definition and its planned runs; nothing is stored or run."""
-    the_plan, _ = plan(request(target, overrides, **options), config_dir=config_dir, root=root)
+    the_plan, _ = plan(
+        request(target, overrides, **options), config_dir=config_dir, root=root, home=home
+    )
     base = the_plan.base
     definition = dict(base.fields)
     if the_plan.axes:
@@ -221,7 +233,7 @@ def launch(
     from runner.store import process_start
 
     the_plan, project = plan(
-        request(target, overrides, **options), config_dir=config_dir, root=root
+        request(target, overrides, **options), config_dir=config_dir, root=root, home=home
     )
     base = the_plan.base.fields
     store = Store(home)
@@ -263,6 +275,39 @@ def launch(
         overwrite_cache=overwrite_cache,
         on_outcome=on_outcome,
     )
+
+
+def register(
+    target: str, *, config_dir: str | Path | None = None, home: str | Path | None = None
+) -> tuple[str, str, bool]:
+    """Snapshot a workflow (declaration and package source) into the store as a version:
+    (workflow id, version, whether it is new). Identical content gives the same version."""
+    from runner.compose import Project, config_space
+    from runner.snapshots import register as snapshot
+
+    project = Project.find(config_dir)
+    with config_space(project) as space:
+        workflow = space.resolve_workflow(target)
+        registered, new = snapshot(Store(home), workflow)
+    return registered.id, registered.version, new
+
+
+def _registered(req: Request, home: str | Path | None) -> tuple[Workflow, Path] | None:
+    """The registered snapshot a target names (WF:rXXXXXXXXXXXX), unpacked; else None."""
+    from runner.snapshots import PREFIX, checkout
+
+    target = req.target or ""
+    workflow_id, _, version = target.partition(":")
+    if req.workflow is not None or not version.startswith(PREFIX) or len(version) != 13:
+        return None
+    store = Store.existing(home)
+    found = checkout(store, workflow_id, version) if store else None
+    if found is None:
+        raise WorkflowError(
+            f"workflow '{workflow_id}' has no registered version '{version}'"
+            " (runner list --versions shows them)"
+        )
+    return found
 
 
 def resume(
@@ -354,6 +399,7 @@ def _execute(
     launcher = make_launcher(definition["launcher"], definition.get("max_parallelism"))
     specs = _serve_cached(store, specs, overwrite_cache, on_outcome)
     runs_root = str(store.run_dir("").resolve())
+    snapshots_root = (store.home / "snapshots").resolve()
     tasks = [
         Task(
             run_id=spec.id,
@@ -364,6 +410,7 @@ def _execute(
             sys_path=(record.project_root,),
             env=record.env,
             timeout=spec.timeout,
+            registered=Path(record.project_root).is_relative_to(snapshots_root),
         )
         for spec in specs
     ]
@@ -480,12 +527,20 @@ def status(
     return found
 
 
-def entities(*, config_dir: str | Path | None = None) -> Entities:
+def entities(*, config_dir: str | Path | None = None, home: str | Path | None = None) -> Entities:
+    """Workflows (each with its versions, registered ones apart) and saved run definitions."""
     from runner.compose import Project, config_space
 
     project = Project.find(config_dir)
     with config_space(project) as space:
-        return _entities(space)
+        found = _entities(space)
+    store = Store.existing(home)
+    registered: dict[str, list[str]] = {}
+    for workflow_id, version, _ in store.snapshots() if store else []:
+        registered.setdefault(workflow_id, []).append(version)
+    for workflow in found.workflows:
+        workflow["registered"] = registered.get(workflow["id"], [])
+    return found
 
 
 def _entities(space: ConfigSpace) -> Entities:

@@ -324,8 +324,9 @@ def show(
 
 @cli.command(name="list", epilog=EPILOG)
 @click.option("--config-dir", type=click.Path(file_okay=False), help="Project config dir.")
+@click.option("--versions", is_flag=True, help="Show registered versions too.")
 @click.option("--json", "as_json", is_flag=True, help="Print pretty JSON.")
-def list_(config_dir: str | None, as_json: bool) -> None:
+def list_(config_dir: str | None, versions: bool, as_json: bool) -> None:
     """List entities: workflows with their versions, and saved run definitions."""
     from runner import api, render
 
@@ -333,7 +334,24 @@ def list_(config_dir: str | None, as_json: bool) -> None:
     if as_json:
         render.as_json(found.to_json())
     else:
-        render.entities(found)
+        render.entities(found, registered=versions)
+
+
+@cli.command(epilog=EPILOG)
+@click.argument("workflow")
+@click.option("--config-dir", type=click.Path(file_okay=False), help="Project config dir.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the version.")
+def register(workflow: str, config_dir: str | None, quiet: bool) -> None:
+    """Snapshot WORKFLOW[:VERSION] (its declaration and package source) as a version that
+    `runner run WORKFLOW:VERSION` runs even after the code changes."""
+    from runner import api
+
+    workflow_id, version, new = api.register(workflow, config_dir=config_dir)
+    if quiet:
+        click.echo(version)
+    else:
+        state = "registered" if new else "already registered (same content)"
+        click.echo(f"{workflow_id}:{version} {state}; run it with: runner {workflow_id}:{version}")
 
 
 @cli.command(epilog=EPILOG)

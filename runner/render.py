@@ -103,7 +103,7 @@ def preview(p: Preview) -> None:
         _more(console, len(p.specs), "runner show ... --json")
 
 
-def entities(found: Entities) -> None:
+def entities(found: Entities, *, registered: bool = False) -> None:
     from rich.table import Table
 
     console = _console()
@@ -111,7 +111,7 @@ def entities(found: Entities) -> None:
     for column in ("id", "kind", "latest", "versions", "description"):
         table.add_column(column)
     for wf in found.workflows:
-        versions = ", ".join(wf["versions"])
+        versions = ", ".join(wf["versions"] + (wf.get("registered", []) if registered else []))
         table.add_row(wf["id"], wf["kind"], wf["latest"], versions, wf["description"])
     console.print(table)
     if found.presets:

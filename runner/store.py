@@ -82,6 +82,17 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (run_id, attempt)
     );
     """,
+    # 3: `runner register`: a workflow's declaration and source, kept as a version.
+    """
+    CREATE TABLE snapshots (
+        workflow_id TEXT NOT NULL,
+        version TEXT NOT NULL,
+        declaration TEXT NOT NULL,
+        archive BLOB NOT NULL,
+        created REAL NOT NULL,
+        PRIMARY KEY (workflow_id, version)
+    );
+    """,
 ]
 
 _LAUNCH_COLUMNS = (
@@ -356,6 +367,32 @@ class Store:
                 "UPDATE runs SET status=?, error=NULL, traceback=NULL WHERE id=?",
                 ((RunStatus.PENDING.value, run_id) for run_id in run_ids),
             )
+
+    def save_snapshot(
+        self, workflow_id: str, version: str, declaration: dict[str, Any], archive: bytes
+    ) -> bool:
+        """Keep a registered version; False when identical content was registered before."""
+        with self._transaction() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO snapshots VALUES (?, ?, ?, ?, ?)",
+                (workflow_id, version, json.dumps(declaration), archive, time.time()),
+            )
+            return cur.rowcount == 1
+
+    def snapshot(self, workflow_id: str, version: str) -> tuple[dict[str, Any], bytes] | None:
+        row = self._db.execute(
+            "SELECT declaration, archive FROM snapshots WHERE workflow_id=? AND version=?",
+            (workflow_id, version),
+        ).fetchone()
+        return None if row is None else (json.loads(row[0]), bytes(row[1]))
+
+    def snapshots(self) -> list[tuple[str, str, float]]:
+        """(workflow id, version, when registered) of every registered version."""
+        return list(
+            self._db.execute(
+                "SELECT workflow_id, version, created FROM snapshots ORDER BY workflow_id, created"
+            )
+        )
 
     def attempts(self, run_id: str) -> list[dict[str, Any]]:
         rows = self._db.execute(

@@ -47,6 +47,7 @@ class Task:
     env: dict[str, str] = field(default_factory=dict)
     timeout: float | None = None
     attempt: int = 1
+    registered: bool = False  # sys_path[0] holds a registered snapshot of the code
 
 
 class RunTimeout(BaseException):
@@ -70,7 +71,7 @@ def execute(task: Task, marker_dir: str | None = None) -> RunOutcome:
     status, result, error, trace = RunStatus.SUCCEEDED, None, None, None
     kwargs: dict[str, Any] = {}
     try:
-        func = _entrypoint(task.entrypoint)
+        func = _entrypoint(task.entrypoint, task.sys_path[0] if task.registered else "")
         kwargs = call_kwargs(func, task.params)
         if _wants(func, "seed"):
             kwargs["seed"] = task.seed
@@ -192,7 +193,12 @@ def _numpy() -> Any:
 
 
 @cache
-def _entrypoint(entrypoint: str) -> Callable[..., Any]:
+def _entrypoint(entrypoint: str, snapshot: str) -> Callable[..., Any]:
+    """The callable; from a registered snapshot's folder when one is named."""
+    if snapshot:
+        from runner.snapshots import forget
+
+        forget(entrypoint.split(".")[0].split(":")[0], Path(snapshot))
     return resolve_entrypoint(entrypoint)
 
 
