@@ -277,6 +277,19 @@ def launch(
     )
 
 
+def params_schema(target: str, *, config_dir: str | Path | None = None) -> dict[str, Any]:
+    """A workflow's params JSON Schema: declared, or derived from its signature."""
+    from runner.compose import Project, config_space
+    from runner.inputs import signature_schema
+    from runner.workflows import import_entrypoint
+
+    with config_space(Project.find(config_dir)) as space:
+        workflow = space.resolve_workflow(target)
+        if workflow.schema is not None:
+            return workflow.schema
+        return signature_schema(import_entrypoint(workflow))
+
+
 def register(
     target: str, *, config_dir: str | Path | None = None, home: str | Path | None = None
 ) -> tuple[str, str, bool]:

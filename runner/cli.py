@@ -313,10 +313,13 @@ def show(
     from runner import api, render
 
     target, overrides, values = _request(args, options)
-    preview = api.show(target, overrides, config_dir=config_dir, **values)
     if schema:
-        render.as_json(preview.params_schema)
-    elif as_json:
+        if not target:
+            raise UsageError("show --schema needs a WORKFLOW[:VERSION]")
+        render.as_json(api.params_schema(target, config_dir=config_dir))
+        return
+    preview = api.show(target, overrides, config_dir=config_dir, **values)
+    if as_json:
         render.as_json(preview.to_json())
     else:
         render.preview(preview)

@@ -47,7 +47,7 @@ def test_listing_in_file_order_with_imported_ones(pyrun, project: Path) -> None:
     code, out, err = pyrun(str(project / FILE), json_out=False)
     assert code == 0, err
     ids = [line.split()[1] for line in out.splitlines()]
-    assert ids == ["scale", "kinds", "flags", "cases", "env_probe"]
+    assert ids == ["scale", "kinds", "flags", "cases", "env_probe", "defaults"]
     assert "workflow  kinds      Echo every input back, as the types it arrived in." in out
 
 
@@ -173,7 +173,7 @@ def test_entity_not_found_names_the_ones_there(pyrun, project: Path) -> None:
     assert code == 2
     assert (
         "no workflow 'nope'" in err
-        and "workflows there: scale, kinds, flags, cases, env_probe" in err
+        and "workflows there: scale, kinds, flags, cases, env_probe, defaults" in err
     )
 
 
@@ -210,3 +210,30 @@ def test_dump_snippet_loads_the_launch(pyrun, project: Path, home: Path, tmp_pat
     )
     assert done.returncode == 0, done.stderr
     assert "succeeded" in done.stdout and "['s', 1]" in done.stdout
+
+
+def test_list_dict_dataclass_and_timedelta_defaults(pyrun, project: Path) -> None:
+    assert result(pyrun(str(project / FILE), "defaults")) == [
+        [1, 2],
+        {"a": 1},
+        ["Opts", 0.3, 1],
+        120.0,
+    ]
+    assert result(pyrun(str(project / FILE), "defaults", "--items", "[5]"))[0] == [5]
+
+
+def test_help_shows_types_defaults_and_required(pyrun, project: Path) -> None:
+    code, out, _ = pyrun(str(project / FILE), "kinds", "--help", json_out=False)
+    assert code == 0
+    assert "--n TEXT" in out and "int [required]" in out
+    assert "--ratio TEXT" in out and "float [default: 0.5]" in out
+    assert (
+        "--flag" not in out and "--color TEXT" in out and "one of red, blue [default: red]" in out
+    )
+
+
+def test_show_schema_comes_from_the_signature(cli) -> None:
+    schema = json.loads(cli("show", "scale", "--schema").out)
+    assert schema["required"] == ["x"]
+    assert schema["properties"]["factor"] == {"type": "number", "default": 2.0}
+    assert "seed" not in schema["properties"]

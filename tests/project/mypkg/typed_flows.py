@@ -85,3 +85,14 @@ def cases(MyInput: str, my_input: int = 1) -> list:
 def env_probe(key: str = "RUNNER_FILE_VAR") -> str | None:
     """What one environment variable is inside the run."""
     return os.environ.get(key)
+
+
+@runner.workflow
+def defaults(
+    items: list[int] = [1, 2],  # noqa: B006 - defaults of every kind are the point here
+    table: dict[str, int] = {"a": 1},  # noqa: B006
+    opts: Opts = Opts(lr=0.3),  # noqa: B008
+    wait: dt.timedelta = dt.timedelta(minutes=2),
+) -> list:
+    """List, dict, dataclass and timedelta defaults."""
+    return [items, table, [type(opts).__name__, opts.lr, opts.inner.depth], wait.total_seconds()]
