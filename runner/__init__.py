@@ -24,12 +24,14 @@ from runner.errors import (
     ValidationError,
     WorkflowError,
 )
+from runner.inputs import ExistingPath
 from runner.runs import LaunchRecord, RunRecord, RunSpec, RunStatus
 
 __all__ = [
     "CompositionError",
     "DefinitionError",
     "Entities",
+    "ExistingPath",
     "Interrupted",
     "Launch",
     "LaunchRecord",

@@ -116,6 +116,8 @@ def _command(func: Any, workflow: Workflow) -> click.Command:
     options: list[click.Parameter] = []
     for name, param in _parameters(func).items():
         annotation = annotations.get(name, param.annotation)
+        if typing.get_origin(annotation) is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
         required = param.default is inspect.Parameter.empty
         default = None if required else to_json_value(param.default)
         shown = "[required]" if required else f"[default: {default}]"

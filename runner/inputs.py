@@ -30,12 +30,37 @@ class InputError(ValueError):
     """A value that does not fit its annotation; the message names what was expected."""
 
 
+class _MustExist:
+    """Marks a Path input that must name an existing file or folder."""
+
+    def __repr__(self) -> str:
+        return "must exist"
+
+
+MUST_EXIST = _MustExist()
+ExistingPath = typing.Annotated[Path, MUST_EXIST]  # public as runner.ExistingPath
+
+
+def _unwrap(annotation: Any) -> tuple[Any, tuple[Any, ...]]:
+    """(the type, its Annotated metadata)."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        base, *meta = typing.get_args(annotation)
+        return base, tuple(meta)
+    return annotation, ()
+
+
+def _check_meta(value: Any, meta: tuple[Any, ...]) -> Any:
+    if MUST_EXIST in meta and not Path(str(value)).exists():
+        raise InputError("an existing path")
+    return value
+
+
 # -- the signature as JSON Schema ------------------------------------------------------------------
 
 
 def hints(func: Callable[..., Any]) -> dict[str, Any]:
     try:
-        return typing.get_type_hints(func)
+        return typing.get_type_hints(func, include_extras=True)
     except Exception:  # unresolvable forward references: fall back to the raw annotations
         return {}
 
@@ -87,6 +112,7 @@ def signature_defaults(func: Callable[..., Any]) -> dict[str, Any]:
 
 def type_schema(annotation: Any) -> dict[str, Any]:
     """The JSON Schema of one annotation's JSON form; unknown types accept anything."""
+    annotation, _ = _unwrap(annotation)
     if annotation is inspect.Parameter.empty or annotation is Any:
         return {}
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
@@ -166,6 +192,9 @@ _UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 
 def from_text(text: str, annotation: Any) -> Any:
     """A CLI string as the JSON form of the annotated type; InputError when it cannot be."""
+    annotation, meta = _unwrap(annotation)
+    if meta:
+        return _check_meta(from_text(text, annotation), meta)
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
     if origin in (typing.Union, types.UnionType):
         if _NONE in args and text.lower() in ("none", "null"):
@@ -230,6 +259,9 @@ def _structured(text: str, annotation: Any) -> Any:
 
 def from_json(value: Any, annotation: Any) -> Any:
     """A JSON-form value as the annotated Python type; InputError when it does not fit."""
+    annotation, meta = _unwrap(annotation)
+    if meta:
+        return _check_meta(from_json(value, annotation), meta)
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
     if annotation in (inspect.Parameter.empty, Any) or (value is None and _allows_none(annotation)):
         return value

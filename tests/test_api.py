@@ -15,6 +15,7 @@ def test_public_names_are_pinned() -> None:
         "CompositionError",
         "DefinitionError",
         "Entities",
+        "ExistingPath",
         "Interrupted",
         "Launch",
         "LaunchRecord",

@@ -47,7 +47,7 @@ def test_listing_in_file_order_with_imported_ones(pyrun, project: Path) -> None:
     code, out, err = pyrun(str(project / FILE), json_out=False)
     assert code == 0, err
     ids = [line.split()[1] for line in out.splitlines()]
-    assert ids == ["scale", "kinds", "flags", "cases", "env_probe", "defaults"]
+    assert ids == ["scale", "kinds", "existing", "flags", "cases", "env_probe", "defaults"]
     assert "workflow  kinds      Echo every input back, as the types it arrived in." in out
 
 
@@ -173,7 +173,7 @@ def test_entity_not_found_names_the_ones_there(pyrun, project: Path) -> None:
     assert code == 2
     assert (
         "no workflow 'nope'" in err
-        and "workflows there: scale, kinds, flags, cases, env_probe, defaults" in err
+        and "workflows there: scale, kinds, existing, flags, cases, env_probe, defaults" in err
     )
 
 
@@ -237,3 +237,10 @@ def test_show_schema_comes_from_the_signature(cli) -> None:
     assert schema["required"] == ["x"]
     assert schema["properties"]["factor"] == {"type": "number", "default": 2.0}
     assert "seed" not in schema["properties"]
+
+
+def test_existing_path_must_exist(pyrun, project: Path, home: Path) -> None:
+    assert result(pyrun(str(project / FILE), "existing", "--where", str(project))) == "PosixPath"
+    code, _, err = pyrun(str(project / FILE), "existing", "--where", "/no/such/place")
+    assert code == 2
+    assert "--where: '/no/such/place' is not an existing path" in err

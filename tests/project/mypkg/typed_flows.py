@@ -70,6 +70,12 @@ def kinds(
 
 
 @runner.workflow
+def existing(where: runner.ExistingPath) -> str:
+    """A path that must exist."""
+    return type(where).__name__
+
+
+@runner.workflow
 def flags(a: bool, b: bool = True, c: bool = False) -> list:
     """The boolean matrix."""
     return [a, b, c]
