@@ -158,22 +158,19 @@ def run(
     +workflow=ID, launcher=threads, ~params.b. Precedence, lowest to highest: workflow defaults <
     saved run definition < run file < overrides and options.
     """
-    from runner import api, render
-
     dump_snippet = options.pop("dump_snippet")
     target, overrides, values = _request(args, options)
-    with render.Watch(quiet=quiet, as_json=as_json) as watch:
-        launch = api.launch(
-            target,
-            overrides,
-            config_dir=config_dir,
-            fail_fast=fail_fast,
-            overwrite_cache=overwrite_cache,
-            on_created=watch.created,
-            on_outcome=watch.outcome,
-            **values,
-        )
-    _finish(launch, quiet=quiet, as_json=as_json, dump_snippet=dump_snippet)
+    _launched(
+        quiet=quiet,
+        as_json=as_json,
+        dump_snippet=dump_snippet,
+        target=target,
+        overrides=overrides,
+        config_dir=config_dir,
+        fail_fast=fail_fast,
+        overwrite_cache=overwrite_cache,
+        **values,
+    )
 
 
 @cli.command(
@@ -201,7 +198,7 @@ def run_file(
     """
     from pathlib import Path
 
-    from runner import api, cli_file, pyfile, render
+    from runner import cli_file, pyfile
 
     path, rest = Path(args[0]), list(args[1:])
     root, found = pyfile.workflows_in(path)
@@ -212,20 +209,19 @@ def run_file(
     inputs = cli_file.inputs_of(workflow, rest[1:], prog=f"runner run {path} {rest[0]}")
     dump_snippet = options.pop("dump_snippet")
     _, _, values = _request((), options)
-    with render.Watch(quiet=quiet, as_json=as_json) as watch:
-        launch = api.launch(
-            config_dir=config_dir,
-            root=root,
-            workflow=workflow,
-            inputs=inputs,
-            inputs_label=f"the inputs given to {workflow.id}",
-            fail_fast=fail_fast,
-            overwrite_cache=overwrite_cache,
-            on_created=watch.created,
-            on_outcome=watch.outcome,
-            **values,
-        )
-    _finish(launch, quiet=quiet, as_json=as_json, dump_snippet=dump_snippet)
+    _launched(
+        quiet=quiet,
+        as_json=as_json,
+        dump_snippet=dump_snippet,
+        config_dir=config_dir,
+        root=root,
+        workflow=workflow,
+        inputs=inputs,
+        inputs_label=f"the inputs given to {workflow.id}",
+        fail_fast=fail_fast,
+        overwrite_cache=overwrite_cache,
+        **values,
+    )
 
 
 @cli.command(epilog=EPILOG)
@@ -275,6 +271,15 @@ def logs(run_id: str, follow: bool) -> None:
         run, path = api.log_path(run.id)
     if offset == 0 and not follow:
         click.echo(f"run {run.id} has no log ({run.status.value}; it printed nothing)", err=True)
+
+
+def _launched(*, quiet: bool, as_json: bool, dump_snippet: bool, **launch: Any) -> None:
+    """api.launch with the launch's display, then the summary and the exit code."""
+    from runner import api, render
+
+    with render.Watch(quiet=quiet, as_json=as_json) as watch:
+        done = api.launch(on_created=watch.created, on_outcome=watch.outcome, **launch)
+    _finish(done, quiet=quiet, as_json=as_json, dump_snippet=dump_snippet)
 
 
 def _watched(call: Any, ident: str, *, quiet: bool, as_json: bool) -> None:
