@@ -412,7 +412,7 @@ def _execute(
     launcher = make_launcher(definition["launcher"], definition.get("max_parallelism"))
     specs = _serve_cached(store, specs, overwrite_cache, on_outcome)
     runs_root = str(store.run_dir("").resolve())
-    snapshots_root = (store.home / "snapshots").resolve()
+    registered = Path(record.project_root).is_relative_to((store.home / "snapshots").resolve())
     tasks = [
         Task(
             run_id=spec.id,
@@ -423,7 +423,7 @@ def _execute(
             sys_path=(record.project_root,),
             env=record.env,
             timeout=spec.timeout,
-            registered=Path(record.project_root).is_relative_to(snapshots_root),
+            registered=registered,
         )
         for spec in specs
     ]
