@@ -29,7 +29,7 @@ from runner import validate
 from runner.decorated import from_modules
 from runner.errors import CompositionError, DefinitionError, UsageError, WorkflowError
 from runner.inputs import converters, signature_defaults, signature_schema
-from runner.workflows import Workflow, ensure_importable, import_entrypoint, latest, wants
+from runner.workflows import Workflow, ensure_importable, import_entrypoint, latest
 
 BUILTIN_CONF = "pkg://runner.conf"
 PRIMARY = "config"
@@ -121,8 +121,6 @@ class Definition:
     fields: dict[str, Any]  # the run definition, `workflow` as id:version, params complete
     params_validator: Any  # a jsonschema validator for this workflow's params
     sources: Sources
-    wants_seed: bool
-    wants_output_dir: bool
     rich_params: tuple[tuple[str, Any], ...] = ()  # (param, annotation) needing a conversion
 
     @property
@@ -504,8 +502,6 @@ class Composer:
             params_validator=validator,
             sources=sources,
             rich_params=converters(func),
-            wants_seed=wants(func, "seed"),
-            wants_output_dir=wants(func, "output_dir"),
         )
 
 
