@@ -14,7 +14,8 @@ from runner.runs import LaunchRecord, RunOutcome, RunRecord, RunSpec, RunStatus
 from runner.store import Store
 
 if TYPE_CHECKING:
-    from runner.compose import ConfigSpace, Project, Request
+    from runner.compose import ConfigSpace, Definition, Project, Request
+    from runner.launchers import Launcher
     from runner.plan import Plan
     from runner.workflows import Workflow
 
@@ -162,6 +163,7 @@ def plan(
     config_dir: str | Path | None = None,
     root: str | Path | None = None,
     home: str | Path | None = None,
+    on_first: Callable[[Definition], None] | None = None,
 ) -> tuple[Plan, Project]:
     """Compose, validate and plan; raises a DefinitionError before anything is stored.
 
@@ -181,7 +183,7 @@ def plan(
     if root is not None:
         project = dataclasses.replace(project, root=Path(root))
     with config_space(project) as space:
-        return plan_runs(Composer(space, req)), project
+        return plan_runs(Composer(space, req), on_first), project
 
 
 def show(
@@ -230,14 +232,49 @@ def launch(
     (name, tags, notes, repeat, seed, params, labels, annotations, env, max_parallelism, addr,
     timeout, retries, cache).
     """
+    from runner.launchers import make_launcher
+
+    launchers: list[Launcher] = []
+
+    def prepare(first: Definition) -> None:
+        """Workers start while the runs are planned and recorded."""
+        launcher = make_launcher(first.fields["launcher"], first.fields.get("max_parallelism"))
+        launcher.prepare()
+        launchers.append(launcher)
+
+    try:
+        the_plan, project = plan(
+            request(target, overrides, **options),
+            config_dir=config_dir,
+            root=root,
+            home=home,
+            on_first=prepare,
+        )
+        store = Store(home)
+        record = _launch_record(the_plan, project)
+        store.record_launch(record, the_plan.specs)
+        if on_created:
+            on_created(record, the_plan.specs)
+        return _execute(
+            store,
+            record,
+            the_plan.specs,
+            launcher=launchers[0],
+            fail_fast=fail_fast or bool(the_plan.base.fields.get("fail_fast")),
+            overwrite_cache=overwrite_cache,
+            on_outcome=on_outcome,
+        )
+    finally:
+        for launcher in launchers:
+            launcher.release()  # a no-op once its runs ran
+
+
+def _launch_record(the_plan: Plan, project: Project) -> LaunchRecord:
+    """The launch as the store keeps it."""
     from runner.store import process_start
 
-    the_plan, project = plan(
-        request(target, overrides, **options), config_dir=config_dir, root=root, home=home
-    )
     base = the_plan.base.fields
-    store = Store(home)
-    record = LaunchRecord(
+    return LaunchRecord(
         id=the_plan.launch_id,
         created=time.time(),
         workflow_id=the_plan.base.workflow.id,
@@ -263,17 +300,6 @@ def launch(
         run_count=len(the_plan.specs),
         project_root=str(project.root),
         pid_start=process_start(os.getpid()),
-    )
-    store.record_launch(record, the_plan.specs)
-    if on_created:
-        on_created(record, the_plan.specs)
-    return _execute(
-        store,
-        record,
-        the_plan.specs,
-        fail_fast=fail_fast or bool(base.get("fail_fast")),
-        overwrite_cache=overwrite_cache,
-        on_outcome=on_outcome,
     )
 
 
@@ -399,28 +425,32 @@ def _execute(
     record: LaunchRecord,
     specs: list[RunSpec],
     *,
+    launcher: Launcher | None = None,
     fail_fast: bool = False,
     overwrite_cache: bool = False,
     on_outcome: Callable[[RunOutcome], None] | None = None,
 ) -> Launch:
-    """Serve cached runs, then execute the rest; what finished is recorded whatever happens."""
+    """Serve cached runs, then execute the rest; what finished is recorded whatever happens.
+    `launcher`: one already prepared; else the launch's own is made."""
     from runner import engine
     from runner.launchers import make_launcher
     from runner.worker import Task
 
-    definition = record.definition
-    launcher = make_launcher(definition["launcher"], definition.get("max_parallelism"))
+    if launcher is None:
+        definition = record.definition
+        launcher = make_launcher(definition["launcher"], definition.get("max_parallelism"))
     specs = _serve_cached(store, specs, overwrite_cache, on_outcome)
-    runs_root = str(store.run_dir("").resolve())
+    runs_root = os.path.join(store.run_dir("").resolve(), "")  # ends with a separator
     registered = Path(record.project_root).is_relative_to((store.home / "snapshots").resolve())
+    sys_path = (record.project_root,)  # one tuple, so pickling sends it once per batch
     tasks = [
         Task(
             run_id=spec.id,
             entrypoint=spec.entrypoint,
             params=spec.params,
             seed=spec.seed,
-            run_dir=os.path.join(runs_root, spec.id),
-            sys_path=(record.project_root,),
+            run_dir=runs_root + spec.id,
+            sys_path=sys_path,
             env=record.env,
             timeout=spec.timeout,
             registered=registered,
@@ -467,7 +497,7 @@ def _serve_cached(
             status=RunStatus.CACHED,
             started=now,
             ended=now,
-            result=found[spec.cache_key][1],
+            result_json=found[spec.cache_key][1],
             cached_from=found[spec.cache_key][0],
             attempt=0,
         )

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+import warnings
+from collections.abc import Generator, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from runner.errors import DefinitionError
 from runner.runs import RunOutcome
-from runner.worker import Task, execute
+from runner.worker import Task, execute, ready
 
 
 class WorkerCrash(Exception):
@@ -32,6 +34,15 @@ class Launcher(Protocol):
         """Runs live in worker processes: a dying worker raises WorkerCrash."""
         ...
 
+    def prepare(self) -> None:
+        """Start readying workers (processes started, runner imported) while the launch is
+        planned and recorded; the next `run` uses them."""
+        ...
+
+    def release(self) -> None:
+        """Let prepared workers go if `run` never took them (the launch failed first)."""
+        ...
+
     def run(self, tasks: Sequence[Task], marker_dir: str | None = None) -> Iterator[RunOutcome]:
         """`marker_dir`: where process workers note the run they hold (see worker.execute)."""
         ...
@@ -44,10 +55,39 @@ class JoblibLauncher:
     name: str
     backend: str  # loky | threading | sequential | multiprocessing
     n_jobs: int
+    _preparing: Generator[int, None, None] | None = field(default=None, repr=False)
 
     @property
     def isolated(self) -> bool:
         return self.backend in ("loky", "multiprocessing")
+
+    def prepare(self) -> None:
+        # Only loky keeps its workers from one Parallel call to the next. Starting them takes
+        # about as long as planning and recording 10,000 runs, so the two overlap.
+        if self.backend != "loky" or self._preparing is not None:
+            return
+        from joblib import Parallel, delayed
+
+        n_jobs = max(self.n_jobs, 2)  # what run() uses for one job too (see there)
+        self._preparing = Parallel(
+            n_jobs=n_jobs, backend=self.backend, return_as="generator_unordered"
+        )(delayed(ready)() for _ in range(n_jobs))
+
+    def release(self) -> None:
+        preparing, self._preparing = self._preparing, None
+        if preparing is not None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # joblib: "tasks executed but not used"
+                preparing.close()  # joblib stops the workers
+
+    def _take_prepared(self) -> None:
+        from joblib.externals.loky.process_executor import BrokenProcessPool
+
+        preparing, self._preparing = self._preparing, None
+        if preparing is not None:
+            with contextlib.suppress(BrokenProcessPool):  # run() starts a new pool then
+                for _ in preparing:
+                    pass
 
     def run(self, tasks: Sequence[Task], marker_dir: str | None = None) -> Iterator[RunOutcome]:
         from joblib import Parallel, delayed
@@ -55,6 +95,7 @@ class JoblibLauncher:
 
         if not tasks:
             return
+        self._take_prepared()
         n_jobs = 1 if self.backend == "sequential" else min(self.n_jobs, len(tasks))
         options: dict[str, Any] = {"batch_size": "auto"}
         if n_jobs == 1 and self.isolated:

@@ -6,6 +6,7 @@ import itertools
 import os
 import random
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,7 +55,9 @@ def repeat_seeds(seed: int, repeat: int) -> list[int]:
     return [rng.getrandbits(SEED_BITS) for _ in range(repeat)]
 
 
-def plan_runs(composer: Composer) -> Plan:
+def plan_runs(composer: Composer, on_first: Callable[[Definition], None] | None = None) -> Plan:
+    """`on_first`: called with the definition of the first valid run, before the others are
+    planned, so that a launcher can get ready meanwhile."""
     axes = composer.axes
     other_axes = [axis for axis in axes if not axis.is_params]
     first = composer.definition(tuple(str(axis.values[0]) for axis in other_axes))
@@ -110,6 +113,8 @@ def plan_runs(composer: Composer) -> Plan:
             where = f" (sweep point {_show_point(point)})" if point else ""
             problems.extend(p + where for p in found if len(problems) < MAX_PROBLEMS)
             continue
+        if on_first is not None and not specs:
+            on_first(definition)
         per_run = per_definition.get(id(definition))
         if per_run is None:
             per_run = per_definition[id(definition)] = _per_run(definition, launch_seed)

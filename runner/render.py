@@ -303,6 +303,8 @@ class Watch:
             self._refresh()
 
     def outcome(self, outcome: Any) -> None:
+        if self.progress is None and (self.first_failure_shown or outcome.status.ok):
+            return  # nothing to show: called for every run, so the common case is kept short
         status = outcome.status.value
         self.counts[status] = self.counts.get(status, 0) + 1
         if not outcome.status.ok and not self.first_failure_shown and not self.as_json:

@@ -62,7 +62,9 @@ class RunOutcome:
     status: RunStatus
     started: float
     ended: float
-    result: Any = None
+    # The result as the store keeps it: JSON made by the worker, so the launcher, which takes
+    # in every outcome, only writes it down.
+    result_json: str | None = None
     error: str | None = None
     traceback: str | None = None
     run_dir: str | None = None  # set when the run left files (its log, its outputs)
@@ -72,6 +74,10 @@ class RunOutcome:
     @property
     def duration(self) -> float:
         return self.ended - self.started
+
+    @property
+    def result(self) -> Any:
+        return None if self.result_json is None else json.loads(self.result_json)
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         # Sent back from every worker for every run: a flat tuple pickles in a fifth of the
@@ -83,7 +89,7 @@ class RunOutcome:
                 self.status.value,
                 self.started,
                 self.ended,
-                self.result,
+                self.result_json,
                 self.error,
                 self.traceback,
                 self.run_dir,

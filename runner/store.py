@@ -256,9 +256,12 @@ class Store:
                     launch.pid_start,
                 ),
             )
+            # Only the columns a pending run has; the others start NULL or at their default.
             db.executemany(
-                f"INSERT INTO runs ({_RUN_COLUMNS}, cache_key) VALUES ({', '.join('?' * 20)})",
-                (
+                "INSERT INTO runs (id, launch_id, parent_id, idx, workflow_id, workflow_version,"
+                " params, seed, status, created, entrypoint, cache_key)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
+                [
                     (
                         s.id,
                         launch.id,
@@ -266,23 +269,14 @@ class Store:
                         s.index,
                         s.workflow_id,
                         s.workflow_version,
-                        json.dumps(s.params),
+                        to_json(s.params),
                         s.seed,
-                        RunStatus.PENDING.value,
                         launch.created,
-                        None,
-                        None,
-                        None,
-                        None,
-                        None,
-                        None,
                         s.entrypoint,
-                        0,
-                        None,
                         s.cache_key if s.cache else None,
                     )
                     for s in specs
-                ),
+                ],
             )
 
     def record_outcomes(self, outcomes: Iterable[RunOutcome]) -> None:
@@ -299,7 +293,7 @@ class Store:
             db.executemany(
                 "UPDATE runs SET status='succeeded', started=?, ended=?, result=?, attempts=?"
                 " WHERE id=?",
-                ((o.started, o.ended, to_json(o.result), o.attempt, o.run_id) for o in plain),
+                [(o.started, o.ended, o.result_json, o.attempt, o.run_id) for o in plain],
             )
             db.executemany(
                 "UPDATE runs SET status=?, started=?, ended=?, result=?, error=?, traceback=?,"
@@ -309,7 +303,7 @@ class Store:
                         o.status.value,
                         o.started,
                         o.ended,
-                        None if o.result is None else to_json(o.result),
+                        o.result_json,
                         o.error,
                         o.traceback,
                         o.run_dir,
@@ -342,9 +336,9 @@ class Store:
             )
             return cur.rowcount
 
-    def cached_results(self, keys: Iterable[str]) -> dict[str, tuple[str, Any]]:
-        """cache key -> (run id, result) of the newest succeeded run with that key."""
-        found: dict[str, tuple[str, Any]] = {}
+    def cached_results(self, keys: Iterable[str]) -> dict[str, tuple[str, str | None]]:
+        """cache key -> (run id, result as JSON) of the newest succeeded run with that key."""
+        found: dict[str, tuple[str, str | None]] = {}
         keys = list(dict.fromkeys(keys))
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
@@ -354,7 +348,7 @@ class Store:
                 chunk,
             )
             for key, run_id, result in rows:
-                found[key] = (run_id, None if result is None else json.loads(result))
+                found[key] = (run_id, result)
         return found
 
     def reopen(self, launch_id: str, run_ids: Iterable[str], pid: int, pid_start: str) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import io
-import json
 import logging
 import os
 import random
@@ -14,11 +13,10 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 from runner.inputs import call_kwargs
 from runner.runs import RunOutcome, RunStatus
@@ -28,15 +26,14 @@ from runner.workflows import resolve_entrypoint, wants
 LOG_NAME = "log.txt"
 
 
-_PLAIN = (int, float, str, bool, type(None))  # results that need no JSON round trip
 TIMEOUT_GRACE = 2.0  # seconds past a timeout before a worker that ignores it is ended
 TIMED_OUT_MARK = b"T"  # last byte of a marker whose run's worker ended it for its timeout
 MARKER_SIZE = 33  # 32 hex characters of run id + the mark
 
 
-@dataclass(frozen=True)
-class Task:
-    """One run as a worker receives it: small, picklable, self-contained."""
+class Task(NamedTuple):
+    """One run as a worker receives it: small, picklable, self-contained. A tuple: a launch
+    builds and pickles one per run, and a tuple costs a third of a frozen dataclass for both."""
 
     run_id: str
     entrypoint: str
@@ -44,7 +41,7 @@ class Task:
     seed: int
     run_dir: str
     sys_path: tuple[str, ...] = ()
-    env: dict[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = {}  # shared default: only ever read
     timeout: float | None = None
     attempt: int = 1
     registered: bool = False  # sys_path[0] holds a registered snapshot of the code
@@ -68,7 +65,7 @@ def execute(task: Task, marker_dir: str | None = None) -> RunOutcome:
         _mark(marker_dir, task.run_id.encode())
     started = time.time()
     log = _LazyLog(task.run_dir)
-    status, result, error, trace = RunStatus.SUCCEEDED, None, None, None
+    status, result_json, error, trace = RunStatus.SUCCEEDED, None, None, None
     kwargs: dict[str, Any] = {}
     try:
         func = _entrypoint(task.entrypoint, task.sys_path[0] if task.registered else "")
@@ -89,8 +86,7 @@ def execute(task: Task, marker_dir: str | None = None) -> RunOutcome:
                 result = func(**kwargs)
         finally:
             _local.buffer = None
-        if type(result) not in _PLAIN:
-            result = json.loads(to_json(result))  # what the store will hold, and picklable
+        result_json = str(result) if type(result) is int else to_json(result)
     except RunTimeout:
         status = RunStatus.TIMED_OUT
         error = f"timed out after {task.timeout:g}s"
@@ -105,7 +101,7 @@ def execute(task: Task, marker_dir: str | None = None) -> RunOutcome:
         status=status,
         started=started,
         ended=time.time(),
-        result=result,
+        result_json=result_json,
         error=error,
         traceback=trace,
         run_dir=_kept(task.run_dir) if log.opened or "output_dir" in kwargs else None,
@@ -173,6 +169,12 @@ def _time_limit(task: Task, marker_dir: str | None) -> Iterator[None]:
 def _end_worker(task: Task, marker_dir: str) -> None:
     _mark(marker_dir, task.run_id.encode() + TIMED_OUT_MARK)
     os._exit(124)
+
+
+def ready() -> int:
+    """A prepared worker's first call: it imports what every run needs (numpy's generator too)."""
+    seed_generators(0)
+    return os.getpid()
 
 
 def seed_generators(seed: int) -> None:
@@ -315,7 +317,7 @@ def _install() -> None:
 
 
 @contextlib.contextmanager
-def _environment(env: dict[str, str]) -> Iterator[None]:
+def _environment(env: Mapping[str, str]) -> Iterator[None]:
     """The run's env vars, set for the call and restored after (never in the launcher's own env)."""
     if not env:
         yield

@@ -276,6 +276,19 @@ BAD_INPUT = [
     ),
     pytest.param(["add", "extra"], 1, "unexpected argument 'extra'", id="extra-argument"),
     pytest.param(["add", "launcher=nope"], 2, "cannot compose the config", id="unknown-launcher"),
+    pytest.param(
+        ["add", "launcher.backend=dask"],
+        2,
+        "error: launcher 'local': backend 'dask' is not available here",
+        id="unavailable-backend",
+    ),
+    pytest.param(
+        # The first runs are valid, so the launcher's workers are already starting.
+        ["add", "params.a=1,2,3,x"],
+        2,
+        "params.a: 'x' is not an integer (from override 'params.a=1,2,3,x') (sweep point params.a=x)",
+        id="later-sweep-point",
+    ),
     pytest.param(["-q"], 2, "error: no workflow given", id="no-workflow"),
 ]
 

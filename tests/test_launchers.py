@@ -68,6 +68,21 @@ class LauncherContract:
         (outcome,) = launcher.run([task("quiet", "mypkg.flows:add", {"a": 1}, tmp_path)])
         assert outcome.run_dir is None and not (tmp_path / "quiet").exists()
 
+    def test_prepared_workers_run_the_tasks(self, launcher: Launcher, tmp_path: Path) -> None:
+        launcher.prepare()
+        launcher.prepare()  # a second call changes nothing
+        tasks = [task(f"p{i}", "mypkg.flows:add", {"a": i}, tmp_path) for i in range(4)]
+        assert sorted(o.result for o in launcher.run(tasks)) == [1, 2, 3, 4]
+
+    def test_a_released_preparation_leaves_the_launcher_usable(
+        self, launcher: Launcher, tmp_path: Path
+    ) -> None:
+        launcher.prepare()
+        launcher.release()  # the launch failed before running anything
+        launcher.release()
+        (outcome,) = launcher.run([task("after", "mypkg.flows:add", {"a": 1}, tmp_path)])
+        assert outcome.result == 2
+
     def test_env_is_set_for_the_run_only(self, launcher: Launcher, tmp_path: Path) -> None:
         import os
 

@@ -65,7 +65,7 @@ def test_record_outcomes_and_read_back(tmp_path: Path) -> None:
     now = time.time()
     store.record_outcomes(
         [
-            RunOutcome(specs[0].id, RunStatus.SUCCEEDED, now, now + 1, result={"x": [1, 2]}),
+            RunOutcome(specs[0].id, RunStatus.SUCCEEDED, now, now + 1, result_json='{"x": [1, 2]}'),
             RunOutcome(specs[1].id, RunStatus.FAILED, now, now + 2, error="E: bad", traceback="tb"),
         ]
     )
@@ -131,7 +131,7 @@ def test_a_batch_with_several_attempts_keeps_the_last(tmp_path: Path) -> None:
     store.record_outcomes(
         [
             RunOutcome(run_id, RunStatus.FAILED, 1.0, 2.0, error="E: one", attempt=1),
-            RunOutcome(run_id, RunStatus.SUCCEEDED, 3.0, 4.0, result=5, attempt=2),
+            RunOutcome(run_id, RunStatus.SUCCEEDED, 3.0, 4.0, result_json="5", attempt=2),
         ]
     )
     (run,) = store.runs(record.id)
