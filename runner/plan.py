@@ -6,7 +6,7 @@ import itertools
 import os
 import random
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,8 +82,11 @@ def plan_runs(composer: Composer, on_first: Callable[[Definition], None] | None 
         else (axis.key, None, dict(zip(axis.values, axis.shown, strict=True)))
         for axis in axes
     ]
+    # Which places of a combination hold config-group choices (the others are params values).
+    group_places = [i for i, axis in enumerate(axes) if not axis.is_params]
+    ids = _ids()
     for combo in itertools.product(*(axis.values for axis in axes)):
-        choices = tuple(str(v) for axis, v in zip(axes, combo, strict=True) if not axis.is_params)
+        choices = tuple(str(combo[i]) for i in group_places) if group_places else ()
         definition = composer.definition(choices)
         params = definition.params
         point: dict[str, Any] = {}
@@ -122,7 +125,7 @@ def plan_runs(composer: Composer, on_first: Callable[[Definition], None] | None 
         for repeat_index, run_seed in enumerate(seeds):
             specs.append(
                 RunSpec(
-                    id=new_id(),
+                    id=next(ids),
                     index=len(specs),
                     workflow_id=workflow.id,
                     workflow_version=workflow.version,
@@ -160,6 +163,14 @@ def rich_problems(params: dict[str, Any], definition: Definition) -> list[str]:
 def new_id() -> str:
     """A run or launch id: 32 random hex characters (cheaper than uuid4, as random)."""
     return os.urandom(16).hex()
+
+
+def _ids() -> Iterator[str]:
+    """New ids, as new_id makes them, from the OS's random bytes 1,024 at a time."""
+    while True:
+        text = os.urandom(16 * 1024).hex()
+        for start in range(0, len(text), 32):
+            yield text[start : start + 32]
 
 
 def _per_run(definition: Definition, launch_seed: int) -> tuple[Any, ...]:
