@@ -196,3 +196,19 @@ def test_logs_print_and_follow(cli, project, home, elsewhere) -> None:
     assert followed.out == "Hello, follow.\n"
     quiet = cli("logs", launched(cli, "add")[1]["runs"][0]["id"])
     assert quiet.code == 0 and "has no log" in quiet.err
+
+
+def test_a_failed_write_of_outcomes_is_raised(tmp_path: Path) -> None:
+    """The recorder writes in a background thread; its failure reaches the launcher."""
+    from runner.engine import Recorder
+    from runner.errors import StoreError
+    from runner.runs import RunOutcome, RunStatus
+
+    class FullDisk:
+        def record_outcomes(self, outcomes: list[RunOutcome]) -> None:
+            raise StoreError("cannot write the run store: database or disk is full")
+
+    recorder = Recorder(FullDisk())  # type: ignore[arg-type]
+    recorder.add(RunOutcome("r1", RunStatus.SUCCEEDED, 1.0, 2.0, "1"))
+    with pytest.raises(StoreError, match="disk is full"):
+        recorder.close()
