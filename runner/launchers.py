@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import warnings
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -40,7 +39,7 @@ class Launcher(Protocol):
         ...
 
     def release(self) -> None:
-        """Let prepared workers go if `run` never took them (the launch failed first)."""
+        """Be done with `prepare`, when `run` will not be called (the launch failed first)."""
         ...
 
     def run(self, tasks: Sequence[Task], marker_dir: str | None = None) -> Iterator[RunOutcome]:
@@ -74,13 +73,8 @@ class JoblibLauncher:
         )(delayed(ready)() for _ in range(n_jobs))
 
     def release(self) -> None:
-        preparing, self._preparing = self._preparing, None
-        if preparing is not None:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # joblib: "tasks executed but not used"
-                preparing.close()  # joblib stops the workers
-
-    def _take_prepared(self) -> None:
+        # The warm-up calls are waited for, not aborted: aborting a loky pool that is still
+        # starting races in loky's manager thread. The workers stay in loky's reusable pool.
         from joblib.externals.loky.process_executor import BrokenProcessPool
 
         preparing, self._preparing = self._preparing, None
@@ -95,7 +89,7 @@ class JoblibLauncher:
 
         if not tasks:
             return
-        self._take_prepared()
+        self.release()  # the workers now serve this call
         n_jobs = 1 if self.backend == "sequential" else min(self.n_jobs, len(tasks))
         options: dict[str, Any] = {"batch_size": "auto"}
         if n_jobs == 1 and self.isolated:

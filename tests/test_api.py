@@ -86,13 +86,14 @@ def test_bad_definitions_raise_before_storing(project: Path, home: Path) -> None
 
 def test_an_invalid_later_sweep_point_stores_nothing(project: Path, home: Path) -> None:
     """The launcher's workers start with the first valid run; the launch still fails whole."""
-    with pytest.raises(runner.ValidationError, match="sweep point params.a=x"):
+    with pytest.raises(runner.ValidationError, match=r"sweep point params\.a=x"):
         runner.launch("add", ["params.a=1,2,x"], config_dir=project / "conf")
     assert not (home / "runner.db").exists()
 
 
 def test_a_launch_served_whole_from_the_cache(project: Path, home: Path) -> None:
-    """Its prepared workers are never given a run: they are let go (no joblib warning)."""
+    """Its prepared workers are never given a run: the warm-up is waited for, with no joblib
+    warning about unused results."""
     conf = project / "conf"
     first = runner.launch("add", ["params.a=1,2"], config_dir=conf, seed=5, cache=True)
     again = runner.launch("add", ["params.a=1,2"], config_dir=conf, seed=5, cache=True)
