@@ -6,7 +6,6 @@ import contextlib
 import tempfile
 import time
 from collections.abc import Callable, Generator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 
 from runner.launchers import Launcher, WorkerCrash
 from runner.runs import RunOutcome, RunStatus
@@ -28,47 +27,24 @@ class FailedFast(Exception):
 
 
 class Recorder:
-    """Writes outcomes to the store in batches: few transactions, however many runs.
-
-    A batch is written by one background thread while the next one gathers: SQLite does its
-    part of the write without holding the GIL, so the launcher keeps taking in outcomes. One
-    batch at a time is in flight, in order; a failed write is raised at the next add or flush.
-    """
+    """Writes outcomes to the store in batches: few transactions, however many runs."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self.pending: list[RunOutcome] = []
         self.last = time.monotonic()
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runner-recorder")
-        self._writing: Future[None] | None = None
 
     def add(self, outcome: RunOutcome) -> None:
         self.pending.append(outcome)
         if len(self.pending) >= FLUSH_SIZE or time.monotonic() - self.last > FLUSH_EVERY:
-            self._hand_over()
-
-    def _hand_over(self) -> None:
-        self._wait()
-        if self.pending:
-            self._writing = self._writer.submit(self.store.record_outcomes, self.pending)
-            self.pending = []
-        self.last = time.monotonic()
-
-    def _wait(self) -> None:
-        writing, self._writing = self._writing, None
-        if writing is not None:
-            writing.result()
+            self.flush()
 
     def flush(self) -> None:
         """Everything added so far is in the store when this returns."""
-        self._hand_over()
-        self._wait()
-
-    def close(self) -> None:
-        try:
-            self.flush()
-        finally:
-            self._writer.shutdown()
+        if self.pending:
+            self.store.record_outcomes(self.pending)
+            self.pending = []
+        self.last = time.monotonic()
 
 
 def execute(
@@ -105,7 +81,7 @@ def execute(
                             raise FailedFast(outcome)
                 tasks = again
         finally:
-            recorder.close()
+            recorder.flush()
 
 
 def _attempts(

@@ -199,7 +199,7 @@ def test_logs_print_and_follow(cli, project, home, elsewhere) -> None:
 
 
 def test_a_failed_write_of_outcomes_is_raised(tmp_path: Path) -> None:
-    """The recorder writes in a background thread; its failure reaches the launcher."""
+    """A batch the store cannot take is not dropped silently: the launcher sees the error."""
     from runner.engine import Recorder
     from runner.errors import StoreError
     from runner.runs import RunOutcome, RunStatus
@@ -211,4 +211,4 @@ def test_a_failed_write_of_outcomes_is_raised(tmp_path: Path) -> None:
     recorder = Recorder(FullDisk())  # type: ignore[arg-type]
     recorder.add(RunOutcome("r1", RunStatus.SUCCEEDED, 1.0, 2.0, "1"))
     with pytest.raises(StoreError, match="disk is full"):
-        recorder.close()
+        recorder.flush()
