@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import signal
@@ -521,4 +522,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             err=True,
         )
         code = 5
+    # The process ends here. Python's shutdown walks every object it tracks for reference
+    # cycles, more than once; with Hydra, jsonschema and joblib loaded that took 0.05-0.1 s
+    # after a launch (measured). Frozen objects are skipped. Nothing is lost: the store
+    # closes its connection itself (see Store), other objects go by reference counting as
+    # modules are torn down, and the atexit handlers (loky's, tempfile's) run as before.
+    gc.freeze()
     sys.exit(code if isinstance(code, int) else 0)

@@ -6,6 +6,7 @@ import json
 import os
 import sqlite3
 import time
+import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -165,6 +166,10 @@ class Store:
             self._db = sqlite3.connect(
                 self.path, timeout=30.0, isolation_level=None, check_same_thread=False
             )
+            # A connection and its statement cache refer to each other, so without a close
+            # it lasts until a cyclic collection (at worst the process's end, where the CLI
+            # skips them). It is closed when this Store goes, or at exit.
+            self._closer = weakref.finalize(self, self._db.close)
             self._wal()
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
@@ -193,7 +198,7 @@ class Store:
         return cls(home) if (home / DB_NAME).exists() else None
 
     def close(self) -> None:
-        self._db.close()
+        self._closer()
 
     def run_dir(self, run_id: str) -> Path:
         return self.home / "runs" / run_id

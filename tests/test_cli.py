@@ -47,6 +47,14 @@ def test_quiet_prints_parent_then_runs(cli, home: Path) -> None:
     assert {run["parent_id"] for run in status["runs"]} == {ids[0]}
 
 
+def test_the_store_is_closed_when_the_command_ends(cli, home: Path) -> None:
+    """The CLI skips Python's last garbage collections; the store is closed all the same."""
+    assert cli("add", "params.a=1,2,3", "-q").code == 0
+    assert sorted(p.name for p in home.iterdir() if p.name.startswith("runner.db")) == [
+        "runner.db"
+    ]
+
+
 def test_single_run_has_no_parent(cli) -> None:
     (run_id,) = ids_of(cli("add", "-q"))
     (record,) = json.loads(cli("status", run_id[:8], "--json").out)

@@ -103,6 +103,20 @@ def test_existing_does_not_create(tmp_path: Path) -> None:
     assert not (tmp_path / "none").exists()
 
 
+def test_a_store_that_goes_away_closes_its_connection(tmp_path: Path) -> None:
+    """sqlite3 connections sit in a reference cycle; the store closes its own, so the WAL is
+    folded back into the database file without waiting for a cyclic collection."""
+    store = Store(tmp_path)
+    store.record_launch(*make_launch("ab" * 16, 3))
+    connection = store._db
+    assert (tmp_path / "runner.db-wal").exists()
+    del store
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        connection.execute("SELECT 1")
+    assert not (tmp_path / "runner.db-wal").exists()
+    assert Store(tmp_path).launch("ab" * 16).run_count == 3
+
+
 def test_a_version_1_store_is_migrated_and_keeps_its_runs(tmp_path: Path) -> None:
     con = sqlite3.connect(tmp_path / "runner.db")
     con.executescript(MIGRATIONS[0])
