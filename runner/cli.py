@@ -277,7 +277,9 @@ def logs(run_id: str, follow: bool) -> None:
 def _launched(*, quiet: bool, as_json: bool, dump_snippet: bool, **launch: Any) -> None:
     """api.launch with the launch's display, then the summary and the exit code."""
     from runner import api, render
+    from runner.launchers import launch_only_process
 
+    launch_only_process()
     with render.Watch(quiet=quiet, as_json=as_json) as watch:
         done = api.launch(on_created=watch.created, on_outcome=watch.outcome, **launch)
     _finish(done, quiet=quiet, as_json=as_json, dump_snippet=dump_snippet)
@@ -286,7 +288,9 @@ def _launched(*, quiet: bool, as_json: bool, dump_snippet: bool, **launch: Any) 
 def _watched(call: Any, ident: str, *, quiet: bool, as_json: bool) -> None:
     """Run an api call that executes runs (resume, rerun) with the launch's display."""
     from runner import render
+    from runner.launchers import launch_only_process
 
+    launch_only_process()
     with render.Watch(quiet=quiet, as_json=as_json) as watch:
         launch = call(ident, on_created=watch.created, on_outcome=watch.outcome)
     _finish(launch, quiet=quiet, as_json=as_json)

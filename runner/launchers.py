@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import sys
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -12,6 +13,35 @@ from typing import Any, Protocol
 from runner.errors import DefinitionError
 from runner.runs import RunOutcome
 from runner.worker import Task, execute, ready
+
+
+# The thread-count variables of the BLAS libraries numpy may load.
+BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
+_launch_only = False  # see launch_only_process
+
+
+def launch_only_process() -> None:
+    """Declare that this process only launches (the CLI does): it runs no workflow itself
+    when its launcher is a process pool. Such a launcher then loads joblib, and numpy which
+    joblib imports, with one BLAS thread here: numpy's BLAS starts its threads as it loads
+    and they spin for a while, 0.045 s of CPU on 2 cores (measured), which the workers then
+    lack. Workers are untouched: the variables are restored before any starts, and joblib
+    sets the workers' own limits as usual. Not done for notebooks, whose process is the
+    user's own and may use numpy later."""
+    global _launch_only
+    _launch_only = True
+
+
+def _import_joblib(isolated: bool) -> None:
+    if not (isolated and _launch_only) or "numpy" in sys.modules or "joblib" in sys.modules:
+        return
+    unset = [var for var in BLAS_THREAD_VARS if var not in os.environ]
+    os.environ.update(dict.fromkeys(unset, "1"))
+    try:
+        import joblib  # noqa: F401  (and numpy with it, when numpy is installed)
+    finally:
+        for var in unset:
+            del os.environ[var]
 
 
 class WorkerCrash(Exception):
@@ -65,6 +95,7 @@ class JoblibLauncher:
         # about as long as planning and recording 10,000 runs, so the two overlap.
         if self.backend != "loky" or self._preparing is not None:
             return
+        _import_joblib(self.isolated)
         from joblib import Parallel, delayed
 
         n_jobs = max(self.n_jobs, 2)  # what run() uses for one job too (see there)
@@ -84,6 +115,7 @@ class JoblibLauncher:
                     pass
 
     def run(self, tasks: Sequence[Task], marker_dir: str | None = None) -> Iterator[RunOutcome]:
+        _import_joblib(self.isolated)
         from joblib import Parallel, delayed
         from joblib.externals.loky.process_executor import BrokenProcessPool
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -108,3 +111,38 @@ class TestThreads(LauncherContract):
 
 class TestSequential(LauncherContract):
     config = {"name": "sequential", "backend": "sequential", "n_jobs": 1}
+
+
+_THREADS_AFTER_IMPORT = """
+import os, sys
+from runner import launchers
+if sys.argv[1] == "lean":
+    launchers.launch_only_process()
+    launchers._import_joblib(isolated=True)
+else:
+    import joblib
+status = open("/proc/self/status").read()
+threads = int(status.split("Threads:")[1].split()[0])
+print(threads, "numpy" in sys.modules, os.environ.get("OPENBLAS_NUM_THREADS"))
+"""
+
+
+def test_a_launch_only_process_loads_numpy_without_blas_threads() -> None:
+    """The CLI's process starts no BLAS threads when its runs live in worker processes,
+    and leaves the environment its workers inherit as it found it."""
+
+    def threads(mode: str, **env: str) -> list[str]:
+        done = subprocess.run(
+            [sys.executable, "-c", _THREADS_AFTER_IMPORT, mode],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, **env},
+        )
+        return done.stdout.split()
+
+    assert threads("lean") == ["1", "True", "None"]
+    plain = threads("plain")
+    assert plain[1:] == ["True", "None"] and int(plain[0]) >= 1
+    # A limit the user set is theirs: kept, and not unset afterwards.
+    assert threads("lean", OPENBLAS_NUM_THREADS="3")[2] == "3"
