@@ -90,6 +90,15 @@ def test_group_sweep_composes_once_per_choice(project: Path) -> None:
         assert len(composer._cache) == 2
 
 
+def test_hydras_own_groups_are_left_out_unless_overridden(project: Path) -> None:
+    """Hydra's own config groups are not composed (runner reads none of them); a user's
+    override of one still composes."""
+    with config_space(Project.find(project / "conf")) as space:
+        assert "hydra" not in space.compose(["+workflow=add"])
+        assert "hydra" not in space.compose(["+workflow=add", "hydra/job_logging=disabled"])
+    assert first(compose(project, "add:1.0", "hydra/job_logging=disabled")).params["a"] == 1
+
+
 @pytest.mark.parametrize(
     ("target", "overrides", "error", "message"),
     [
