@@ -14,9 +14,13 @@ from runner.errors import DefinitionError
 from runner.runs import RunOutcome
 from runner.worker import Task, execute, ready
 
-
 # The thread-count variables of the BLAS libraries numpy may load.
-BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
+BLAS_THREAD_VARS = (
+    "OPENBLAS_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+)
 _launch_only = False  # see launch_only_process
 
 

@@ -50,9 +50,7 @@ def test_quiet_prints_parent_then_runs(cli, home: Path) -> None:
 def test_the_store_is_closed_when_the_command_ends(cli, home: Path) -> None:
     """The CLI skips Python's last garbage collections; the store is closed all the same."""
     assert cli("add", "params.a=1,2,3", "-q").code == 0
-    assert sorted(p.name for p in home.iterdir() if p.name.startswith("runner.db")) == [
-        "runner.db"
-    ]
+    assert sorted(p.name for p in home.iterdir() if p.name.startswith("runner.db")) == ["runner.db"]
 
 
 def test_single_run_has_no_parent(cli) -> None:
