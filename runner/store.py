@@ -94,7 +94,7 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (workflow_id, version)
     );
     """,
-    # 4: every finished run rewrote an entry of this index too, a quarter of the cost of
+    # 4: every finished run rewrote an entry of this index too, a third of the cost of
     # recording its outcome; counting a launch's statuses reads the rows through runs_launch.
     """
     DROP INDEX runs_launch_status;
