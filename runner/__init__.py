@@ -6,34 +6,54 @@ The public API, for notebooks and scripts::
     launch = runner.launch("pi", ["params.samples=1000,10000"], repeat=3, seed=42)
     launch.results
 
+a launch that outlives the call, followed or stopped from any process::
+
+    launch = runner.launch("pi", ["params.samples=1000,10000"], repeat=50, detach=True)
+    runner.wait(launch.id)      # or launch.wait(); runner.cancel([launch.id]), launch.cancel()
+
 and to write a workflow in Python::
 
     @runner.workflow
     def train(lr: float = 0.01, epochs: int = 10, seed: int = 0) -> dict: ...
 """
 
-from runner.api import Entities, Launch, Preview, entities, launch, show, status
+from runner.api import (
+    CancelResult,
+    Entities,
+    Launch,
+    Preview,
+    cancel,
+    entities,
+    launch,
+    show,
+    status,
+    wait,
+)
 from runner.decorated import workflow
 from runner.errors import (
     CompositionError,
     DefinitionError,
     Interrupted,
+    LaunchCancelled,
     RunnerError,
     RunsFailed,
     UsageError,
     ValidationError,
+    WaitTimeout,
     WorkflowError,
 )
 from runner.inputs import ExistingPath
 from runner.runs import LaunchRecord, RunRecord, RunSpec, RunStatus
 
 __all__ = [
+    "CancelResult",
     "CompositionError",
     "DefinitionError",
     "Entities",
     "ExistingPath",
     "Interrupted",
     "Launch",
+    "LaunchCancelled",
     "LaunchRecord",
     "Preview",
     "RunRecord",
@@ -43,10 +63,13 @@ __all__ = [
     "RunsFailed",
     "UsageError",
     "ValidationError",
+    "WaitTimeout",
     "WorkflowError",
+    "cancel",
     "entities",
     "launch",
     "show",
     "status",
+    "wait",
     "workflow",
 ]

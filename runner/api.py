@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runner.errors import DefinitionError, Interrupted, UsageError, WorkflowError
+from runner.errors import DefinitionError, Interrupted, UsageError, WaitTimeout, WorkflowError
 from runner.runs import LaunchRecord, RunOutcome, RunRecord, RunSpec, RunStatus
 from runner.store import Store
 
@@ -58,8 +58,57 @@ class Launch:
     def results(self) -> list[Any]:
         return [run.result for run in self.runs]
 
+    @property
+    def cancelled(self) -> bool:
+        """The launch as a whole was cancelled (runner cancel, Launch.cancel(), Ctrl-C)."""
+        return self.record.cancelled is not None
+
+    @property
+    def home(self) -> Path | None:
+        return self._store.home if self._store else None
+
+    def cancel(self) -> CancelResult:
+        """Cancel this launch, from any process: pending runs never start, running ones are
+        stopped, both recorded cancelled; finished runs are kept."""
+        (done,) = cancel([self.id], home=self.home)
+        return done
+
+    def wait(
+        self,
+        *,
+        poll_interval: float = 0.5,
+        timeout: float | None = None,
+        on_outcome: Callable[[RunOutcome], None] | None = None,
+    ) -> Launch:
+        """This launch once it has ended (it may run in another process); see `runner.wait`."""
+        return wait(
+            self.id,
+            home=self.home,
+            poll_interval=poll_interval,
+            timeout=timeout,
+            on_outcome=on_outcome,
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {**self.record.to_json(), "runs": [run.to_json() for run in self.runs]}
+
+
+@dataclass
+class CancelResult:
+    """What `cancel` did to one launch or run."""
+
+    kind: str  # launch | run
+    id: str
+    cancelled: int  # runs recorded cancelled now (0: it had ended; nothing changed)
+    counts: dict[str, int]  # the launch's runs by status, after
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "id": self.id,
+            "cancelled": self.cancelled,
+            "counts": self.counts,
+        }
 
 
 @dataclass
@@ -223,6 +272,7 @@ def launch(
     home: str | Path | None = None,
     fail_fast: bool = False,
     overwrite_cache: bool = False,
+    detach: bool = False,
     on_created: Callable[[LaunchRecord, list[RunSpec]], None] | None = None,
     on_outcome: Callable[[RunOutcome], None] | None = None,
     **options: Any,
@@ -232,7 +282,8 @@ def launch(
     `target` is a run file, WORKFLOW[:VERSION] or a saved run definition's name; `overrides`
     use Hydra's grammar (params.a=1,2 sweeps); `options` are the run definition's fields
     (name, tags, notes, repeat, seed, params, labels, annotations, env, max_parallelism, addr,
-    timeout, retries, cache).
+    timeout, retries, cache). `detach`: return as soon as the runs are recorded; a background
+    process of its own runs them (`wait`, `cancel` and `status` follow it from anywhere).
     """
     from runner.launchers import make_launcher
 
@@ -240,6 +291,8 @@ def launch(
 
     def prepare(first: Definition) -> None:
         """Workers start while the runs are planned and recorded."""
+        if detach:  # they would start in the wrong process
+            return
         launcher = make_launcher(first.fields["launcher"], first.fields.get("max_parallelism"))
         launcher.prepare()
         launchers.append(launcher)
@@ -256,6 +309,8 @@ def launch(
             store = Store(home)
             record = _launch_record(the_plan, project)
             store.record_launch(record, the_plan.specs)
+        if detach:
+            return _detached(store, record, the_plan.specs, fail_fast, overwrite_cache, on_created)
         if on_created:
             on_created(record, the_plan.specs)
         return _execute(
@@ -270,6 +325,49 @@ def launch(
     finally:
         for launcher in launchers:
             launcher.release()  # a no-op once its runs ran
+
+
+def _detached(
+    store: Store,
+    record: LaunchRecord,
+    specs: list[RunSpec],
+    fail_fast: bool,
+    overwrite_cache: bool,
+    on_created: Callable[[LaunchRecord, list[RunSpec]], None] | None,
+) -> Launch:
+    """Hand a recorded launch to a background process of its own. The runs are recorded
+    here, so the plan (ids, seeds) is this one; the process runs the pending ones, as
+    resume does. It owns the launch from the start: its pid is what `lost` is checked on."""
+    from runner import detach
+    from runner.store import process_start
+
+    if _serve_cached(store, specs, overwrite_cache, None):
+        pid = detach.spawn(store.home, record.id, fail_fast=fail_fast)
+        store.set_owner(record.id, pid, process_start(pid))
+    if on_created:
+        on_created(record, specs)
+    return _recorded(store, record.id)
+
+
+def run_pending(
+    launch_id: str, *, home: str | Path | None = None, fail_fast: bool = False
+) -> Launch:
+    """Run a recorded launch's pending runs in this process, which becomes its owner (the
+    background process of a detached launch)."""
+    from runner.store import process_start
+
+    store = _store(home)
+    record = store.launch(launch_id)
+    if record is None:
+        raise UsageError(f"no launch {launch_id} in {store.path}")
+    store.set_owner(record.id, os.getpid(), process_start(os.getpid()))
+    specs = [_respec(run, record) for run in store.pending(record.id)]
+    return _execute(
+        store,
+        record,
+        specs,
+        fail_fast=fail_fast or bool(record.definition.get("fail_fast")),
+    )
 
 
 @contextlib.contextmanager
@@ -429,6 +527,83 @@ def rerun(
     return _execute(store, record, [spec], on_outcome=on_outcome)
 
 
+CANCEL_REASON = "cancelled (runner cancel)"
+
+
+def cancel(ids: Sequence[str], *, home: str | Path | None = None) -> list[CancelResult]:
+    """Cancel launches or single runs (ids or unique prefixes), from any process: unfinished
+    runs are recorded cancelled at once, and the process running them stops their work
+    (within a second; it is not itself stopped). A launch whose process is gone has its
+    unfinished runs recorded cancelled; a finished one is left as it is."""
+    store = _store(home)
+    named = [store.resolve(prefix) for prefix in ids]  # every id is checked before any cancel
+    done: list[CancelResult] = []
+    for kind, full in named:
+        if kind == "launch":
+            launch_id, run_id = full, None
+        else:
+            run = store.run(full)
+            assert run is not None
+            launch_id, run_id = run.launch_id, full
+        count = store.cancel(launch_id, run_id, CANCEL_REASON)
+        record = store.launch(launch_id)
+        assert record is not None
+        done.append(CancelResult(kind, full, count, record.counts))
+    return done
+
+
+def wait(
+    launch_id: str,
+    *,
+    home: str | Path | None = None,
+    poll_interval: float = 0.5,
+    timeout: float | None = None,
+    on_created: Callable[[LaunchRecord, list[RunSpec]], None] | None = None,
+    on_outcome: Callable[[RunOutcome], None] | None = None,
+) -> Launch:
+    """Wait, by reading the store, until a launch (or the launch of a run id) has ended,
+    whichever process runs it; returns it as recorded. Its runs are reported to `on_created`
+    and (as they finish) to `on_outcome`, as a launch made here would report them. A launch
+    whose process died ends the wait too (its runs show as lost). `timeout` (seconds):
+    WaitTimeout past it; the launch is left alone."""
+    if poll_interval <= 0:
+        raise UsageError(f"poll interval must be more than 0 seconds, not {poll_interval}")
+    deadline = None if timeout is None else time.monotonic() + timeout
+    store = _store(home)
+    kind, full = store.resolve(launch_id)
+    if kind == "run":
+        run = store.run(full)
+        assert run is not None
+        full = run.launch_id
+    record = store.launch(full)
+    assert record is not None
+    if on_created:
+        on_created(record, [_respec(run, record) for run in store.runs(full)])
+    seen: set[str] = set()
+    while True:
+        record = store.launch(full)  # first: every run it counts finished is reported below
+        assert record is not None
+        for outcome in store.finished(full, seen):
+            seen.add(outcome.run_id)
+            if on_outcome:
+                on_outcome(outcome)
+        if not any(record.counts.get(s.value) for s in (RunStatus.PENDING, RunStatus.RUNNING)):
+            return Launch(record, store=store)
+        if deadline is not None and time.monotonic() >= deadline:
+            raise WaitTimeout(
+                f"gave up waiting after {timeout:g}s: launch {full} is still running"
+                f" ({_counts(record.counts)}); it goes on"
+            )
+        pause = (
+            poll_interval if deadline is None else min(poll_interval, deadline - time.monotonic())
+        )
+        time.sleep(max(pause, 0.0))
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+
+
 def log_path(run_id: str, *, home: str | Path | None = None) -> tuple[RunRecord, Path]:
     """A run and where its log is (the file exists once the run has written something)."""
     from runner.worker import LOG_NAME
@@ -451,6 +626,7 @@ def _execute(
     """Serve cached runs, then execute the rest; what finished is recorded whatever happens.
     `launcher`: one already prepared; else the launch's own is made."""
     from runner import engine
+    from runner.cancellation import Cancelled
     from runner.launchers import make_launcher
     from runner.worker import Task
 
@@ -483,9 +659,13 @@ def _execute(
             retries={spec.id: spec.retries for spec in specs},
             fail_fast=fail_fast,
             on_outcome=on_outcome,
+            launch_id=record.id,
         )
+    except Cancelled:
+        pass  # whoever cancelled recorded the runs; this process lives on (a TUI, a kernel)
     except KeyboardInterrupt:
-        cancelled = store.cancel_unfinished(record.id)
+        # A cancel of the whole launch, as `runner cancel` makes: `runner wait` exits 130 too.
+        cancelled = store.cancel(record.id, None, "interrupted")
         raise Interrupted(
             f"interrupted: {cancelled} unfinished runs of launch {record.id} recorded as cancelled"
         ) from None

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from runner.errors import EXIT_CODES, RunnerError, RunsFailed, UsageError
+from runner.errors import EXIT_CODES, LaunchCancelled, RunnerError, RunsFailed, UsageError
 
 # Accio spells its options with one dash (-name=x -json); these are rewritten to --name=x.
 ACCIO_OPTIONS = (
@@ -115,7 +115,9 @@ def _definition_options(func: Any) -> Any:
         ),
         click.option("--dump-snippet", is_flag=True, help="Print Python that loads this launch."),
         click.option(
-            "--wait/--no-wait", default=True, help="Accepted; every launcher waits for now."
+            "--wait/--no-wait",
+            default=True,
+            help="Wait for the runs (the default); --no-wait is --detach.",
         ),
         click.option("--json", "as_json", is_flag=True, help="Print pretty JSON."),
     ]
@@ -126,6 +128,12 @@ def _definition_options(func: Any) -> Any:
 
 def _launch_options(func: Any) -> Any:
     """The definition's options plus those of a launch that runs (run, run-file)."""
+    func = click.option(
+        "--detach",
+        is_flag=True,
+        help="Return once the runs are recorded; a background process runs them"
+        " (runner wait / runner cancel ID).",
+    )(func)
     func = click.option(
         "--overwrite-cache", is_flag=True, help="Run even when an identical run is cached."
     )(func)
@@ -160,11 +168,13 @@ def run(
     saved run definition < run file < overrides and options.
     """
     dump_snippet = options.pop("dump_snippet")
+    detach = options.pop("detach") or not options["wait"]
     target, overrides, values = _request(args, options)
     _launched(
         quiet=quiet,
         as_json=as_json,
         dump_snippet=dump_snippet,
+        detach=detach,
         target=target,
         overrides=overrides,
         config_dir=config_dir,
@@ -209,11 +219,13 @@ def run_file(
     workflow = pyfile.pick(path, found, rest[0])
     inputs = cli_file.inputs_of(workflow, rest[1:], prog=f"runner run {path} {rest[0]}")
     dump_snippet = options.pop("dump_snippet")
+    detach = options.pop("detach") or not options["wait"]
     _, _, values = _request((), options)
     _launched(
         quiet=quiet,
         as_json=as_json,
         dump_snippet=dump_snippet,
+        detach=detach,
         config_dir=config_dir,
         root=root,
         workflow=workflow,
@@ -274,11 +286,78 @@ def logs(run_id: str, follow: bool) -> None:
         click.echo(f"run {run.id} has no log ({run.status.value}; it printed nothing)", err=True)
 
 
-def _launched(*, quiet: bool, as_json: bool, dump_snippet: bool, **launch: Any) -> None:
+WAIT_EPILOG = (
+    "Exit codes: the launch's own (0 every run succeeded, 4 runs failed or were lost,"
+    " 130 it was cancelled); 124 --timeout passed (the launch goes on); 1 bad command line."
+)
+
+
+@cli.command(epilog=WAIT_EPILOG)
+@click.argument("launch_id")
+@click.option(
+    "--poll-interval",
+    type=click.FloatRange(min=0.01),
+    default=0.5,
+    show_default=True,
+    help="Seconds between two looks at the store.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    help="Give up waiting after this many seconds (exit 124); the launch goes on.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print only run ids.")
+@click.option("--json", "as_json", is_flag=True, help="Print pretty JSON.")
+def wait(
+    launch_id: str, poll_interval: float, timeout: float | None, quiet: bool, as_json: bool
+) -> None:
+    """Wait for LAUNCH_ID (a detached launch, or one another process runs) to end: its
+    progress, its table, and the exit code it would have had."""
+    from runner import api, render
+
+    with render.Watch(quiet=quiet, as_json=as_json) as watch:
+        done = api.wait(
+            launch_id,
+            poll_interval=poll_interval,
+            timeout=timeout,
+            on_created=watch.created,
+            on_outcome=watch.outcome,
+        )
+    _finish(done, quiet=quiet, as_json=as_json)
+
+
+@cli.command(epilog=EPILOG)
+@click.argument("ids", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print pretty JSON.")
+def cancel(ids: tuple[str, ...], as_json: bool) -> None:
+    """Cancel launches or runs (IDS, prefixes work), whichever process runs them: pending runs
+    never start, running ones are stopped, all recorded cancelled; finished runs are kept."""
+    from runner import api, render
+
+    done = api.cancel(ids)
+    if as_json:
+        render.as_json([item.to_json() for item in done])
+    else:
+        render.cancelled(done)
+
+
+def _launched(
+    *, quiet: bool, as_json: bool, dump_snippet: bool, detach: bool, **launch: Any
+) -> None:
     """api.launch with the launch's display, then the summary and the exit code."""
     from runner import api, render
     from runner.launchers import launch_only_process
 
+    if detach:
+        shown = render.ids if quiet else None if as_json else render.created
+        done = api.launch(detach=True, on_created=shown, **launch)
+        if dump_snippet:
+            render.snippet(done)
+        if as_json:
+            render.as_json(done.to_json())
+        elif not quiet:
+            render.detached(done)
+        return
     launch_only_process()
     with render.Watch(quiet=quiet, as_json=as_json) as watch:
         done = api.launch(on_created=watch.created, on_outcome=watch.outcome, **launch)
@@ -305,6 +384,8 @@ def _finish(launch: Any, *, quiet: bool, as_json: bool, dump_snippet: bool = Fal
         render.as_json(launch.to_json())
     elif not quiet:
         render.summary(launch)
+    if launch.cancelled:
+        raise LaunchCancelled(f"launch {launch.id} was cancelled ({render.counts(launch)})")
     if not launch.ok:
         failed = sum(1 for r in launch.runs if not r.status.ok)
         raise RunsFailed(

@@ -7,6 +7,7 @@ import tempfile
 import time
 from collections.abc import Callable, Generator, Sequence
 
+from runner.cancellation import Cancellation, Cancelled, watching
 from runner.launchers import Launcher, WorkerCrash
 from runner.runs import RunOutcome, RunStatus
 from runner.store import Store
@@ -55,20 +56,34 @@ def execute(
     retries: dict[str, int],
     fail_fast: bool = False,
     on_outcome: Callable[[RunOutcome], None] | None = None,
+    launch_id: str | None = None,
 ) -> None:
     """Run every task to a final outcome, recording each attempt as it arrives.
 
     A failed attempt is retried (same seed) while the run has retries left. KeyboardInterrupt
     and FailedFast propagate after what finished is recorded; the caller cancels the rest.
+    With `launch_id`, cancel requests in the store (`runner cancel`, from any process) stop
+    the launch (Cancelled propagates) or drop single runs; whoever cancels records them.
     """
     recorder = Recorder(store)
-    with tempfile.TemporaryDirectory(prefix="runner-workers-") as marker_dir:
+    with (
+        tempfile.TemporaryDirectory(prefix="runner-workers-") as marker_dir,
+        watching(store, launch_id, marker_dir if launcher.isolated else None) as cancel,
+    ):
         try:
             while tasks:
+                if cancel.launch:
+                    raise Cancelled()
                 again: list[Task] = []
                 by_id = {task.run_id: task for task in tasks}
-                with contextlib.closing(_attempts(launcher, tasks, marker_dir)) as outcomes:
+                attempts = _attempts(launcher, tasks, marker_dir, cancel)
+                with contextlib.closing(attempts) as outcomes:
                     for outcome in outcomes:
+                        if cancel.launch:
+                            raise Cancelled()
+                        if outcome.run_id in cancel.runs:  # recorded cancelled already
+                            cancel.settle(outcome.run_id)
+                            continue
                         recorder.add(outcome)
                         if on_outcome:
                             on_outcome(outcome)
@@ -85,19 +100,28 @@ def execute(
 
 
 def _attempts(
-    launcher: Launcher, tasks: Sequence[Task], marker_dir: str
+    launcher: Launcher, tasks: Sequence[Task], marker_dir: str, cancel: Cancellation
 ) -> Generator[RunOutcome, None, None]:
     """One attempt of each task. When a worker dies, the runs the dead workers held (their
     markers say which) are run again one at a time, so a crash fails only the run that
-    causes it; the others go on in a new pool."""
-    remaining = {task.run_id: task for task in tasks}
+    causes it; the others go on in a new pool. A worker ended because its run was cancelled
+    is no crash: the runs beside it go on in a new pool."""
+    remaining = {task.run_id: task for task in tasks if task.run_id not in cancel.runs}
     while remaining:
         try:
             for outcome in launcher.run(list(remaining.values()), marker_dir):
                 remaining.pop(outcome.run_id, None)
                 yield outcome
         except WorkerCrash as crash:
+            if cancel.launch:
+                raise Cancelled() from None
             held = read_markers(marker_dir)
+            stopped = [run_id for run_id in held if run_id in cancel.runs]
+            if stopped:
+                for run_id in {*stopped, *cancel.unsettled()}:
+                    remaining.pop(run_id, None)
+                    cancel.settle(run_id)
+                continue
             suspects = [remaining[run_id] for run_id in held if run_id in remaining]
             for task in suspects or list(remaining.values()):
                 del remaining[task.run_id]

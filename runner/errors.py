@@ -62,11 +62,25 @@ class Interrupted(RunnerError):
     exit_code = 130
 
 
+class LaunchCancelled(RunnerError):
+    """The launch was cancelled (runner cancel, from any process): what `runner wait` and an
+    attached launch exit with."""
+
+    exit_code = 130
+
+
+class WaitTimeout(RunnerError):
+    """`runner wait --timeout` gave up waiting; the launch goes on untouched."""
+
+    exit_code = 124  # as timeout(1)
+
+
 EXIT_CODES = {
     0: "success",
     1: "bad command line (arguments, options, environment)",
     2: "invalid run definition (composition or validation failed; nothing was stored)",
     4: "one or more runs failed (the launch waited for them)",
     5: "internal error",
-    130: "interrupted (Ctrl-C / SIGTERM); unfinished runs recorded as cancelled",
+    124: "runner wait --timeout: gave up waiting (the launch goes on)",
+    130: "interrupted (Ctrl-C / SIGTERM) or cancelled (runner cancel); unfinished runs recorded as cancelled",
 }

@@ -327,3 +327,39 @@ class Watch:
             counts=f"{done - failed} done, {failed} failed, {self.total - done} to go",
             rate=f"{done / elapsed:,.1f} runs/s",
         )
+
+
+# -- launches that outlive the command: --detach, runner cancel --------------------------------
+
+
+def counts(launch: Launch) -> str:
+    """'3 cancelled, 2 succeeded': a launch's runs by status."""
+    return _counts(launch.record.counts)
+
+
+def detached(launch: Launch) -> None:
+    """After --detach: where the launch runs and how to follow it."""
+    from runner import detach
+
+    record, short = launch.record, launch.id[:12]
+    if not any(record.counts.get(s) for s in ("pending", "running")):
+        print(f"launch {short}: nothing left to run ({counts(launch)})")
+        return
+    out = detach.output_path(launch.home, launch.id) if launch.home else None
+    print(
+        f"detached: background process {record.pid}"
+        + (f", its output in {out}" if out else "")
+        + f"\nfollow: runner wait {short}   stop: runner cancel {short}"
+    )
+    sys.stdout.flush()
+
+
+def cancelled(results: list[Any]) -> None:
+    """What `runner cancel` did, one line per id."""
+    for result in results:
+        what = f"{result.kind} {result.id[:12]}"
+        if result.cancelled:
+            runs = "run" if result.cancelled == 1 else "runs"
+            print(f"{what}: {result.cancelled} {runs} cancelled ({_counts(result.counts)})")
+        else:
+            print(f"{what} had ended ({_counts(result.counts)}); nothing to cancel")

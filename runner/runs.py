@@ -16,7 +16,7 @@ class RunStatus(enum.StrEnum):
     CACHED = "cached"  # reused the result of an earlier identical run (see cached_from)
     FAILED = "failed"  # raised, or its worker died; the error is recorded
     TIMED_OUT = "timed_out"  # ran past its timeout and was stopped
-    CANCELLED = "cancelled"  # the launch was interrupted or failed fast before it ran
+    CANCELLED = "cancelled"  # runner cancel, Ctrl-C, or --fail-fast stopped it before it ended
     LOST = "lost"  # never stored: shown for unfinished runs whose launcher is gone
 
     @property
@@ -186,6 +186,7 @@ class LaunchRecord:
     project_root: str = ""  # importable by the runs; resume and rerun need it again
     pid_start: str = ""  # the launcher's start time, so a reused pid is not taken for it
     counts: dict[str, int] = field(default_factory=dict)  # status -> number of runs
+    cancelled: float | None = None  # when the whole launch was cancelled (runner cancel, Ctrl-C)
 
     @property
     def has_parent(self) -> bool:
@@ -220,5 +221,6 @@ class LaunchRecord:
             "status": self.status,
             "run_count": self.run_count,
             "counts": self.counts,
+            "cancelled": self.cancelled,
             "definition": self.definition,
         }

@@ -99,6 +99,19 @@ MIGRATIONS: list[str] = [
     """
     DROP INDEX runs_launch_status;
     """,
+    # 5: `runner cancel` from any process: a request the launching process polls for (run_id
+    # NULL: the whole launch). The canceller records the runs cancelled in the same
+    # transaction; the launcher only stops their work.
+    """
+    CREATE TABLE cancels (
+        id INTEGER PRIMARY KEY,
+        launch_id TEXT NOT NULL REFERENCES launches(id),
+        run_id TEXT,
+        requested REAL NOT NULL,
+        reason TEXT NOT NULL
+    );
+    CREATE INDEX cancels_launch ON cancels(launch_id, id);
+    """,
 ]
 
 _LAUNCH_COLUMNS = (
@@ -111,6 +124,11 @@ _RUN_COLUMNS = (
     " cached_from"
 )
 _UNFINISHED = (RunStatus.PENDING.value, RunStatus.RUNNING.value)
+# When the whole launch was cancelled (runner cancel, Ctrl-C), read with every launch.
+_CANCELLED = (
+    "(SELECT MIN(requested) FROM cancels WHERE cancels.launch_id = launches.id"
+    " AND cancels.run_id IS NULL)"
+)
 
 
 def process_start(pid: int) -> str:
@@ -299,15 +317,17 @@ class Store:
         # Most runs succeed on their first attempt with no folder: they take a shorter write.
         plain = [o for o in latest if o.status is RunStatus.SUCCEEDED and o.run_dir is None]
         other = [o for o in latest if not (o.status is RunStatus.SUCCEEDED and o.run_dir is None)]
+        # A run cancelled meanwhile (`runner cancel`, from any process) keeps that status:
+        # every run ends with one final status, whichever was written first.
         with self._transaction() as db:
             db.executemany(
                 "UPDATE runs SET status='succeeded', started=?, ended=?, result=?, attempts=?"
-                " WHERE id=?",
+                " WHERE id=? AND status != 'cancelled'",
                 [(o.started, o.ended, o.result_json, o.attempt, o.run_id) for o in plain],
             )
             db.executemany(
                 "UPDATE runs SET status=?, started=?, ended=?, result=?, error=?, traceback=?,"
-                " run_dir=?, attempts=?, cached_from=? WHERE id=?",
+                " run_dir=?, attempts=?, cached_from=? WHERE id=? AND status != 'cancelled'",
                 (
                     (
                         o.status.value,
@@ -346,6 +366,72 @@ class Store:
             )
             return cur.rowcount
 
+    def cancel(self, launch_id: str, run_id: str | None, reason: str) -> int:
+        """Record the launch's unfinished runs (or the one run) cancelled and, if there were
+        any, the request its launching process polls for to stop their work; returns how many
+        runs were cancelled. One transaction: two cancels at once cancel each run once."""
+        now = time.time()
+        with self._transaction() as db:
+            if run_id is None:
+                cur = db.execute(
+                    "UPDATE runs SET status=?, ended=?, error=? WHERE launch_id=?"
+                    " AND status IN (?, ?)",
+                    (RunStatus.CANCELLED.value, now, reason, launch_id, *_UNFINISHED),
+                )
+            else:
+                cur = db.execute(
+                    "UPDATE runs SET status=?, ended=?, error=? WHERE id=? AND status IN (?, ?)",
+                    (RunStatus.CANCELLED.value, now, reason, run_id, *_UNFINISHED),
+                )
+            if cur.rowcount:
+                db.execute(
+                    "INSERT INTO cancels (launch_id, run_id, requested, reason) VALUES (?, ?, ?, ?)",
+                    (launch_id, run_id, now, reason),
+                )
+            return cur.rowcount
+
+    def cancel_requests(self, launch_id: str, after: int = 0) -> list[tuple[int, str | None]]:
+        """(request id, run id or None for the whole launch) of the requests after `after`."""
+        return self._db.execute(
+            "SELECT id, run_id FROM cancels WHERE launch_id=? AND id>? ORDER BY id",
+            (launch_id, after),
+        ).fetchall()
+
+    def set_owner(self, launch_id: str, pid: int, pid_start: str) -> None:
+        """The process that runs the launch now (a detached launch's background process)."""
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE launches SET pid=?, pid_start=? WHERE id=?", (pid, pid_start, launch_id)
+            )
+
+    def pending(self, launch_id: str) -> list[RunRecord]:
+        """The runs of the launch still pending, as stored (never shown lost)."""
+        rows = self._db.execute(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE launch_id=? AND status=? ORDER BY idx",
+            (launch_id, RunStatus.PENDING.value),
+        ).fetchall()
+        return [self._run(row) for row in rows]
+
+    def finished(self, launch_id: str, seen: set[str]) -> list[RunOutcome]:
+        """The launch's finished runs not in `seen`, as outcomes (what `runner wait` reports)."""
+        rows = self._db.execute(
+            "SELECT id, status, started, ended, error, attempts FROM runs WHERE launch_id=?"
+            " AND status NOT IN (?, ?)",
+            (launch_id, *_UNFINISHED),
+        )
+        return [
+            RunOutcome(
+                run_id=run_id,
+                status=RunStatus(status),
+                started=started or ended or 0.0,
+                ended=ended or 0.0,
+                error=error,
+                attempt=attempts,
+            )
+            for run_id, status, started, ended, error, attempts in rows
+            if run_id not in seen
+        ]
+
     def cached_results(self, keys: Iterable[str]) -> dict[str, tuple[str, str | None]]:
         """cache key -> (run id, result as JSON) of the newest succeeded run with that key."""
         found: dict[str, tuple[str, str | None]] = {}
@@ -362,8 +448,10 @@ class Store:
         return found
 
     def reopen(self, launch_id: str, run_ids: Iterable[str], pid: int, pid_start: str) -> None:
-        """Resume: the launch belongs to this process now; these runs are pending again."""
+        """Resume: the launch belongs to this process now; these runs are pending again, and
+        earlier cancel requests are done with."""
         with self._transaction() as db:
+            db.execute("DELETE FROM cancels WHERE launch_id=?", (launch_id,))
             db.execute(
                 "UPDATE launches SET pid=?, pid_start=? WHERE id=?", (pid, pid_start, launch_id)
             )
@@ -411,7 +499,7 @@ class Store:
 
     def launches(self, limit: int | None = 20) -> list[LaunchRecord]:
         """Most recent first."""
-        sql = f"SELECT {_LAUNCH_COLUMNS} FROM launches ORDER BY created DESC, rowid DESC"
+        sql = f"SELECT {_LAUNCH_COLUMNS}, {_CANCELLED} FROM launches ORDER BY created DESC, rowid DESC"
         rows = self._db.execute(sql + (f" LIMIT {int(limit)}" if limit else "")).fetchall()
         launches = [self._launch(row) for row in rows]
         self._fill_counts(launches)
@@ -419,7 +507,7 @@ class Store:
 
     def launch(self, launch_id: str) -> LaunchRecord | None:
         row = self._db.execute(
-            f"SELECT {_LAUNCH_COLUMNS} FROM launches WHERE id=?", (launch_id,)
+            f"SELECT {_LAUNCH_COLUMNS}, {_CANCELLED} FROM launches WHERE id=?", (launch_id,)
         ).fetchone()
         if row is None:
             return None
@@ -511,6 +599,7 @@ class Store:
             run_count=row[16],
             project_root=row[17],
             pid_start=row[18],
+            cancelled=row[19],
         )
 
     @staticmethod

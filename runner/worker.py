@@ -135,6 +135,20 @@ def read_markers(marker_dir: str) -> dict[str, bool]:
     return found
 
 
+def held_runs(marker_dir: str) -> dict[int, str]:
+    """worker pid -> the run it holds (or last held), for every marker; leaves them in place."""
+    held: dict[int, str] = {}
+    for name in os.listdir(marker_dir):
+        try:
+            with open(os.path.join(marker_dir, name), "rb") as marker:
+                run_id = marker.read(32).decode(errors="replace").strip()
+        except FileNotFoundError:  # the launcher read and removed it meanwhile
+            continue
+        if run_id and name.isdigit():
+            held[int(name)] = run_id
+    return held
+
+
 # -- timeouts -----------------------------------------------------------------------------------
 
 

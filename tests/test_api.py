@@ -12,12 +12,14 @@ import runner
 
 def test_public_names_are_pinned() -> None:
     assert sorted(runner.__all__) == [
+        "CancelResult",
         "CompositionError",
         "DefinitionError",
         "Entities",
         "ExistingPath",
         "Interrupted",
         "Launch",
+        "LaunchCancelled",
         "LaunchRecord",
         "Preview",
         "RunRecord",
@@ -27,11 +29,14 @@ def test_public_names_are_pinned() -> None:
         "RunsFailed",
         "UsageError",
         "ValidationError",
+        "WaitTimeout",
         "WorkflowError",
+        "cancel",
         "entities",
         "launch",
         "show",
         "status",
+        "wait",
         "workflow",
     ]
     for name in runner.__all__:
