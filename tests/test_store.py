@@ -151,3 +151,57 @@ def test_a_batch_with_several_attempts_keeps_the_last(tmp_path: Path) -> None:
     (run,) = store.runs(record.id)
     assert (run.status, run.result, run.attempts) == (RunStatus.SUCCEEDED, 5, 2)
     assert [a["status"] for a in store.attempts(run_id)] == ["failed", "succeeded"]
+
+
+def test_a_cancel_records_each_unfinished_run_once(tmp_path: Path) -> None:
+    """Two cancels at once, or a cancel racing the launch's own end: one final status each."""
+    store = Store(tmp_path)
+    record, specs = make_launch("cd" * 16, 3)
+    store.record_launch(record, specs)
+    store.record_outcomes([RunOutcome(specs[0].id, RunStatus.SUCCEEDED, 1.0, 2.0, "1")])
+    assert store.cancel(record.id, None, "cancelled (runner cancel)") == 2
+    assert store.cancel(record.id, None, "cancelled (runner cancel)") == 0  # the second one
+    # The launcher's last outcomes, written after the cancel, do not overwrite it.
+    store.record_outcomes(
+        [
+            RunOutcome(specs[1].id, RunStatus.SUCCEEDED, 1.0, 2.0, "2"),
+            RunOutcome(specs[2].id, RunStatus.FAILED, 1.0, 2.0, error="E"),
+        ]
+    )
+    runs = store.runs(record.id)
+    assert [r.status for r in runs] == [RunStatus.SUCCEEDED] + [RunStatus.CANCELLED] * 2
+    assert runs[1].error == "cancelled (runner cancel)" and runs[1].result is None
+    assert store.launch(record.id).cancelled is not None
+    assert [run_id for _, run_id in store.cancel_requests(record.id)] == [None]
+
+
+def test_a_run_cancel_is_a_request_for_that_run(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    record, specs = make_launch("ef" * 16, 2)
+    store.record_launch(record, specs)
+    assert store.cancel(record.id, specs[1].id, "why") == 1
+    ((first, run_id),) = store.cancel_requests(record.id)
+    assert run_id == specs[1].id
+    assert store.cancel_requests(record.id, first) == []
+    assert store.launch(record.id).cancelled is None  # the launch as a whole goes on
+    store.reopen(record.id, [specs[1].id], 1, "")  # resume: the run is pending again
+    assert store.cancel_requests(record.id) == []
+    assert [r.status for r in store.runs(record.id)] == [RunStatus.PENDING] * 2
+
+
+def test_a_version_4_store_gains_cancels_and_reads_as_before(tmp_path: Path) -> None:
+    con = sqlite3.connect(tmp_path / "runner.db")
+    for migration in MIGRATIONS[:4]:
+        con.executescript(migration)
+    con.execute(
+        "INSERT INTO launches (id, created, workflow_id, workflow_version, tags, seed, repeat,"
+        " labels, annotations, env, launcher, definition, pid, run_count)"
+        " VALUES ('a4', 1.0, 'w', '1', '[]', 5, 1, '{}', '{}', '{}', 'local', '{}', 1, 1)"
+    )
+    con.execute("PRAGMA user_version = 4")
+    con.commit()
+    con.close()
+    store = Store(tmp_path)
+    launch = store.launch("a4")
+    assert launch is not None and launch.cancelled is None
+    assert store.cancel_requests("a4") == []
