@@ -8,6 +8,7 @@ from pathlib import Path
 # The script's directory is on sys.path already, unless Python runs with -P / PYTHONSAFEPATH.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import detach
 import startup
 import sweep
 
@@ -15,6 +16,7 @@ import sweep
 BENCHMARKS: list[tuple[str, Callable[[bool], str]]] = [
     ("startup", startup.run),
     ("sweep", sweep.run),
+    ("detach", detach.run),
 ]
 
 
