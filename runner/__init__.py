@@ -17,18 +17,7 @@ and to write a workflow in Python::
     def train(lr: float = 0.01, epochs: int = 10, seed: int = 0) -> dict: ...
 """
 
-from runner.api import (
-    CancelResult,
-    Entities,
-    Launch,
-    Preview,
-    cancel,
-    entities,
-    launch,
-    show,
-    status,
-    wait,
-)
+from runner.api import Entities, Launch, Preview, entities, launch, show, status
 from runner.decorated import workflow
 from runner.errors import (
     CompositionError,
@@ -43,6 +32,7 @@ from runner.errors import (
     WorkflowError,
 )
 from runner.inputs import ExistingPath
+from runner.lifecycle import CancelResult, cancel, wait
 from runner.runs import LaunchRecord, RunRecord, RunSpec, RunStatus
 
 __all__ = [

@@ -50,7 +50,7 @@ def _terminated(signum: int, frame: Any) -> None:
 def main(argv: list[str]) -> int:
     """The background process: HOME LAUNCH_ID [--fail-fast]. It owns the launch (its pid is
     the launch's, for `lost`) and runs the runs still pending, as an attached launch would."""
-    from runner import api
+    from runner import lifecycle
     from runner.errors import RunnerError
     from runner.launchers import launch_only_process
 
@@ -59,7 +59,7 @@ def main(argv: list[str]) -> int:
     launch_only_process()
     print(f"launch {launch_id}: background process {os.getpid()}", flush=True)
     try:
-        done = api.run_pending(launch_id, home=home, fail_fast="--fail-fast" in argv[2:])
+        done = lifecycle.run_pending(launch_id, home=home, fail_fast="--fail-fast" in argv[2:])
     except RunnerError as exc:
         print(f"error: {exc}", flush=True)
         return exc.exit_code
