@@ -321,3 +321,24 @@ def test_the_launch_goes_on_when_its_terminal_closes(project, home, elsewhere, c
     waited = cli("wait", launch_id, "--json")
     assert waited.code == 0, waited.err
     assert statuses(json.loads(waited.out)) == ["succeeded"] * 4
+
+
+def test_the_python_api_detaches_waits_and_cancels(project: Path, home: Path) -> None:
+    import runner
+
+    conf = project / "conf"
+    launch = runner.launch("add", ["params.a=1,2"], config_dir=conf, detach=True)
+    assert launch.record.pid != os.getpid()  # a background process of its own owns it
+    done = launch.wait(poll_interval=0.05)
+    assert (done.results, done.ok, done.cancelled) == ([6, 7], True, False)
+
+    slow = runner.launch("slow", ["params.seconds=30"], repeat=2, config_dir=conf, detach=True)
+    with pytest.raises(runner.WaitTimeout, match="it goes on"):
+        runner.wait(slow.id, timeout=0.1, poll_interval=0.05)
+    seen: list[str] = []
+    (result,) = runner.cancel([slow.id[:8]])
+    assert (result.kind, result.id, result.cancelled) == ("launch", slow.id, 2)
+    ended = runner.wait(slow.id, on_outcome=lambda outcome: seen.append(outcome.status.value))
+    assert ended.cancelled and seen == ["cancelled", "cancelled"]
+    assert slow.cancel().cancelled == 0  # it had ended: nothing changes
+    wait_until(lambda: not alive(slow.record.pid), timeout=10)
