@@ -278,10 +278,9 @@ def launch(
 
     def prepare(first: Definition) -> None:
         """Workers start while the runs are planned and recorded."""
-        if detach:  # they would start in the wrong process
-            return
         launcher = make_launcher(first.fields["launcher"], first.fields.get("max_parallelism"))
-        launcher.prepare()
+        if not detach:  # a detached launch's workers start in its own process
+            launcher.prepare()
         launchers.append(launcher)
 
     try:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import RUNNER, popen, snapshot
+from tests.test_cli import BAD_INPUT
 
 
 def wait_until(what: Callable[[], object], timeout: float = 30.0) -> None:
@@ -112,10 +113,21 @@ def test_wait_passes_the_exit_code_through(cli) -> None:
     assert f"1 of 3 runs did not succeed (launch {failing})" in waited.err
 
 
-def test_invalid_input_is_rejected_before_anything_is_detached(cli, home: Path) -> None:
-    bad = cli("add", "params.a=x", "--detach")
-    assert bad.code == 2
-    assert snapshot(home) == ([], [])
+DETACHED_BAD_INPUT = [
+    case
+    for case in BAD_INPUT
+    if case.id in ("unavailable-backend", "later-sweep-point", "no-workflow")
+]
+
+
+@pytest.mark.parametrize(("args", "code", "message"), DETACHED_BAD_INPUT)
+def test_bad_input_is_rejected_before_anything_is_detached(cli, home, args, code, message) -> None:
+    assert cli("add", "-q").code == 0
+    before = snapshot(home)
+    result = cli(*args, "--detach")
+    assert (result.code, result.out) == (code, ""), result.err
+    assert message in result.err
+    assert snapshot(home) == before
 
 
 @pytest.mark.slow
