@@ -438,13 +438,18 @@ def resume(
     on_outcome: Callable[[RunOutcome], None] | None = None,
 ) -> Launch:
     """Run again, into the same launch, exactly the runs that did not succeed: same params,
-    same seeds. For a launch whose launcher died (its runs show as lost) or was interrupted."""
+    same seeds. For a launch whose launcher died (its runs show as lost), was interrupted or
+    cancelled. A launch cancelled in a process that lives on (a TUI, a kernel) can be resumed
+    elsewhere: that process stops running a launch it no longer owns."""
     from runner.store import launcher_alive, process_start
 
     store = _store(home)
     record = store.launch(_find_run(store, launch_id).launch_id)
     assert record is not None
-    if launcher_alive(record.pid, record.pid_start) and record.pid != os.getpid():
+    unfinished = record.counts.get(RunStatus.PENDING.value) or record.counts.get(
+        RunStatus.RUNNING.value
+    )
+    if unfinished and launcher_alive(record.pid, record.pid_start) and record.pid != os.getpid():
         raise UsageError(
             f"launch {record.id} is still running (pid {record.pid}); nothing to resume"
         )

@@ -62,6 +62,7 @@ class Watcher:
         self.marker_dir = marker_dir
         self.cancellation = cancellation
         self.last = 0
+        self.pid = os.getpid()
         self._store: Store | None = None
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="runner-cancel-watch", daemon=True)
@@ -87,6 +88,10 @@ class Watcher:
         for request_id, run_id in self._store.cancel_requests(self.launch_id, self.last):
             self.last = request_id
             self.cancellation.add(run_id)
+        if self._store.owner(self.launch_id)[0] != self.pid:
+            # `runner resume` elsewhere took the launch over (after a cancel, while this
+            # process lived on): its runs are that process's now.
+            self.cancellation.add(None)
         if self.marker_dir and (self.cancellation.launch or self.cancellation.runs):
             self._stop_workers(self.marker_dir)
 

@@ -405,6 +405,13 @@ class Store:
             (launch_id, after),
         ).fetchall()
 
+    def owner(self, launch_id: str) -> tuple[int, str]:
+        """(pid, start time) of the process that runs the launch."""
+        row = self._db.execute(
+            "SELECT pid, pid_start FROM launches WHERE id=?", (launch_id,)
+        ).fetchone()
+        return (row[0], row[1]) if row else (0, "")
+
     def set_owner(self, launch_id: str, pid: int, pid_start: str) -> None:
         """The process that runs the launch now (a detached launch's background process)."""
         with self._transaction() as db:

@@ -9,7 +9,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import textwrap
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -230,6 +230,17 @@ def test_cancel_one_run_of_a_running_launch(cli, project, home, elsewhere) -> No
     assert runs[0]["error"] == "cancelled (runner cancel)"
 
 
+GATE = """\
+import time
+from pathlib import Path
+
+
+def run(path: str) -> str:
+    while not Path(path).exists():
+        time.sleep(0.05)
+    return "through"
+"""
+
 LAUNCHING_PROCESS = """\
 import sys
 import threading
@@ -239,8 +250,8 @@ import runner
 
 def go():
     launch = runner.launch(
-        "slow", ["params.seconds=30"], repeat=4, max_parallelism=2, config_dir=sys.argv[1],
-        on_created=lambda record, specs: print(record.id, flush=True),
+        "gate", [f"params.path={sys.argv[2]}"], repeat=4, max_parallelism=2,
+        config_dir=sys.argv[1], on_created=lambda record, specs: print(record.id, flush=True),
     )
     print("returned", launch.cancelled, launch.record.counts, flush=True)
 
@@ -255,12 +266,18 @@ sys.stdin.readline()
 
 @pytest.mark.slow
 def test_cancel_a_launch_of_another_process_that_lives_on(cli, project, home, elsewhere) -> None:
-    """A notebook kernel or the TUI launching in a thread: only the launch stops."""
+    """A notebook kernel or the TUI launching in a thread: only the launch stops; it can be
+    resumed elsewhere while that process lives on."""
+    (project / "conf" / "workflow" / "gate.yaml").write_text(
+        'id: gate\nversion: "1.0"\nentrypoint: mypkg.gate:run\n'
+    )
+    (project / "mypkg" / "gate.py").write_text(GATE)
+    gate = elsewhere / "open"
     script = elsewhere / "kernel.py"
-    script.write_text(textwrap.dedent(LAUNCHING_PROCESS))
+    script.write_text(LAUNCHING_PROCESS)
     env = {**os.environ, "RUNNER_HOME": str(home)}
     with subprocess.Popen(
-        [sys.executable, str(script), str(project / "conf")],
+        [sys.executable, str(script), str(project / "conf"), str(gate)],
         cwd=elsewhere,
         env=env,
         stdin=subprocess.PIPE,
@@ -269,18 +286,26 @@ def test_cancel_a_launch_of_another_process_that_lives_on(cli, project, home, el
         text=True,
     ) as kernel:
         assert kernel.stdout is not None and kernel.stdin is not None
+        # Its runs never end by themselves: if the cancel did not stop them, the reads below
+        # would wait forever.
+        watchdog = threading.Timer(60, kernel.kill)
+        watchdog.start()
         launch_id = kernel.stdout.readline().strip()
-        time.sleep(2.0)  # two runs are running, two pending
-        started = time.monotonic()
+        time.sleep(2.0)  # two runs are running (waiting at the gate), two pending
         assert cli("cancel", launch_id).code == 0
         assert kernel.stdout.readline() == "returned True {'cancelled': 4}\n"
-        assert time.monotonic() - started < 10  # not the 30 s the runs would take
         assert kernel.stdout.readline() == "still here\n"
         assert kernel.poll() is None
         assert processes_of(home) == [kernel.pid]  # its workers are gone, it is not
+        assert cli("wait", launch_id).code == 130
+        gate.touch()
+        resumed = cli("resume", launch_id, "--json")
+        assert resumed.code == 0, resumed.err
+        assert json.loads(resumed.out)["runs"][0]["result"] == "through"
         kernel.stdin.close()
         assert kernel.wait(30) == 0, kernel.stderr.read() if kernel.stderr else ""
-    assert cli("wait", launch_id).code == 130
+        watchdog.cancel()
+    assert statuses(launch_json(cli, launch_id)) == ["succeeded"] * 4
 
 
 @pytest.mark.slow
