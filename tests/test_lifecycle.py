@@ -379,3 +379,18 @@ def test_the_python_api_detaches_waits_and_cancels(project: Path, home: Path) ->
     assert ended.cancelled and seen == ["cancelled", "cancelled"]
     assert slow.cancel().cancelled == 0  # it had ended: nothing changes
     wait_until(lambda: not alive(slow.record.pid), timeout=10)
+
+
+@pytest.mark.slow
+def test_an_attached_launch_cancelled_from_elsewhere_exits_130(
+    cli, project, home, elsewhere
+) -> None:
+    with popen(project, home, elsewhere, "slow", "params.seconds=30", "--repeat", "3") as proc:
+        assert proc.stdout is not None
+        launch_id = proc.stdout.readline().split()[1].rstrip(":")  # "launch ID: 3 runs of"
+        time.sleep(1.0)
+        assert cli("cancel", launch_id).code == 0
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130
+    assert f"error: launch {launch_id} was cancelled (3 cancelled)" in err
+    assert "Traceback" not in err
