@@ -394,3 +394,12 @@ def test_an_attached_launch_cancelled_from_elsewhere_exits_130(
     assert proc.returncode == 130
     assert f"error: launch {launch_id} was cancelled (3 cancelled)" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_status_and_logs_follow_a_detached_launch(cli) -> None:
+    run_id = cli("hello", "params.name=follow", "--detach", "-q").out.strip()
+    assert launch_json(cli, run_id)["status"] in ("running", "succeeded")
+    followed = cli("logs", run_id, "-f")
+    assert (followed.code, followed.out) == (0, "Hello, follow.\n")
+    assert launch_json(cli, run_id)["status"] == "succeeded"
