@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ from hydra._internal.hydra import Hydra
 from hydra._internal.utils import create_config_search_path
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.core.override_parser.types import Override, ValueType
+from hydra.core.override_parser.types import Override, OverrideType, Sweep, ValueType
 from hydra.errors import HydraException
 from hydra.initialize import get_gh_backup, restore_gh_from_backup
 from omegaconf import DictConfig, OmegaConf
@@ -136,10 +137,32 @@ class Definition:
     params_validator: Any  # a jsonschema validator for this workflow's params
     sources: Sources
     rich_params: tuple[tuple[str, Any], ...] = ()  # (param, annotation) needing a conversion
+    # The params before interpolations are resolved, and whether any of them interpolates:
+    # then each sweep point is resolved after its values are set, so `${params.x}` follows x.
+    raw_params: dict[str, Any] = field(default_factory=dict)
+    interpolates: bool = False
 
     @property
     def params(self) -> dict[str, Any]:
         return dict(self.fields["params"])
+
+    def apply_point(self, overrides: list[Override], point: str) -> dict[str, Any]:
+        """The params of one sweep point: its overrides applied by Hydra's own override
+        application (dicts merge, `+` adds, `++` forces) to the unresolved params, then
+        resolved, so interpolations see the point's values. `point` names it in messages."""
+        context = {k: v for k, v in self.fields.items() if k != "params"}
+        cfg = OmegaConf.create({**context, "params": self.raw_params})
+        try:
+            ConfigLoaderImpl._apply_overrides_to_config(overrides, cfg)
+            params = OmegaConf.to_container(cfg.params, resolve=True)
+        except (HydraException, OmegaConfBaseException, ValueError) as exc:
+            line = overrides[-1].input_line if len(overrides) == 1 else None
+            what = f"'{line}'" if line else "the sweep"
+            raise CompositionError(
+                f"cannot apply {what} at sweep point {point}: {hydra_message(exc)}"
+            ) from exc
+        assert isinstance(params, dict)
+        return {str(k): v for k, v in params.items()}
 
 
 @dataclass(frozen=True)
@@ -150,6 +173,19 @@ class Axis:
     values: tuple[Any, ...]  # typed values (params axes) or override strings (the others)
     source: str
     is_params: bool
+    kind: OverrideType = OverrideType.CHANGE  # `+key=` adds, `++key=` forces, as in Hydra
+    line: str = ""  # the override as written, for messages
+
+    def override(self, value: Any) -> Override:
+        """The override Hydra's sweeper would hand the job at this value (params axes),
+        holding the parsed value itself, so a cast such as str(10) stays applied."""
+        return Override(
+            type=self.kind,
+            key_or_group=self.key,
+            value_type=ValueType.ELEMENT,
+            _value=value,
+            input_line=self.line,
+        )
 
     @property
     def shown(self) -> tuple[Any, ...]:
@@ -215,7 +251,7 @@ class ConfigSpace:
         if not isinstance(data, dict):
             raise DefinitionError(f"preset '{name}' ({loaded.path}) must be a mapping")
         data.pop("defaults", None)
-        label = f"preset '{name}' ({_source_path(loaded)})"
+        label = f"preset '{name}' ({_source_path(loaded)}/{PRESET_KEY}/{name}.yaml)"
         document = Document(label=label, data={str(k): v for k, v in data.items()})
         validate.check(
             document.data, _run_validator(), what=f"run definition in {label}", where=_always(label)
@@ -265,13 +301,14 @@ class ConfigSpace:
         try:
             cfg = hydra_compose(config_name=PRIMARY, overrides=[*overrides, *unused])
         except (HydraException, OmegaConfBaseException) as exc:
-            raise CompositionError(f"cannot compose the config: {_first_line(exc)}") from exc
+            raise CompositionError(f"cannot compose the config: {hydra_message(exc)}") from exc
         OmegaConf.set_struct(cfg, False)
         return cfg
 
     def _declaration(self, option: str) -> list[Workflow]:
         loaded = self.repository.load_config(f"{WORKFLOW_KEY}/{option}")
-        source = _source_path(loaded) if loaded else option
+        # Hydra's loaded config names its search path entry; the file is inside it.
+        source = f"{_source_path(loaded)}/{WORKFLOW_KEY}/{option}.yaml" if loaded else option
         data = OmegaConf.to_container(loaded.config, resolve=False) if loaded else None
         if not isinstance(data, dict):
             raise WorkflowError(f"workflow declaration {source} must be a mapping")
@@ -399,7 +436,7 @@ class Composer:
                 override = parser.parse_overrides([line])[0]
             except HydraException as exc:
                 raise CompositionError(
-                    f"malformed override '{line}'{_origin(label)}: {_first_line(exc)}"
+                    f"malformed override '{line}'{_origin(label)}: {hydra_message(exc)}"
                 ) from exc
             key = override.key_or_group
             if key == PRESET_KEY:
@@ -436,8 +473,16 @@ class Composer:
             )
         is_params = key.startswith("params.") and not override.is_delete()
         try:
+            elements = list(override.sweep_iterator())
+            nested = [e for e in elements if isinstance(e, Sweep)]
+            if nested:
+                raise CompositionError(
+                    f"'{override.input_line}'{_origin(label)}: an element of a sweep cannot be a"
+                    f" sweep itself ({type(nested[0]).__name__}); list the values in one sweep"
+                )
             if is_params:
-                values: tuple[Any, ...] = tuple(override.sweep_iterator())
+                # Quoted elements arrive as the parser's QuotedString: their text is the value.
+                values: tuple[Any, ...] = tuple(Override._convert_value(e) for e in elements)
             else:
                 prefix = override.get_key_element()
                 items = list(override.sweep_string_iterator())
@@ -446,10 +491,19 @@ class Composer:
                     items = [self.space.by_option(item).spec for item in items]
                 values = tuple(f"{prefix}={v}" for v in items)
         except HydraException as exc:
-            raise CompositionError(f"cannot expand sweep '{override.input_line}': {exc}") from exc
+            raise CompositionError(
+                f"cannot expand sweep '{override.input_line}': {hydra_message(exc)}"
+            ) from exc
         if not values:
             raise CompositionError(f"sweep '{override.input_line}'{_origin(label)} has no values")
-        return Axis(key=key, values=values, source=label, is_params=is_params)
+        return Axis(
+            key=key,
+            values=values,
+            source=label,
+            is_params=is_params,
+            kind=override.type,
+            line=str(override.input_line),
+        )
 
     # -- definitions ------------------------------------------------------------------------
 
@@ -490,12 +544,13 @@ class Composer:
                 cfg.merge_with(document.fields)
             ConfigLoaderImpl._apply_overrides_to_config(value_overrides, cfg)
             cfg.merge_with(self.request.options)
+            raw_params = OmegaConf.to_container(cfg.params, resolve=False)
             composed = OmegaConf.to_container(cfg, resolve=True)
         except (HydraException, OmegaConfBaseException, ValueError) as exc:
             raise CompositionError(
-                f"cannot compose the run definition: {_first_line(exc)}"
+                f"cannot compose the run definition: {hydra_message(exc)}"
             ) from exc
-        assert isinstance(composed, dict)
+        assert isinstance(composed, dict) and isinstance(raw_params, dict)
         fields: dict[str, Any] = {str(k): v for k, v in composed.items()}
 
         layers: list[tuple[str, Mapping[str, Any]]] = [
@@ -518,6 +573,8 @@ class Composer:
             params_validator=validator,
             sources=sources,
             rich_params=converters(func),
+            raw_params={str(k): v for k, v in raw_params.items()},
+            interpolates=has_interpolation(raw_params),
         )
 
 
@@ -619,9 +676,45 @@ def _did_you_mean(word: str, choices: list[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+def has_interpolation(value: Any) -> bool:
+    """Whether an unresolved container holds an interpolation (`${...}`) anywhere."""
+    if isinstance(value, str):
+        return "${" in value
+    if isinstance(value, dict):
+        return any(has_interpolation(v) for v in value.values())
+    if isinstance(value, list):
+        return any(has_interpolation(v) for v in value)
+    return False
+
+
+def hydra_message(exc: BaseException) -> str:
+    """Hydra's message without what the caller already says: its "Error parsing override"
+    line, its link to the docs and OmegaConf's key/type trailer; its hints (the functions that
+    exist, how to add a key with `+` or force it with `++`) are kept, on one line."""
+    cause = exc.__cause__ if isinstance(exc.__cause__, OmegaConfBaseException) else None
+    lines = [line.strip() for line in str(exc).strip().splitlines()]
+    if cause is not None and lines and lines[0].startswith("Error merging override"):
+        lines = [line.strip() for line in str(cause).strip().splitlines()]
+    kept = [
+        _EVALUATING.sub("", line) for line in lines if line and not line.startswith(_NOT_FOR_USERS)
+    ]
+    text = ""
+    for line in kept:
+        text += line if not text else (" " if text.endswith((".", ":")) else "; ") + line
+    return text or type(exc).__name__
+
+
+# Lines of Hydra's and OmegaConf's messages that say nothing the user can act on.
+_NOT_FOR_USERS = (
+    "Error parsing override",
+    "See https://",
+    "full_key:",
+    "object_type=",
+    "reference_type=",
+)
+# "HydraException while evaluating 'nosuchfn(1)': Unknown function": the override is quoted
+# by the caller already.
+_EVALUATING = re.compile(r"^\w+ while evaluating '.*?': ")
 
 
 def _source_path(loaded: Any) -> str:

@@ -10,11 +10,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from runner.compose import Axis, Composer, Definition
+from hydra.core.override_parser.types import OverrideType
+
+from runner.compose import Axis, Composer, Definition, has_interpolation
 from runner.errors import ValidationError
 from runner.inputs import InputError, from_json
 from runner.runs import RunSpec
-from runner.validate import PointCheck, problems_of
+from runner.validate import UNKNOWN_KEY, PointCheck, problems_of
 
 SEED_BITS = 63  # seeds are non-negative 64-bit integers, so SQLite stores them exactly
 MAX_PROBLEMS = 20  # past this many invalid runs, the message says how many more
@@ -67,10 +69,11 @@ def plan_runs(composer: Composer, on_first: Callable[[Definition], None] | None 
 
     specs: list[RunSpec] = []
     definitions: list[Definition] = []
-    problems: list[str] = []
+    problems: dict[str, list[str]] = {}  # problem -> the sweep points that have it
     invalid_runs = 0
     per_definition: dict[int, tuple[Any, ...]] = {}
     checks: dict[int, PointCheck] = {}
+    exact_for: dict[int, bool] = {}
     # Top-level params keys the sweep changes; empty when a nested key is swept.
     swept = tuple(axis.param_path[0] for axis in axes if axis.is_params)
     if any(len(axis.param_path) > 1 for axis in axes if axis.is_params):
@@ -88,20 +91,35 @@ def plan_runs(composer: Composer, on_first: Callable[[Definition], None] | None 
     for combo in itertools.product(*(axis.values for axis in axes)):
         choices = tuple(str(combo[i]) for i in group_places) if group_places else ()
         definition = composer.definition(choices)
-        params = definition.params
+        exact = exact_for.get(id(definition))
+        if exact is None:
+            exact = exact_for[id(definition)] = needs_hydra(definition, axes)
         point: dict[str, Any] = {}
-        for (key, path, shown), value in zip(plan_axes, combo, strict=True):
-            if path is not None:
-                _set_path(params, path, value)
-                point[key] = value
-            else:
-                point[key] = shown[value]
+        if exact:
+            overrides = []
+            for axis, (key, path, shown), value in zip(axes, plan_axes, combo, strict=True):
+                if path is not None:
+                    overrides.append(axis.override(value))
+                    point[key] = value
+                else:
+                    point[key] = shown[value]
+            params = definition.apply_point(overrides, _show_point(point))
+        else:
+            params = definition.params
+            for (key, path, shown), value in zip(plan_axes, combo, strict=True):
+                if path is not None:
+                    _set_path(params, path, value)
+                    point[key] = value
+                else:
+                    point[key] = shown[value]
         check = checks.get(id(definition))
         if check is None:
-            check = checks[id(definition)] = PointCheck(definition.params_validator, params)
+            check = checks[id(definition)] = PointCheck(
+                definition.params_validator, definition.params
+            )
         found = (
             []
-            if check.is_valid(params, swept)
+            if check.is_valid(params, () if exact else swept)
             else problems_of(
                 params,
                 definition.params_validator,
@@ -113,8 +131,9 @@ def plan_runs(composer: Composer, on_first: Callable[[Definition], None] | None 
             found = rich_problems(params, definition)
         if found:
             invalid_runs += 1
-            where = f" (sweep point {_show_point(point)})" if point else ""
-            problems.extend(p + where for p in found if len(problems) < MAX_PROBLEMS)
+            for problem in found:
+                if problem in problems or len(problems) < MAX_PROBLEMS:
+                    problems.setdefault(problem, []).append(_show_point(point))
             continue
         if on_first is not None and not specs:
             on_first(definition)
@@ -141,9 +160,32 @@ def plan_runs(composer: Composer, on_first: Callable[[Definition], None] | None 
             )
             definitions.append(definition)
     if problems:
-        more = f"; {invalid_runs} runs invalid in all" if invalid_runs > 1 else ""
-        raise ValidationError(f"invalid params{more}:", problems=_unique(problems))
+        more = f"; {invalid_runs} sweep points invalid in all" if invalid_runs > 1 else ""
+        raise ValidationError(
+            f"invalid params{more}:",
+            problems=[_at_points(p, at) for p, at in problems.items()],
+            hint=_unknown_key_hint(first) if any(UNKNOWN_KEY in p for p in problems) else None,
+        )
     return Plan(base=first, seed=launch_seed, specs=specs, definitions=definitions, axes=axes)
+
+
+def needs_hydra(definition: Definition, axes: list[Axis]) -> bool:
+    """Whether a definition's sweep points need Hydra's override application (see
+    Definition.apply_point) rather than a value set at a path, which gives the same params
+    only when: nothing interpolates, and every params axis changes an existing key to a value
+    that is not a mapping (mappings merge into the existing one) and holds no interpolation."""
+    if definition.interpolates:
+        return True
+    for axis in axes:
+        if not axis.is_params:
+            continue
+        if axis.kind is not OverrideType.CHANGE or not _has_path(
+            definition.raw_params, axis.param_path
+        ):
+            return True
+        if any(isinstance(v, dict) or has_interpolation(v) for v in axis.values):
+            return True
+    return False
 
 
 def rich_problems(params: dict[str, Any], definition: Definition) -> list[str]:
@@ -201,9 +243,40 @@ def _set_path(params: dict[str, Any], path: tuple[str, ...], value: Any) -> None
     node[path[-1]] = value
 
 
+def _unknown_key_hint(definition: Definition) -> str:
+    """How a key is added on purpose: in the schema that refused it."""
+    workflow = definition.workflow
+    if workflow.schema is None:
+        return (
+            f"workflow '{workflow.id}' takes only the parameters of {workflow.entrypoint};"
+            " add one there to take a new key"
+        )
+    return (
+        f"workflow '{workflow.id}' takes only the params its schema declares ({workflow.source});"
+        " declare a new key there to add it, or allow any with additionalProperties"
+    )
+
+
+def _has_path(params: dict[str, Any], path: tuple[str, ...]) -> bool:
+    node: Any = params
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            return False
+        node = node[key]
+    return True
+
+
 def _show_point(point: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in point.items())
 
 
-def _unique(items: list[str]) -> list[str]:
-    return list(dict.fromkeys(items))
+def _at_points(problem: str, points: list[str]) -> str:
+    """A problem once, with the sweep points that have it (the first three, then a count)."""
+    points = [p for p in points if p]
+    if not points:
+        return problem
+    if len(points) == 1:
+        return f"{problem} (sweep point {points[0]})"
+    shown = "; ".join(points[:3])
+    more = f" and {len(points) - 3} more" if len(points) > 3 else ""
+    return f"{problem} ({len(points)} sweep points: {shown}{more})"

@@ -17,6 +17,7 @@ from runner.errors import DefinitionError, ValidationError
 
 # (key path) -> "from override 'params.a=1'" or None when unknown.
 Where = Callable[[tuple[str | int, ...]], str | None]
+UNKNOWN_KEY = "unknown key"  # how a key the schema does not allow is reported
 
 _TYPE_WORDS = {
     "integer": "an integer",
@@ -118,7 +119,7 @@ def describe(error: SchemaError, prefix: tuple[str | int, ...], where: Where | N
         for key in sorted(set(value) - set(known)):
             key_path = (*path, key)
             hint = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
-            text = f"{dotted(key_path)}: unknown key"
+            text = f"{dotted(key_path)}: {UNKNOWN_KEY}"
             text += f" (did you mean '{hint[0]}'?)" if hint else ""
             text += f"; expected one of: {', '.join(known)}" if known and not hint else ""
             lines.append(_with_source(text, key_path, where))
