@@ -13,7 +13,7 @@ from typing import Any
 from hydra.core.override_parser.types import OverrideType
 
 from runner.compose import Axis, Composer, Definition, has_interpolation
-from runner.errors import ValidationError
+from runner.errors import CompositionError, ValidationError
 from runner.inputs import InputError, from_json
 from runner.runs import RunSpec
 from runner.validate import UNKNOWN_KEY, PointCheck, problems_of
@@ -73,7 +73,9 @@ def plan_runs(composer: Composer, on_first: Callable[[Definition], None] | None 
     invalid_runs = 0
     per_definition: dict[int, tuple[Any, ...]] = {}
     checks: dict[int, PointCheck] = {}
-    exact_for: dict[int, bool] = {}
+    # Per definition, how its points get their params: Hydra's application (None), or
+    # values set at their paths, then interpolations resolved when there are some.
+    how: dict[int, tuple[bool, PointResolver | None, tuple[str, ...]]] = {}
     # Top-level params keys the sweep changes; empty when a nested key is swept.
     swept = tuple(axis.param_path[0] for axis in axes if axis.is_params)
     if any(len(axis.param_path) > 1 for axis in axes if axis.is_params):
@@ -91,9 +93,16 @@ def plan_runs(composer: Composer, on_first: Callable[[Definition], None] | None 
     for combo in itertools.product(*(axis.values for axis in axes)):
         choices = tuple(str(combo[i]) for i in group_places) if group_places else ()
         definition = composer.definition(choices)
-        exact = exact_for.get(id(definition))
-        if exact is None:
-            exact = exact_for[id(definition)] = needs_hydra(definition, axes)
+        mode = how.get(id(definition))
+        if mode is None:
+            exact = needs_hydra(definition, axes)
+            resolver = PointResolver(definition) if definition.interpolates and not exact else None
+            # The top-level keys a point changes: the swept ones and those that interpolate.
+            changed = () if exact or not swept else swept
+            if resolver is not None and changed:
+                changed = (*changed, *(leaf[0] for leaf in resolver.leaves))
+            mode = how[id(definition)] = (exact, resolver, changed)
+        exact, resolver, changed = mode
         point: dict[str, Any] = {}
         if exact:
             overrides = []
@@ -112,6 +121,8 @@ def plan_runs(composer: Composer, on_first: Callable[[Definition], None] | None 
                     point[key] = value
                 else:
                     point[key] = shown[value]
+            if resolver is not None:
+                resolver.resolve(params, plan_axes, combo, _show_point(point))
         check = checks.get(id(definition))
         if check is None:
             check = checks[id(definition)] = PointCheck(
@@ -119,7 +130,7 @@ def plan_runs(composer: Composer, on_first: Callable[[Definition], None] | None 
             )
         found = (
             []
-            if check.is_valid(params, () if exact else swept)
+            if check.is_valid(params, changed)
             else problems_of(
                 params,
                 definition.params_validator,
@@ -169,13 +180,56 @@ def plan_runs(composer: Composer, on_first: Callable[[Definition], None] | None 
     return Plan(base=first, seed=launch_seed, specs=specs, definitions=definitions, axes=axes)
 
 
+class PointResolver:
+    """Resolves the interpolations of a definition's params at each sweep point, so that
+    `${params.x}` follows x. One OmegaConf config per definition: each point sets its swept
+    values on it and reads back only the interpolating values (a config per point would cost
+    milliseconds)."""
+
+    def __init__(self, definition: Definition) -> None:
+        from omegaconf import OmegaConf
+
+        context = {k: v for k, v in definition.fields.items() if k != "params"}
+        self.cfg = OmegaConf.create({**context, "params": definition.raw_params})
+        self.leaves = list(_interpolating_paths(definition.raw_params, ()))
+
+    def resolve(
+        self, params: dict[str, Any], plan_axes: list[Any], combo: tuple[Any, ...], point: str
+    ) -> None:
+        from omegaconf import Container, OmegaConf
+        from omegaconf.errors import OmegaConfBaseException
+
+        from runner.compose import hydra_message
+
+        try:
+            for (_key, path, _shown), value in zip(plan_axes, combo, strict=True):
+                if path is not None:
+                    OmegaConf.update(self.cfg, ".".join(("params", *path)), value, merge=False)
+            for leaf in self.leaves:
+                value = OmegaConf.select(self.cfg, ".".join(("params", *leaf)))
+                if isinstance(value, Container):
+                    value = OmegaConf.to_container(value, resolve=True)
+                _set_path(params, leaf, value)
+        except OmegaConfBaseException as exc:
+            raise CompositionError(
+                f"cannot resolve the params at sweep point {point}: {hydra_message(exc)}"
+            ) from exc
+
+
+def _interpolating_paths(node: Any, path: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
+    """The paths of the values that interpolate (a list that holds one counts as one value)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _interpolating_paths(value, (*path, str(key)))
+    elif has_interpolation(node):
+        yield path
+
+
 def needs_hydra(definition: Definition, axes: list[Axis]) -> bool:
     """Whether a definition's sweep points need Hydra's override application (see
-    Definition.apply_point) rather than a value set at a path, which gives the same params
-    only when: nothing interpolates, and every params axis changes an existing key to a value
-    that is not a mapping (mappings merge into the existing one) and holds no interpolation."""
-    if definition.interpolates:
-        return True
+    Definition.apply_point) rather than values set at their paths, which give the same
+    params only when every params axis changes an existing key to a value that is not a
+    mapping (mappings merge into the existing one) and holds no interpolation."""
     for axis in axes:
         if not axis.is_params:
             continue
