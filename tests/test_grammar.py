@@ -209,3 +209,24 @@ def test_refusals_through_the_cli(cli, home: Path) -> None:
         assert (done.code, done.out) == (2, ""), done.err
         assert expected in done.err and "Traceback" not in done.err
     assert not (home / "runner.db").exists() or snapshot(home)[0] == []
+
+
+def test_a_run_files_sweep_is_read_with_the_same_grammar(
+    project: Path, home: Path, tmp_path: Path
+) -> None:
+    run_file = tmp_path / "sweep.yaml"
+    run_file.write_text(
+        yaml.safe_dump(
+            {
+                "workflow": "echo",
+                "params": {"x": 3, "s": "${params.x}"},
+                "sweep": {"params.d": "{a:10},{b:20}", "params.items": "[1,'2'],[]"},
+            }
+        )
+    )
+    preview = runner.show(str(run_file), config_dir=project / "conf", seed=1)
+    expected = hydra_jobs(
+        tmp_path,
+        ["params.d={a:10},{b:20}", "params.items=[1,'2'],[]", "params.x=3", "params.s=${params.x}"],
+    )
+    assert [spec.params for spec in preview.specs] == expected
