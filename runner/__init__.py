@@ -12,7 +12,8 @@ and to write a workflow in Python::
     def train(lr: float = 0.01, epochs: int = 10, seed: int = 0) -> dict: ...
 """
 
-from runner.api import Entities, Launch, Preview, entities, launch, show, status
+from runner.api import Entities, Launch, Preview, entities, launch, runs, show, status
+from runner.catalog import Param, PresetInfo, WorkflowInfo, presets, workflows
 from runner.decorated import workflow
 from runner.errors import (
     CompositionError,
@@ -25,7 +26,7 @@ from runner.errors import (
     WorkflowError,
 )
 from runner.inputs import ExistingPath
-from runner.runs import LaunchRecord, RunRecord, RunSpec, RunStatus
+from runner.records import LaunchRecord, RunRecord, RunSpec, RunStatus
 
 __all__ = [
     "CompositionError",
@@ -35,6 +36,8 @@ __all__ = [
     "Interrupted",
     "Launch",
     "LaunchRecord",
+    "Param",
+    "PresetInfo",
     "Preview",
     "RunRecord",
     "RunSpec",
@@ -44,9 +47,13 @@ __all__ = [
     "UsageError",
     "ValidationError",
     "WorkflowError",
+    "WorkflowInfo",
     "entities",
     "launch",
+    "presets",
+    "runs",
     "show",
     "status",
     "workflow",
+    "workflows",
 ]

@@ -11,15 +11,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runner.errors import DefinitionError, Interrupted, UsageError, WorkflowError
-from runner.runs import LaunchRecord, RunOutcome, RunRecord, RunSpec, RunStatus
+from runner.catalog import describe_presets, describe_workflows, registered_versions
+from runner.errors import Interrupted, UsageError, WorkflowError
+from runner.records import LaunchRecord, RunOutcome, RunRecord, RunSpec, RunStatus
 from runner.store import Store
 
 if TYPE_CHECKING:
     from runner.compose import ConfigSpace, Definition, Project, Request
+    from runner.entrypoints import Workflow
     from runner.launchers import Launcher
     from runner.plan import Plan
-    from runner.workflows import Workflow
 
 # Composition (Hydra) and execution (joblib) are imported where they are used, so that
 # `runner status`, `runner --help` and `import runner` stay fast.
@@ -324,8 +325,8 @@ def _launch_record(the_plan: Plan, project: Project) -> LaunchRecord:
 def params_schema(target: str, *, config_dir: str | Path | None = None) -> dict[str, Any]:
     """A workflow's params JSON Schema: declared, or derived from its signature."""
     from runner.compose import Project, config_space
+    from runner.entrypoints import import_entrypoint
     from runner.inputs import signature_schema
-    from runner.workflows import import_entrypoint
 
     with config_space(Project.find(config_dir)) as space:
         workflow = space.resolve_workflow(target)
@@ -588,6 +589,46 @@ def status(
     return found
 
 
+def runs(
+    *,
+    launch: str | None = None,
+    workflow: str | None = None,
+    status: str | Iterable[str] | None = None,
+    tag: str | None = None,
+    since: float | None = None,
+    limit: int | None = 100,
+    offset: int = 0,
+    home: str | Path | None = None,
+) -> list[RunRecord]:
+    """Recorded runs, however they were launched (CLI, TUI, notebook)::
+
+        runner.runs(workflow="pi", status="failed", limit=10)   # most recent first
+        runner.runs(launch="3f2a", offset=100, limit=50)          # a page of one launch, in plan order
+
+    `launch` takes an id or a unique prefix; `since` is a time.time() value: runs created,
+    started or ended since then.
+    """
+    store = Store.existing(home)
+    if store is None:
+        return []
+    launch_id = None
+    if launch is not None:
+        kind, launch_id = store.resolve(launch)
+        if kind == "run":
+            found = store.run(launch_id)
+            launch_id = found.launch_id if found else launch_id
+    statuses = [status] if isinstance(status, str) else list(status or ())
+    return store.find_runs(
+        launch_id=launch_id,
+        workflow_id=workflow,
+        statuses=statuses,
+        tag=tag,
+        since=since,
+        limit=limit,
+        offset=offset,
+    )
+
+
 def entities(*, config_dir: str | Path | None = None, home: str | Path | None = None) -> Entities:
     """Workflows (each with its versions, registered ones apart) and saved run definitions."""
     from runner.compose import Project, config_space
@@ -595,45 +636,34 @@ def entities(*, config_dir: str | Path | None = None, home: str | Path | None = 
     project = Project.find(config_dir)
     with config_space(project) as space:
         found = _entities(space)
-    store = Store.existing(home)
-    registered: dict[str, list[str]] = {}
-    for workflow_id, version, _ in store.snapshots() if store else []:
-        registered.setdefault(workflow_id, []).append(version)
+    registered = registered_versions(home)
     for workflow in found.workflows:
         workflow["registered"] = registered.get(workflow["id"], [])
     return found
 
 
 def _entities(space: ConfigSpace) -> Entities:
-    from runner.workflows import latest, version_key
 
-    workflows = []
-    for workflow_id, versions in sorted(space.workflows().items()):
-        newest = latest(versions)
-        workflows.append(
-            {
-                "id": workflow_id,
-                "kind": "python" if newest.option == "" else "declared",
-                "latest": newest.version,
-                "versions": sorted(versions, key=version_key, reverse=True),
-                "description": newest.description,
-                "entrypoint": newest.entrypoint,
-                "source": newest.source,
-            }
-        )
-    presets = []
-    for name in space.presets():
-        try:
-            document = space.preset(name)
-            presets.append(
-                {
-                    "name": name,
-                    "workflow": document.workflow,
-                    "description": document.data.get("notes") or document.data.get("name") or "",
-                }
-            )
-        except DefinitionError as exc:  # a broken preset is listed as broken, not fatal
-            presets.append({"name": name, "workflow": None, "description": f"invalid: {exc}"})
+    workflows = [
+        {
+            "id": info.id,
+            "kind": info.kind,
+            "latest": info.version,
+            "versions": info.versions,
+            "description": info.description,
+            "entrypoint": info.entrypoint,
+            "source": info.source,
+        }
+        for info in describe_workflows(space, params=False)
+    ]
+    presets = [
+        {
+            "name": preset.name,
+            "workflow": preset.workflow,
+            "description": f"invalid: {preset.error}" if preset.error else preset.description,
+        }
+        for preset in describe_presets(space)
+    ]
     return Entities(workflows=workflows, presets=presets, broken=space.broken_declarations())
 
 

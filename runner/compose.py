@@ -28,9 +28,9 @@ from omegaconf.errors import OmegaConfBaseException
 
 from runner import validate
 from runner.decorated import from_modules
+from runner.entrypoints import Workflow, ensure_importable, import_entrypoint, latest
 from runner.errors import CompositionError, DefinitionError, UsageError, WorkflowError
 from runner.inputs import converters, signature_defaults, signature_schema
-from runner.workflows import Workflow, ensure_importable, import_entrypoint, latest
 
 BUILTIN_CONF = "pkg://runner.conf"
 PRIMARY = "config"
@@ -718,7 +718,15 @@ _EVALUATING = re.compile(r"^\w+ while evaluating '.*?': ")
 
 
 def _source_path(loaded: Any) -> str:
+    """The folder of a search path entry Hydra loaded a config from, as a file system path
+    (a `pkg://` entry is a package's folder), so messages and the TUI name a real file."""
     path = str(getattr(loaded, "path", ""))
     if path.startswith("file://"):
         path = path[len("file://") :]
+    elif path.startswith("pkg://"):
+        from contextlib import suppress
+        from importlib import resources
+
+        with suppress(ModuleNotFoundError, TypeError):  # else keep Hydra's name for it
+            path = str(resources.files(path[len("pkg://") :].replace("/", ".")))
     return path

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from runner.errors import DefinitionError
-from runner.runs import RunOutcome
+from runner.records import RunOutcome
 from runner.worker import Task, execute, ready
 
 # The thread-count variables of the BLAS libraries numpy may load.

@@ -15,7 +15,7 @@ from hydra.core.override_parser.types import OverrideType
 from runner.compose import Axis, Composer, Definition, has_interpolation
 from runner.errors import CompositionError, ValidationError
 from runner.inputs import InputError, from_json
-from runner.runs import RunSpec
+from runner.records import RunSpec
 from runner.validate import UNKNOWN_KEY, PointCheck, problems_of
 
 SEED_BITS = 63  # seeds are non-negative 64-bit integers, so SQLite stores them exactly

@@ -19,6 +19,8 @@ def test_public_names_are_pinned() -> None:
         "Interrupted",
         "Launch",
         "LaunchRecord",
+        "Param",
+        "PresetInfo",
         "Preview",
         "RunRecord",
         "RunSpec",
@@ -28,11 +30,15 @@ def test_public_names_are_pinned() -> None:
         "UsageError",
         "ValidationError",
         "WorkflowError",
+        "WorkflowInfo",
         "entities",
         "launch",
+        "presets",
+        "runs",
         "show",
         "status",
         "workflow",
+        "workflows",
     ]
     for name in runner.__all__:
         assert getattr(runner, name) is not None

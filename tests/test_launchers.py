@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from runner.launchers import Launcher, make_launcher
-from runner.runs import RunStatus
+from runner.records import RunStatus
 from runner.worker import Task
 
 PROJECT = str(Path(__file__).parent / "project")
