@@ -12,7 +12,19 @@ and to write a workflow in Python::
     def train(lr: float = 0.01, epochs: int = 10, seed: int = 0) -> dict: ...
 """
 
-from runner.api import Entities, Launch, Preview, entities, launch, runs, show, status
+from runner.api import (
+    Entities,
+    Launch,
+    Preview,
+    entities,
+    launch,
+    log_path,
+    rerun,
+    resume,
+    runs,
+    show,
+    status,
+)
 from runner.catalog import Param, PresetInfo, WorkflowInfo, presets, workflows
 from runner.decorated import workflow
 from runner.errors import (
@@ -50,7 +62,10 @@ __all__ = [
     "WorkflowInfo",
     "entities",
     "launch",
+    "log_path",
     "presets",
+    "rerun",
+    "resume",
     "runs",
     "show",
     "status",

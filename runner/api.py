@@ -567,9 +567,14 @@ def _store(home: str | Path | None) -> Store:
 
 
 def status(
-    ids: Sequence[str] = (), *, home: str | Path | None = None, limit: int | None = 20
+    ids: Sequence[str] = (),
+    *,
+    home: str | Path | None = None,
+    limit: int | None = 20,
+    workflow: str | None = None,
 ) -> list[Launch] | list[RunRecord]:
-    """Recorded launches (most recent first), or the launches and runs named by id prefixes."""
+    """Recorded launches (most recent first; of one workflow when given), or the launches and
+    runs named by id prefixes."""
     store = Store.existing(home)
     if store is None:
         if ids:
@@ -578,7 +583,7 @@ def status(
             )
         return []
     if not ids:
-        return [Launch(record) for record in store.launches(limit)]
+        return [Launch(record) for record in store.launches(limit, workflow_id=workflow)]
     found: list[Any] = []
     for prefix in ids:
         kind, full = store.resolve(prefix)

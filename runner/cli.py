@@ -392,6 +392,29 @@ def status(ids: tuple[str, ...], limit: int, quiet: bool, as_json: bool) -> None
         render.status(found, expand=bool(ids))
 
 
+@cli.command(epilog=EPILOG)
+@click.option(
+    "--config-dir",
+    type=click.Path(file_okay=False),
+    help="Project config dir (default: RUNNER_CONFIG_DIR, then ./conf).",
+)
+def tui(config_dir: str | None) -> None:
+    """Browse workflows, fill a launch form, launch, and watch runs live (a terminal UI).
+
+    \b
+    Keys: 1/2 or tab switch views, / filter, enter open, ctrl+l launch, l log, r rerun,
+    R resume, c cancel, y copy an id, ? help, q quit. Launches are detached: quitting the
+    TUI never stops runs. RUNNER_HOME names the store, as for every command.
+    """
+    if config_dir:
+        from runner.compose import Project
+
+        Project.find(config_dir)  # a missing dir is exit 1 before the screen is taken
+    from runner.tui import main as tui_main  # textual loads only for this command
+
+    tui_main(config_dir)
+
+
 def _request(
     args: tuple[str, ...], options: dict[str, Any]
 ) -> tuple[str | None, list[str], dict[str, Any]]:

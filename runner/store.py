@@ -409,10 +409,14 @@ class Store:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def launches(self, limit: int | None = 20) -> list[LaunchRecord]:
-        """Most recent first."""
-        sql = f"SELECT {_LAUNCH_COLUMNS} FROM launches ORDER BY created DESC, rowid DESC"
-        rows = self._db.execute(sql + (f" LIMIT {int(limit)}" if limit else "")).fetchall()
+    def launches(
+        self, limit: int | None = 20, *, workflow_id: str | None = None
+    ) -> list[LaunchRecord]:
+        """Most recent first; those of one workflow when it is given."""
+        where = " WHERE workflow_id = ?" if workflow_id is not None else ""
+        sql = f"SELECT {_LAUNCH_COLUMNS} FROM launches{where} ORDER BY created DESC, rowid DESC"
+        args = (workflow_id,) if workflow_id is not None else ()
+        rows = self._db.execute(sql + (f" LIMIT {int(limit)}" if limit else ""), args).fetchall()
         launches = [self._launch(row) for row in rows]
         self._fill_counts(launches)
         return launches
