@@ -78,13 +78,12 @@ def to_call(values: FormValues, params: list[Param]) -> Call:
     given: dict[str, Any] = {}
     overrides: list[str] = []
     problems: dict[str, list[str]] = {}
+    swept = [name for name, text in values.sweeps.items() if text.strip()]
+    for name in swept:  # a sweep wins over the value beside it
+        overrides.append(f"params.{name}={values.sweeps[name].strip()}")
     for name, raw in values.params.items():
         param = by_name.get(name)
-        sweep = values.sweeps.get(name, "").strip()
-        if sweep:
-            overrides.append(f"params.{name}={sweep}")
-            continue
-        if param is None:
+        if name in swept or param is None:
             continue
         try:
             value = _typed(raw, param)
@@ -102,8 +101,8 @@ def to_call(values: FormValues, params: list[Param]) -> Call:
             continue
         if key == "tags":
             options[key] = [t.strip() for t in text.split(",") if t.strip()]
-        elif key == "max_parallelism" and text.isdigit():
-            options[key] = int(text)
+        elif key in ("repeat", "seed", "max_parallelism"):
+            options[key] = _integer(text)
         else:
             options[key] = text
     if values.launcher:
@@ -179,6 +178,14 @@ def _typed(raw: Any, param: Param) -> Any:
     if param.schema.get("type") == "string" or not param.schema:
         return _any_value(text) if not param.schema.get("type") else raw
     return raw
+
+
+def _integer(text: str) -> int | str:
+    """An integer option as the CLI reads it; text that is not one is left for validation."""
+    try:
+        return int(text)
+    except ValueError:
+        return text
 
 
 def _any_value(text: str) -> Any:
