@@ -7,13 +7,11 @@ import time
 from pathlib import Path
 
 import pytest
+from runner.tui import make_app
+from runner.tui.launch_form import LaunchScreen
 from textual.widgets import DataTable, Input, OptionList, Static
 
 import runner
-from runner.store import Store
-from runner.tui import make_app
-from runner.tui.launch_form import LaunchScreen
-from runner.tui.run_detail import RunScreen
 from tests.conftest import snapshot
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -145,8 +143,9 @@ def test_form_values_become_the_call_the_cli_would_make() -> None:
 
 
 def test_problems_land_on_the_fields_they_name() -> None:
-    from runner.errors import CompositionError, ValidationError
     from runner.tui.form_values import problems_by_field
+
+    from runner.errors import CompositionError, ValidationError
 
     params = [runner.Param("count", {}), runner.Param("name", {})]
     error = ValidationError(
