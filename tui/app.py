@@ -12,6 +12,7 @@ from runner.tui.form_values import Call
 from runner.tui.launch_form import LaunchScreen
 from runner.tui.launches import LaunchesPane
 from runner.tui.run_detail import RunScreen
+from runner.tui.text import short_path
 from runner.tui.workflows import WorkflowsPane
 from textual import on, work
 from textual.app import App, ComposeResult
@@ -73,7 +74,9 @@ class RunnerApp(App[None]):
         self.config_dir = config_dir
         # Resolved once: worker threads must not depend on the current directory.
         self.home = Path(home or os.environ.get("RUNNER_HOME") or ".runner").resolve()
-        self.sub_title = str(config_dir or os.environ.get("RUNNER_CONFIG_DIR") or "./conf")
+        self.sub_title = short_path(
+            str(config_dir or os.environ.get("RUNNER_CONFIG_DIR") or "conf")
+        )
 
     def on_mount(self) -> None:
         self.push_screen(MainScreen())

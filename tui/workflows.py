@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.text import Text
-from runner.tui.text import clean, plain, status_text, when
+from runner.tui.text import clean, plain, short_path, status_text, when
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -166,7 +166,7 @@ class WorkflowsPane(Horizontal):
             if workflow.description:
                 about.append(clean(workflow.description) + "\n")
             about.append("defined in ", style="dim")
-            about.append(clean(workflow.where) + "\n")
+            about.append(clean(short_path(workflow.where)) + "\n")
             others = [v for v in workflow.versions if v != workflow.version]
             if others or workflow.registered:
                 about.append("versions: ", style="dim")
