@@ -17,7 +17,7 @@ from runner.records import LaunchRecord, RunOutcome, RunRecord, RunSpec, RunStat
 from runner.store import Store
 
 if TYPE_CHECKING:
-    from runner.compose import ConfigSpace, Definition, Project, Request
+    from runner.composer import ConfigSpace, Definition, Project, Request
     from runner.entrypoints import Workflow
     from runner.launchers import Launcher
     from runner.plan import Plan
@@ -119,6 +119,7 @@ def request(
     workflow: Workflow | None = None,
     inputs: dict[str, Any] | None = None,
     inputs_label: str = "inputs file",
+    sweep: dict[str, Any] | None = None,
 ) -> Request:
     """A Request from keyword arguments; options that are None are left to the definition.
 
@@ -126,7 +127,7 @@ def request(
     named by `target`; `inputs` are params read from an inputs file or stdin, which sit above
     files and below overrides.
     """
-    from runner.compose import Request
+    from runner.composer import Request
 
     options = {
         "name": name,
@@ -157,6 +158,7 @@ def request(
         workflow=workflow,
         inputs=dict(inputs or {}),
         inputs_label=inputs_label,
+        sweeps=dict(sweep or {}),
     )
 
 
@@ -174,7 +176,7 @@ def plan(
     Python file's package root, a registered snapshot)."""
     import dataclasses
 
-    from runner.compose import Composer, Project, config_space
+    from runner.composer import Composer, Project, config_space
     from runner.plan import plan_runs
 
     registered = _registered(req, home)
@@ -189,7 +191,7 @@ def plan(
         return plan_runs(Composer(space, req), on_first), project
 
 
-def show(
+def compose(
     target: str | None = None,
     overrides: Iterable[str] = (),
     *,
@@ -198,7 +200,13 @@ def show(
     home: str | Path | None = None,
     **options: Any,
 ) -> Preview:
-    """The composed, validated definition and its planned runs; nothing is stored or run."""
+    """The composed, validated definition and its planned runs; nothing is stored or run::
+
+        preview = runner.compose("pi", ["params.samples=1000,10000"], repeat=3)
+        len(preview.specs), preview.specs[0].params, preview.seed
+
+    Raises what `launch` would (runner.DefinitionError and its kinds) for the same input.
+    """
     the_plan, _ = plan(
         request(target, overrides, **options), config_dir=config_dir, root=root, home=home
     )
@@ -213,6 +221,18 @@ def show(
         specs=the_plan.specs,
         params_schema=base.params_validator.schema,
     )
+
+
+show = compose  # `runner show` is its name on the command line
+
+
+def get(ident: str, *, home: str | Path | None = None) -> Launch | RunRecord:
+    """The launch or run an id, or a unique prefix of one, names, however it was launched::
+
+    runner.get("3f2a").results
+    """
+    found = status([ident], home=home)
+    return found[0]
 
 
 def launch(
@@ -324,7 +344,7 @@ def _launch_record(the_plan: Plan, project: Project) -> LaunchRecord:
 
 def params_schema(target: str, *, config_dir: str | Path | None = None) -> dict[str, Any]:
     """A workflow's params JSON Schema: declared, or derived from its signature."""
-    from runner.compose import Project, config_space
+    from runner.composer import Project, config_space
     from runner.entrypoints import import_entrypoint
     from runner.inputs import signature_schema
 
@@ -340,7 +360,7 @@ def register(
 ) -> tuple[str, str, bool]:
     """Snapshot a workflow (declaration and package source) into the store as a version:
     (workflow id, version, whether it is new). Identical content gives the same version."""
-    from runner.compose import Project, config_space
+    from runner.composer import Project, config_space
     from runner.snapshots import register as snapshot
 
     project = Project.find(config_dir)
@@ -636,7 +656,7 @@ def runs(
 
 def entities(*, config_dir: str | Path | None = None, home: str | Path | None = None) -> Entities:
     """Workflows (each with its versions, registered ones apart) and saved run definitions."""
-    from runner.compose import Project, config_space
+    from runner.composer import Project, config_space
 
     project = Project.find(config_dir)
     with config_space(project) as space:

@@ -12,7 +12,7 @@ from runner.errors import DefinitionError, RunnerError
 from runner.store import Store
 
 if TYPE_CHECKING:
-    from runner.compose import ConfigSpace
+    from runner.composer import ConfigSpace
     from runner.entrypoints import Workflow
 
 
@@ -102,7 +102,7 @@ def workflows(
     for wf in runner.workflows():
         print(wf.id, wf.version, wf.where, [p.name for p in wf.params])
     """
-    from runner.compose import Project, config_space
+    from runner.composer import Project, config_space
 
     with config_space(Project.find(config_dir)) as space:
         found = describe_workflows(space)
@@ -114,7 +114,7 @@ def workflows(
 
 def presets(*, config_dir: str | Path | None = None) -> list[PresetInfo]:
     """The saved run definitions of the project and runner's built-ins."""
-    from runner.compose import Project, config_space
+    from runner.composer import Project, config_space
 
     with config_space(Project.find(config_dir)) as space:
         return describe_presets(space)

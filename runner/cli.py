@@ -407,7 +407,7 @@ def tui(config_dir: str | None) -> None:
     TUI never stops runs. RUNNER_HOME names the store, as for every command.
     """
     if config_dir:
-        from runner.compose import Project
+        from runner.composer import Project
 
         Project.find(config_dir)  # a missing dir is exit 1 before the screen is taken
     from runner.tui import main as tui_main  # textual loads only for this command

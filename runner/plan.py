@@ -12,7 +12,7 @@ from typing import Any
 
 from hydra.core.override_parser.types import OverrideType
 
-from runner.compose import Axis, Composer, Definition, has_interpolation
+from runner.composer import Axis, Composer, Definition, has_interpolation
 from runner.errors import CompositionError, ValidationError
 from runner.inputs import InputError, from_json
 from runner.records import RunSpec
@@ -199,7 +199,7 @@ class PointResolver:
         from omegaconf import Container, OmegaConf
         from omegaconf.errors import OmegaConfBaseException
 
-        from runner.compose import hydra_message
+        from runner.composer import hydra_message
 
         try:
             for (_key, path, _shown), value in zip(plan_axes, combo, strict=True):

@@ -372,6 +372,9 @@ class Request:
     workflow: Workflow | None = None  # already chosen (a Python file's entity), not by name
     inputs: dict[str, Any] = field(default_factory=dict)  # --inputs-file / stdin params
     inputs_label: str = "inputs file"
+    # The API's sweep=: key -> Python values (a list) or a Hydra sweep ("range(0,10)"); a key
+    # that is not a run definition field is a param ("samples" is params.samples).
+    sweeps: dict[str, Any] = field(default_factory=dict)
 
 
 class Composer:
@@ -429,6 +432,8 @@ class Composer:
             lines.append((line, f"override '{line}'"))
         for line in self.request.option_params:
             lines.append((f"params.{line}", f"option --params '{line}'"))
+        # sweep= comes last, as overrides given after the others, in its own order.
+        given = {_sweep_key(name): (name, values) for name, values in self.request.sweeps.items()}
 
         by_key: dict[str, tuple[Override, str]] = {}
         for line, label in lines:
@@ -454,11 +459,41 @@ class Composer:
                 f"or `workflow:` in a run file; workflows: {known}"
             )
         for key, (override, label) in by_key.items():
+            if key in given:
+                continue  # sweep= comes last, as an override given after the others
             self.sources.overrides[key] = label
             if override.is_sweep_override():
                 self.axes.append(self._axis(key, override, label))
             else:
                 self.fixed.append(override)
+        for key, (name, values) in given.items():
+            self.axes.append(self._given_axis(parser, key, name, values))
+
+    def _given_axis(self, parser: OverridesParser, key: str, name: str, values: Any) -> Axis:
+        """An axis of the API's sweep=: a Hydra sweep string, or Python values taken as they
+        are (no grammar in between: a string value is that string)."""
+        if isinstance(values, str):
+            label = f"sweep={{{name!r}: {values!r}}}"
+            self.sources.overrides[key] = label
+            try:
+                override = parser.parse_overrides([f"{key}={values}"])[0]
+            except HydraException as exc:
+                raise CompositionError(f"malformed {label}: {hydra_message(exc)}") from exc
+            if not override.is_sweep_override():
+                override = parser.parse_overrides([f"{key}=choice({values})"])[0]
+            return self._axis(key, override, label)
+        label = f"sweep={{{name!r}: [...]}}"
+        self.sources.overrides[key] = label
+        if not key.startswith("params."):
+            raise CompositionError(
+                f"{label}: only params take a list of values; give {key} a Hydra sweep"
+                " string instead, e.g. 'range(0,3)'"
+            )
+        values = list(values)
+        if not values:
+            raise CompositionError(f"{label}: the sweep of {key} has no values")
+        line = f"{key}=<{len(values)} values of sweep=>"
+        return Axis(key=key, values=tuple(values), source=label, is_params=True, line=line)
 
     def _axis(self, key: str, override: Override, label: str) -> Axis:
         if not override.is_discrete_sweep():
@@ -636,6 +671,13 @@ def _validators(name: str) -> Any:
     if name not in _VALIDATORS:
         _VALIDATORS[name] = validate.compile_schema(validate.builtin_schema(name), name)
     return _VALIDATORS[name]
+
+
+def _sweep_key(name: str) -> str:
+    """sweep= keys: `samples` is params.samples; run definition fields and dotted paths
+    that start with `params.` are taken as they are."""
+    fields = _run_validator().schema.get("properties", {})
+    return name if name.startswith("params.") or name in fields else f"params.{name}"
 
 
 def _looks_like_file(target: str) -> bool:
