@@ -150,3 +150,21 @@ def test_sweep_takes_python_values_and_hydra_strings(project: Path, home: Path) 
         (2, 0),
         (2, 1),
     ]
+
+
+def test_no_hydra_state_leaks_between_config_dirs(
+    project: Path, home: Path, tmp_path: Path
+) -> None:
+    other = tmp_path / "other" / "conf" / "workflow"
+    other.mkdir(parents=True)
+    (other / "add.yaml").write_text(
+        "id: add\nversion: '9.0'\nentrypoint: runner.demos:count_primes\nparams: {below: 10}\n"
+    )
+    from hydra.core.global_hydra import GlobalHydra
+
+    first = runner.launch("add", ["launcher=sequential"], config_dir=project / "conf")
+    second = runner.launch("add", ["launcher=sequential"], config_dir=other.parent)
+    third = runner.launch("add", ["launcher=sequential"], config_dir=project / "conf")
+    assert [first.results, second.results, third.results] == [[15], [4], [15]]
+    assert [first.record.workflow_version, second.record.workflow_version] == ["2.0", "9.0"]
+    assert not GlobalHydra.instance().is_initialized()  # nothing left behind for the user's Hydra
