@@ -120,6 +120,7 @@ def request(
     inputs: dict[str, Any] | None = None,
     inputs_label: str = "inputs file",
     sweep: dict[str, Any] | None = None,
+    max_runs: int | None = None,
 ) -> Request:
     """A Request from keyword arguments; options that are None are left to the definition.
 
@@ -159,7 +160,23 @@ def request(
         inputs=dict(inputs or {}),
         inputs_label=inputs_label,
         sweeps=dict(sweep or {}),
+        max_runs=max_runs or _max_runs_setting(),
     )
+
+
+def _max_runs_setting() -> int:
+    from runner.composer import MAX_RUNS
+
+    text = os.environ.get("RUNNER_MAX_RUNS", "").strip()
+    if not text:
+        return MAX_RUNS
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise UsageError(f"RUNNER_MAX_RUNS={text!r}: give a whole number of runs, 1 or more")
+    return value
 
 
 def plan(
@@ -168,7 +185,7 @@ def plan(
     config_dir: str | Path | None = None,
     root: str | Path | None = None,
     home: str | Path | None = None,
-    on_first: Callable[[Definition], None] | None = None,
+    on_first: Callable[[Definition, int], None] | None = None,
 ) -> tuple[Plan, Project]:
     """Compose, validate and plan; raises a DefinitionError before anything is stored.
 
@@ -259,10 +276,10 @@ def launch(
 
     launchers: list[Launcher] = []
 
-    def prepare(first: Definition) -> None:
+    def prepare(first: Definition, runs: int) -> None:
         """Workers start while the runs are planned and recorded."""
         launcher = make_launcher(first.fields["launcher"], first.fields.get("max_parallelism"))
-        launcher.prepare()
+        launcher.prepare(runs)
         launchers.append(launcher)
 
     try:

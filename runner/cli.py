@@ -94,6 +94,11 @@ def _definition_options(func: Any) -> Any:
             type=click.IntRange(min=1),
             help="Runs at once (default: all cores).",
         ),
+        click.option(
+            "--max-runs",
+            type=click.IntRange(min=1),
+            help="Refuse a launch of more runs than this (default 1,000,000; RUNNER_MAX_RUNS).",
+        ),
         click.option("--addr", help="Cluster address (recorded; used by the Dask launcher)."),
         click.option(
             "--timeout", help="Seconds a run may take; past it, it is stopped as timed_out."
@@ -439,6 +444,7 @@ def _request(
             annotations=_pairs(options["annotations"], "--annotations"),
             env=_pairs(options["env"], "--env", split=False),
             max_parallelism=options["max_parallelism"],
+            max_runs=options["max_runs"],
             addr=options["addr"],
             timeout=_number(options["timeout"], float),
             retries=_number(options["retries"]),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import random
 import secrets
@@ -12,11 +13,18 @@ from typing import Any
 
 from hydra.core.override_parser.types import OverrideType
 
-from runner.composer import Axis, Composer, Definition, has_interpolation
-from runner.errors import CompositionError, ValidationError
+from runner.composer import (
+    Axis,
+    Composer,
+    Definition,
+    count,
+    has_interpolation,
+    unknown_key_hint,
+)
+from runner.errors import CompositionError, DefinitionError, ValidationError
 from runner.inputs import InputError, from_json
 from runner.records import RunSpec
-from runner.validate import UNKNOWN_KEY, PointCheck, problems_of
+from runner.validate import UNKNOWN_KEY, PointCheck, bounded, problems_of
 
 SEED_BITS = 63  # seeds are non-negative 64-bit integers, so SQLite stores them exactly
 MAX_PROBLEMS = 20  # past this many invalid runs, the message says how many more
@@ -57,12 +65,17 @@ def repeat_seeds(seed: int, repeat: int) -> list[int]:
     return [rng.getrandbits(SEED_BITS) for _ in range(repeat)]
 
 
-def plan_runs(composer: Composer, on_first: Callable[[Definition], None] | None = None) -> Plan:
-    """`on_first`: called with the definition of the first valid run, before the others are
-    planned, so that a launcher can get ready meanwhile."""
+def plan_runs(
+    composer: Composer, on_first: Callable[[Definition, int], None] | None = None
+) -> Plan:
+    """`on_first`: called with the definition of the first valid run and the number of runs
+    the launch will make, before the others are planned, so that a launcher can get ready."""
     axes = composer.axes
     other_axes = [axis for axis in axes if not axis.is_params]
     first = composer.definition(tuple(str(axis.values[0]) for axis in other_axes))
+    max_runs = composer.request.max_runs
+    points = math.prod(len(axis.values) for axis in axes)
+    _check_count(points * int(first.fields["repeat"]), points, first, max_runs)
     launch_seed = first.fields.get("seed")
     if launch_seed is None:
         launch_seed = draw_seed()
@@ -143,13 +156,14 @@ def plan_runs(composer: Composer, on_first: Callable[[Definition], None] | None 
         if found:
             invalid_runs += 1
             for problem in found:
-                if problem in problems or len(problems) < MAX_PROBLEMS:
-                    problems.setdefault(problem, []).append(_show_point(point))
+                problems.setdefault(problem, []).append(_show_point(point))
             continue
         if on_first is not None and not specs:
-            on_first(definition)
+            on_first(definition, points * int(definition.fields["repeat"]))
         per_run = per_definition.get(id(definition))
         if per_run is None:
+            # A swept repeat (repeat=1,1000000) changes the count: checked before the seeds.
+            _check_count(points * int(definition.fields["repeat"]), points, definition, max_runs)
             per_run = per_definition[id(definition)] = _per_run(definition, launch_seed)
         seeds, workflow, timeout, retries, cache = per_run
         for repeat_index, run_seed in enumerate(seeds):
@@ -174,8 +188,10 @@ def plan_runs(composer: Composer, on_first: Callable[[Definition], None] | None 
         more = f"; {invalid_runs} sweep points invalid in all" if invalid_runs > 1 else ""
         raise ValidationError(
             f"invalid params{more}:",
-            problems=[_at_points(p, at) for p, at in problems.items()],
-            hint=_unknown_key_hint(first) if any(UNKNOWN_KEY in p for p in problems) else None,
+            problems=bounded([_at_points(p, at) for p, at in problems.items()]),
+            hint=unknown_key_hint(first.workflow)
+            if any(UNKNOWN_KEY in p for p in problems)
+            else None,
         )
     return Plan(base=first, seed=launch_seed, specs=specs, definitions=definitions, axes=axes)
 
@@ -223,6 +239,18 @@ def _interpolating_paths(node: Any, path: tuple[str, ...]) -> Iterator[tuple[str
             yield from _interpolating_paths(value, (*path, str(key)))
     elif has_interpolation(node):
         yield path
+
+
+def _check_count(runs: int, points: int, definition: Definition, max_runs: int) -> None:
+    """A launch's size is known before it is built: past the limit, nothing is planned."""
+    if runs > max_runs:
+        repeat = definition.fields["repeat"]
+        shown = f"{count(points)} sweep point{'s' * (points != 1)} x repeat {count(repeat)}"
+        raise DefinitionError(
+            f"this launch would make {count(runs)} runs ({shown}),"
+            f" more than the limit of {max_runs:,}; raise it with --max-runs N (or"
+            " RUNNER_MAX_RUNS, or max_runs= in the API) if you mean it"
+        )
 
 
 def needs_hydra(definition: Definition, axes: list[Axis]) -> bool:
@@ -295,20 +323,6 @@ def _set_path(params: dict[str, Any], path: tuple[str, ...], value: Any) -> None
         node[key] = child = dict(child) if isinstance(child, dict) else {}
         node = child
     node[path[-1]] = value
-
-
-def _unknown_key_hint(definition: Definition) -> str:
-    """How a key is added on purpose: in the schema that refused it."""
-    workflow = definition.workflow
-    if workflow.schema is None:
-        return (
-            f"workflow '{workflow.id}' takes only the parameters of {workflow.entrypoint};"
-            " add one there to take a new key"
-        )
-    return (
-        f"workflow '{workflow.id}' takes only the params its schema declares ({workflow.source});"
-        " declare a new key there to add it, or allow any with additionalProperties"
-    )
 
 
 def _has_path(params: dict[str, Any], path: tuple[str, ...]) -> bool:
