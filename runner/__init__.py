@@ -17,7 +17,22 @@ and to write a workflow in Python::
     def train(lr: float = 0.01, epochs: int = 10, seed: int = 0) -> dict: ...
 """
 
-from runner.api import Entities, Launch, Preview, entities, launch, show, status
+from runner.api import (
+    Entities,
+    Launch,
+    Preview,
+    compose,
+    entities,
+    get,
+    launch,
+    log_path,
+    rerun,
+    resume,
+    runs,
+    show,
+    status,
+)
+from runner.catalog import Param, PresetInfo, WorkflowInfo, presets, workflows
 from runner.decorated import workflow
 from runner.errors import (
     CompositionError,
@@ -33,7 +48,7 @@ from runner.errors import (
 )
 from runner.inputs import ExistingPath
 from runner.lifecycle import CancelResult, cancel, wait
-from runner.runs import LaunchRecord, RunRecord, RunSpec, RunStatus
+from runner.records import LaunchRecord, RunRecord, RunSpec, RunStatus
 
 __all__ = [
     "CancelResult",
@@ -45,6 +60,8 @@ __all__ = [
     "Launch",
     "LaunchCancelled",
     "LaunchRecord",
+    "Param",
+    "PresetInfo",
     "Preview",
     "RunRecord",
     "RunSpec",
@@ -55,11 +72,20 @@ __all__ = [
     "ValidationError",
     "WaitTimeout",
     "WorkflowError",
+    "WorkflowInfo",
     "cancel",
+    "compose",
     "entities",
+    "get",
     "launch",
+    "log_path",
+    "presets",
+    "rerun",
+    "resume",
+    "runs",
     "show",
     "status",
     "wait",
     "workflow",
+    "workflows",
 ]

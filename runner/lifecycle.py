@@ -11,7 +11,7 @@ from typing import Any
 
 from runner.api import Launch, _execute, _respec, _store
 from runner.errors import UsageError, WaitTimeout
-from runner.runs import LaunchRecord, RunOutcome, RunSpec, RunStatus
+from runner.records import LaunchRecord, RunOutcome, RunSpec, RunStatus
 
 
 @dataclass

@@ -368,6 +368,8 @@ def test_the_python_api_detaches_waits_and_cancels(project: Path, home: Path) ->
     assert launch.record.pid != os.getpid()  # a background process of its own owns it
     done = launch.wait(poll_interval=0.05)
     assert (done.results, done.ok, done.cancelled) == ([6, 7], True, False)
+    again = runner.rerun(done.runs[0].id, home=home, wait=False)  # as the TUI does
+    assert again.wait(poll_interval=0.05).results == [6]
 
     slow = runner.launch("slow", ["params.seconds=30"], repeat=2, config_dir=conf, detach=True)
     with pytest.raises(runner.WaitTimeout, match="it goes on"):
