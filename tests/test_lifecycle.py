@@ -405,3 +405,37 @@ def test_status_and_logs_follow_a_detached_launch(cli) -> None:
     followed = cli("logs", run_id, "-f")
     assert (followed.code, followed.out) == (0, "Hello, follow.\n")
     assert launch_json(cli, run_id)["status"] == "succeeded"
+
+
+@pytest.mark.parametrize("command", [["add", "--detach", "-q"], ["cancel", "--json"]])
+def test_detach_and_cancel_leave_joblib_to_the_background(project, home, command) -> None:
+    """The detaching process starts no workers, so it never pays for importing joblib."""
+    launched = subprocess.run(
+        [sys.executable, "-c", LIGHT.format(argv=["add", "--detach", "-q"])],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "RUNNER_CONFIG_DIR": str(project / "conf")},
+        check=True,
+    )
+    launch_id = launched.stdout.split()[0]
+    argv = command if command[0] != "cancel" else [*command, launch_id]
+    done = subprocess.run(
+        [sys.executable, "-c", LIGHT.format(argv=argv)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "RUNNER_CONFIG_DIR": str(project / "conf")},
+        check=True,
+    )
+    assert done.stdout.split()[-1] == "False", done.stderr
+    wait_until(lambda: not processes_of(home), timeout=20)
+
+
+LIGHT = """\
+import sys
+from runner.cli import main
+try:
+    main({argv!r})
+except SystemExit:
+    pass
+print('joblib' in sys.modules)
+"""
