@@ -5,6 +5,7 @@ The public API, for notebooks and scripts::
     import runner
     launch = runner.launch("pi", ["params.samples=1000,10000"], repeat=3, seed=42)
     launch.results
+    runner.table(launch)      # the results side by side (varying params, flattened results)
 
 and to write a workflow in Python::
 
@@ -12,7 +13,7 @@ and to write a workflow in Python::
     def train(lr: float = 0.01, epochs: int = 10, seed: int = 0) -> dict: ...
 """
 
-from runner.api import Entities, Launch, Preview, entities, launch, show, status
+from runner.api import Entities, Launch, Preview, entities, launch, show, status, table
 from runner.decorated import workflow
 from runner.errors import (
     CompositionError,
@@ -25,9 +26,11 @@ from runner.errors import (
     WorkflowError,
 )
 from runner.inputs import ExistingPath
+from runner.results import Column, ResultsTable, Row
 from runner.runs import LaunchRecord, RunRecord, RunSpec, RunStatus
 
 __all__ = [
+    "Column",
     "CompositionError",
     "DefinitionError",
     "Entities",
@@ -36,6 +39,8 @@ __all__ = [
     "Launch",
     "LaunchRecord",
     "Preview",
+    "ResultsTable",
+    "Row",
     "RunRecord",
     "RunSpec",
     "RunStatus",
@@ -48,5 +53,6 @@ __all__ = [
     "launch",
     "show",
     "status",
+    "table",
     "workflow",
 ]

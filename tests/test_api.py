@@ -12,6 +12,7 @@ import runner
 
 def test_public_names_are_pinned() -> None:
     assert sorted(runner.__all__) == [
+        "Column",
         "CompositionError",
         "DefinitionError",
         "Entities",
@@ -20,6 +21,8 @@ def test_public_names_are_pinned() -> None:
         "Launch",
         "LaunchRecord",
         "Preview",
+        "ResultsTable",
+        "Row",
         "RunRecord",
         "RunSpec",
         "RunStatus",
@@ -32,6 +35,7 @@ def test_public_names_are_pinned() -> None:
         "launch",
         "show",
         "status",
+        "table",
         "workflow",
     ]
     for name in runner.__all__:
