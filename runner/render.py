@@ -120,7 +120,8 @@ def results(
             justify="right" if column.numeric else "left",
             no_wrap=True,
             overflow="ellipsis",
-            min_width=column.width if column.protected else column.squeezed,
+            min_width=column.allotted,
+            max_width=column.allotted,
         )
     for i, row in enumerate(rows):
         style = _STATUS_STYLE.get(row.status.value) if row.status else None
@@ -131,9 +132,9 @@ def results(
             Text(f"... {len(table.rows) - max_rows} more rows ({how or 'runner compare'} for all)")
         )
     if dropped:
-        names = ", ".join(c.key for c in dropped)
+        names = ", ".join(c.header for c in dropped)
         more = "1 more column" if len(dropped) == 1 else f"{len(dropped)} more columns"
-        console.print(Text(f"{more}: {names} (--columns picks; csv and json have all)"))
+        console.print(Text(f"{more}: {names} (pick with --columns)"))
 
 
 _STATUS_STYLE = {"failed": "red", "timed_out": "red", "lost": "red", "cancelled": "yellow"}
@@ -148,7 +149,7 @@ def _safe(text: str) -> str:
 def _cell(value: Any) -> str:
     from runner.results import format_value
 
-    return format_value(value, "json")
+    return format_value(value, "json", exact=True)
 
 
 class _Shown:
@@ -164,6 +165,7 @@ class _Shown:
         self.protected = protected
         self.width = max([len(header), *(len(cell) for cell in cells)])
         self.squeezed = min(self.width, max(len(header), 10))
+        self.allotted = self.width
 
 
 def _display_columns(table: ResultsTable, rows: list[Any]) -> list[_Shown]:
@@ -182,7 +184,11 @@ def _display_columns(table: ResultsTable, rows: list[Any]) -> list[_Shown]:
             ]
             header = column.name[: -len(" mean")]
         else:
-            cells = [_safe(format_value(row.values.get(column.key), column.kind)) for row in rows]
+            exact = column.group == "params"
+            cells = [
+                _safe(format_value(row.values.get(column.key), column.kind, exact=exact))
+                for row in rows
+            ]
             header = column.name
         protected = column.group == "params" or column.key in ("launch", "run", "status", "n")
         numeric = column.kind in ("integer", "number", "duration")
@@ -199,19 +205,28 @@ def _mean_std(mean: Any, std: Any, format_value: Any) -> str:
 
 
 def _fit(columns: list[_Shown], width: int) -> tuple[list[_Shown], list[_Shown]]:
-    """Which columns a terminal this wide shows: every protected one (run, status, the
-    varying params), then the others in order while each fits at its squeezed width."""
+    """Which columns a terminal this wide shows, and how wide: every protected one (run,
+    status, the varying params) at its full width, then the others in order while each fits
+    at its squeezed width; what is left widens them again, in order. rich shortens a cell
+    past its column's max_width with an ellipsis (it never shrinks a no_wrap column)."""
     used = sum(c.width + 2 for c in columns if c.protected) - 2
     kept = {id(c) for c in columns if c.protected}
     dropped = []
     for column in columns:
+        column.allotted = column.width
         if column.protected:
             continue
         if used + 2 + column.squeezed <= width:
             used += 2 + column.squeezed
+            column.allotted = column.squeezed
             kept.add(id(column))
         else:
             dropped.append(column)
+    for column in columns:
+        if id(column) in kept and not column.protected:
+            extra = min(column.width - column.allotted, max(width - used, 0))
+            column.allotted += extra
+            used += extra
     return [c for c in columns if id(c) in kept], dropped
 
 

@@ -88,7 +88,7 @@ class ResultsTable:
 
     def cell(self, row: Row, column: Column) -> str:
         """A value as people read it (significant digits, durations); '' when empty."""
-        return format_value(row.values.get(column.key), column.kind)
+        return format_value(row.values.get(column.key), column.kind, exact=column.group == "params")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -105,9 +105,13 @@ class ResultsTable:
         }
 
 
-def format_value(value: Any, kind: str) -> str:
+def format_value(value: Any, kind: str, *, exact: bool = False) -> str:
+    """A value as people read it: numbers to 4 significant digits, durations in s/m/h, text
+    on one line. `exact` (params: what the user typed) keeps every digit."""
     if value is None:
         return ""
+    if exact and not isinstance(value, str):
+        return json.dumps(value, default=str)
     if kind == "duration":
         return _duration(value)
     if isinstance(value, bool):
@@ -137,8 +141,8 @@ def _duration(seconds: float) -> str:
 
 
 def _one_line(text: str) -> str:
-    line = text.strip().splitlines()
-    return (line[-1] if line else "").strip()
+    lines = text.strip().splitlines()
+    return lines[0].strip() if lines else ""
 
 
 # -- building ---------------------------------------------------------------------------------
