@@ -38,8 +38,15 @@ def _csv_cell(value: Any) -> Any:
 
 
 def to_json(table: ResultsTable, out: IO[str]) -> None:
-    json.dump(table.to_json(), out, indent=2, default=str)
-    out.write("\n")
+    """Exact values; pretty, with one row a line: indented JSON goes through the json
+    module's pure-Python encoder, five times slower on 10,000 rows than its C one."""
+    data = table.to_json()
+    rows = data.pop("rows")
+    head = json.dumps(data, indent=2, default=str)
+    out.write(head[: -len("\n}")] + ',\n  "rows": [\n')
+    encode = json.JSONEncoder(default=str).encode
+    out.write(",\n".join("    " + encode(row) for row in rows))
+    out.write("\n  ]\n}\n")
 
 
 def to_markdown(table: ResultsTable, out: IO[str]) -> None:

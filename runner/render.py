@@ -107,9 +107,10 @@ def results(
         fixed = ", ".join(f"{k}={_safe(_cell(v))}" for k, v in table.fixed.items())
         console.print(Text(f"fixed: {fixed}"))
     if table.by_point:
-        console.print(
-            Text(f"{len(table.rows)} points of {table.runs} runs; results: mean ± std over n runs")
-        )
+        points = f"{table.matched} points"
+        if len(table.rows) < table.matched:
+            points = f"{len(table.rows)} of {table.matched} points"
+        console.print(Text(f"{points} ({table.runs} runs); results: mean ± std over n runs"))
     rows = table.rows if max_rows is None else table.rows[:max_rows]
     shown = _display_columns(table, rows)
     kept, dropped = _fit(shown, console.width)

@@ -252,14 +252,32 @@ def build(
     cols = _columns(keys, flat)
     rows = [Row(v, run[1], run[5]) for v, run in zip(flat, runs, strict=True)]
     table = ResultsTable(columns=cols, rows=rows, fixed=fixed, runs=len(rows), launches=launch_ids)
+    runs_table = table
 
-    if where:
-        tests = [parse_where(text, table) for text in where]
-        table.rows = [row for row in table.rows if all(test(row) for test in tests)]
     if by_point is None:
         by_point = any_repeat
+    # Filters name run columns, or by point the statistics too ('loss.mean<0.1'): a filter
+    # of runs applies before the repeats are grouped, one of statistics after.
+    of_points: list[str] = []
+    tests = []
+    for text in where:
+        try:
+            tests.append(parse_where(text, table))
+        except UsageError:
+            if not by_point:
+                raise
+            of_points.append(text)
+    table.rows = [row for row in table.rows if all(test(row) for test in tests)]
     if by_point:
         table = _by_point(table, varying, stats)
+        point_tests = []
+        for text in of_points:
+            try:
+                point_tests.append(parse_where(text, table))
+            except UsageError:
+                parse_where(text, runs_table)  # the message about the runs' columns
+                raise
+        table.rows = [row for row in table.rows if all(test(row) for test in point_tests)]
     table.matched = len(table.rows)
     if sort is not None:
         _sort(table, sort, desc)

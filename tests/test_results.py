@@ -100,7 +100,7 @@ def test_by_point_aggregates_the_repeats(cli) -> None:
     plain = compare_json(cli, launch)
     assert {c.get("stat") for c in plain["columns"]} == {None, "mean", "std"}
     text = cli("compare", launch).out
-    assert "4 points of 12 runs" in text and " ± " in text
+    assert "4 points (12 runs)" in text and " ± " in text
 
 
 def test_sort_top_where_and_columns(cli) -> None:
@@ -126,6 +126,12 @@ def test_sort_top_where_and_columns(cli) -> None:
     points = compare_json(cli, launch, "--sort", "acc.test")
     means = [row["result.acc.test.mean"] for row in points["rows"]]
     assert means == sorted(means)
+    # and a filter may name a statistic: it applies to the points.
+    lr_high = [row["result.acc.test.mean"] for row in points["rows"] if row["params.lr"] == 0.1]
+    kept = compare_json(
+        cli, launch, "--where", f"acc.test.mean<{max(lr_high)!r}", "--where", "lr=0.1"
+    )
+    assert [row["result.acc.test.mean"] for row in kept["rows"]] == [min(lr_high)]
 
 
 @pytest.mark.parametrize(
@@ -272,7 +278,7 @@ def test_a_large_launch_shows_its_first_rows_and_its_failures(cli) -> None:
 def test_status_of_a_launch_uses_the_table_and_the_list_says_what_was_swept(cli) -> None:
     launch = launch_id(cli, *SWEEP)
     shown = cli("status", launch[:8], env={"COLUMNS": "100"}).out
-    assert "fixed: epochs=10" in shown and "4 points of 12 runs" in shown
+    assert "fixed: epochs=10" in shown and "4 points (12 runs)" in shown
     listed = cli("status", env={"COLUMNS": "120"}).out
     assert "lr: 2 values, width: 2 values, repeat 3" in listed
 
