@@ -85,12 +85,14 @@ def summary(launch: Launch) -> None:
         if failed:
             table.rows = failed
             console.print(f"failed runs past the first {SUMMARY_ROWS}:", markup=False)
-            results(console, table, max_rows=SUMMARY_ROWS, how=f"{how} --where status!=succeeded")
+            results(
+                console, table, max_rows=SUMMARY_ROWS, how=f"{how} --by-run --where status=failed"
+            )
     if table.by_point and not launch.ok:
         runs = api.table(launch, by_point=False)
         runs.rows = [row for row in runs.rows if row.status and not row.status.ok]
         console.print("failed runs:", markup=False)
-        results(console, runs, max_rows=SUMMARY_ROWS, how=f"{how} --where status!=succeeded")
+        results(console, runs, max_rows=SUMMARY_ROWS, how=f"{how} --by-run --where status=failed")
     console.print(f"{_counts(launch.record.counts)} ({how} to sort, filter, export)")
 
 

@@ -304,3 +304,16 @@ def test_two_launches_one_still_running(cli, project: Path, home: Path, elsewher
     finally:
         proc.terminate()
         proc.communicate(timeout=30)
+
+
+def test_user_data_is_shown_not_obeyed(project: Path, home: Path) -> None:
+    """Rich markup and terminal control sequences in params and results stay text."""
+    launches = [
+        _launch(project, "typed", [], params={"name": name})
+        for name in ("[red]x[/red]", "\x1b[2Jwiped")
+    ]
+    console = Console(file=io.StringIO(), width=120, force_terminal=True, highlight=False)
+    render.results(console, runner.table(launches))
+    out = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "[red]x[/red]" in out
+    assert "\x1b[2J" not in out and "?[2Jwiped" in out
