@@ -22,9 +22,9 @@ def to_csv(table: ResultsTable, out: IO[str]) -> None:
     import csv
 
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([column.key for column in table.columns])
-    for record in table.records():
-        writer.writerow([_csv_cell(value) for value in record.values()])
+    keys = [column.key for column in table.columns]
+    writer.writerow(keys)
+    writer.writerows([_csv_cell(row.values.get(key)) for key in keys] for row in table.rows)
 
 
 def _csv_cell(value: Any) -> Any:

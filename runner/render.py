@@ -329,7 +329,8 @@ def status(found: list[Any], *, expand: bool) -> None:
     if not expand:
         table = Table(box=None, header_style="bold", pad_edge=False)
         for column in ("launch", "created", "workflow", "name", "runs", "swept", "status"):
-            table.add_column(column)
+            # Ids and times stay whole; a long name or sweep wraps.
+            table.add_column(column, no_wrap=column not in ("name", "swept"))
         for item in found:
             record = item.record
             table.add_row(

@@ -317,3 +317,36 @@ def test_user_data_is_shown_not_obeyed(project: Path, home: Path) -> None:
     out = console.file.getvalue()  # type: ignore[attr-defined]
     assert "[red]x[/red]" in out
     assert "\x1b[2J" not in out and "?[2Jwiped" in out
+
+
+def test_parquet_keeps_types_and_values(cli, tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    launch = launch_id(cli, *SWEEP)
+    out = tmp_path / "results.parquet"
+    done = cli("compare", launch, "--by-run", "--format", "parquet", "-o", str(out))
+    assert done.code == 0, done.err
+    data = pq.read_table(out).to_pylist()
+    runs = run_results(cli, launch)
+    assert [row["result.loss"] for row in data] == [run["result"]["loss"] for run in runs]
+    assert [row["params.width"] for row in data] == [run["params"]["width"] for run in runs]
+    assert json.loads(data[0]["result.curve"]) == runs[0]["result"]["curve"]
+    assert cli("compare", launch, "--format", "parquet").code == 1  # needs -o FILE
+
+
+def test_launches_picked_by_workflow_tag_and_last(cli) -> None:
+    first = launch_id(cli, "add", "params.a=1,2", "--tags", "keep", "--seed", "1")
+    second = launch_id(cli, "add", "params.a=3,4", "--seed", "1")
+    launch_id(cli, "train", "params.lr=0.1,0.2", "--tags", "keep", "--seed", "1")
+
+    def launches(*args: str) -> list[str]:
+        table = compare_json(cli, *args)
+        return list(dict.fromkeys(row.get("launch") for row in table["rows"]))
+
+    assert launches("--workflow", "add") == [first[:8], second[:8]]  # oldest first
+    assert launches("--workflow", "add", "--last", "1") == [None]  # one launch: no column
+    table = compare_json(cli, "--workflow", "add", "--last", "1")
+    assert [row["params.a"] for row in table["rows"]] == [3, 4]
+    assert len(launches("--tag", "keep")) == 2
+    missing = cli("compare", "--tag", "nope")
+    assert missing.code == 1 and "no recorded launch matches tag nope" in missing.err
