@@ -75,6 +75,15 @@ def test_columns_are_the_varying_params_and_the_flattened_result(cli) -> None:
     out = cli("compare", launch, "--by-run").out
     assert "fixed: epochs=10" in out
 
+    every = compare_json(cli, launch, "--by-run", "--all-columns")
+    assert every["fixed"] == {}
+    assert [c["key"] for c in every["columns"]][2:5] == [
+        "params.lr",
+        "params.width",
+        "params.epochs",
+    ]
+    assert {row["params.epochs"] for row in every["rows"]} == {10}
+
 
 def test_by_point_aggregates_the_repeats(cli) -> None:
     launch = launch_id(cli, *SWEEP)
