@@ -65,35 +65,40 @@ def created(record: LaunchRecord, specs: list[RunSpec]) -> None:
 
 
 def summary(launch: Launch) -> None:
-    """After a launch: its results table (the first rows and every failure when it is big)."""
+    """After a launch: its results table (the first rows and every failure when it is big).
+    The runs are read and flattened once: the points and the failures come from one table."""
     from runner import api
+    from runner.results import points
 
     console = _console()
     if launch.record.run_count == 1:
         _run_detail(console, launch.runs[0])
         return
     how = f"runner compare {launch.id[:12]}"
-    table = api.table(launch)
-    if table.by_point or len(table.rows) <= SUMMARY_ROWS:
-        results(console, table, max_rows=SHOWN_ROWS if table.by_point else SUMMARY_ROWS, how=how)
-    else:
-        first = table.rows[:SUMMARY_ROWS]
-        failed = [row for row in table.rows[SUMMARY_ROWS:] if row.status and not row.status.ok]
-        table.rows = first
-        results(console, table, how=how)
-        console.print(f"... {table.runs - SUMMARY_ROWS} more runs ({how} for all)", markup=False)
+    failures = f"{how} --by-run --where status=failed"
+    runs = api.table(launch, by_point=False)
+    failed = [row for row in runs.rows if row.status and not row.status.ok]
+    if any(column.key == "repeat" for column in runs.columns):
+        results(console, points(runs), max_rows=SHOWN_ROWS, how=how)
         if failed:
-            table.rows = failed
+            console.print("failed runs:", markup=False)
+            results(console, _with_rows(runs, failed), max_rows=SUMMARY_ROWS, how=failures)
+    elif len(runs.rows) <= SUMMARY_ROWS:
+        results(console, runs, how=how)
+    else:
+        results(console, _with_rows(runs, runs.rows[:SUMMARY_ROWS]), how=how)
+        console.print(f"... {runs.runs - SUMMARY_ROWS} more runs ({how} for all)", markup=False)
+        later = [row for row in runs.rows[SUMMARY_ROWS:] if row.status and not row.status.ok]
+        if later:
             console.print(f"failed runs past the first {SUMMARY_ROWS}:", markup=False)
-            results(
-                console, table, max_rows=SUMMARY_ROWS, how=f"{how} --by-run --where status=failed"
-            )
-    if table.by_point and not launch.ok:
-        runs = api.table(launch, by_point=False)
-        runs.rows = [row for row in runs.rows if row.status and not row.status.ok]
-        console.print("failed runs:", markup=False)
-        results(console, runs, max_rows=SUMMARY_ROWS, how=f"{how} --by-run --where status=failed")
+            results(console, _with_rows(runs, later), max_rows=SUMMARY_ROWS, how=failures)
     console.print(f"{_counts(launch.record.counts)} ({how} to sort, filter, export)")
+
+
+def _with_rows(table: ResultsTable, rows: list[Any]) -> ResultsTable:
+    import dataclasses
+
+    return dataclasses.replace(table, rows=rows, matched=len(rows))
 
 
 def results(
@@ -194,8 +199,13 @@ def _display_columns(table: ResultsTable, rows: list[Any]) -> list[_Shown]:
             ]
             header = column.name
         protected = column.group == "params" or column.key in ("launch", "run", "status", "n")
+        if not protected and not any(cells):
+            continue  # empty in every row shown (results of failed runs): nothing to see
         numeric = column.kind in ("integer", "number", "duration")
-        shown.append(_Shown(_safe(header), column.key, cells, numeric, protected))
+        item = _Shown(_safe(header), column.key, cells, numeric, protected)
+        if column.kind in ("integer", "duration", "id"):
+            item.squeezed = item.width  # a cut seed or id reads as another one: whole or not at all
+        shown.append(item)
     return shown
 
 
@@ -215,7 +225,10 @@ def _fit(columns: list[_Shown], width: int) -> tuple[list[_Shown], list[_Shown]]
     used = sum(c.width + 2 for c in columns if c.protected) - 2
     kept = {id(c) for c in columns if c.protected}
     dropped = []
-    for column in columns:
+    # Results and the error first; of the details, the seed last (the repeat says as much).
+    details = ("repeat", "duration", "seed")
+    order = sorted(columns, key=lambda c: details.index(c.key) + 1 if c.key in details else 0)
+    for column in order:
         column.allotted = column.width
         if column.protected:
             continue
@@ -225,12 +238,12 @@ def _fit(columns: list[_Shown], width: int) -> tuple[list[_Shown], list[_Shown]]
             kept.add(id(column))
         else:
             dropped.append(column)
-    for column in columns:
+    for column in order:
         if id(column) in kept and not column.protected:
             extra = min(column.width - column.allotted, max(width - used, 0))
             column.allotted += extra
             used += extra
-    return [c for c in columns if id(c) in kept], dropped
+    return [c for c in columns if id(c) in kept], [c for c in columns if c in dropped]
 
 
 def export(table: ResultsTable, fmt: str, output: str | None, *, how: str = "") -> None:

@@ -269,7 +269,7 @@ def build(
             of_points.append(text)
     table.rows = [row for row in table.rows if all(test(row) for test in tests)]
     if by_point:
-        table = _by_point(table, varying, stats)
+        table = points(table, stats)
         point_tests = []
         for text in of_points:
             try:
@@ -357,9 +357,12 @@ def _kind_of(values: Iterable[Any]) -> Kind:
     return "json"
 
 
-def _by_point(table: ResultsTable, varying: list[str], stats: bool) -> ResultsTable:
-    """One row per sweep point (and launch): n, failures, and statistics of every numeric
-    result column over the point's runs."""
+def points(table: ResultsTable, stats: bool = False) -> ResultsTable:
+    """A table of runs grouped by sweep point (and launch): n, failures, and mean and std
+    (with `stats`, min and max too) of every numeric result column over the point's runs."""
+    if table.by_point:
+        return table
+    varying = [column.key for column in table.columns if column.group == "params"]
     keys = (["launch"] if len(table.launches) > 1 else []) + varying
     groups: dict[Any, list[Row]] = {}
     for row in table.rows:
@@ -412,6 +415,7 @@ def _by_point(table: ResultsTable, varying: list[str], stats: bool) -> ResultsTa
         rows=rows,
         fixed=table.fixed,
         by_point=True,
+        matched=len(rows),
         runs=table.runs,
         launches=table.launches,
     )

@@ -359,3 +359,15 @@ def test_launches_picked_by_workflow_tag_and_last(cli) -> None:
     assert len(launches("--tag", "keep")) == 2
     missing = cli("compare", "--tag", "nope")
     assert missing.code == 1 and "no recorded launch matches tag nope" in missing.err
+
+
+def test_a_launch_with_repeats_reports_its_points_then_its_failures(cli) -> None:
+    done = cli("boom", "params.a=1,2", "--repeat", "2", "--seed", "1", env={"COLUMNS": "100"})
+    assert done.code == 4
+    points, failures = done.out.split("failed runs:\n")
+    assert "2 points (4 runs)" in points
+    header = points.splitlines()[
+        points.splitlines().index("2 points (4 runs); results: mean ± std over n runs") + 1
+    ]
+    assert header.split()[:3] == ["a", "n", "failed"]
+    assert failures.count("a must not be 2") == 2 and "2 failed, 2 succeeded" in failures
