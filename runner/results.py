@@ -72,6 +72,13 @@ class ResultsTable:
         if found:
             keys = ", ".join(c.key for c in found)
             raise UsageError(f"column '{name}' is ambiguous: say which of {keys}")
+        fixed = name.removeprefix("params.")
+        if fixed in self.fixed:
+            raise UsageError(
+                f"column '{name}' is a param with one value in every run"
+                f" ({fixed}={json.dumps(self.fixed[fixed], default=str)});"
+                " --all-columns shows it as a column"
+            )
         import difflib
 
         names = [c.key for c in self.columns] + [c.name for c in self.columns]

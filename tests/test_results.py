@@ -152,6 +152,7 @@ def test_sort_top_where_and_columns(cli) -> None:
         pytest.param("lose<1", "no column 'lose' (did you mean 'loss'?)", id="unknown-column"),
         pytest.param("status<3", "column 'status' holds status values, not numbers", id="text"),
         pytest.param("__import__('os')<1", "expected COLUMN OP VALUE", id="no-eval"),
+        pytest.param("epochs>3", "one value in every run (epochs=10)", id="fixed-param"),
     ],
 )
 def test_a_bad_where_exits_1_and_names_the_problem(cli, where: str, message: str) -> None:
