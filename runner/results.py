@@ -516,8 +516,11 @@ def parse_where(text: str, table: ResultsTable) -> Any:
     number = isinstance(value, int | float)
     column = table.column(name)
     if op in ("<", "<=", ">", ">=") and number and column.kind not in (*_NUMERIC, "duration"):
+        other = f"result.{column.key}"  # a result key named like a run column (error)
+        hint = f" (did you mean '{other}'?)" if any(c.key == other for c in table.columns) else ""
         raise UsageError(
             f"--where '{text}': column '{column.key}' holds {column.kind} values, not numbers"
+            + hint
         )
 
     def test(row: Row) -> bool:

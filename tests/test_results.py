@@ -372,3 +372,35 @@ def test_a_launch_with_repeats_reports_its_points_then_its_failures(cli) -> None
     ]
     assert header.split()[:3] == ["a", "n", "failed"]
     assert failures.count("a must not be 2") == 2 and "2 failed, 2 succeeded" in failures
+
+
+def test_a_result_key_named_like_a_run_column() -> None:
+    """pi's result has an `error` key; with a failed run the table also has the run's error."""
+    from runner.errors import UsageError
+    from runner.results import build, rows_of
+    from runner.runs import RunRecord, RunStatus
+
+    runs = [
+        RunRecord(
+            id=f"{i:032x}",
+            launch_id="f" * 32,
+            parent_id=None,
+            index=i,
+            workflow_id="pi",
+            workflow_version="1",
+            params={"samples": 10**i},
+            seed=1,
+            status=RunStatus.FAILED if i == 0 else RunStatus.SUCCEEDED,
+            created=0.0,
+            result=None if i == 0 else {"error": 0.1 / i},
+            error="ValueError: no samples" if i == 0 else None,
+        )
+        for i in range(3)
+    ]
+    table = build(rows_of(runs))
+    names = {column.key: column.name for column in table.columns}
+    assert names["error"] == "error" and names["result.error"] == "result.error"
+    with pytest.raises(UsageError, match=r"did you mean 'result\.error'\?"):
+        build(rows_of(runs), where=["error<0.01"])
+    kept = build(rows_of(runs), where=["result.error<0.07"])
+    assert [row.get("params.samples") for row in kept.rows] == [100]
