@@ -13,7 +13,23 @@ and to write a workflow in Python::
     def train(lr: float = 0.01, epochs: int = 10, seed: int = 0) -> dict: ...
 """
 
-from runner.api import Entities, Launch, Preview, entities, launch, show, status, table
+from runner.api import (
+    Entities,
+    Launch,
+    Preview,
+    compose,
+    entities,
+    get,
+    launch,
+    log_path,
+    rerun,
+    resume,
+    runs,
+    show,
+    status,
+    table,
+)
+from runner.catalog import Param, PresetInfo, WorkflowInfo, presets, workflows
 from runner.decorated import workflow
 from runner.errors import (
     CompositionError,
@@ -26,8 +42,8 @@ from runner.errors import (
     WorkflowError,
 )
 from runner.inputs import ExistingPath
+from runner.records import LaunchRecord, RunRecord, RunSpec, RunStatus
 from runner.results import Column, ResultsTable, Row
-from runner.runs import LaunchRecord, RunRecord, RunSpec, RunStatus
 
 __all__ = [
     "Column",
@@ -38,6 +54,8 @@ __all__ = [
     "Interrupted",
     "Launch",
     "LaunchRecord",
+    "Param",
+    "PresetInfo",
     "Preview",
     "ResultsTable",
     "Row",
@@ -49,10 +67,19 @@ __all__ = [
     "UsageError",
     "ValidationError",
     "WorkflowError",
+    "WorkflowInfo",
+    "compose",
     "entities",
+    "get",
     "launch",
+    "log_path",
+    "presets",
+    "rerun",
+    "resume",
+    "runs",
     "show",
     "status",
     "table",
     "workflow",
+    "workflows",
 ]

@@ -11,16 +11,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runner.errors import DefinitionError, Interrupted, UsageError, WorkflowError
-from runner.runs import LaunchRecord, RunOutcome, RunRecord, RunSpec, RunStatus
+from runner.catalog import describe_presets, describe_workflows, registered_versions
+from runner.errors import Interrupted, UsageError, WorkflowError
+from runner.records import LaunchRecord, RunOutcome, RunRecord, RunSpec, RunStatus
 from runner.store import Store
 
 if TYPE_CHECKING:
-    from runner.compose import ConfigSpace, Definition, Project, Request
+    from runner.composer import ConfigSpace, Definition, Project, Request
+    from runner.entrypoints import Workflow
     from runner.launchers import Launcher
     from runner.plan import Plan
     from runner.results import ResultsTable
-    from runner.workflows import Workflow
 
 # Composition (Hydra) and execution (joblib) are imported where they are used, so that
 # `runner status`, `runner --help` and `import runner` stay fast.
@@ -119,6 +120,8 @@ def request(
     workflow: Workflow | None = None,
     inputs: dict[str, Any] | None = None,
     inputs_label: str = "inputs file",
+    sweep: dict[str, Any] | None = None,
+    max_runs: int | None = None,
 ) -> Request:
     """A Request from keyword arguments; options that are None are left to the definition.
 
@@ -126,7 +129,7 @@ def request(
     named by `target`; `inputs` are params read from an inputs file or stdin, which sit above
     files and below overrides.
     """
-    from runner.compose import Request
+    from runner.composer import Request
 
     options = {
         "name": name,
@@ -157,7 +160,24 @@ def request(
         workflow=workflow,
         inputs=dict(inputs or {}),
         inputs_label=inputs_label,
+        sweeps=dict(sweep or {}),
+        max_runs=max_runs or _max_runs_setting(),
     )
+
+
+def _max_runs_setting() -> int:
+    from runner.composer import MAX_RUNS
+
+    text = os.environ.get("RUNNER_MAX_RUNS", "").strip()
+    if not text:
+        return MAX_RUNS
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise UsageError(f"RUNNER_MAX_RUNS={text!r}: give a whole number of runs, 1 or more")
+    return value
 
 
 def plan(
@@ -166,7 +186,7 @@ def plan(
     config_dir: str | Path | None = None,
     root: str | Path | None = None,
     home: str | Path | None = None,
-    on_first: Callable[[Definition], None] | None = None,
+    on_first: Callable[[Definition, int], None] | None = None,
 ) -> tuple[Plan, Project]:
     """Compose, validate and plan; raises a DefinitionError before anything is stored.
 
@@ -174,7 +194,7 @@ def plan(
     Python file's package root, a registered snapshot)."""
     import dataclasses
 
-    from runner.compose import Composer, Project, config_space
+    from runner.composer import Composer, Project, config_space
     from runner.plan import plan_runs
 
     registered = _registered(req, home)
@@ -189,7 +209,7 @@ def plan(
         return plan_runs(Composer(space, req), on_first), project
 
 
-def show(
+def compose(
     target: str | None = None,
     overrides: Iterable[str] = (),
     *,
@@ -198,7 +218,13 @@ def show(
     home: str | Path | None = None,
     **options: Any,
 ) -> Preview:
-    """The composed, validated definition and its planned runs; nothing is stored or run."""
+    """The composed, validated definition and its planned runs; nothing is stored or run::
+
+        preview = runner.compose("pi", ["params.samples=1000,10000"], repeat=3)
+        len(preview.specs), preview.specs[0].params, preview.seed
+
+    Raises what `launch` would (runner.DefinitionError and its kinds) for the same input.
+    """
     the_plan, _ = plan(
         request(target, overrides, **options), config_dir=config_dir, root=root, home=home
     )
@@ -213,6 +239,18 @@ def show(
         specs=the_plan.specs,
         params_schema=base.params_validator.schema,
     )
+
+
+show = compose  # `runner show` is its name on the command line
+
+
+def get(ident: str, *, home: str | Path | None = None) -> Launch | RunRecord:
+    """The launch or run an id, or a unique prefix of one, names, however it was launched::
+
+    runner.get("3f2a").results
+    """
+    found = status([ident], home=home)
+    return found[0]
 
 
 def launch(
@@ -239,10 +277,10 @@ def launch(
 
     launchers: list[Launcher] = []
 
-    def prepare(first: Definition) -> None:
+    def prepare(first: Definition, runs: int) -> None:
         """Workers start while the runs are planned and recorded."""
         launcher = make_launcher(first.fields["launcher"], first.fields.get("max_parallelism"))
-        launcher.prepare()
+        launcher.prepare(runs)
         launchers.append(launcher)
 
     try:
@@ -326,9 +364,9 @@ def _launch_record(the_plan: Plan, project: Project) -> LaunchRecord:
 
 def params_schema(target: str, *, config_dir: str | Path | None = None) -> dict[str, Any]:
     """A workflow's params JSON Schema: declared, or derived from its signature."""
-    from runner.compose import Project, config_space
+    from runner.composer import Project, config_space
+    from runner.entrypoints import import_entrypoint
     from runner.inputs import signature_schema
-    from runner.workflows import import_entrypoint
 
     with config_space(Project.find(config_dir)) as space:
         workflow = space.resolve_workflow(target)
@@ -342,7 +380,7 @@ def register(
 ) -> tuple[str, str, bool]:
     """Snapshot a workflow (declaration and package source) into the store as a version:
     (workflow id, version, whether it is new). Identical content gives the same version."""
-    from runner.compose import Project, config_space
+    from runner.composer import Project, config_space
     from runner.snapshots import register as snapshot
 
     project = Project.find(config_dir)
@@ -569,9 +607,14 @@ def _store(home: str | Path | None) -> Store:
 
 
 def status(
-    ids: Sequence[str] = (), *, home: str | Path | None = None, limit: int | None = 20
+    ids: Sequence[str] = (),
+    *,
+    home: str | Path | None = None,
+    limit: int | None = 20,
+    workflow: str | None = None,
 ) -> list[Launch] | list[RunRecord]:
-    """Recorded launches (most recent first), or the launches and runs named by id prefixes."""
+    """Recorded launches (most recent first; of one workflow when given), or the launches and
+    runs named by id prefixes."""
     store = Store.existing(home)
     if store is None:
         if ids:
@@ -580,7 +623,7 @@ def status(
             )
         return []
     if not ids:
-        return [Launch(record) for record in store.launches(limit)]
+        return [Launch(record) for record in store.launches(limit, workflow_id=workflow)]
     found: list[Any] = []
     for prefix in ids:
         kind, full = store.resolve(prefix)
@@ -591,52 +634,81 @@ def status(
     return found
 
 
+def runs(
+    *,
+    launch: str | None = None,
+    workflow: str | None = None,
+    status: str | Iterable[str] | None = None,
+    tag: str | None = None,
+    since: float | None = None,
+    limit: int | None = 100,
+    offset: int = 0,
+    home: str | Path | None = None,
+) -> list[RunRecord]:
+    """Recorded runs, however they were launched (CLI, TUI, notebook)::
+
+        runner.runs(workflow="pi", status="failed", limit=10)   # most recent first
+        runner.runs(launch="3f2a", offset=100, limit=50)          # a page of one launch, in plan order
+
+    `launch` takes an id or a unique prefix; `since` is a time.time() value: runs created,
+    started or ended since then.
+    """
+    store = Store.existing(home)
+    if store is None:
+        return []
+    launch_id = None
+    if launch is not None:
+        kind, launch_id = store.resolve(launch)
+        if kind == "run":
+            found = store.run(launch_id)
+            launch_id = found.launch_id if found else launch_id
+    statuses = [status] if isinstance(status, str) else list(status or ())
+    return store.find_runs(
+        launch_id=launch_id,
+        workflow_id=workflow,
+        statuses=statuses,
+        tag=tag,
+        since=since,
+        limit=limit,
+        offset=offset,
+    )
+
+
 def entities(*, config_dir: str | Path | None = None, home: str | Path | None = None) -> Entities:
     """Workflows (each with its versions, registered ones apart) and saved run definitions."""
-    from runner.compose import Project, config_space
+    from runner.composer import Project, config_space
 
     project = Project.find(config_dir)
     with config_space(project) as space:
         found = _entities(space)
-    store = Store.existing(home)
-    registered: dict[str, list[str]] = {}
-    for workflow_id, version, _ in store.snapshots() if store else []:
-        registered.setdefault(workflow_id, []).append(version)
+    registered = registered_versions(home)
     for workflow in found.workflows:
         workflow["registered"] = registered.get(workflow["id"], [])
     return found
 
 
 def _entities(space: ConfigSpace) -> Entities:
-    from runner.workflows import latest, version_key
 
-    workflows = []
-    for workflow_id, versions in sorted(space.workflows().items()):
-        newest = latest(versions)
-        workflows.append(
-            {
-                "id": workflow_id,
-                "kind": "python" if newest.option == "" else "declared",
-                "latest": newest.version,
-                "versions": sorted(versions, key=version_key, reverse=True),
-                "description": newest.description,
-                "entrypoint": newest.entrypoint,
-                "source": newest.source,
-            }
-        )
-    presets = []
-    for name in space.presets():
-        try:
-            document = space.preset(name)
-            presets.append(
-                {
-                    "name": name,
-                    "workflow": document.workflow,
-                    "description": document.data.get("notes") or document.data.get("name") or "",
-                }
-            )
-        except DefinitionError as exc:  # a broken preset is listed as broken, not fatal
-            presets.append({"name": name, "workflow": None, "description": f"invalid: {exc}"})
+    workflows = [
+        {
+            "id": info.id,
+            "kind": info.kind,
+            "latest": info.version,
+            "versions": info.versions,
+            "description": info.description,
+            "entrypoint": info.entrypoint,
+            "source": info.source,
+        }
+        for info in describe_workflows(space, params=False)
+    ]
+    presets = [
+        {
+            "name": preset.name,
+            "workflow": preset.workflow,
+            "description": f"invalid: {preset.error}" if preset.error else preset.description,
+        }
+        for preset in describe_presets(space)
+    ]
     return Entities(workflows=workflows, presets=presets, broken=space.broken_declarations())
 
 

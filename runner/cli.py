@@ -94,6 +94,11 @@ def _definition_options(func: Any) -> Any:
             type=click.IntRange(min=1),
             help="Runs at once (default: all cores).",
         ),
+        click.option(
+            "--max-runs",
+            type=click.IntRange(min=1),
+            help="Refuse a launch of more runs than this (default 1,000,000; RUNNER_MAX_RUNS).",
+        ),
         click.option("--addr", help="Cluster address (recorded; used by the Dask launcher)."),
         click.option(
             "--timeout", help="Seconds a run may take; past it, it is stopped as timed_out."
@@ -444,6 +449,29 @@ def compare(
     render.export(table, fmt, output, how="runner compare ... --format csv")
 
 
+@cli.command(epilog=EPILOG)
+@click.option(
+    "--config-dir",
+    type=click.Path(file_okay=False),
+    help="Project config dir (default: RUNNER_CONFIG_DIR, then ./conf).",
+)
+def tui(config_dir: str | None) -> None:
+    """Browse workflows, fill a launch form, launch, and watch runs live (a terminal UI).
+
+    \b
+    Keys: 1/2 or tab switch views, / filter, enter open, ctrl+l launch, l log, r rerun,
+    R resume, c cancel, y copy an id, ? help, q quit. Launches are detached: quitting the
+    TUI never stops runs. RUNNER_HOME names the store, as for every command.
+    """
+    if config_dir:
+        from runner.composer import Project
+
+        Project.find(config_dir)  # a missing dir is exit 1 before the screen is taken
+    from runner.tui import main as tui_main  # textual loads only for this command
+
+    tui_main(config_dir)
+
+
 def _request(
     args: tuple[str, ...], options: dict[str, Any]
 ) -> tuple[str | None, list[str], dict[str, Any]]:
@@ -468,6 +496,7 @@ def _request(
             annotations=_pairs(options["annotations"], "--annotations"),
             env=_pairs(options["env"], "--env", split=False),
             max_parallelism=options["max_parallelism"],
+            max_runs=options["max_runs"],
             addr=options["addr"],
             timeout=_number(options["timeout"], float),
             retries=_number(options["retries"]),

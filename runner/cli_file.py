@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from runner.entrypoints import Workflow, resolve_entrypoint
 from runner.errors import DefinitionError
 from runner.inputs import (
     INJECTED,
@@ -21,7 +22,6 @@ from runner.inputs import (
     read_inputs,
     to_json_value,
 )
-from runner.workflows import Workflow, resolve_entrypoint
 
 STDIN = "-"
 

@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterable
 from types import ModuleType
 from typing import Any, TypeVar, overload
 
+from runner.entrypoints import Workflow
 from runner.errors import WorkflowError
-from runner.workflows import Workflow
 
 F = TypeVar("F", bound=Callable[..., Any])
 MARK = "__runner_workflow__"  # the attribute @workflow sets on the function it marks

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Generator, Sequence
 
 from runner.launchers import Launcher, WorkerCrash
-from runner.runs import RunOutcome, RunStatus
+from runner.records import RunOutcome, RunStatus
 from runner.store import Store
 from runner.worker import Task, read_markers
 

@@ -8,16 +8,20 @@ class RunnerError(Exception):
 
     exit_code: int = 5
 
-    def __init__(self, message: str, *, problems: list[str] | None = None) -> None:
+    def __init__(
+        self, message: str, *, problems: list[str] | None = None, hint: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         # One line per problem, for errors that found several (validation).
         self.problems = problems or []
+        self.hint = hint  # what to do about it, when the problems alone do not say
 
     def __str__(self) -> str:
-        if not self.problems:
-            return self.message
-        return "\n".join([self.message, *(f"  - {p}" for p in self.problems)])
+        lines = [self.message, *(f"  - {p}" for p in self.problems)]
+        if self.hint:
+            lines.append(f"hint: {self.hint}")
+        return "\n".join(lines)
 
 
 class UsageError(RunnerError):

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from runner.errors import DefinitionError
-from runner.runs import RunOutcome
+from runner.records import RunOutcome
 from runner.worker import Task, execute, ready
 
 # The thread-count variables of the BLAS libraries numpy may load.
@@ -67,9 +67,9 @@ class Launcher(Protocol):
         """Runs live in worker processes: a dying worker raises WorkerCrash."""
         ...
 
-    def prepare(self) -> None:
-        """Start readying workers (processes started, runner imported) while the launch is
-        planned and recorded; the next `run` uses them."""
+    def prepare(self, runs: int) -> None:
+        """Start readying workers (processes started, runner imported) while the launch of
+        `runs` runs is planned and recorded; the next `run` uses them."""
         ...
 
     def release(self) -> None:
@@ -86,7 +86,7 @@ class JoblibLauncher:
     """joblib's Parallel with a named backend; results stream back unordered."""
 
     name: str
-    backend: str  # loky | threading | sequential | multiprocessing
+    backend: str  # loky | threading | sequential
     n_jobs: int
     _preparing: Generator[int, None, None] | None = field(default=None, repr=False)
 
@@ -94,7 +94,7 @@ class JoblibLauncher:
     def isolated(self) -> bool:
         return self.backend in ("loky", "multiprocessing")
 
-    def prepare(self) -> None:
+    def prepare(self, runs: int) -> None:
         # Only loky keeps its workers from one Parallel call to the next. Starting them takes
         # about as long as planning and recording 10,000 runs, so the two overlap.
         if self.backend != "loky" or self._preparing is not None:
@@ -102,7 +102,9 @@ class JoblibLauncher:
         _import_joblib(self.isolated)
         from joblib import Parallel, delayed
 
-        n_jobs = max(self.n_jobs, 2)  # what run() uses for one job too (see there)
+        # Never more workers than runs, but two at least: what run() uses for one run (see
+        # there), so that a lone run is still isolated from the launcher.
+        n_jobs = max(min(self.n_jobs, runs), 2)
         self._preparing = Parallel(
             n_jobs=n_jobs, backend=self.backend, return_as="generator_unordered"
         )(delayed(ready)() for _ in range(n_jobs))
@@ -148,7 +150,7 @@ def _exit_codes(message: str) -> str:
     return f"worker died (exit codes {found.group(1)})" if found else "worker died"
 
 
-BACKENDS = ("loky", "threading", "sequential", "multiprocessing")
+BACKENDS = ("loky", "threading", "sequential")
 
 
 def make_launcher(config: dict[str, Any], max_parallelism: int | None) -> Launcher:

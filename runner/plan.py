@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import random
 import secrets
@@ -10,11 +11,20 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from runner.compose import Axis, Composer, Definition
-from runner.errors import ValidationError
+from hydra.core.override_parser.types import OverrideType
+
+from runner.composer import (
+    Axis,
+    Composer,
+    Definition,
+    count,
+    has_interpolation,
+    unknown_key_hint,
+)
+from runner.errors import CompositionError, DefinitionError, ValidationError
 from runner.inputs import InputError, from_json
-from runner.runs import RunSpec
-from runner.validate import PointCheck, problems_of
+from runner.records import RunSpec
+from runner.validate import UNKNOWN_KEY, PointCheck, bounded, problems_of
 
 SEED_BITS = 63  # seeds are non-negative 64-bit integers, so SQLite stores them exactly
 MAX_PROBLEMS = 20  # past this many invalid runs, the message says how many more
@@ -55,22 +65,30 @@ def repeat_seeds(seed: int, repeat: int) -> list[int]:
     return [rng.getrandbits(SEED_BITS) for _ in range(repeat)]
 
 
-def plan_runs(composer: Composer, on_first: Callable[[Definition], None] | None = None) -> Plan:
-    """`on_first`: called with the definition of the first valid run, before the others are
-    planned, so that a launcher can get ready meanwhile."""
+def plan_runs(
+    composer: Composer, on_first: Callable[[Definition, int], None] | None = None
+) -> Plan:
+    """`on_first`: called with the definition of the first valid run and the number of runs
+    the launch will make, before the others are planned, so that a launcher can get ready."""
     axes = composer.axes
     other_axes = [axis for axis in axes if not axis.is_params]
     first = composer.definition(tuple(str(axis.values[0]) for axis in other_axes))
+    max_runs = composer.request.max_runs
+    points = math.prod(len(axis.values) for axis in axes)
+    _check_count(points * int(first.fields["repeat"]), points, first, max_runs)
     launch_seed = first.fields.get("seed")
     if launch_seed is None:
         launch_seed = draw_seed()
 
     specs: list[RunSpec] = []
     definitions: list[Definition] = []
-    problems: list[str] = []
+    problems: dict[str, list[str]] = {}  # problem -> the sweep points that have it
     invalid_runs = 0
     per_definition: dict[int, tuple[Any, ...]] = {}
     checks: dict[int, PointCheck] = {}
+    # Per definition, how its points get their params: Hydra's application (None), or
+    # values set at their paths, then interpolations resolved when there are some.
+    how: dict[int, tuple[bool, PointResolver | None, tuple[str, ...]]] = {}
     # Top-level params keys the sweep changes; empty when a nested key is swept.
     swept = tuple(axis.param_path[0] for axis in axes if axis.is_params)
     if any(len(axis.param_path) > 1 for axis in axes if axis.is_params):
@@ -88,20 +106,44 @@ def plan_runs(composer: Composer, on_first: Callable[[Definition], None] | None 
     for combo in itertools.product(*(axis.values for axis in axes)):
         choices = tuple(str(combo[i]) for i in group_places) if group_places else ()
         definition = composer.definition(choices)
-        params = definition.params
+        mode = how.get(id(definition))
+        if mode is None:
+            exact = needs_hydra(definition, axes)
+            resolver = PointResolver(definition) if definition.interpolates and not exact else None
+            # The top-level keys a point changes: the swept ones and those that interpolate.
+            changed = () if exact or not swept else swept
+            if resolver is not None and changed:
+                changed = (*changed, *(leaf[0] for leaf in resolver.leaves))
+            mode = how[id(definition)] = (exact, resolver, changed)
+        exact, resolver, changed = mode
         point: dict[str, Any] = {}
-        for (key, path, shown), value in zip(plan_axes, combo, strict=True):
-            if path is not None:
-                _set_path(params, path, value)
-                point[key] = value
-            else:
-                point[key] = shown[value]
+        if exact:
+            overrides = []
+            for axis, (key, path, shown), value in zip(axes, plan_axes, combo, strict=True):
+                if path is not None:
+                    overrides.append(axis.override(value))
+                    point[key] = value
+                else:
+                    point[key] = shown[value]
+            params = definition.apply_point(overrides, _show_point(point))
+        else:
+            params = definition.params
+            for (key, path, shown), value in zip(plan_axes, combo, strict=True):
+                if path is not None:
+                    _set_path(params, path, value)
+                    point[key] = value
+                else:
+                    point[key] = shown[value]
+            if resolver is not None:
+                resolver.resolve(params, plan_axes, combo, _show_point(point))
         check = checks.get(id(definition))
         if check is None:
-            check = checks[id(definition)] = PointCheck(definition.params_validator, params)
+            check = checks[id(definition)] = PointCheck(
+                definition.params_validator, definition.params
+            )
         found = (
             []
-            if check.is_valid(params, swept)
+            if check.is_valid(params, changed)
             else problems_of(
                 params,
                 definition.params_validator,
@@ -113,13 +155,15 @@ def plan_runs(composer: Composer, on_first: Callable[[Definition], None] | None 
             found = rich_problems(params, definition)
         if found:
             invalid_runs += 1
-            where = f" (sweep point {_show_point(point)})" if point else ""
-            problems.extend(p + where for p in found if len(problems) < MAX_PROBLEMS)
+            for problem in found:
+                problems.setdefault(problem, []).append(_show_point(point))
             continue
         if on_first is not None and not specs:
-            on_first(definition)
+            on_first(definition, points * int(definition.fields["repeat"]))
         per_run = per_definition.get(id(definition))
         if per_run is None:
+            # A swept repeat (repeat=1,1000000) changes the count: checked before the seeds.
+            _check_count(points * int(definition.fields["repeat"]), points, definition, max_runs)
             per_run = per_definition[id(definition)] = _per_run(definition, launch_seed)
         seeds, workflow, timeout, retries, cache = per_run
         for repeat_index, run_seed in enumerate(seeds):
@@ -141,9 +185,89 @@ def plan_runs(composer: Composer, on_first: Callable[[Definition], None] | None 
             )
             definitions.append(definition)
     if problems:
-        more = f"; {invalid_runs} runs invalid in all" if invalid_runs > 1 else ""
-        raise ValidationError(f"invalid params{more}:", problems=_unique(problems))
+        more = f"; {invalid_runs} sweep points invalid in all" if invalid_runs > 1 else ""
+        raise ValidationError(
+            f"invalid params{more}:",
+            problems=bounded([_at_points(p, at) for p, at in problems.items()]),
+            hint=unknown_key_hint(first.workflow)
+            if any(UNKNOWN_KEY in p for p in problems)
+            else None,
+        )
     return Plan(base=first, seed=launch_seed, specs=specs, definitions=definitions, axes=axes)
+
+
+class PointResolver:
+    """Resolves the interpolations of a definition's params at each sweep point, so that
+    `${params.x}` follows x. One OmegaConf config per definition: each point sets its swept
+    values on it and reads back only the interpolating values (a config per point would cost
+    milliseconds)."""
+
+    def __init__(self, definition: Definition) -> None:
+        from omegaconf import OmegaConf
+
+        context = {k: v for k, v in definition.fields.items() if k != "params"}
+        self.cfg = OmegaConf.create({**context, "params": definition.raw_params})
+        self.leaves = list(_interpolating_paths(definition.raw_params, ()))
+
+    def resolve(
+        self, params: dict[str, Any], plan_axes: list[Any], combo: tuple[Any, ...], point: str
+    ) -> None:
+        from omegaconf import Container, OmegaConf
+        from omegaconf.errors import OmegaConfBaseException
+
+        from runner.composer import hydra_message
+
+        try:
+            for (_key, path, _shown), value in zip(plan_axes, combo, strict=True):
+                if path is not None:
+                    OmegaConf.update(self.cfg, ".".join(("params", *path)), value, merge=False)
+            for leaf in self.leaves:
+                value = OmegaConf.select(self.cfg, ".".join(("params", *leaf)))
+                if isinstance(value, Container):
+                    value = OmegaConf.to_container(value, resolve=True)
+                _set_path(params, leaf, value)
+        except OmegaConfBaseException as exc:
+            raise CompositionError(
+                f"cannot resolve the params at sweep point {point}: {hydra_message(exc)}"
+            ) from exc
+
+
+def _interpolating_paths(node: Any, path: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
+    """The paths of the values that interpolate (a list that holds one counts as one value)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _interpolating_paths(value, (*path, str(key)))
+    elif has_interpolation(node):
+        yield path
+
+
+def _check_count(runs: int, points: int, definition: Definition, max_runs: int) -> None:
+    """A launch's size is known before it is built: past the limit, nothing is planned."""
+    if runs > max_runs:
+        repeat = definition.fields["repeat"]
+        shown = f"{count(points)} sweep point{'s' * (points != 1)} x repeat {count(repeat)}"
+        raise DefinitionError(
+            f"this launch would make {count(runs)} runs ({shown}),"
+            f" more than the limit of {max_runs:,}; raise it with --max-runs N (or"
+            " RUNNER_MAX_RUNS, or max_runs= in the API) if you mean it"
+        )
+
+
+def needs_hydra(definition: Definition, axes: list[Axis]) -> bool:
+    """Whether a definition's sweep points need Hydra's override application (see
+    Definition.apply_point) rather than values set at their paths, which give the same
+    params only when every params axis changes an existing key to a value that is not a
+    mapping (mappings merge into the existing one) and holds no interpolation."""
+    for axis in axes:
+        if not axis.is_params:
+            continue
+        if axis.kind is not OverrideType.CHANGE or not _has_path(
+            definition.raw_params, axis.param_path
+        ):
+            return True
+        if any(isinstance(v, dict) or has_interpolation(v) for v in axis.values):
+            return True
+    return False
 
 
 def rich_problems(params: dict[str, Any], definition: Definition) -> list[str]:
@@ -201,9 +325,26 @@ def _set_path(params: dict[str, Any], path: tuple[str, ...], value: Any) -> None
     node[path[-1]] = value
 
 
+def _has_path(params: dict[str, Any], path: tuple[str, ...]) -> bool:
+    node: Any = params
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            return False
+        node = node[key]
+    return True
+
+
 def _show_point(point: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in point.items())
 
 
-def _unique(items: list[str]) -> list[str]:
-    return list(dict.fromkeys(items))
+def _at_points(problem: str, points: list[str]) -> str:
+    """A problem once, with the sweep points that have it (the first three, then a count)."""
+    points = [p for p in points if p]
+    if not points:
+        return problem
+    if len(points) == 1:
+        return f"{problem} (sweep point {points[0]})"
+    shown = "; ".join(points[:3])
+    more = f" and {len(points) - 3} more" if len(points) > 3 else ""
+    return f"{problem} ({len(points)} sweep points: {shown}{more})"

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 from runner.decorated import discover
+from runner.entrypoints import Workflow
 from runner.errors import UsageError, WorkflowError
-from runner.workflows import Workflow
 
 
 def import_root(path: Path) -> tuple[Path, str]:

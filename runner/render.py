@@ -13,8 +13,8 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from runner.api import Entities, Launch, Preview
+    from runner.records import LaunchRecord, RunRecord, RunSpec
     from runner.results import ResultsTable
-    from runner.runs import LaunchRecord, RunRecord, RunSpec
 
 SHOWN_IDS = 20  # run ids printed on creation before "... and N more"
 SHOWN_ROWS = 50  # table rows before "... N more; runner status ID --json for all"

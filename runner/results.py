@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from runner.errors import UsageError
-from runner.runs import RunRecord, RunStatus
+from runner.records import RunRecord, RunStatus
 
 # What a column holds, so each front-end can align, format and sort it (a DataTable, HTML, a
 # DataFrame dtype) without looking at the values again.

@@ -12,9 +12,9 @@ import sys
 import zipfile
 from pathlib import Path
 
+from runner.entrypoints import Workflow
 from runner.errors import WorkflowError
 from runner.store import Store
-from runner.workflows import Workflow
 
 PREFIX = "r"  # registered versions read r<12 hex>, apart from declared ones
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.errors import StoreError, UsageError
-from runner.runs import LaunchRecord, RunOutcome, RunRecord, RunSpec, RunStatus
+from runner.records import LaunchRecord, RunOutcome, RunRecord, RunSpec, RunStatus
 
 DB_NAME = "runner.db"
 
@@ -409,10 +409,14 @@ class Store:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def launches(self, limit: int | None = 20) -> list[LaunchRecord]:
-        """Most recent first."""
-        sql = f"SELECT {_LAUNCH_COLUMNS} FROM launches ORDER BY created DESC, rowid DESC"
-        rows = self._db.execute(sql + (f" LIMIT {int(limit)}" if limit else "")).fetchall()
+    def launches(
+        self, limit: int | None = 20, *, workflow_id: str | None = None
+    ) -> list[LaunchRecord]:
+        """Most recent first; those of one workflow when it is given."""
+        where = " WHERE workflow_id = ?" if workflow_id is not None else ""
+        sql = f"SELECT {_LAUNCH_COLUMNS} FROM launches{where} ORDER BY created DESC, rowid DESC"
+        args = (workflow_id,) if workflow_id is not None else ()
+        rows = self._db.execute(sql + (f" LIMIT {int(limit)}" if limit else ""), args).fetchall()
         launches = [self._launch(row) for row in rows]
         self._fill_counts(launches)
         return launches
@@ -450,6 +454,62 @@ class Store:
                 statuses[value] = RunStatus.LOST
         repeat = max(launch.repeat, 1)
         return [(*row[:5], statuses[row[5]], *row[6:], row[2] % repeat) for row in rows]
+
+    def find_runs(
+        self,
+        *,
+        launch_id: str | None = None,
+        workflow_id: str | None = None,
+        statuses: Iterable[str] = (),
+        tag: str | None = None,
+        since: float | None = None,
+        limit: int | None = 100,
+        offset: int = 0,
+    ) -> list[RunRecord]:
+        """Runs that match every filter given: a launch's in plan order (a page of them with
+        limit and offset), others most recent first. `since`: created, started or ended at
+        or after that time. `lost` is a status as readers show it (unfinished, launcher
+        gone), so it selects unfinished runs and keeps those found lost."""
+        where: list[str] = []
+        args: list[Any] = []
+        if launch_id is not None:
+            where.append("launch_id = ?")
+            args.append(launch_id)
+        if workflow_id is not None:
+            where.append("workflow_id = ?")
+            args.append(workflow_id)
+        wanted = set(statuses)
+        stored = wanted | set(_UNFINISHED) if RunStatus.LOST.value in wanted else wanted
+        stored.discard(RunStatus.LOST.value)
+        if stored:
+            where.append(f"status IN ({', '.join('?' * len(stored))})")
+            args.extend(sorted(stored))
+        if tag is not None:
+            where.append(
+                "launch_id IN (SELECT launches.id FROM launches, json_each(launches.tags)"
+                " WHERE json_each.value = ?)"
+            )
+            args.append(tag)
+        if since is not None:
+            where.append("(created >= ? OR started >= ? OR ended >= ?)")
+            args.extend([since, since, since])
+        sql = f"SELECT {_RUN_COLUMNS} FROM runs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY idx" if launch_id is not None else " ORDER BY created DESC, idx DESC"
+        if limit is not None or offset:
+            sql += " LIMIT ? OFFSET ?"
+            args.extend([-1 if limit is None else int(limit), int(offset)])
+        rows = self._db.execute(sql, args).fetchall()
+        runs = [self._run(row) for row in rows]
+        by_launch: dict[str, list[RunRecord]] = {}
+        for run in runs:
+            by_launch.setdefault(run.launch_id, []).append(run)
+        for group in by_launch.values():
+            self._marked_lost(group)
+        if wanted:
+            runs = [run for run in runs if run.status.value in wanted]
+        return runs
 
     def run(self, run_id: str) -> RunRecord | None:
         row = self._db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id=?", (run_id,)).fetchone()

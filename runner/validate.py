@@ -4,19 +4,37 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 from collections.abc import Callable, Iterable
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError as SchemaError
 
 from runner.errors import DefinitionError, ValidationError
 
 # (key path) -> "from override 'params.a=1'" or None when unknown.
 Where = Callable[[tuple[str | int, ...]], str | None]
+UNKNOWN_KEY = "unknown key"  # how a key the schema does not allow is reported
+MAX_SHOWN = 20  # problems listed in one message; past that, how many more
+
+# JSON Schema counts 2.0 as an integer and knows no NaN or infinity; Python does. A value a
+# user wrote as 2.0 is not the 2 a `repeat` or an `int` param takes (range(2.0) fails), and
+# NaN or infinity are no JSON numbers (the store could not keep them): both are refused.
+_TYPES = Draft202012Validator.TYPE_CHECKER.redefine_many(
+    {
+        "integer": lambda _checker, value: isinstance(value, int) and not isinstance(value, bool),
+        "number": lambda _checker, value: (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and (not isinstance(value, float) or math.isfinite(value))
+        ),
+    }
+)
+StrictValidator = validators.extend(Draft202012Validator, type_checker=_TYPES)
 
 _TYPE_WORDS = {
     "integer": "an integer",
@@ -63,7 +81,7 @@ def compile_schema(schema: dict[str, Any], label: str) -> Draft202012Validator:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
         raise DefinitionError(f"{label} is not a valid JSON Schema: {exc.message}") from exc
-    return Draft202012Validator(schema)
+    return StrictValidator(schema)
 
 
 def check(
@@ -78,7 +96,17 @@ def check(
     problems = problems_of(instance, validator, prefix=prefix, where=where)
     if problems:
         noun = "problem" if len(problems) == 1 else "problems"
-        raise ValidationError(f"invalid {what} ({len(problems)} {noun}):", problems=problems)
+        raise ValidationError(
+            f"invalid {what} ({len(problems)} {noun}):", problems=bounded(problems)
+        )
+
+
+def bounded(problems: list[str]) -> list[str]:
+    """The first MAX_SHOWN problems, then how many more: a message stays readable whatever
+    the input (20,000 unknown keys are not 20,000 lines)."""
+    if len(problems) <= MAX_SHOWN:
+        return problems
+    return [*problems[:MAX_SHOWN], f"... and {len(problems) - MAX_SHOWN:,} more"]
 
 
 def problems_of(
@@ -91,7 +119,10 @@ def problems_of(
     if validator.is_valid(instance):  # the fast path, taken by nearly every run
         return []
     errors = sorted(validator.iter_errors(instance), key=lambda e: [str(p) for p in e.path])
-    return [describe(error, prefix, where) for error in errors]
+    lines: list[str] = []
+    for error in errors:
+        lines.extend(describe(error, prefix, where).split("\n  - "))
+    return lines
 
 
 def dotted(path: Iterable[str | int]) -> str:
@@ -118,7 +149,7 @@ def describe(error: SchemaError, prefix: tuple[str | int, ...], where: Where | N
         for key in sorted(set(value) - set(known)):
             key_path = (*path, key)
             hint = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
-            text = f"{dotted(key_path)}: unknown key"
+            text = f"{dotted(key_path)}: {UNKNOWN_KEY}"
             text += f" (did you mean '{hint[0]}'?)" if hint else ""
             text += f"; expected one of: {', '.join(known)}" if known and not hint else ""
             lines.append(_with_source(text, key_path, where))
@@ -131,6 +162,10 @@ def describe(error: SchemaError, prefix: tuple[str | int, ...], where: Where | N
     if kind == "type":
         names = [rule] if isinstance(rule, str) else list(rule)
         text = f"{head} is not {' or '.join(_TYPE_WORDS.get(n, n) for n in names)}"
+        if isinstance(value, float) and not math.isfinite(value):
+            text += " (numbers must be finite)"
+        elif isinstance(value, float) and "integer" in names:
+            text += " (write it without a fraction)"
     elif kind == "minimum":
         text = f"{head} is below the minimum of {rule}"
     elif kind == "maximum":
@@ -210,7 +245,7 @@ class PointCheck:
             if check is None:
                 sub = self._properties.get(key, self._extra)
                 check = self._validators[key] = (
-                    Draft202012Validator(sub) if isinstance(sub, dict) else bool(sub)
+                    StrictValidator(sub) if isinstance(sub, dict) else bool(sub)
                 )
             if check is False or (check is not True and not check.is_valid(params[key])):
                 return False

@@ -18,10 +18,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any, NamedTuple, TextIO
 
+from runner.entrypoints import resolve_entrypoint, wants
 from runner.inputs import call_kwargs
-from runner.runs import RunOutcome, RunStatus
+from runner.records import RunOutcome, RunStatus
 from runner.store import to_json
-from runner.workflows import resolve_entrypoint, wants
 
 LOG_NAME = "log.txt"
 

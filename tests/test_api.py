@@ -20,6 +20,8 @@ def test_public_names_are_pinned() -> None:
         "Interrupted",
         "Launch",
         "LaunchRecord",
+        "Param",
+        "PresetInfo",
         "Preview",
         "ResultsTable",
         "Row",
@@ -31,12 +33,21 @@ def test_public_names_are_pinned() -> None:
         "UsageError",
         "ValidationError",
         "WorkflowError",
+        "WorkflowInfo",
+        "compose",
         "entities",
+        "get",
         "launch",
+        "log_path",
+        "presets",
+        "rerun",
+        "resume",
+        "runs",
         "show",
         "status",
         "table",
         "workflow",
+        "workflows",
     ]
     for name in runner.__all__:
         assert getattr(runner, name) is not None
@@ -109,3 +120,55 @@ def test_entities(project: Path) -> None:
     found = runner.entities(config_dir=project / "conf")
     ids = [w["id"] for w in found.workflows]
     assert ids == sorted(ids) and {"add", "hello", "pi"} <= set(ids)
+
+
+def test_sweep_takes_python_values_and_hydra_strings(project: Path, home: Path) -> None:
+    conf = project / "conf"
+    launch = runner.launch(
+        "echo",
+        ["launcher=sequential"],
+        sweep={"x": [1, 2], "s": "a,'b,c'", "d": [{"a": 5}], "items": [[1, "1"]]},
+        config_dir=conf,
+        seed=4,
+    )
+    received = [(r["params"]["x"], r["params"]["s"], r["params"]["d"]) for r in launch.results]
+    # The first key is the outermost, as on the command line.
+    assert received == [
+        (1, "a", {"a": 5, "b": 2}),
+        (1, "b,c", {"a": 5, "b": 2}),
+        (2, "a", {"a": 5, "b": 2}),
+        (2, "b,c", {"a": 5, "b": 2}),
+    ]
+    assert {str(r["params"]["items"]) for r in launch.results} == {"[1, '1']"}
+    assert runner.get(launch.id).id == launch.id
+    run = runner.get(launch.runs[0].id[:10])
+    assert isinstance(run, runner.RunRecord) and run.params["yref"] == 1
+    with pytest.raises(runner.DefinitionError, match=r"sweep=\{'x': \[...\]\}: the sweep"):
+        runner.compose("echo", sweep={"x": []}, config_dir=conf)
+    preview = runner.compose("echo", sweep={"x": "range(3)"}, repeat=2, config_dir=conf)
+    assert [(s.params["x"], s.repeat_index) for s in preview.specs] == [
+        (0, 0),
+        (0, 1),
+        (1, 0),
+        (1, 1),
+        (2, 0),
+        (2, 1),
+    ]
+
+
+def test_no_hydra_state_leaks_between_config_dirs(
+    project: Path, home: Path, tmp_path: Path
+) -> None:
+    other = tmp_path / "other" / "conf" / "workflow"
+    other.mkdir(parents=True)
+    (other / "add.yaml").write_text(
+        "id: add\nversion: '9.0'\nentrypoint: runner.demos:count_primes\nparams: {below: 10}\n"
+    )
+    from hydra.core.global_hydra import GlobalHydra
+
+    first = runner.launch("add", ["launcher=sequential"], config_dir=project / "conf")
+    second = runner.launch("add", ["launcher=sequential"], config_dir=other.parent)
+    third = runner.launch("add", ["launcher=sequential"], config_dir=project / "conf")
+    assert [first.results, second.results, third.results] == [[15], [4], [15]]
+    assert [first.record.workflow_version, second.record.workflow_version] == ["2.0", "9.0"]
+    assert not GlobalHydra.instance().is_initialized()  # nothing left behind for the user's Hydra

@@ -202,7 +202,7 @@ def test_a_failed_write_of_outcomes_is_raised(tmp_path: Path) -> None:
     """A batch the store cannot take is not dropped silently: the launcher sees the error."""
     from runner.engine import Recorder
     from runner.errors import StoreError
-    from runner.runs import RunOutcome, RunStatus
+    from runner.records import RunOutcome, RunStatus
 
     class FullDisk:
         def record_outcomes(self, outcomes: list[RunOutcome]) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from runner.launchers import Launcher, make_launcher
-from runner.runs import RunStatus
+from runner.records import RunStatus
 from runner.worker import Task
 
 PROJECT = str(Path(__file__).parent / "project")
@@ -72,15 +72,15 @@ class LauncherContract:
         assert outcome.run_dir is None and not (tmp_path / "quiet").exists()
 
     def test_prepared_workers_run_the_tasks(self, launcher: Launcher, tmp_path: Path) -> None:
-        launcher.prepare()
-        launcher.prepare()  # a second call changes nothing
+        launcher.prepare(4)
+        launcher.prepare(4)  # a second call changes nothing
         tasks = [task(f"p{i}", "mypkg.flows:add", {"a": i}, tmp_path) for i in range(4)]
         assert sorted(o.result for o in launcher.run(tasks)) == [1, 2, 3, 4]
 
     def test_a_released_preparation_leaves_the_launcher_usable(
         self, launcher: Launcher, tmp_path: Path
     ) -> None:
-        launcher.prepare()
+        launcher.prepare(1)
         launcher.release()  # the launch failed before running anything
         launcher.release()
         (outcome,) = launcher.run([task("after", "mypkg.flows:add", {"a": 1}, tmp_path)])
@@ -146,3 +146,25 @@ def test_a_launch_only_process_loads_numpy_without_blas_threads() -> None:
     assert plain[1:] == ["True", "None"] and int(plain[0]) >= 1
     # A limit the user set is theirs: kept, and not unset afterwards.
     assert threads("lean", OPENBLAS_NUM_THREADS="3")[2] == "3"
+
+
+def test_never_more_workers_than_runs(tmp_path: Path) -> None:
+    """--max-parallelism 24 for three runs starts three worker processes, not 24."""
+    import os
+
+    from runner.launchers import make_launcher
+
+    def workers() -> set[int]:  # loky's workers are this process's children (Linux)
+        found: set[int] = set()
+        for task_dir in Path(f"/proc/{os.getpid()}/task").iterdir():
+            found |= {int(p) for p in (task_dir / "children").read_text().split()}
+        return found
+
+    launcher = make_launcher({"name": "local", "backend": "loky"}, max_parallelism=24)
+    before = workers()
+    launcher.prepare(3)
+    launcher.release()  # waits for the warm-up calls: the workers are up
+    started = workers() - before
+    tasks = [task(f"w{i}", "mypkg.flows:add", {"a": i}, tmp_path) for i in range(3)]
+    assert sorted(o.result for o in launcher.run(tasks)) == [1, 2, 3]
+    assert len(started) <= 3

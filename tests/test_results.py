@@ -377,8 +377,8 @@ def test_a_launch_with_repeats_reports_its_points_then_its_failures(cli) -> None
 def test_a_result_key_named_like_a_run_column() -> None:
     """pi's result has an `error` key; with a failed run the table also has the run's error."""
     from runner.errors import UsageError
+    from runner.records import RunRecord, RunStatus
     from runner.results import build, rows_of
-    from runner.runs import RunRecord, RunStatus
 
     runs = [
         RunRecord(

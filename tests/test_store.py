@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from runner.errors import UsageError
-from runner.runs import LaunchRecord, RunOutcome, RunSpec, RunStatus
+from runner.records import LaunchRecord, RunOutcome, RunSpec, RunStatus
 from runner.store import MIGRATIONS, Store
 
 

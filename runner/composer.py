@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
-import json
+import math
 import os
+import re
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -12,14 +14,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-import yaml
 from hydra import compose as hydra_compose
 from hydra._internal.config_loader_impl import ConfigLoaderImpl
 from hydra._internal.hydra import Hydra
 from hydra._internal.utils import create_config_search_path
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.core.override_parser.types import Override, ValueType
+from hydra.core.override_parser.types import (
+    ChoiceSweep,
+    Override,
+    OverrideType,
+    RangeSweep,
+    Sweep,
+    ValueType,
+)
 from hydra.errors import HydraException
 from hydra.initialize import get_gh_backup, restore_gh_from_backup
 from omegaconf import DictConfig, OmegaConf
@@ -27,9 +35,16 @@ from omegaconf.errors import OmegaConfBaseException
 
 from runner import validate
 from runner.decorated import from_modules
-from runner.errors import CompositionError, DefinitionError, UsageError, WorkflowError
+from runner.documents import MAX_DEPTH, DocumentError, nesting, parse
+from runner.entrypoints import Workflow, ensure_importable, import_entrypoint, latest
+from runner.errors import (
+    CompositionError,
+    DefinitionError,
+    UsageError,
+    ValidationError,
+    WorkflowError,
+)
 from runner.inputs import converters, signature_defaults, signature_schema
-from runner.workflows import Workflow, ensure_importable, import_entrypoint, latest
 
 BUILTIN_CONF = "pkg://runner.conf"
 PRIMARY = "config"
@@ -38,6 +53,10 @@ PRIMARY = "config"
 WORKFLOW_KEY = "workflow"
 PRESET_KEY = "run"
 RUN_FILE_SUFFIXES = (".yaml", ".yml", ".json")
+# Fields every run definition has: deleting one (`~repeat`) is refused, not composed.
+REQUIRED_FIELDS = ("workflow", "repeat", "params", "launcher")
+# The most runs one launch may make unless told otherwise (--max-runs, RUNNER_MAX_RUNS).
+MAX_RUNS = 1_000_000
 # Fields that hold for a whole launch: one value, never a sweep.
 LAUNCH_WIDE = ("launcher", "max_parallelism", "addr", "name", "notes", "tags")
 
@@ -136,10 +155,32 @@ class Definition:
     params_validator: Any  # a jsonschema validator for this workflow's params
     sources: Sources
     rich_params: tuple[tuple[str, Any], ...] = ()  # (param, annotation) needing a conversion
+    # The params before interpolations are resolved, and whether any of them interpolates:
+    # then each sweep point is resolved after its values are set, so `${params.x}` follows x.
+    raw_params: dict[str, Any] = field(default_factory=dict)
+    interpolates: bool = False
 
     @property
     def params(self) -> dict[str, Any]:
         return dict(self.fields["params"])
+
+    def apply_point(self, overrides: list[Override], point: str) -> dict[str, Any]:
+        """The params of one sweep point: its overrides applied by Hydra's own override
+        application (dicts merge, `+` adds, `++` forces) to the unresolved params, then
+        resolved, so interpolations see the point's values. `point` names it in messages."""
+        context = {k: v for k, v in self.fields.items() if k != "params"}
+        cfg = OmegaConf.create({**context, "params": self.raw_params})
+        try:
+            ConfigLoaderImpl._apply_overrides_to_config(overrides, cfg)
+            params = OmegaConf.to_container(cfg.params, resolve=True)
+        except (HydraException, OmegaConfBaseException, ValueError) as exc:
+            line = overrides[-1].input_line if len(overrides) == 1 else None
+            what = f"'{line}'" if line else "the sweep"
+            raise CompositionError(
+                f"cannot apply {what} at sweep point {point}: {hydra_message(exc)}"
+            ) from exc
+        assert isinstance(params, dict)
+        return {str(k): v for k, v in params.items()}
 
 
 @dataclass(frozen=True)
@@ -150,6 +191,19 @@ class Axis:
     values: tuple[Any, ...]  # typed values (params axes) or override strings (the others)
     source: str
     is_params: bool
+    kind: OverrideType = OverrideType.CHANGE  # `+key=` adds, `++key=` forces, as in Hydra
+    line: str = ""  # the override as written, for messages
+
+    def override(self, value: Any) -> Override:
+        """The override Hydra's sweeper would hand the job at this value (params axes),
+        holding the parsed value itself, so a cast such as str(10) stays applied."""
+        return Override(
+            type=self.kind,
+            key_or_group=self.key,
+            value_type=ValueType.ELEMENT,
+            _value=value,
+            input_line=self.line,
+        )
 
     @property
     def shown(self) -> tuple[Any, ...]:
@@ -215,7 +269,7 @@ class ConfigSpace:
         if not isinstance(data, dict):
             raise DefinitionError(f"preset '{name}' ({loaded.path}) must be a mapping")
         data.pop("defaults", None)
-        label = f"preset '{name}' ({_source_path(loaded)})"
+        label = f"preset '{name}' ({_source_path(loaded)}/{PRESET_KEY}/{name}.yaml)"
         document = Document(label=label, data={str(k): v for k, v in data.items()})
         validate.check(
             document.data, _run_validator(), what=f"run definition in {label}", where=_always(label)
@@ -264,14 +318,15 @@ class ConfigSpace:
         unused = [f"~{group}" for group in HYDRA_OWN_GROUPS if group not in given]
         try:
             cfg = hydra_compose(config_name=PRIMARY, overrides=[*overrides, *unused])
-        except (HydraException, OmegaConfBaseException) as exc:
-            raise CompositionError(f"cannot compose the config: {_first_line(exc)}") from exc
+        except (HydraException, OmegaConfBaseException, ValueError) as exc:
+            raise CompositionError(f"cannot compose the config: {hydra_message(exc)}") from exc
         OmegaConf.set_struct(cfg, False)
         return cfg
 
     def _declaration(self, option: str) -> list[Workflow]:
         loaded = self.repository.load_config(f"{WORKFLOW_KEY}/{option}")
-        source = _source_path(loaded) if loaded else option
+        # Hydra's loaded config names its search path entry; the file is inside it.
+        source = f"{_source_path(loaded)}/{WORKFLOW_KEY}/{option}.yaml" if loaded else option
         data = OmegaConf.to_container(loaded.config, resolve=False) if loaded else None
         if not isinstance(data, dict):
             raise WorkflowError(f"workflow declaration {source} must be a mapping")
@@ -335,6 +390,10 @@ class Request:
     workflow: Workflow | None = None  # already chosen (a Python file's entity), not by name
     inputs: dict[str, Any] = field(default_factory=dict)  # --inputs-file / stdin params
     inputs_label: str = "inputs file"
+    # The API's sweep=: key -> Python values (a list) or a Hydra sweep ("range(0,10)"); a key
+    # that is not a run definition field is a param ("samples" is params.samples).
+    sweeps: dict[str, Any] = field(default_factory=dict)
+    max_runs: int = MAX_RUNS  # a launch that would make more runs is refused before planning
 
 
 class Composer:
@@ -348,6 +407,7 @@ class Composer:
         self.axes: list[Axis] = []
         self.sources = Sources()
         self._cache: dict[tuple[str, ...], Definition] = {}
+        self._composed: dict[tuple[str, ...], DictConfig] = {}
         self._collect_overrides()
 
     # -- inputs -----------------------------------------------------------------------------
@@ -392,22 +452,27 @@ class Composer:
             lines.append((line, f"override '{line}'"))
         for line in self.request.option_params:
             lines.append((f"params.{line}", f"option --params '{line}'"))
+        # sweep= comes last, as overrides given after the others, in its own order.
+        given = {_sweep_key(name): (name, values) for name, values in self.request.sweeps.items()}
 
         by_key: dict[str, tuple[Override, str]] = {}
         for line, label in lines:
-            try:
-                override = parser.parse_overrides([line])[0]
-            except HydraException as exc:
-                raise CompositionError(
-                    f"malformed override '{line}'{_origin(label)}: {_first_line(exc)}"
-                ) from exc
+            override = parse_override(parser, line, label)
             key = override.key_or_group
             if key == PRESET_KEY:
                 continue  # loaded as a document above
             if key == WORKFLOW_KEY:
+                self._check_workflow_override(override, line, label)
                 # Both `workflow=x` and `+workflow=x` name the workflow.
                 value_text = line.split("=", 1)[1]
-                override = parser.parse_overrides([f"{WORKFLOW_KEY}={value_text}"])[0]
+                override = parse_override(parser, f"{WORKFLOW_KEY}={value_text}", label)
+            elif override.is_delete() and key in REQUIRED_FIELDS:
+                raise CompositionError(
+                    f"'{line}'{_origin(label)}: {key} is part of every run definition and cannot"
+                    f" be deleted; set it instead ({key}=...)"
+                )
+            elif self.space.is_group(key) and not override.is_delete():
+                self._check_group_override(override, line, label)
             by_key[key] = (override, label)  # a later value for a key replaces an earlier one
 
         if WORKFLOW_KEY not in by_key and self.request.workflow is None:
@@ -417,11 +482,69 @@ class Composer:
                 f"or `workflow:` in a run file; workflows: {known}"
             )
         for key, (override, label) in by_key.items():
+            if key in given:
+                continue  # sweep= comes last, as an override given after the others
             self.sources.overrides[key] = label
             if override.is_sweep_override():
                 self.axes.append(self._axis(key, override, label))
             else:
                 self.fixed.append(override)
+        for key, (name, values) in given.items():
+            self.axes.append(self._given_axis(parser, key, name, values))
+
+    def _check_workflow_override(self, override: Override, line: str, label: str) -> None:
+        value = override.value()
+        if override.is_delete() or "=" not in line:
+            raise CompositionError(
+                f"'{line}'{_origin(label)}: the workflow cannot be deleted; name one instead"
+                " (runner WORKFLOW, or +workflow=ID)"
+            )
+        if not override.is_sweep_override() and not isinstance(value, str | int | float):
+            raise CompositionError(
+                f"'{line}'{_origin(label)}: a workflow is named by ID or ID:VERSION, not"
+                f" {type(value).__name__} {value!r}"
+            )
+
+    def _check_group_override(self, override: Override, line: str, label: str) -> None:
+        """A config group takes an option's name: Hydra itself fails on others with an error
+        that names neither the group nor its options."""
+        if override.is_sweep_override():
+            return
+        value = override.value()
+        if isinstance(value, str) or (isinstance(value, list) and override.is_add()):
+            return
+        group = override.key_or_group
+        options = ", ".join(self.space.loader.get_group_options(group)) or "(none)"
+        raise CompositionError(
+            f"'{line}'{_origin(label)}: {group} is a config group; choose one of its options"
+            f" ({options}), or set one of its keys ({group}.KEY=...)"
+        )
+
+    def _given_axis(self, parser: OverridesParser, key: str, name: str, values: Any) -> Axis:
+        """An axis of the API's sweep=: a Hydra sweep string, or Python values taken as they
+        are (no grammar in between: a string value is that string)."""
+        if isinstance(values, str):
+            label = f"sweep={{{name!r}: {values!r}}}"
+            self.sources.overrides[key] = label
+            try:
+                override = parser.parse_overrides([f"{key}={values}"])[0]
+            except HydraException as exc:
+                raise CompositionError(f"malformed {label}: {hydra_message(exc)}") from exc
+            if not override.is_sweep_override():
+                override = parser.parse_overrides([f"{key}=choice({values})"])[0]
+            return self._axis(key, override, label)
+        label = f"sweep={{{name!r}: [...]}}"
+        self.sources.overrides[key] = label
+        if not key.startswith("params."):
+            raise CompositionError(
+                f"{label}: only params take a list of values; give {key} a Hydra sweep"
+                " string instead, e.g. 'range(0,3)'"
+            )
+        values = list(values)
+        if not values:
+            raise CompositionError(f"{label}: the sweep of {key} has no values")
+        line = f"{key}=<{len(values)} values of sweep=>"
+        return Axis(key=key, values=tuple(values), source=label, is_params=True, line=line)
 
     def _axis(self, key: str, override: Override, label: str) -> Axis:
         if not override.is_discrete_sweep():
@@ -435,9 +558,18 @@ class Composer:
                 " cannot be swept; make one launch per value"
             )
         is_params = key.startswith("params.") and not override.is_delete()
+        _check_size(override, label, self.request.max_runs)
         try:
+            elements = list(override.sweep_iterator())
+            nested = [e for e in elements if isinstance(e, Sweep)]
+            if nested:
+                raise CompositionError(
+                    f"'{override.input_line}'{_origin(label)}: an element of a sweep cannot be a"
+                    f" sweep itself ({type(nested[0]).__name__}); list the values in one sweep"
+                )
             if is_params:
-                values: tuple[Any, ...] = tuple(override.sweep_iterator())
+                # Quoted elements arrive as the parser's QuotedString: their text is the value.
+                values: tuple[Any, ...] = tuple(Override._convert_value(e) for e in elements)
             else:
                 prefix = override.get_key_element()
                 items = list(override.sweep_string_iterator())
@@ -445,11 +577,20 @@ class Composer:
                     # glob() yields declaration file names; pin each to what its file declares.
                     items = [self.space.by_option(item).spec for item in items]
                 values = tuple(f"{prefix}={v}" for v in items)
-        except HydraException as exc:
-            raise CompositionError(f"cannot expand sweep '{override.input_line}': {exc}") from exc
+        except (HydraException, ValueError, ArithmeticError) as exc:
+            raise CompositionError(
+                f"cannot expand sweep '{override.input_line}'{_origin(label)}: {hydra_message(exc)}"
+            ) from exc
         if not values:
             raise CompositionError(f"sweep '{override.input_line}'{_origin(label)} has no values")
-        return Axis(key=key, values=values, source=label, is_params=is_params)
+        return Axis(
+            key=key,
+            values=values,
+            source=label,
+            is_params=is_params,
+            kind=override.type,
+            line=str(override.input_line),
+        )
 
     # -- definitions ------------------------------------------------------------------------
 
@@ -459,6 +600,39 @@ class Composer:
         if cached is None:
             cached = self._cache[choices] = self._define(choices)
         return cached
+
+    def _compose(self, group_overrides: tuple[str, ...]) -> DictConfig:
+        """Hydra's compose, once per distinct set of group choices: a sweep over a plain field
+        (seed=range(0,300)) makes 300 definitions but one composition (26 ms each)."""
+        composed = self._composed.get(group_overrides)
+        if composed is None:
+            composed = self._composed[group_overrides] = self.space.compose(list(group_overrides))
+        return copy.deepcopy(composed)
+
+    def _refuse_unknown_keys(self, schema: dict[str, Any], workflow: Workflow) -> None:
+        """Params keys a file gives that the schema cannot take are refused before OmegaConf
+        merges the file (which costs ~0.5 ms a key: 20,000 keys would take seconds), with the
+        message validation would give."""
+        if schema.get("additionalProperties", True) is not False or "patternProperties" in schema:
+            return
+        known = set(schema.get("properties", {}))
+        for document in self.documents:
+            params = document.data.get("params")
+            if not isinstance(params, dict) or len(params) <= len(known):
+                continue
+            unknown = {k: v for k, v in params.items() if k not in known}
+            if unknown:
+                check = validate.compile_schema(
+                    {"properties": {"params": schema}}, f"params of '{workflow.id}'"
+                )
+                problems = validate.problems_of(
+                    {"params": unknown}, check, where=_always(document.label)
+                )
+                raise ValidationError(
+                    f"invalid params in {document.label}:",
+                    problems=validate.bounded(problems),
+                    hint=unknown_key_hint(workflow),
+                )
 
     def _define(self, choices: tuple[str, ...]) -> Definition:
         parser = self.space.parser()
@@ -475,12 +649,14 @@ class Composer:
         # A declared workflow joins the composition as its group option; a decorated one has
         # no file to compose.
         chosen_group = [f"+{WORKFLOW_KEY}={workflow.option}"] if workflow.option else []
-        cfg = self.space.compose([*chosen_group, *(str(o.input_line) for o in group_overrides)])
+        cfg = self._compose((*chosen_group, *(str(o.input_line) for o in group_overrides)))
         if WORKFLOW_KEY in cfg:
             del cfg[WORKFLOW_KEY]  # the declaration, already read by the workflow index
 
         func = import_entrypoint(workflow)
         defaults = signature_defaults(func)
+        schema = workflow.schema if workflow.schema is not None else signature_schema(func)
+        self._refuse_unknown_keys(schema, workflow)
         base_params = OmegaConf.create({**defaults, **workflow.params})
         sources = Sources(overrides=dict(self.sources.overrides))
         config_params = OmegaConf.to_container(cfg.params) if "params" in cfg else {}
@@ -490,12 +666,16 @@ class Composer:
                 cfg.merge_with(document.fields)
             ConfigLoaderImpl._apply_overrides_to_config(value_overrides, cfg)
             cfg.merge_with(self.request.options)
+            raw_params = OmegaConf.to_container(cfg.params, resolve=False)
             composed = OmegaConf.to_container(cfg, resolve=True)
         except (HydraException, OmegaConfBaseException, ValueError) as exc:
+            key = getattr(exc, "full_key", None) or getattr(exc.__cause__, "full_key", None)
+            where = self.sources.where(tuple(str(key).split("."))) if key else None
+            at = f"{key}{f' (from {where})' if where else ''}: " if key else ""
             raise CompositionError(
-                f"cannot compose the run definition: {_first_line(exc)}"
+                f"cannot compose the run definition: {at}{hydra_message(exc)}"
             ) from exc
-        assert isinstance(composed, dict)
+        assert isinstance(composed, dict) and isinstance(raw_params, dict)
         fields: dict[str, Any] = {str(k): v for k, v in composed.items()}
 
         layers: list[tuple[str, Mapping[str, Any]]] = [
@@ -510,7 +690,6 @@ class Composer:
         fields = {WORKFLOW_KEY: workflow.spec, **fields}
         validate.check(fields, _run_validator(), what="run definition", where=sources.where)
 
-        schema = workflow.schema if workflow.schema is not None else signature_schema(func)
         validator = validate.compile_schema(schema, f"params schema of workflow '{workflow.id}'")
         return Definition(
             workflow=workflow,
@@ -518,6 +697,8 @@ class Composer:
             params_validator=validator,
             sources=sources,
             rich_params=converters(func),
+            raw_params={str(k): v for k, v in raw_params.items()},
+            interpolates=has_interpolation(raw_params),
         )
 
 
@@ -527,27 +708,23 @@ class Composer:
 def load_run_file(path: Path) -> Document:
     """A YAML or JSON run file, checked against run.schema.json on its own."""
     label = f"run file {path}"
+    if path.is_dir():
+        raise DefinitionError(f"run file '{path}' is a directory; name a .yaml or .json file")
     if not path.is_file():
         raise DefinitionError(f"run file '{path}' not found (cwd: {Path.cwd()})")
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise DefinitionError(f"run file '{path}' cannot be read: {exc.strerror}") from exc
-    if path.suffix == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise DefinitionError(
-                f"run file {path} is not valid JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}"
-            ) from exc
-    else:
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            at = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-            problem = getattr(exc, "problem", None) or str(exc)
-            raise DefinitionError(f"run file {path} is not valid YAML: {at}{problem}") from exc
+    except UnicodeDecodeError as exc:
+        raise DefinitionError(
+            f"run file {path} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset"
+            f" {exc.start}); save it as UTF-8"
+        ) from exc
+    try:
+        data = parse(text, as_json=path.suffix == ".json")
+    except DocumentError as exc:
+        raise DefinitionError(f"run file {path}: {exc}") from exc
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -579,6 +756,94 @@ def _validators(name: str) -> Any:
     if name not in _VALIDATORS:
         _VALIDATORS[name] = validate.compile_schema(validate.builtin_schema(name), name)
     return _VALIDATORS[name]
+
+
+def unknown_key_hint(workflow: Workflow) -> str:
+    """How a key is added on purpose: in the schema that refused it."""
+    if workflow.schema is None:
+        return (
+            f"workflow '{workflow.id}' takes only the parameters of {workflow.entrypoint};"
+            " add one there to take a new key"
+        )
+    return (
+        f"workflow '{workflow.id}' takes only the params its schema declares ({workflow.source});"
+        " declare a new key there to add it, or allow any with additionalProperties"
+    )
+
+
+def parse_override(parser: OverridesParser, line: str, label: str) -> Override:
+    """One override, parsed by Hydra; any failure is the user's input, named whole."""
+    try:
+        override = parser.parse_overrides([line])[0]
+    except HydraException as exc:
+        raise CompositionError(
+            f"malformed override '{_clip(line)}'{_origin(label)}: {hydra_message(exc)}"
+        ) from exc
+    except (ValueError, RecursionError) as exc:  # int() past 4,300 digits; deep nesting
+        what = "nested too deeply" if isinstance(exc, RecursionError) else _first_sentence(exc)
+        raise CompositionError(
+            f"malformed override '{_clip(line)}'{_origin(label)}: {what}"
+        ) from exc
+    value = override._value
+    depth = max(
+        (nesting(v) for v in (value.list if isinstance(value, ChoiceSweep) else [value])), default=0
+    )
+    if depth > MAX_DEPTH:
+        raise CompositionError(
+            f"malformed override '{_clip(line)}'{_origin(label)}: lists and mappings nested"
+            f" more than {MAX_DEPTH} deep"
+        )
+    return override
+
+
+def sweep_size(override: Override) -> int | None:
+    """How many values a sweep has, counted without making them (a range may be huge)."""
+    value = override.value()
+    if isinstance(value, RangeSweep):
+        start, stop, step = value.start, value.stop, value.step
+        if any(isinstance(x, float) and not math.isfinite(x) for x in (start, stop, step)):
+            raise ValueError("range() takes finite numbers")
+        if step == 0:
+            raise ValueError("range() step must not be 0")
+        assert start is not None and stop is not None
+        return max(0, math.ceil((stop - start) / step))
+    if isinstance(value, ChoiceSweep):
+        return len(value.list)
+    return None
+
+
+def _check_size(override: Override, label: str, max_runs: int) -> None:
+    try:
+        size = sweep_size(override)
+    except ValueError as exc:
+        raise CompositionError(f"sweep '{override.input_line}'{_origin(label)}: {exc}") from exc
+    if size is not None and size > max_runs:
+        raise CompositionError(
+            f"sweep '{_clip(str(override.input_line))}'{_origin(label)} has {count(size)} values,"
+            " more than the"
+            f" {max_runs:,} runs a launch may make; raise the limit with --max-runs N"
+            " (or RUNNER_MAX_RUNS) if you mean it"
+        )
+
+
+def count(number: int) -> str:
+    """A count as people read it: 1,000,000, or 1e+30 past a trillion."""
+    return f"{number:,}" if number < 10**12 else f"{number:.3g}"
+
+
+def _clip(text: str, width: int = 80) -> str:
+    return text if len(text) <= width else f"{text[: width - 20]}...({len(text):,} characters)"
+
+
+def _first_sentence(exc: BaseException) -> str:
+    return str(exc).split(";")[0]
+
+
+def _sweep_key(name: str) -> str:
+    """sweep= keys: `samples` is params.samples; run definition fields and dotted paths
+    that start with `params.` are taken as they are."""
+    fields = _run_validator().schema.get("properties", {})
+    return name if name.startswith("params.") or name in fields else f"params.{name}"
 
 
 def _looks_like_file(target: str) -> bool:
@@ -619,13 +884,57 @@ def _did_you_mean(word: str, choices: list[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+def has_interpolation(value: Any) -> bool:
+    """Whether an unresolved container holds an interpolation (`${...}`) anywhere."""
+    if isinstance(value, str):
+        return "${" in value
+    if isinstance(value, dict):
+        return any(has_interpolation(v) for v in value.values())
+    if isinstance(value, list):
+        return any(has_interpolation(v) for v in value)
+    return False
+
+
+def hydra_message(exc: BaseException) -> str:
+    """Hydra's message without what the caller already says: its "Error parsing override"
+    line, its link to the docs and OmegaConf's key/type trailer; its hints (the functions that
+    exist, how to add a key with `+` or force it with `++`) are kept, on one line."""
+    cause = exc.__cause__ if isinstance(exc.__cause__, OmegaConfBaseException) else None
+    lines = [line.strip() for line in str(exc).strip().splitlines()]
+    if cause is not None and lines and lines[0].startswith("Error merging override"):
+        lines = [line.strip() for line in str(cause).strip().splitlines()]
+    kept = [
+        _EVALUATING.sub("", line) for line in lines if line and not line.startswith(_NOT_FOR_USERS)
+    ]
+    text = ""
+    for line in kept:
+        text += line if not text else (" " if text.endswith((".", ":")) else "; ") + line
+    return text or type(exc).__name__
+
+
+# Lines of Hydra's and OmegaConf's messages that say nothing the user can act on.
+_NOT_FOR_USERS = (
+    "Error parsing override",
+    "See https://",
+    "full_key:",
+    "object_type=",
+    "reference_type=",
+)
+# "HydraException while evaluating 'nosuchfn(1)': Unknown function": the override is quoted
+# by the caller already.
+_EVALUATING = re.compile(r"^\w+ while evaluating '.*?': ")
 
 
 def _source_path(loaded: Any) -> str:
+    """The folder of a search path entry Hydra loaded a config from, as a file system path
+    (a `pkg://` entry is a package's folder), so messages and the TUI name a real file."""
     path = str(getattr(loaded, "path", ""))
     if path.startswith("file://"):
         path = path[len("file://") :]
+    elif path.startswith("pkg://"):
+        from contextlib import suppress
+        from importlib import resources
+
+        with suppress(ModuleNotFoundError, TypeError):  # else keep Hydra's name for it
+            path = str(resources.files(path[len("pkg://") :].replace("/", ".")))
     return path

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.compose import Composer, Project, Request, config_space
+from runner.composer import Composer, Project, Request, config_space
 from runner.errors import CompositionError, DefinitionError, UsageError, WorkflowError
 
 

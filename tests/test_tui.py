@@ -1,0 +1,169 @@
+"""The TUI, driven by Textual's Pilot: find a workflow, fill the form, launch, watch, rerun,
+cancel; and SVG snapshots of each main screen at 80x24 and 120x40."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from runner.tui import make_app
+from runner.tui.launch_form import LaunchScreen
+from textual.widgets import DataTable, Input, OptionList, Static
+
+import runner
+from tests.conftest import snapshot
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+async def settle(pilot, seconds: float = 0.0) -> None:
+    """Let the app's thread workers finish and the screen catch up."""
+    deadline = time.monotonic() + seconds
+    while True:
+        running = [w for w in pilot.app.workers if not w.is_finished]
+        while any(not w.is_finished for w in running):  # cancelled ones count as finished
+            await pilot.pause(0.05)
+        await pilot.pause()
+        if time.monotonic() >= deadline:
+            return
+        await pilot.pause(0.1)
+
+
+async def until(pilot, condition, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the TUI did not get there in time"
+        await pilot.pause(0.1)
+
+
+def shown_workflows(app) -> list[str]:
+    listing = app.screen.query_one("#wf-list", OptionList)
+    return [listing.get_option_at_index(i).id for i in range(listing.option_count)]
+
+
+def shown_problems(form: LaunchScreen) -> dict[str, str]:
+    return {e.id: str(e.render()) for e in form.query(".error").results(Static) if e.display}
+
+
+async def open_form(pilot, name: str) -> LaunchScreen:
+    await pilot.press("slash", *name, "enter")
+    await settle(pilot)
+    await pilot.press("enter")
+    await until(pilot, lambda: isinstance(pilot.app.screen, LaunchScreen))
+    await settle(pilot, 0.5)
+    screen = pilot.app.screen
+    assert isinstance(screen, LaunchScreen)
+    return screen
+
+
+async def test_the_filter_finds_a_workflow_and_shows_what_it_is(project: Path, home: Path) -> None:
+    app = make_app(config_dir=project / "conf", home=home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert "wf:pi" in shown_workflows(app) and "preset:nightly" in shown_workflows(app)
+        await pilot.press("slash", *"prim")
+        await settle(pilot)
+        assert shown_workflows(app) == ["wf:primes"]
+        about = str(app.screen.query_one("#wf-about", Static).render())
+        assert "Count the primes" in about and "primes.yaml" in about
+        params = app.screen.query_one("#wf-params", DataTable)
+        assert [str(c) for c in params.get_row_at(0)] == ["below", "integer", "100000"]
+
+
+async def test_an_invalid_field_shows_its_message_and_launches_nothing(
+    project: Path, home: Path
+) -> None:
+    before = snapshot(home)
+    app = make_app(config_dir=project / "conf", home=home)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(pilot)
+        form = await open_form(pilot, "typed")
+        count = form.query_one("#val-1", Input)  # typed(name, count, ...): count is second
+        count.value = "many"
+        await settle(pilot, 0.6)
+        messages = shown_problems(form)
+        assert messages["err-param-1"] == "'many' is not an integer"
+        assert messages["err-param-0"].startswith("required")  # name has no default
+        assert str(form.query_one("#summary", Static).render()) == "2 problems: nothing to launch"
+        form.query_one("#opt-repeat", Input).value = "0"
+        await settle(pilot, 0.6)
+        assert shown_problems(form) == {"err-opt-repeat": "0 is below the minimum of 1"}
+        await pilot.press("ctrl+l")
+        await settle(pilot, 0.5)
+        assert isinstance(app.screen, LaunchScreen)  # still on the form
+    assert snapshot(home) == before  # nothing stored
+
+
+async def test_the_form_counts_the_runs_before_launching(project: Path, home: Path) -> None:
+    app = make_app(config_dir=project / "conf", home=home)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(pilot)
+        form = await open_form(pilot, "add")
+        form.query_one("#sweep-0", Input).value = "1,2,3"
+        form.query_one("#opt-repeat", Input).value = "4"
+        await settle(pilot, 0.6)
+        assert str(form.query_one("#summary", Static).render()) == "3 points x 4 repeats = 12 runs"
+        form.query_one("#sweep-0", Input).value = "range(1,2),5"
+        await settle(pilot, 0.6)
+        shown = str(form.query_one("#err-param-0", Static).render())
+        assert "cannot be a sweep itself" in shown
+
+
+def test_form_values_become_the_call_the_cli_would_make() -> None:
+    from runner.tui.form_values import FormValues, to_call
+
+    params = [
+        runner.Param("n", {"type": "integer"}, 1, True),
+        runner.Param("x", {"type": "number"}, 0.5, True),
+        runner.Param("w", {"type": "object"}, {"a": 1}, True),
+        runner.Param("s", {"type": "string"}, "", True),
+        runner.Param("any", {}, None, True),
+    ]
+    values = FormValues(
+        target="wf",
+        params={"n": "12", "x": "1e-3", "w": '{"b": 2}', "s": "007", "any": "[1, 2]"},
+        sweeps={"x": " range(0,3) ", "s": ""},
+        options={"tags": "a, b,", "repeat": "3", "seed": "abc", "name": ""},
+        launcher="threads",
+    )
+    call = to_call(values, params)
+    assert call.overrides == ["params.x=range(0,3)", "launcher=threads"]
+    assert call.options == {
+        "inputs": {"n": 12, "w": {"b": 2}, "s": "007", "any": [1, 2]},
+        "inputs_label": "the form",
+        "tags": ["a", "b"],
+        "repeat": 3,
+        "seed": "abc",  # left for validation to name
+    }
+    broken = to_call(FormValues(target="wf", params={"w": "{b: 2"}), params)
+    assert broken.problems == {
+        "params.w": ["not valid JSON: Expecting property name enclosed in double quotes (column 2)"]
+    }
+
+
+def test_problems_land_on_the_fields_they_name() -> None:
+    from runner.tui.form_values import problems_by_field
+
+    from runner.errors import CompositionError, ValidationError
+
+    params = [runner.Param("count", {}), runner.Param("name", {})]
+    error = ValidationError(
+        "invalid params:",
+        problems=[
+            "params.count: 'x' is not an integer (from the form)",
+            "params.nope: unknown key (from override 'params.nope=1')",
+            "repeat: 0 is below the minimum of 1 (from option --repeat)",
+        ],
+        hint="declare it",
+    )
+    assert problems_by_field(error, params) == {
+        "params.count": ["'x' is not an integer"],
+        "general": [
+            "params.nope: unknown key (from override 'params.nope=1')",
+            "hint: declare it",
+        ],
+        "repeat": ["0 is below the minimum of 1"],
+    }
+    sweep = CompositionError("cannot expand sweep 'params.name=range(1,2,0)': step must not be 0")
+    assert list(problems_by_field(sweep, params)) == ["params.name"]

@@ -1,0 +1,80 @@
+"""Small modal screens: a yes/no confirmation and the key help."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label, Static
+
+HELP = """\
+[b]Views[/b]
+  1 / 2, tab      workflows / launches
+  /               filter the list
+  enter           open: a workflow's launch form, a run's details
+  escape          back
+
+[b]Workflows[/b]
+  enter, ctrl+l   launch form for the selected workflow or saved definition
+
+[b]Launch form[/b]
+  ctrl+l          launch (runs go on after the TUI quits)
+  escape          back, launching nothing
+
+[b]Launches and runs[/b]
+  l               the selected run's log, followed live
+  r               rerun the selected run (same params and seed)
+  R               resume the selected lost or cancelled launch
+  c               cancel the selected run or launch (asks first)
+  y               copy the selected id
+  f / g           follow the newest launch / go to the top
+
+[b]Anywhere[/b]
+  ?               this help
+  ctrl+t          dark or light theme
+  q               quit
+"""
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """Asks before something that cannot be undone; dismissed with True for yes."""
+
+    BINDINGS = [
+        Binding("y", "answer(True)", "yes"),
+        Binding("n,escape", "answer(False)", "no"),
+    ]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Grid(id="confirm"):
+            yield Label(self.question, id="question", markup=False)
+            yield Button("Yes (y)", variant="error", id="yes")
+            yield Button("No (n)", variant="primary", id="no")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+
+class HelpScreen(ModalScreen[None]):
+    """Every key, on one page."""
+
+    BINDINGS = [Binding("escape,q,question_mark", "app.pop_screen", "close")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="help"):
+            yield Static(HELP, id="help-text")
+            with Horizontal(id="help-buttons"):
+                yield Button("Close", id="close")
+
+    def on_button_pressed(self, _event: Button.Pressed) -> None:
+        self.app.pop_screen()

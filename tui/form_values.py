@@ -1,0 +1,209 @@
+"""What a launch form means, without any widget: its values as a runner API call, and the
+API's problems put back on the fields they concern."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from runner import Param
+
+# Run-level fields of the form, beside the params: (field id, label, placeholder).
+RUN_FIELDS = (
+    ("name", "name", "a name for the launch"),
+    ("tags", "tags", "comma-separated"),
+    ("notes", "notes", ""),
+    ("repeat", "repeat", "1"),
+    ("seed", "seed", "drawn when empty"),
+    ("max_parallelism", "parallel", "all cores"),
+)
+GENERAL = "general"  # problems that concern no one field; a param's are under "params.NAME"
+_SOURCE = re.compile(r" \(from [^()]*(\([^()]*\)[^()]*)*\)")
+_POINTS = re.compile(r" \((sweep point|\d+ sweep points)[^)]*\)$")
+
+
+def kind_of(param: Param) -> str:
+    """Which widget a param gets: bool (a switch), enum (a select), json (arrays, objects
+    and unions of them), number, integer, or text."""
+    schema = param.schema
+    if "enum" in schema:
+        return "enum"
+    kind = schema.get("type")
+    if kind == "boolean":
+        return "bool"
+    if kind in ("array", "object"):
+        return "json"
+    if kind in ("integer", "number"):
+        return str(kind)
+    return "text"
+
+
+def shown_default(param: Param) -> str:
+    """A param's default as its input shows it."""
+    if not param.has_default or param.default is None:
+        return ""
+    if isinstance(param.default, str):
+        return param.default
+    return json.dumps(param.default)
+
+
+@dataclass
+class FormValues:
+    """What the user entered: text per param (or a bool / an enum choice), sweeps, options."""
+
+    target: str
+    params: dict[str, Any] = field(default_factory=dict)  # name -> str | bool | choice
+    sweeps: dict[str, str] = field(default_factory=dict)  # name -> Hydra sweep text
+    options: dict[str, str] = field(default_factory=dict)  # RUN_FIELDS ids -> text
+    launcher: str | None = None
+
+
+@dataclass
+class Call:
+    """The runner API call a form makes (runner.show to check it, runner.launch to run it),
+    or the problems found before any call: text that is not JSON where JSON is needed."""
+
+    target: str
+    overrides: list[str]
+    options: dict[str, Any]
+    problems: dict[str, list[str]] = field(default_factory=dict)
+
+
+def to_call(values: FormValues, params: list[Param]) -> Call:
+    """Params go as the `params` option, with their JSON types; a sweep as the override
+    `params.NAME=SWEEP`, exactly what the command line takes; run options as options."""
+    by_name = {p.name: p for p in params}
+    given: dict[str, Any] = {}
+    overrides: list[str] = []
+    problems: dict[str, list[str]] = {}
+    swept = [name for name, text in values.sweeps.items() if text.strip()]
+    for name in swept:  # a sweep wins over the value beside it
+        overrides.append(f"params.{name}={values.sweeps[name].strip()}")
+    for name, raw in values.params.items():
+        param = by_name.get(name)
+        if name in swept or param is None:
+            continue
+        try:
+            value = _typed(raw, param)
+        except ValueError as exc:
+            problems.setdefault(f"params.{name}", []).append(str(exc))
+            continue
+        if value is not _UNSET:
+            given[name] = value
+    # As an inputs layer, like an inputs file: a value replaces its default whole (a JSON
+    # object is not merged into the default one), and messages say "from the form".
+    options: dict[str, Any] = {"inputs": given, "inputs_label": "the form"} if given else {}
+    for key, text in values.options.items():
+        text = text.strip()
+        if not text:
+            continue
+        if key == "tags":
+            options[key] = [t.strip() for t in text.split(",") if t.strip()]
+        elif key in ("repeat", "seed", "max_parallelism"):
+            options[key] = _integer(text)
+        else:
+            options[key] = text
+    if values.launcher:
+        overrides.append(f"launcher={values.launcher}")
+    return Call(values.target, overrides, options, problems)
+
+
+def problems_by_field(error: Exception, params: list[Param]) -> dict[str, list[str]]:
+    """A runner error's problems, each under the field it names (`params.NAME...` or a run
+    field), shortened: the field says where the value came from already."""
+    names = {p.name for p in params}
+    run_fields = {key for key, _, _ in RUN_FIELDS}
+    lines = list(getattr(error, "problems", []) or [])
+    if not lines:
+        lines = [getattr(error, "message", str(error))]
+    out: dict[str, list[str]] = {}
+    for line in lines:
+        for part in line.split("\n  - "):
+            key = _field_of(part, names, run_fields)
+            text = _POINTS.sub("", _SOURCE.sub("", part)) if key != GENERAL else part
+            if key != GENERAL:
+                text = text.split(": ", 1)[1] if ": " in text else text
+            out.setdefault(key, []).append(text)
+    hint = getattr(error, "hint", None)
+    if hint:
+        out.setdefault(GENERAL, []).append(f"hint: {hint}")
+    return out
+
+
+def summary(preview: Any) -> str:
+    """'3 points x 4 repeats = 12 runs', from a runner.show() preview."""
+    runs = len(preview.specs)
+    repeat = int(preview.definition.get("repeat", 1) or 1)
+    points = runs // repeat if repeat else runs
+    noun = "run" if runs == 1 else "runs"
+    if points == 1 and repeat == 1:
+        return f"1 {noun}"
+    return f"{points} point{'s' * (points != 1)} x {repeat} repeat{'s' * (repeat != 1)} = {runs} {noun}"
+
+
+_UNSET = object()
+
+
+def _typed(raw: Any, param: Param) -> Any:
+    """The value for the params option: JSON types where the schema asks for them. Text that
+    does not parse as the type is passed on as text, so that validation names it as the
+    command line would ("'abc' is not an integer"); JSON that does not parse is refused here."""
+    if isinstance(raw, bool) or raw is None:
+        return raw
+    if not isinstance(raw, str):
+        return raw
+    text = raw.strip()
+    if text == "":
+        return _UNSET  # the default, or "required" from validation
+    kind = kind_of(param)
+    if kind == "json":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not valid JSON: {exc.msg} (column {exc.colno})") from None
+    if kind == "integer":
+        try:
+            return int(text)
+        except ValueError:
+            return text
+    if kind == "number":
+        try:
+            return float(text) if any(c in text for c in ".eE") else int(text)
+        except ValueError:
+            return text
+    if kind == "enum":
+        return raw
+    if param.schema.get("type") == "string" or not param.schema:
+        return _any_value(text) if not param.schema.get("type") else raw
+    return raw
+
+
+def _integer(text: str) -> int | str:
+    """An integer option as the CLI reads it; text that is not one is left for validation."""
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def _any_value(text: str) -> Any:
+    """A param of no declared type takes JSON when the text is JSON (1, true, [1]), else text."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _field_of(problem: str, names: set[str], run_fields: set[str]) -> str:
+    head = problem.split(":", 1)[0].strip()
+    if head.startswith("params."):
+        name = re.split(r"[.\[]", head[len("params.") :], maxsplit=1)[0]
+        return f"params.{name}" if name in names else GENERAL
+    if head in run_fields:
+        return head
+    quoted = re.search(r"'params\.([A-Za-z_][\w]*)[=.]", problem)
+    if quoted and quoted.group(1) in names:
+        return f"params.{quoted.group(1)}"
+    return GENERAL

@@ -1,0 +1,268 @@
+"""The launch form: one field per param (from the workflow's params JSON Schema) with a sweep
+beside it, the launch's options, live validation by runner itself, and the run count."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from runner.tui.form_values import (
+    GENERAL,
+    RUN_FIELDS,
+    Call,
+    FormValues,
+    kind_of,
+    problems_by_field,
+    shown_default,
+    summary,
+    to_call,
+)
+from runner.tui.text import clean
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Button, Footer, Input, Label, Select, Static, Switch
+
+import runner
+
+
+def short_type(kind: str) -> str:
+    """'array | null' as 'array?': the type column is narrow."""
+    parts = [p for p in kind.split(" | ") if p != "null"]
+    text = " | ".join(parts) + ("?" if len(parts) < len(kind.split(" | ")) else "")
+    return text if len(text) <= 8 else text[:7] + "…"
+
+
+LAUNCHERS = ("local", "threads", "sequential")
+CHECK_DELAY = 0.3  # seconds of quiet typing before the form is checked
+
+
+class LaunchScreen(Screen[None]):
+    """Fills a launch of one workflow (or a saved run definition); launches it detached."""
+
+    BINDINGS = [
+        Binding("ctrl+l", "launch", "launch", priority=True),
+        Binding("escape", "app.pop_screen", "back"),
+    ]
+
+    def __init__(
+        self, target: str, workflow: runner.WorkflowInfo | None, preset: bool = False
+    ) -> None:
+        super().__init__()
+        self.target = target
+        self.workflow = workflow
+        self.preset = preset
+        self.params = list(workflow.params) if workflow else []
+        self.call: Call | None = None  # the last call checked, and whether it was valid
+        self.valid = False
+        self.checking = False
+        self.dirty = False  # changed since the last check
+        self.launch_when_checked = False  # ctrl+l came while a check was due
+        self._timer: Timer | None = None
+
+    # -- layout -----------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        title = Text("Launch ", style="bold")
+        title.append(clean(self.target), style="bold")
+        if self.workflow is not None and not self.preset:
+            title.append(f"  {clean(self.workflow.version)}", style="dim")
+        elif self.preset:
+            title.append("  (saved run definition: empty fields keep its values)", style="dim")
+        with VerticalScroll(id="form"):
+            yield Static(title, id="form-title")
+            if self.params:
+                yield Static(Text("params", style="bold"), classes="section")
+            for index, param in enumerate(self.params):
+                yield from self._param_row(index, param)
+            yield Static(Text("launch", style="bold"), classes="section")
+            fields = list(RUN_FIELDS)
+            for left, right in zip(fields[::2], fields[1::2], strict=True):
+                with Horizontal(classes="row"):
+                    for key, label, placeholder in (left, right):
+                        yield Label(label, classes="run-label")
+                        yield Input(
+                            placeholder=placeholder,
+                            id=f"opt-{key}",
+                            classes="run-input",
+                            compact=True,
+                        )
+                yield Static("", id=f"err-opt-{left[0]}", classes="error")
+                yield Static("", id=f"err-opt-{right[0]}", classes="error")
+            with Horizontal(classes="row"):
+                yield Label("launcher", classes="run-label")
+                yield Select(
+                    [(name, name) for name in LAUNCHERS],
+                    prompt="default (local)",
+                    id="opt-launcher",
+                    compact=True,
+                )
+            yield Static("", id="err-general", classes="error")
+        with Horizontal(id="form-footer"):
+            yield Static("checking…", id="summary")
+            yield Button("Launch ^l", variant="success", id="launch", compact=True)
+            yield Button("Back esc", id="back", compact=True)
+        yield Footer()
+
+    def _param_row(self, index: int, param: runner.Param) -> ComposeResult:
+        """Widget ids use the param's index: a param's name need not be a valid id."""
+        kind = kind_of(param)
+        label = Text(clean(param.name), style="bold" if param.required else "")
+        if param.required:
+            label.append(" *", style="red")
+        with Horizontal(classes="row param"):
+            yield Label(label, classes="param-label")
+            yield Label(short_type(param.type), classes="param-type")
+            default = None if self.preset else param.default
+            if kind == "bool":
+                yield Switch(value=bool(default), id=f"val-{index}")
+                yield Static("", classes="spacer")
+            elif kind == "enum":
+                choices = [(clean(v), v) for v in param.schema.get("enum", [])]
+                yield Select(
+                    choices,
+                    value=default if default in param.schema.get("enum", []) else Select.NULL,
+                    prompt="(default)" if self.preset else "choose",
+                    id=f"val-{index}",
+                    compact=True,
+                )
+            else:
+                text = "" if self.preset else shown_default(param)
+                hint = (
+                    f"default: {shown_default(param) or 'none'}"
+                    if param.has_default
+                    else "required"
+                )
+                yield Input(
+                    value=text,
+                    placeholder=hint,
+                    id=f"val-{index}",
+                    classes="value",
+                    compact=True,
+                )
+            if kind != "bool":
+                yield Input(
+                    placeholder="sweep: 1,2,3  range(0,10)",
+                    id=f"sweep-{index}",
+                    classes="sweep",
+                    compact=True,
+                )
+        yield Static("", id=f"err-param-{index}", classes="error")
+
+    def on_mount(self) -> None:
+        first = self.query("#form Input, #form Switch, #form Select").first()
+        first.focus()
+        self.check()
+
+    # -- what the form holds ----------------------------------------------------------------
+
+    def values(self) -> FormValues:
+        values = FormValues(target=self.target)
+        for index, param in enumerate(self.params):
+            widget = self.query_one(f"#val-{index}")
+            if isinstance(widget, Switch):
+                if not self.preset or widget.value != bool(param.default):
+                    values.params[param.name] = widget.value
+            elif isinstance(widget, Select):
+                if widget.value is not Select.NULL:
+                    values.params[param.name] = widget.value
+            elif isinstance(widget, Input) and (
+                widget.value.strip() != shown_default(param) or self.preset
+            ):
+                values.params[param.name] = widget.value
+            sweeps = self.query(f"#sweep-{index}")
+            if sweeps:
+                values.sweeps[param.name] = sweeps.first(Input).value
+        for key, _, _ in RUN_FIELDS:
+            values.options[key] = self.query_one(f"#opt-{key}", Input).value
+        launcher = self.query_one("#opt-launcher", Select).value
+        values.launcher = None if launcher is Select.NULL else str(launcher)
+        return values
+
+    # -- checking, as the user types ---------------------------------------------------------
+
+    @on(Input.Changed)
+    @on(Switch.Changed)
+    @on(Select.Changed)
+    def _changed(self, _event: Any) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+        self.valid = False
+        self.dirty = True
+        self._timer = self.set_timer(CHECK_DELAY, self.check)
+
+    def check(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+        self.dirty = False
+        self.checking = True
+        self.query_one("#summary", Static).update(Text("checking…", style="dim"))
+        self._check(self.values())
+
+    @work(thread=True, exclusive=True, group="check")
+    def _check(self, values: FormValues) -> None:
+        """runner's own validation, the CLI's: runner.show composes, validates and plans."""
+        call = to_call(values, self.params)
+        problems = dict(call.problems)
+        preview = None
+        if not problems:
+            app = self.app
+            try:
+                preview = runner.show(
+                    call.target,
+                    call.overrides,
+                    config_dir=app.config_dir,  # type: ignore[attr-defined]
+                    home=app.home,  # type: ignore[attr-defined]
+                    **call.options,
+                )
+            except runner.RunnerError as exc:
+                problems = problems_by_field(exc, self.params)
+        self.app.call_from_thread(self._checked, call, problems, preview)
+
+    def _checked(self, call: Call, problems: dict[str, list[str]], preview: Any) -> None:
+        self.checking = False
+        self.call = call
+        self.valid = not problems
+        index_of = {param.name: str(i) for i, param in enumerate(self.params)}
+        for error in self.query(".error").results(Static):
+            kind, _, which = (error.id or "").removeprefix("err-").partition("-")
+            if kind == "param":
+                key = next((f"params.{n}" for n, i in index_of.items() if i == which), "")
+            else:
+                key = which or GENERAL
+            lines = problems.get(key, [])
+            error.update(Text("\n".join(clean(line) for line in lines), style="red"))
+            error.display = bool(lines)
+        status = self.query_one("#summary", Static)
+        if problems:
+            count = sum(len(v) for v in problems.values())
+            status.update(Text(f"{count} problem{'s' * (count != 1)}: nothing to launch", "red"))
+        else:
+            status.update(Text(summary(preview), style="green"))
+        if self.launch_when_checked and not self.dirty:
+            self.launch_when_checked = False
+            self.action_launch()
+
+    # -- launching --------------------------------------------------------------------------
+
+    @on(Button.Pressed, "#launch")
+    def _launch_pressed(self) -> None:
+        self.action_launch()
+
+    @on(Button.Pressed, "#back")
+    def _back_pressed(self) -> None:
+        self.app.pop_screen()
+
+    def action_launch(self) -> None:
+        if self.dirty or self.checking:  # launch what the form holds now, once checked
+            self.launch_when_checked = True
+            if self.dirty:
+                self.check()
+            return
+        if not self.valid or self.call is None:
+            self.notify("The form has problems: nothing launched.", severity="error")
+            return
+        self.app.start_launch(self.call)  # type: ignore[attr-defined]

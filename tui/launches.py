@@ -1,0 +1,278 @@
+"""The launches view: launches (most recent first, live counts) and, for the selected one, its
+runs as runner's results table (varying params and result fields as columns), kept live."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from runner.tui.text import clean, plain, status_text, when
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Input, Static
+
+import runner
+
+LAUNCHES_SHOWN = 200  # the most recent launches listed
+PAGE = 500  # runs read at a time; the next page loads as the cursor nears the end
+REFRESH = 1.0  # seconds between looks at the store
+
+
+class LaunchesPane(Vertical):
+    """Reads the store in a thread every REFRESH seconds and redraws only what changed."""
+
+    BINDINGS = [
+        Binding("slash", "filter", "filter"),
+        Binding("l", "log", "log"),
+        Binding("r", "rerun", "rerun"),
+        Binding("R", "resume", "resume"),
+        Binding("c", "cancel", "cancel"),
+        Binding("y", "copy", "copy id"),
+        Binding("f", "follow", "newest"),
+    ]
+
+    class OpenRun(Message):
+        def __init__(self, run_id: str, log: bool = False) -> None:
+            super().__init__()
+            self.run_id = run_id
+            self.log = log
+
+    def __init__(self) -> None:
+        super().__init__(id="launches")
+        self.records: list[runner.LaunchRecord] = []
+        self.launch_id: str | None = None  # the selected launch
+        self.rows: list[Any] = []  # the results table's rows shown, in order
+        self.columns: list[Any] = []
+        self.loaded = 0  # runs read of the selected launch
+        self._seen: tuple[Any, ...] = ()  # what the launches table last showed
+        self._runs_seen: tuple[Any, ...] = ()
+        self._loading_more = False
+
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder="/ filter launches", id="launch-filter")
+        yield DataTable(id="launch-table", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="fixed")
+        yield DataTable(id="run-table", cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        table = self.query_one("#launch-table", DataTable)
+        for label, key in (
+            ("launch", "id"),
+            ("created", "created"),
+            ("workflow", "workflow"),
+            ("name", "name"),
+            ("status", "status"),
+            ("done", "done"),
+            ("runs", "runs"),
+        ):
+            table.add_column(label, key=key)
+        self.query_one("#launch-filter", Input).display = False
+        self.poll()
+        self.set_interval(REFRESH, self.poll)
+
+    # -- reading the store, in a thread -----------------------------------------------------
+
+    def poll(self) -> None:
+        self._read(self.launch_id, max(self.loaded, PAGE))
+
+    @work(thread=True, exclusive=True, group="poll")
+    def _read(self, launch_id: str | None, count: int) -> None:
+        home = self.app.home  # type: ignore[attr-defined]
+        launches = [item.record for item in runner.status(home=home, limit=LAUNCHES_SHOWN)]  # type: ignore[union-attr]
+        selected = next((r for r in launches if r.id == launch_id), None)
+        runs_key: tuple[Any, ...] = ()
+        table = None
+        if selected is not None:
+            runs_key = (selected.id, tuple(sorted(selected.counts.items())), count)
+            if runs_key != self._runs_seen:
+                runs = runner.runs(launch=selected.id, limit=count, home=home)
+                table = runner.table(runs)
+        self.app.call_from_thread(self._show, launches, runs_key, table)
+
+    def _show(
+        self, launches: list[runner.LaunchRecord], runs_key: tuple[Any, ...], table: Any
+    ) -> None:
+        seen = tuple((r.id, tuple(sorted(r.counts.items())), r.name) for r in launches)
+        if seen != self._seen:
+            self._seen = seen
+            self.records = launches
+            self._fill_launches()
+        if table is not None:
+            self._runs_seen = runs_key
+            self._fill_runs(table)
+
+    def _fill_launches(self) -> None:
+        table = self.query_one("#launch-table", DataTable)
+        needle = self.query_one("#launch-filter", Input).value.strip().lower()
+        keep = table.cursor_row
+        table.clear()
+        shown = [r for r in self.records if not needle or needle in _words(r)]
+        for record in shown:
+            finished = sum(n for s, n in record.counts.items() if runner.RunStatus(s).finished)
+            table.add_row(
+                record.id[:8],
+                when(record.created),
+                plain(f"{record.workflow_id}:{record.workflow_version}"),
+                plain(record.name or ""),
+                status_text(record.status),
+                f"{finished}/{record.run_count}",
+                _count_text(record.counts),
+                key=record.id,
+            )
+        if shown:
+            index = next((i for i, r in enumerate(shown) if r.id == self.launch_id), None)
+            table.move_cursor(row=index if index is not None else min(keep, len(shown) - 1))
+            if self.launch_id is None:
+                self.select_launch(shown[0].id)
+
+    def _fill_runs(self, results: Any) -> None:
+        table = self.query_one("#run-table", DataTable)
+        keep = table.cursor_row
+        if [c.key for c in results.columns] != [c.key for c in self.columns]:
+            table.clear(columns=True)
+            for column in results.columns:
+                table.add_column(clean(column.name), key=column.key)
+        else:
+            table.clear()
+        self.columns = list(results.columns)
+        self.rows = list(results.rows)
+        self.loaded = len(self.rows)
+        for row in self.rows:
+            cells = []
+            for column in self.columns:
+                value = results.cell(row, column)
+                if column.kind == "status":
+                    cells.append(status_text(value))
+                elif column.kind in ("integer", "number", "duration"):
+                    cells.append(Text(clean(value), justify="right"))
+                else:
+                    cells.append(plain(value))
+            table.add_row(*cells, key=row.run_id)
+        if self.rows:
+            table.move_cursor(row=min(keep, len(self.rows) - 1))
+        fixed = getattr(results, "fixed", {}) or {}
+        text = Text()
+        if fixed:
+            text.append("fixed: ", style="dim")
+            text.append(clean(", ".join(f"{k}={v}" for k, v in fixed.items())))
+        record = self.selected_launch
+        if record is not None and self.loaded < record.run_count:
+            text.append(f"  (rows 1-{self.loaded} of {record.run_count}; more load as you scroll)")
+        self.query_one("#fixed", Static).update(text)
+        self._loading_more = False
+
+    # -- selection --------------------------------------------------------------------------
+
+    @property
+    def selected_launch(self) -> runner.LaunchRecord | None:
+        return next((r for r in self.records if r.id == self.launch_id), None)
+
+    @property
+    def selected_run(self) -> str | None:
+        table = self.query_one("#run-table", DataTable)
+        if not self.rows or table.cursor_row >= len(self.rows):
+            return None
+        return self.rows[table.cursor_row].run_id
+
+    def select_launch(self, launch_id: str) -> None:
+        if launch_id == self.launch_id:
+            return
+        self.launch_id = launch_id
+        self.loaded = 0
+        self._runs_seen = ()
+        self.poll()
+
+    @on(DataTable.RowHighlighted, "#launch-table")
+    def _launch_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key.value:
+            self.select_launch(event.row_key.value)
+
+    @on(DataTable.RowSelected, "#launch-table")
+    def _launch_chosen(self, _event: DataTable.RowSelected) -> None:
+        self.query_one("#run-table", DataTable).focus()
+
+    @on(DataTable.RowHighlighted, "#run-table")
+    def _run_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        record = self.selected_launch
+        near_end = event.cursor_row >= self.loaded - 20
+        if record and near_end and self.loaded < record.run_count and not self._loading_more:
+            self._loading_more = True
+            self._runs_seen = ()
+            self._read(self.launch_id, self.loaded + PAGE)
+
+    @on(DataTable.RowSelected, "#run-table")
+    def _run_chosen(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value:
+            self.post_message(self.OpenRun(event.row_key.value))
+
+    @on(Input.Changed, "#launch-filter")
+    def _filter(self, _event: Input.Changed) -> None:
+        self._fill_launches()
+
+    @on(Input.Submitted, "#launch-filter")
+    def _filter_done(self, _event: Input.Submitted) -> None:
+        self.query_one("#launch-table", DataTable).focus()
+
+    def show_launch(self, launch_id: str) -> None:
+        """Select a launch (a new one, just created) and read it now."""
+        self.launch_id = None
+        self.select_launch(launch_id)
+        self._seen = ()
+
+    # -- actions ----------------------------------------------------------------------------
+
+    def _target(self) -> str | None:
+        """The run when the runs table has the focus, else the launch."""
+        if self.query_one("#run-table", DataTable).has_focus and self.selected_run:
+            return self.selected_run
+        return self.launch_id
+
+    def action_filter(self) -> None:
+        box = self.query_one("#launch-filter", Input)
+        box.display = True
+        box.focus()
+
+    def action_follow(self) -> None:
+        if self.records:
+            self.show_launch(self.records[0].id)
+
+    def action_log(self) -> None:
+        if self.selected_run:
+            self.post_message(self.OpenRun(self.selected_run, log=True))
+
+    def action_copy(self) -> None:
+        target = self._target()
+        if target:
+            self.app.copy_to_clipboard(target)
+            self.notify(f"copied {target}")
+
+    def action_rerun(self) -> None:
+        if self.selected_run:
+            self.app.rerun(self.selected_run)  # type: ignore[attr-defined]
+
+    def action_resume(self) -> None:
+        if self.launch_id:
+            self.app.resume(self.launch_id)  # type: ignore[attr-defined]
+
+    def action_cancel(self) -> None:
+        target = self._target()
+        if target:
+            self.app.confirm_cancel(target, is_run=target != self.launch_id)  # type: ignore[attr-defined]
+
+
+def _words(record: runner.LaunchRecord) -> str:
+    return " ".join(
+        [record.id, record.workflow_id, record.name or "", " ".join(record.tags), record.status]
+    ).lower()
+
+
+def _count_text(counts: dict[str, int]) -> Text:
+    text = Text()
+    for status, count in sorted(counts.items()):
+        if text:
+            text.append(" ")
+        text.append_text(status_text(f"{count} {status}"))
+    return text

@@ -1,0 +1,121 @@
+"""One run: its resolved params, seed, version, result, error with traceback, and its log,
+followed live while it runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.text import Text
+from runner.tui.text import block, clean, duration, status_text, when
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Log, Static
+
+import runner
+
+FOLLOW = 0.5  # seconds between looks at the log and the run's record
+
+
+class RunScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "back"),
+        Binding("l", "focus_log", "log"),
+        Binding("r", "rerun", "rerun"),
+        Binding("c", "cancel", "cancel"),
+        Binding("y", "copy", "copy id"),
+    ]
+
+    def __init__(self, run_id: str, focus_log: bool = False) -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.focus_log = focus_log
+        self.log_path: Path | None = None
+        self.log_read = 0  # bytes of the log already read
+        self.partial = ""  # the end of the log read so far that is not a whole line yet
+        self.status = ""
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="run-info"):
+            yield Static("", id="run-head")
+            yield Static("", id="run-body")
+        yield Log(id="run-log", highlight=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#run-log", Log).border_title = "log"
+        self.follow()
+        self.set_interval(FOLLOW, self.follow)
+        if self.focus_log:
+            self.action_focus_log()
+
+    @work(thread=True, exclusive=True, group="follow")
+    def follow(self) -> None:
+        home = self.app.home  # type: ignore[attr-defined]
+        run, path = runner.log_path(self.run_id, home=home)
+        new = ""
+        if path.is_file():
+            with path.open("rb") as log:
+                log.seek(self.log_read)
+                data = log.read(1 << 20)
+            self.log_read += len(data)
+            new = data.decode("utf-8", errors="replace")
+        self.app.call_from_thread(self._show, run, new)
+
+    def _show(self, run: runner.RunRecord, new_log: str) -> None:
+        if run.status.value != self.status:
+            self.status = run.status.value
+            head = Text(f"run {run.id}\n", style="bold")
+            head.append_text(status_text(run.status.value))
+            head.append(
+                f"  {clean(run.workflow_id)}:{clean(run.workflow_version)}  seed {run.seed}"
+                f"  launch {run.launch_id[:12]}\n",
+            )
+            head.append(
+                f"created {when(run.created)}  started {when(run.started)}"
+                f"  ended {when(run.ended)}  took {duration(run.duration)}"
+                f"  attempts {run.attempts or 1}",
+                style="dim",
+            )
+            self.query_one("#run-head", Static).update(head)
+            body = Text("\nparams\n", style="bold")
+            body.append_text(block(run.params))
+            if run.result is not None:
+                body.append("\n\nresult\n", style="bold")
+                body.append_text(block(run.result))
+            if run.error:
+                body.append("\n\nerror\n", style="bold red")
+                body.append_text(block(run.error))
+            if run.traceback:
+                body.append("\n\n")
+                body.append_text(block(run.traceback))
+            if run.cached_from:
+                body.append(f"\n\nserved from the cache of run {run.cached_from}", style="dim")
+            self.query_one("#run-body", Static).update(body)
+        text = self.partial + new_log
+        lines = text.split("\n")
+        self.partial = "" if run.status.finished else lines.pop()
+        if run.status.finished and lines and lines[-1] == "":
+            lines.pop()  # the newline that ends the log
+        if lines:
+            # Escaped here: terminal sequences a run prints are shown as text, never sent on.
+            self.query_one("#run-log", Log).write_lines([clean(line) for line in lines])
+        elif self.log_read == 0 and run.status.finished:
+            log = self.query_one("#run-log", Log)
+            if not log.lines:
+                log.write_line("(this run printed nothing)")
+
+    def action_focus_log(self) -> None:
+        self.query_one("#run-log", Log).focus()
+
+    def action_copy(self) -> None:
+        self.app.copy_to_clipboard(self.run_id)
+        self.notify(f"copied {self.run_id}")
+
+    def action_rerun(self) -> None:
+        self.app.rerun(self.run_id)  # type: ignore[attr-defined]
+
+    def action_cancel(self) -> None:
+        self.app.confirm_cancel(self.run_id, is_run=True)  # type: ignore[attr-defined]
