@@ -10,11 +10,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import startup
 import sweep
+import table
 
 # (name, run): run(quick) measures and returns the report to print.
 BENCHMARKS: list[tuple[str, Callable[[bool], str]]] = [
     ("startup", startup.run),
     ("sweep", sweep.run),
+    ("table", table.run),
 ]
 
 

@@ -5,6 +5,7 @@ The public API, for notebooks and scripts::
     import runner
     launch = runner.launch("pi", ["params.samples=1000,10000"], repeat=3, seed=42)
     launch.results
+    runner.table(launch)      # the results side by side (varying params, flattened results)
 
 and to write a workflow in Python::
 
@@ -26,6 +27,7 @@ from runner.api import (
     runs,
     show,
     status,
+    table,
 )
 from runner.catalog import Param, PresetInfo, WorkflowInfo, presets, workflows
 from runner.decorated import workflow
@@ -41,8 +43,10 @@ from runner.errors import (
 )
 from runner.inputs import ExistingPath
 from runner.records import LaunchRecord, RunRecord, RunSpec, RunStatus
+from runner.results import Column, ResultsTable, Row
 
 __all__ = [
+    "Column",
     "CompositionError",
     "DefinitionError",
     "Entities",
@@ -53,6 +57,8 @@ __all__ = [
     "Param",
     "PresetInfo",
     "Preview",
+    "ResultsTable",
+    "Row",
     "RunRecord",
     "RunSpec",
     "RunStatus",
@@ -73,6 +79,7 @@ __all__ = [
     "runs",
     "show",
     "status",
+    "table",
     "workflow",
     "workflows",
 ]

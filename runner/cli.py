@@ -398,6 +398,58 @@ def status(ids: tuple[str, ...], limit: int, quiet: bool, as_json: bool) -> None
 
 
 @cli.command(epilog=EPILOG)
+@click.argument("launch_ids", nargs=-1)
+@click.option("--workflow", help="Compare the launches of this workflow id.")
+@click.option("--tag", help="Compare the launches with this tag.")
+@click.option("--last", type=click.IntRange(min=1), help="Only the N most recent launches.")
+@click.option(
+    "--by-point/--by-run",
+    default=None,
+    help="One row per sweep point (repeats grouped: n, mean ± std) or per run."
+    "  [default: by point when runs repeat]",
+)
+@click.option("--stats", is_flag=True, help="By point: min and max too.")
+@click.option("--where", multiple=True, help="Keep runs where COLUMN OP VALUE: 'error<0.01'.")
+@click.option("--sort", help="Sort by this column.")
+@click.option("--desc", is_flag=True, help="Sort descending.")
+@click.option("--top", type=click.IntRange(min=1), help="Keep the first N rows.")
+@click.option("--columns", help="Columns to show, in order: a,b,c.")
+@click.option("--all-columns", is_flag=True, help="Show the fixed params as columns too.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json", "markdown", "parquet"]),
+    default="table",
+    show_default=True,
+    help="How to write it; parquet needs pyarrow.",
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE.")
+def compare(
+    launch_ids: tuple[str, ...],
+    workflow: str | None,
+    tag: str | None,
+    last: int | None,
+    fmt: str,
+    output: str | None,
+    columns: str | None,
+    **options: Any,
+) -> None:
+    """Results of launches side by side: LAUNCH_IDS (prefixes), or --workflow/--tag/--last;
+    the most recent launch when none is named. With several launches, the launch is a column.
+
+    \b
+      runner compare 3f2a --sort error --top 5
+      runner compare 3f2a --where 'samples>=10000' --format csv -o pi.csv
+      runner compare --workflow pi --last 3 --by-run
+    """
+    from runner import api, render
+
+    found = api.launches(launch_ids, workflow=workflow, tag=tag, last=last)
+    table = api.table(found, columns=_list(columns), **options)
+    render.export(table, fmt, output, how="runner compare ... --format csv")
+
+
+@cli.command(epilog=EPILOG)
 @click.option(
     "--config-dir",
     type=click.Path(file_okay=False),

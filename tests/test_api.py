@@ -12,6 +12,7 @@ import runner
 
 def test_public_names_are_pinned() -> None:
     assert sorted(runner.__all__) == [
+        "Column",
         "CompositionError",
         "DefinitionError",
         "Entities",
@@ -22,6 +23,8 @@ def test_public_names_are_pinned() -> None:
         "Param",
         "PresetInfo",
         "Preview",
+        "ResultsTable",
+        "Row",
         "RunRecord",
         "RunSpec",
         "RunStatus",
@@ -42,6 +45,7 @@ def test_public_names_are_pinned() -> None:
         "runs",
         "show",
         "status",
+        "table",
         "workflow",
         "workflows",
     ]
