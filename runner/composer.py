@@ -724,7 +724,7 @@ def load_run_file(path: Path) -> Document:
     try:
         data = parse(text, as_json=path.suffix == ".json")
     except DocumentError as exc:
-        raise DefinitionError(f"run file {path}: {exc}") from exc
+        raise DefinitionError(f"run file {path} {exc}") from exc
     if data is None:
         data = {}
     if not isinstance(data, dict):
