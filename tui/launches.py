@@ -89,7 +89,7 @@ class LaunchesPane(Vertical):
             runs_key = (selected.id, tuple(sorted(selected.counts.items())), count)
             if runs_key != self._runs_seen:
                 runs = runner.runs(launch=selected.id, limit=count, home=home)
-                table = runner.table(runs)
+                table = runner.table(runs, by_point=False)
         self.app.call_from_thread(self._show, launches, runs_key, table)
 
     def _show(
