@@ -123,8 +123,11 @@ def request(
 
     `workflow` launches a workflow already in hand (a Python file's entity) instead of one
     named by `target`; `inputs` are params read from an inputs file or stdin, which sit above
-    files and below overrides.
+    files and below overrides. With `workflow`, each input replaces its default whole (a dict
+    is not merged into a dict default).
     """
+    import dataclasses
+
     from runner.compose import Request
 
     options = {
@@ -142,6 +145,14 @@ def request(
         "retries": retries,
         "cache": cache,
     }
+    if workflow is not None and inputs:
+        inputs = _typed_inputs(workflow, inputs, inputs_label)
+        # A typed input replaces its default, as in pyflyte: composition merges a dict into a
+        # dict default (Hydra's rule for config overrides), so the defaults of the inputs given
+        # are cleared first; the inputs then set them rather than merge into them.
+        workflow = dataclasses.replace(
+            workflow, params={**workflow.params, **dict.fromkeys(inputs)}
+        )
     # A dict of params merges as values; k=v strings are typed by Hydra's grammar, as on the CLI.
     if isinstance(params, dict):
         options["params"] = dict(params)
@@ -157,6 +168,18 @@ def request(
         inputs=dict(inputs or {}),
         inputs_label=inputs_label,
     )
+
+
+def _typed_inputs(workflow: Workflow, inputs: dict[str, Any], label: str) -> dict[str, Any]:
+    """Inputs in the JSON form the CLI records for them (`RED` as its value, a datetime as
+    ISO text), so the API records what the CLI does for the same inputs."""
+    from runner.inputs import InputError, typed_inputs
+    from runner.workflows import import_entrypoint
+
+    try:
+        return typed_inputs(import_entrypoint(workflow), inputs, label)
+    except InputError as exc:
+        raise DefinitionError(f"invalid inputs for {workflow.id}: {exc}") from None
 
 
 def plan(

@@ -15,9 +15,9 @@ from runner.errors import DefinitionError
 from runner.inputs import (
     INJECTED,
     InputError,
-    from_json,
     from_text,
     hints,
+    json_form,
     read_inputs,
     to_json_value,
 )
@@ -67,9 +67,7 @@ def inputs_of(workflow: Workflow, args: list[str], prog: str) -> dict[str, Any]:
                 problems.append(f"{label}: unknown input '{key}'; inputs: {', '.join(parameters)}")
                 continue
             try:
-                values[name] = to_json_value(
-                    from_json(value, annotations.get(name, Any)), strict=True
-                )
+                values[name] = json_form(value, annotations.get(name, Any))
             except InputError as exc:
                 problems.append(f"--{name}: {value!r} (from {label}) is not {exc}")
     for name, value in given.items():
@@ -111,6 +109,46 @@ def _parameters(func: Any) -> dict[str, inspect.Parameter]:
     }
 
 
+class _InputOption(click.Option):
+    """An input's option: `--help` shows one spelling, the parameter's own name (and
+    `--no-` before it for a boolean); the others users type work too (`aliases`, `negations`:
+    dashes for underscores, `--no_x`), as pyflyte's users write both."""
+
+    def __init__(
+        self, decls: list[str], aliases: list[str], negations: list[str], **kwargs: Any
+    ) -> None:
+        super().__init__(decls, **kwargs)
+        self.shown = " / ".join(
+            ", ".join(spellings) for spellings in (self.opts, self.secondary_opts) if spellings
+        )
+        # Added once built: click would show every declared spelling, and warns about an
+        # `--on/--off` pair repeated to declare a second off spelling.
+        self.opts += [alias for alias in aliases if alias not in self.opts]
+        self.secondary_opts += [no for no in negations if no not in self.secondary_opts]
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        record = super().get_help_record(ctx)
+        if record is None:
+            return None
+        metavar = "" if self.is_flag else f" {self.make_metavar(ctx)}"
+        return f"{self.shown}{metavar}", record[1]
+
+
+def _input_option(name: str, annotation: Any, shown: str) -> click.Option:
+    dashed = name.replace("_", "-")
+    if annotation is bool or annotation == bool | None:
+        return _InputOption(
+            [f"--{name}/--no-{name}", name],
+            [f"--{dashed}"],
+            [f"--no_{name}", f"--no-{dashed}"],
+            default=None,
+            help=f"boolean {shown}",
+        )
+    return _InputOption(
+        [f"--{name}", name], [f"--{dashed}"], [], default=None, help=f"{_label(annotation)} {shown}"
+    )
+
+
 def _command(func: Any, workflow: Workflow) -> click.Command:
     annotations = hints(func)
     options: list[click.Parameter] = []
@@ -121,13 +159,8 @@ def _command(func: Any, workflow: Workflow) -> click.Command:
         required = param.default is inspect.Parameter.empty
         default = None if required else to_json_value(param.default)
         shown = "[required]" if required else f"[default: {default}]"
-        # The name given explicitly keeps its case: click would lower-case one it derives.
-        if annotation is bool or annotation == bool | None:
-            decls = [f"--{name}/--no-{name}", name]
-            options.append(click.Option(decls, default=None, help=f"boolean {shown}"))
-            continue
-        decls = [f"--{name}"] + ([f"--{name.replace('_', '-')}"] if "_" in name else []) + [name]
-        options.append(click.Option(decls, default=None, help=f"{_label(annotation)} {shown}"))
+        # The name is given explicitly so that it keeps its case: click lower-cases one it derives.
+        options.append(_input_option(name, annotation, shown))
     options.append(
         click.Option(
             ["--inputs-file", "inputs_file"],
