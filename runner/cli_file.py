@@ -3,8 +3,11 @@ parameter of the chosen one, as `pyflyte run` has them (without its bugs)."""
 
 from __future__ import annotations
 
+import enum
 import inspect
+import re
 import sys
+import types
 import typing
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,7 @@ from runner.inputs import (
     from_text,
     hints,
     json_form,
+    precedence,
     read_inputs,
     to_json_value,
 )
@@ -177,10 +181,22 @@ def _command(func: Any, workflow: Workflow) -> click.Command:
 def _label(annotation: Any) -> str:
     if annotation is inspect.Parameter.empty:
         return "any"
-    origin = typing.get_origin(annotation)
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        # Members in the order they are tried, so that --help tells which one a value gets.
+        members = [_short(member) for member in precedence(args)]
+        return " | ".join(members + (["None"] if type(None) in args else []))
     if origin is typing.Literal:
-        return "one of " + ", ".join(map(str, typing.get_args(annotation)))
-    if isinstance(annotation, type) and hasattr(annotation, "__members__"):
-        return "one of " + ", ".join(str(m.value) for m in annotation.__members__.values())
-    text = getattr(annotation, "__name__", None) or str(annotation)
-    return str(text).replace("typing.", "")
+        return "one of " + ", ".join(map(str, args))
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return "one of " + ", ".join(str(member.value) for member in annotation)
+    return _short(annotation)
+
+
+def _short(annotation: Any) -> str:
+    """A type as a user reads it: `datetime`, `Path`, `list[int]`, `'a' | 'b'` (a Literal)."""
+    if typing.get_origin(annotation) is typing.Literal:
+        return " | ".join(repr(choice) for choice in typing.get_args(annotation))
+    if isinstance(annotation, type) and not typing.get_args(annotation):
+        return annotation.__qualname__
+    return re.sub(r"\b[\w.]+\.(\w+)", r"\1", str(annotation)).replace("NoneType", "None")

@@ -200,7 +200,7 @@ def from_text(text: str, annotation: Any) -> Any:
         if _NONE in args and text.lower() in ("none", "null"):
             return None
         errors = []
-        for member in _precedence(args):
+        for member in precedence(args):
             try:
                 value = from_text(text, member)
             except InputError as exc:
@@ -280,7 +280,7 @@ def from_json(value: Any, annotation: Any) -> Any:
         return value
     if origin in (typing.Union, types.UnionType):
         errors = []
-        for member in _precedence(args):
+        for member in precedence(args):
             try:
                 return from_json(value, member)
             except InputError as exc:
@@ -375,7 +375,7 @@ def _scalar(value: Any, annotation: Any) -> Any:
     raise InputError(_SCALARS[annotation])
 
 
-def _precedence(members: tuple[Any, ...]) -> list[Any]:
+def precedence(members: tuple[Any, ...]) -> list[Any]:
     """A union's members in the order they are tried: as written, except that those that
     take any text (str, Path, untyped) come last, as pyflyte orders them; else
     `int | Path | datetime` would never give a datetime. None is left to the caller."""
@@ -393,7 +393,7 @@ def _matching_member(value: Any, members: tuple[Any, ...]) -> Any:
     """The member of a union a JSON-form value arrives as (the first that converts it)."""
     if value is None and _NONE in members:
         return _NONE
-    for member in _precedence(members):
+    for member in precedence(members):
         try:
             from_json(value, member)
         except InputError:

@@ -103,23 +103,29 @@ def test_a_spelling_of_no_input_is_refused(pyrun, home: Path) -> None:
     assert "No such option '--no-a'" in err and "--no-a-b" in err
 
 
-def test_boolean_help_lines(project: Path, home: Path, tmp_path: Path) -> None:
+def help_text(project: Path, home: Path, cwd: Path, workflow: str) -> str:
+    """`runner run FILE WORKFLOW --help` as printed 100 columns wide."""
     env = {k: v for k, v in os.environ.items() if k != "RUNNER_CONFIG_DIR"}
     env.update(RUNNER_HOME=str(home), COLUMNS="100")
     done = subprocess.run(
-        [RUNNER, "run", str(project / FILE), "switches", "--help"],
-        cwd=tmp_path,
+        [RUNNER, "run", str(project / FILE), workflow, "--help"],
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    options = [line for line in done.stdout.splitlines() if line.startswith("  --")]
+    return done.stdout
+
+
+def test_boolean_help_lines(project: Path, home: Path, tmp_path: Path) -> None:
+    text = help_text(project, home, tmp_path, "switches")
+    options = [line for line in text.splitlines() if line.startswith("  --")]
     lines = {line.split()[0]: line for line in options if "boolean" in line}
     assert set(lines) == {"--a_b", "--c_d_e", "--plain", "--must_x"}
-    assert "--a_b / --no-a_b  " in lines["--a_b"] and "--a-b" not in done.stdout
-    assert "--c_d_e / --no-c_d_e " in lines["--c_d_e"] and "--no_c_d_e" not in done.stdout
+    assert "--a_b / --no-a_b  " in lines["--a_b"] and "--a-b" not in text
+    assert "--c_d_e / --no-c_d_e " in lines["--c_d_e"] and "--no_c_d_e" not in text
     assert "[default: True]" in lines["--must_x"] and "[default: False]" in lines["--a_b"]
 
 
@@ -284,6 +290,14 @@ def test_members_with_one_json_form_are_refused_not_mixed_up(pyrun, home: Path) 
     assert "would arrive as float" in err
     got, _ = received(pyrun("ambiguous", "--wait", "2.5"), home)
     assert got["wait"] == ["float", 2.5]
+
+
+def test_help_shows_union_members_in_the_order_tried(project, home, tmp_path) -> None:
+    text = help_text(project, home, tmp_path, "unions")
+    assert "--mixed TEXT            int | datetime | Color | Path | None [default: None]" in text
+    assert "--text_first TEXT       int | str | None" in text
+    assert "--choice_or_count TEXT  'auto' | 'off' | int | None" in text
+    assert "--path_or_names TEXT    list[str] | Path | None" in text
 
 
 # -- 9: repeated run-level options accumulate --------------------------------------------------
