@@ -229,6 +229,11 @@ UNION_CASES = [
     ("path_or_names", '["a", "b"]', "list", ["a", "b"], ["a", "b"]),
     ("path_or_names", "notes.txt", "PosixPath", "notes.txt", "notes.txt"),
     ("when_or_day", "2024-05-01", "datetime", "2024-05-01T00:00:00", "2024-05-01T00:00:00"),
+    # flytekit's test_union_type2 and test_pyflyte_run_with_none
+    ("number_box_list", "2.0", "float", 2.0, 2.0),
+    ("number_box_list", '{"x": 1, "tag": "h"}', "Box", {"x": 1, "tag": "h"}, {"x": 1, "tag": "h"}),
+    ("number_box_list", "[1, 2, 3]", "list", [1, 2, 3], [1, 2, 3]),
+    ("text", "1", "str", "1", "1"),
 ]
 
 
@@ -280,6 +285,8 @@ def test_a_value_no_member_takes_is_refused_naming_each(pyrun, home: Path) -> No
     assert code == 2
     assert "--obj" in err and "an integer or an object with the fields of Box" in err
     assert "unknown y" in err
+    code, _, err = pyrun("unions", "--number_box_list", "hello")
+    assert code == 2 and "a number or an object with the fields of Box" in err
     assert Store.existing(home) is None or not Store(home).launches(5)
 
 

@@ -82,6 +82,8 @@ def unions(
     ratio: float | None = 1.5,
     path_or_names: Path | list[str] | None = None,
     when_or_day: dt.datetime | dt.date | None = None,
+    number_box_list: float | Box | list[int] | None = None,
+    text: str | None = "default",
 ):
     """Unions of every kind of member, each X | None."""
     return echo(
@@ -98,6 +100,8 @@ def unions(
         ratio=ratio,
         path_or_names=path_or_names,
         when_or_day=when_or_day,
+        number_box_list=number_box_list,
+        text=text,
     )
 
 
