@@ -264,7 +264,21 @@ def _structured(text: str, annotation: Any) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(f"JSON (or a path to a .json/.yaml file): {exc.msg}") from None
+        raise InputError(
+            f"{_structured_kind(annotation)} in JSON or a .json/.yaml file"
+            f" ({exc.msg}, column {exc.colno})"
+        ) from None
+
+
+def _structured_kind(annotation: Any) -> str:
+    """What a structured input must be, for messages: `a list of int`, `a Box object`."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if dataclasses.is_dataclass(annotation) or typing.is_typeddict(annotation):
+        return f"a {annotation.__name__} object"
+    if annotation is dict or origin is dict:
+        return "an object"
+    of = f" of {_name(args[0])}" if args and args[-1] is not Ellipsis else ""
+    return f"a list{of}"
 
 
 # -- the JSON form to the annotated type (in the worker, just before the call) ---------------------
