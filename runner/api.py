@@ -127,7 +127,8 @@ def request(
 
     `workflow` launches a workflow already in hand (a Python file's entity) instead of one
     named by `target`; `inputs` are params read from an inputs file or stdin, which sit above
-    files and below overrides.
+    files and below overrides. Each input replaces its default whole (a dict is not merged into
+    a dict default), as typed inputs do in pyflyte.
     """
     from runner.composer import Request
 
@@ -146,6 +147,8 @@ def request(
         "retries": retries,
         "cache": cache,
     }
+    if workflow is not None and inputs:
+        inputs = _typed_inputs(workflow, inputs, inputs_label)
     # A dict of params merges as values; k=v strings are typed by Hydra's grammar, as on the CLI.
     if isinstance(params, dict):
         options["params"] = dict(params)
@@ -178,6 +181,19 @@ def _max_runs_setting() -> int:
     if value < 1:
         raise UsageError(f"RUNNER_MAX_RUNS={text!r}: give a whole number of runs, 1 or more")
     return value
+
+
+def _typed_inputs(workflow: Workflow, inputs: dict[str, Any], label: str) -> dict[str, Any]:
+    """Inputs in the JSON form the CLI records for them (`RED` as its value, a datetime as
+    ISO text), so the API records what the CLI does for the same inputs."""
+    from runner.entrypoints import import_entrypoint
+    from runner.errors import DefinitionError
+    from runner.inputs import InputError, typed_inputs
+
+    try:
+        return typed_inputs(import_entrypoint(workflow), inputs, label)
+    except InputError as exc:
+        raise DefinitionError(f"invalid inputs for {workflow.id}: {exc}") from None
 
 
 def plan(

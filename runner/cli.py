@@ -77,7 +77,11 @@ def _definition_options(func: Any) -> Any:
             help="Project config dir (default: RUNNER_CONFIG_DIR, then ./conf).",
         ),
         click.option("--name", help="Run name."),
-        click.option("--tags", help="Run tags, comma-separated."),
+        click.option(
+            "--tags",
+            multiple=True,
+            help="Run tags, comma-separated or repeated (--tags a --tags b).",
+        ),
         click.option("--notes", help="Run notes."),
         click.option("--repeat", help="How many times to run each sweep point."),
         click.option("--seed", help="Launch seed (64-bit); drawn and recorded when absent."),
@@ -445,7 +449,7 @@ def compare(
     from runner import api, render
 
     found = api.launches(launch_ids, workflow=workflow, tag=tag, last=last)
-    table = api.table(found, columns=_list(columns), **options)
+    table = api.table(found, columns=_list([columns] if columns else []), **options)
     render.export(table, fmt, output, how="runner compare ... --format csv")
 
 
@@ -485,7 +489,7 @@ def _request(
         overrides,
         dict(
             name=options["name"],
-            tags=_list(options["tags"]),
+            tags=_list(options["tags"]),  # every --tags given, each split at its commas
             notes=options["notes"],
             repeat=_number(options["repeat"]),
             seed=_number(options["seed"]),
@@ -541,10 +545,11 @@ def _split_args(args: tuple[str, ...]) -> tuple[str | None, list[str]]:
     return target, overrides
 
 
-def _list(value: str | None) -> list[str] | None:
-    if value is None:
+def _list(values: Sequence[str]) -> list[str] | None:
+    """A repeated option's values, each split at its commas; None when it was not given."""
+    if not values:
         return None
-    return [item.strip() for item in value.split(",") if item.strip()]
+    return [item.strip() for value in values for item in value.split(",") if item.strip()]
 
 
 def _number(value: str | None, kind: type = int) -> Any:

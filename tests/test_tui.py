@@ -367,3 +367,62 @@ def test_snapshot_light_theme_and_help(snap_compare, snap_project: Path, home: P
         await settle(pilot, 0.3)
 
     assert snap_compare(make_app(snap_project, home), terminal_size=(80, 24), run_before=run_before)
+
+
+@pytest.mark.slow
+def test_the_real_tui_in_a_terminal(project: Path, home: Path, tmp_path: Path) -> None:
+    """`runner tui` in tmux at 80x24: it lists the demo workflows, launches one, shows its
+    result, quits with q, and leaves the terminal sane (cooked mode, echo on)."""
+    import os
+    import shutil
+    import subprocess
+
+    from tests.conftest import RUNNER
+
+    tmux = shutil.which("tmux")
+    if tmux is None:
+        pytest.skip("needs tmux (apt-get install tmux); nothing is installed by the tests")
+    socket = str(tmp_path / "tmux.sock")
+    env = {
+        **os.environ,
+        "RUNNER_HOME": str(home),
+        "RUNNER_CONFIG_DIR": str(project / "conf"),
+        "TERM": "xterm-256color",
+    }
+    script = f"{RUNNER} tui; echo EXITED $?; stty -a | tr ' ' '\\n' | grep -x -e icanon -e -icanon -e echo -e -echo; sleep 60"
+
+    def tm(*args: str) -> str:
+        done = subprocess.run([tmux, "-S", socket, *args], env=env, capture_output=True, text=True)
+        return done.stdout
+
+    def screen() -> str:
+        return tm("capture-pane", "-p", "-t", "t")
+
+    def wait_for(text: str, timeout: float = 30) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            shown = screen()
+            if text in shown:
+                return shown
+            time.sleep(0.2)
+        raise AssertionError(f"{text!r} never appeared; the screen:\n{screen()}")
+
+    tm("new-session", "-d", "-x", "80", "-y", "24", "-s", "t", "-c", str(tmp_path), script)
+    try:
+        shown = wait_for("Workflows [1]")
+        wait_for("wordfreq")  # the demo workflows are listed
+        tm("send-keys", "-t", "t", "/", "p", "r", "i", "m", "e", "s", "Enter")
+        time.sleep(0.5)
+        tm("send-keys", "-t", "t", "Enter")
+        shown = wait_for("Launch primes")
+        wait_for("1 run")  # validated: one run
+        tm("send-keys", "-t", "t", "C-l")
+        shown = wait_for("succeeded", timeout=60)
+        assert "primes:1.0" in shown
+        wait_for("9592")  # count_primes(100000), in the runs table's result column
+        tm("send-keys", "-t", "t", "q")
+        shown = wait_for("EXITED 0")
+        after = shown.split("EXITED 0", 1)[1].split()
+        assert "icanon" in after and "echo" in after, shown  # the terminal is sane again
+    finally:
+        tm("kill-server")
