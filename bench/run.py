@@ -11,12 +11,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import detach
 import startup
 import sweep
+import table
 
 # (name, run): run(quick) measures and returns the report to print.
 BENCHMARKS: list[tuple[str, Callable[[bool], str]]] = [
     ("startup", startup.run),
     ("sweep", sweep.run),
     ("detach", detach.run),
+    ("table", table.run),
 ]
 
 

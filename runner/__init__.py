@@ -5,6 +5,7 @@ The public API, for notebooks and scripts::
     import runner
     launch = runner.launch("pi", ["params.samples=1000,10000"], repeat=3, seed=42)
     launch.results
+    runner.table(launch)      # the results side by side (varying params, flattened results)
 
 a launch that outlives the call, followed or stopped from any process::
 
@@ -31,6 +32,7 @@ from runner.api import (
     runs,
     show,
     status,
+    table,
 )
 from runner.catalog import Param, PresetInfo, WorkflowInfo, presets, workflows
 from runner.decorated import workflow
@@ -49,9 +51,11 @@ from runner.errors import (
 from runner.inputs import ExistingPath
 from runner.lifecycle import CancelResult, cancel, wait
 from runner.records import LaunchRecord, RunRecord, RunSpec, RunStatus
+from runner.results import Column, ResultsTable, Row
 
 __all__ = [
     "CancelResult",
+    "Column",
     "CompositionError",
     "DefinitionError",
     "Entities",
@@ -63,6 +67,8 @@ __all__ = [
     "Param",
     "PresetInfo",
     "Preview",
+    "ResultsTable",
+    "Row",
     "RunRecord",
     "RunSpec",
     "RunStatus",
@@ -85,6 +91,7 @@ __all__ = [
     "runs",
     "show",
     "status",
+    "table",
     "wait",
     "workflow",
     "workflows",

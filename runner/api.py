@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from runner.launchers import Launcher
     from runner.lifecycle import CancelResult
     from runner.plan import Plan
+    from runner.results import ResultsTable
 
 # Composition (Hydra) and execution (joblib) are imported where they are used, so that
 # `runner status`, `runner --help` and `import runner` stay fast.
@@ -162,7 +163,8 @@ def request(
 
     `workflow` launches a workflow already in hand (a Python file's entity) instead of one
     named by `target`; `inputs` are params read from an inputs file or stdin, which sit above
-    files and below overrides.
+    files and below overrides. Each input replaces its default whole (a dict is not merged into
+    a dict default), as typed inputs do in pyflyte.
     """
     from runner.composer import Request
 
@@ -181,6 +183,8 @@ def request(
         "retries": retries,
         "cache": cache,
     }
+    if workflow is not None and inputs:
+        inputs = _typed_inputs(workflow, inputs, inputs_label)
     # A dict of params merges as values; k=v strings are typed by Hydra's grammar, as on the CLI.
     if isinstance(params, dict):
         options["params"] = dict(params)
@@ -213,6 +217,19 @@ def _max_runs_setting() -> int:
     if value < 1:
         raise UsageError(f"RUNNER_MAX_RUNS={text!r}: give a whole number of runs, 1 or more")
     return value
+
+
+def _typed_inputs(workflow: Workflow, inputs: dict[str, Any], label: str) -> dict[str, Any]:
+    """Inputs in the JSON form the CLI records for them (`RED` as its value, a datetime as
+    ISO text), so the API records what the CLI does for the same inputs."""
+    from runner.entrypoints import import_entrypoint
+    from runner.errors import DefinitionError
+    from runner.inputs import InputError, typed_inputs
+
+    try:
+        return typed_inputs(import_entrypoint(workflow), inputs, label)
+    except InputError as exc:
+        raise DefinitionError(f"invalid inputs for {workflow.id}: {exc}") from None
 
 
 def plan(
@@ -421,6 +438,8 @@ def _launch_record(the_plan: Plan, project: Project) -> LaunchRecord:
             "seed": the_plan.seed,
             "timeout": the_plan.specs[0].timeout,
             "retries": the_plan.specs[0].retries,
+            # What was swept (key -> number of values), for `runner status` to say.
+            "swept": {axis.key: len(axis.shown) for axis in the_plan.axes},
         },
         pid=os.getpid(),
         run_count=len(the_plan.specs),
@@ -802,3 +821,103 @@ def _recorded(store: Store, launch_id: str) -> Launch:
     record = store.launch(launch_id)
     assert record is not None
     return Launch(record, store=store)
+
+
+def launches(
+    ids: Sequence[str] = (),
+    *,
+    workflow: str | None = None,
+    tag: str | None = None,
+    last: int | None = None,
+    home: str | Path | None = None,
+) -> list[Launch]:
+    """Launches by id prefix (a run's id names its launch), or the recorded ones of a
+    workflow, with a tag, or the `last` N; oldest first, so a comparison reads in order."""
+    store = _store(home)
+    found: list[Launch] = []
+    for prefix in ids:
+        kind, full = store.resolve(prefix)
+        if kind == "run":
+            run = store.run(full)
+            assert run is not None
+            full = run.launch_id
+        if full not in (launch.id for launch in found):
+            found.append(_recorded(store, full))
+    if workflow is not None or tag is not None or last is not None or not ids:
+        picked = [
+            record
+            for record in store.launches(None)
+            if (workflow is None or record.workflow_id == workflow)
+            and (tag is None or tag in record.tags)
+        ]
+        if last is not None or (not ids and workflow is None and tag is None):
+            picked = picked[: last or 1]
+        known = {launch.id for launch in found}
+        found.extend(Launch(r, store=store) for r in reversed(picked) if r.id not in known)
+    if not found:
+        what = " ".join(
+            f"{name} {value}" for name, value in (("workflow", workflow), ("tag", tag)) if value
+        )
+        raise UsageError(f"no recorded launch matches {what or 'that'} in {store.path}")
+    return found
+
+
+def table(
+    source: Launch | RunRecord | str | Iterable[Launch | RunRecord | str],
+    *,
+    home: str | Path | None = None,
+    by_point: bool | None = None,
+    stats: bool = False,
+    where: Sequence[str] = (),
+    sort: str | None = None,
+    desc: bool = False,
+    top: int | None = None,
+    columns: Sequence[str] | None = None,
+    all_columns: bool = False,
+) -> ResultsTable:
+    """The results table of launches (objects or id prefixes) or runs: one row per run, or
+    per sweep point (`by_point`, the default when runs repeat), the params that vary as
+    columns, results flattened. The CLI, the TUI and notebooks all render this object.
+
+    `where`: filters such as 'error<0.01' or 'status=failed'; `sort` (a column), `desc`,
+    `top` (rows kept); `columns` picks and orders; `all_columns` shows fixed params too;
+    `stats` adds min and max to the mean and std of each point."""
+    import json
+
+    from runner import results
+
+    items = [source] if isinstance(source, Launch | RunRecord | str) else list(source)
+    chunks: list[tuple[bool, list[tuple[Any, ...]]]] = []  # (JSON still encoded, rows)
+    for item in items:
+        if isinstance(item, str):
+            item = launches([item], home=home)[0]
+        if isinstance(item, RunRecord):
+            chunks.append((False, results.rows_of([item])))
+        elif item._runs is not None or item._store is None:
+            chunks.append((False, results.rows_of(item.runs, item.record.repeat)))
+        else:
+            chunks.append((True, item._store.table_rows(item.record)))
+    encoded = all(raw for raw, _ in chunks)
+    rows: list[tuple[Any, ...]] = []
+    for raw, chunk in chunks:
+        if raw and not encoded:  # some runs came decoded: decode the store's here, once
+            chunk = [(*r[:3], json.loads(r[3]), *r[4:8], _loads(r[8]), *r[9:]) for r in chunk]
+        rows.extend(chunk)
+    return results.build(
+        rows,
+        decoded=not encoded,
+        by_point=by_point,
+        stats=stats,
+        where=where,
+        sort=sort,
+        desc=desc,
+        top=top,
+        columns=columns,
+        all_columns=all_columns,
+    )
+
+
+def _loads(text: str | None) -> Any:
+    import json
+
+    return None if text is None else json.loads(text)

@@ -77,7 +77,11 @@ def _definition_options(func: Any) -> Any:
             help="Project config dir (default: RUNNER_CONFIG_DIR, then ./conf).",
         ),
         click.option("--name", help="Run name."),
-        click.option("--tags", help="Run tags, comma-separated."),
+        click.option(
+            "--tags",
+            multiple=True,
+            help="Run tags, comma-separated or repeated (--tags a --tags b).",
+        ),
         click.option("--notes", help="Run notes."),
         click.option("--repeat", help="How many times to run each sweep point."),
         click.option("--seed", help="Launch seed (64-bit); drawn and recorded when absent."),
@@ -479,6 +483,58 @@ def status(ids: tuple[str, ...], limit: int, quiet: bool, as_json: bool) -> None
 
 
 @cli.command(epilog=EPILOG)
+@click.argument("launch_ids", nargs=-1)
+@click.option("--workflow", help="Compare the launches of this workflow id.")
+@click.option("--tag", help="Compare the launches with this tag.")
+@click.option("--last", type=click.IntRange(min=1), help="Only the N most recent launches.")
+@click.option(
+    "--by-point/--by-run",
+    default=None,
+    help="One row per sweep point (repeats grouped: n, mean ± std) or per run."
+    "  [default: by point when runs repeat]",
+)
+@click.option("--stats", is_flag=True, help="By point: min and max too.")
+@click.option("--where", multiple=True, help="Keep runs where COLUMN OP VALUE: 'error<0.01'.")
+@click.option("--sort", help="Sort by this column.")
+@click.option("--desc", is_flag=True, help="Sort descending.")
+@click.option("--top", type=click.IntRange(min=1), help="Keep the first N rows.")
+@click.option("--columns", help="Columns to show, in order: a,b,c.")
+@click.option("--all-columns", is_flag=True, help="Show the fixed params as columns too.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json", "markdown", "parquet"]),
+    default="table",
+    show_default=True,
+    help="How to write it; parquet needs pyarrow.",
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE.")
+def compare(
+    launch_ids: tuple[str, ...],
+    workflow: str | None,
+    tag: str | None,
+    last: int | None,
+    fmt: str,
+    output: str | None,
+    columns: str | None,
+    **options: Any,
+) -> None:
+    """Results of launches side by side: LAUNCH_IDS (prefixes), or --workflow/--tag/--last;
+    the most recent launch when none is named. With several launches, the launch is a column.
+
+    \b
+      runner compare 3f2a --sort error --top 5
+      runner compare 3f2a --where 'samples>=10000' --format csv -o pi.csv
+      runner compare --workflow pi --last 3 --by-run
+    """
+    from runner import api, render
+
+    found = api.launches(launch_ids, workflow=workflow, tag=tag, last=last)
+    table = api.table(found, columns=_list([columns] if columns else []), **options)
+    render.export(table, fmt, output, how="runner compare ... --format csv")
+
+
+@cli.command(epilog=EPILOG)
 @click.option(
     "--config-dir",
     type=click.Path(file_okay=False),
@@ -514,7 +570,7 @@ def _request(
         overrides,
         dict(
             name=options["name"],
-            tags=_list(options["tags"]),
+            tags=_list(options["tags"]),  # every --tags given, each split at its commas
             notes=options["notes"],
             repeat=_number(options["repeat"]),
             seed=_number(options["seed"]),
@@ -570,10 +626,11 @@ def _split_args(args: tuple[str, ...]) -> tuple[str | None, list[str]]:
     return target, overrides
 
 
-def _list(value: str | None) -> list[str] | None:
-    if value is None:
+def _list(values: Sequence[str]) -> list[str] | None:
+    """A repeated option's values, each split at its commas; None when it was not given."""
+    if not values:
         return None
-    return [item.strip() for item in value.split(",") if item.strip()]
+    return [item.strip() for value in values for item in value.split(",") if item.strip()]
 
 
 def _number(value: str | None, kind: type = int) -> Any:

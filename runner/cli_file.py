@@ -3,8 +3,11 @@ parameter of the chosen one, as `pyflyte run` has them (without its bugs)."""
 
 from __future__ import annotations
 
+import enum
 import inspect
+import re
 import sys
+import types
 import typing
 from pathlib import Path
 from typing import Any
@@ -16,9 +19,10 @@ from runner.errors import DefinitionError
 from runner.inputs import (
     INJECTED,
     InputError,
-    from_json,
     from_text,
     hints,
+    json_form,
+    precedence,
     read_inputs,
     to_json_value,
 )
@@ -67,9 +71,7 @@ def inputs_of(workflow: Workflow, args: list[str], prog: str) -> dict[str, Any]:
                 problems.append(f"{label}: unknown input '{key}'; inputs: {', '.join(parameters)}")
                 continue
             try:
-                values[name] = to_json_value(
-                    from_json(value, annotations.get(name, Any)), strict=True
-                )
+                values[name] = json_form(value, annotations.get(name, Any))
             except InputError as exc:
                 problems.append(f"--{name}: {value!r} (from {label}) is not {exc}")
     for name, value in given.items():
@@ -111,6 +113,46 @@ def _parameters(func: Any) -> dict[str, inspect.Parameter]:
     }
 
 
+class _InputOption(click.Option):
+    """An input's option: `--help` shows one spelling, the parameter's own name (and
+    `--no-` before it for a boolean); the others users type work too (`aliases`, `negations`:
+    dashes for underscores, `--no_x`), as pyflyte's users write both."""
+
+    def __init__(
+        self, decls: list[str], aliases: list[str], negations: list[str], **kwargs: Any
+    ) -> None:
+        super().__init__(decls, **kwargs)
+        self.shown = " / ".join(
+            ", ".join(spellings) for spellings in (self.opts, self.secondary_opts) if spellings
+        )
+        # Added once built: click would show every declared spelling, and warns about an
+        # `--on/--off` pair repeated to declare a second off spelling.
+        self.opts += [alias for alias in aliases if alias not in self.opts]
+        self.secondary_opts += [no for no in negations if no not in self.secondary_opts]
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        record = super().get_help_record(ctx)
+        if record is None:
+            return None
+        metavar = "" if self.is_flag else f" {self.make_metavar(ctx)}"
+        return f"{self.shown}{metavar}", record[1]
+
+
+def _input_option(name: str, annotation: Any, shown: str) -> click.Option:
+    dashed = name.replace("_", "-")
+    if annotation is bool or annotation == bool | None:
+        return _InputOption(
+            [f"--{name}/--no-{name}", name],
+            [f"--{dashed}"],
+            [f"--no_{name}", f"--no-{dashed}"],
+            default=None,
+            help=f"boolean {shown}",
+        )
+    return _InputOption(
+        [f"--{name}", name], [f"--{dashed}"], [], default=None, help=f"{_label(annotation)} {shown}"
+    )
+
+
 def _command(func: Any, workflow: Workflow) -> click.Command:
     annotations = hints(func)
     options: list[click.Parameter] = []
@@ -121,13 +163,8 @@ def _command(func: Any, workflow: Workflow) -> click.Command:
         required = param.default is inspect.Parameter.empty
         default = None if required else to_json_value(param.default)
         shown = "[required]" if required else f"[default: {default}]"
-        # The name given explicitly keeps its case: click would lower-case one it derives.
-        if annotation is bool or annotation == bool | None:
-            decls = [f"--{name}/--no-{name}", name]
-            options.append(click.Option(decls, default=None, help=f"boolean {shown}"))
-            continue
-        decls = [f"--{name}"] + ([f"--{name.replace('_', '-')}"] if "_" in name else []) + [name]
-        options.append(click.Option(decls, default=None, help=f"{_label(annotation)} {shown}"))
+        # The name is given explicitly so that it keeps its case: click lower-cases one it derives.
+        options.append(_input_option(name, annotation, shown))
     options.append(
         click.Option(
             ["--inputs-file", "inputs_file"],
@@ -144,10 +181,22 @@ def _command(func: Any, workflow: Workflow) -> click.Command:
 def _label(annotation: Any) -> str:
     if annotation is inspect.Parameter.empty:
         return "any"
-    origin = typing.get_origin(annotation)
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        # Members in the order they are tried, so that --help tells which one a value gets.
+        members = [_short(member) for member in precedence(args)]
+        return " | ".join(members + (["None"] if type(None) in args else []))
     if origin is typing.Literal:
-        return "one of " + ", ".join(map(str, typing.get_args(annotation)))
-    if isinstance(annotation, type) and hasattr(annotation, "__members__"):
-        return "one of " + ", ".join(str(m.value) for m in annotation.__members__.values())
-    text = getattr(annotation, "__name__", None) or str(annotation)
-    return str(text).replace("typing.", "")
+        return "one of " + ", ".join(map(str, args))
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return "one of " + ", ".join(str(member.value) for member in annotation)
+    return _short(annotation)
+
+
+def _short(annotation: Any) -> str:
+    """A type as a user reads it: `datetime`, `Path`, `list[int]`, `'a' | 'b'` (a Literal)."""
+    if typing.get_origin(annotation) is typing.Literal:
+        return " | ".join(repr(choice) for choice in typing.get_args(annotation))
+    if isinstance(annotation, type) and not typing.get_args(annotation):
+        return annotation.__qualname__
+    return re.sub(r"\b[\w.]+\.(\w+)", r"\1", str(annotation)).replace("NoneType", "None")

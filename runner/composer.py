@@ -112,6 +112,9 @@ class Document:
 
     label: str  # "run file x.yaml" / "preset 'nightly' (path)"
     data: dict[str, Any]
+    # Typed inputs (--inputs-file, stdin, a form): each param given replaces its default
+    # whole, as in pyflyte; run files and presets merge into it, as Hydra's configs do.
+    replaces: bool = False
 
     @property
     def workflow(self) -> str | None:
@@ -434,7 +437,11 @@ class Composer:
             # The last preset named wins, like any override; presets sit below the run file.
             documents.insert(0, self.space.preset(preset_names[-1]))
         if self.request.inputs:
-            documents.append(Document(self.request.inputs_label, {"params": self.request.inputs}))
+            documents.append(
+                Document(
+                    self.request.inputs_label, {"params": self.request.inputs}, replaces=True
+                )
+            )
         return documents
 
     def _collect_overrides(self) -> None:
@@ -663,7 +670,11 @@ class Composer:
         cfg.params = OmegaConf.merge(base_params, cfg.params or {})
         try:
             for document in self.documents:
-                cfg.merge_with(document.fields)
+                if document.replaces:
+                    for key, value in (document.fields.get("params") or {}).items():
+                        cfg.params[key] = value  # an assignment replaces; a merge would not
+                else:
+                    cfg.merge_with(document.fields)
             ConfigLoaderImpl._apply_overrides_to_config(value_overrides, cfg)
             cfg.merge_with(self.request.options)
             raw_params = OmegaConf.to_container(cfg.params, resolve=False)
@@ -724,7 +735,7 @@ def load_run_file(path: Path) -> Document:
     try:
         data = parse(text, as_json=path.suffix == ".json")
     except DocumentError as exc:
-        raise DefinitionError(f"run file {path}: {exc}") from exc
+        raise DefinitionError(f"run file {path} {exc}") from exc
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -13,7 +13,8 @@ MAX_NODES = 100_000  # values in a document once its YAML aliases are expanded
 
 
 class DocumentError(ValueError):
-    """What is wrong with a document, in words for its reader ("line 3, column 5: ...")."""
+    """What is wrong with a document, as the end of a sentence that names it: "is not valid
+    YAML: line 3, column 5: ...", "holds lists and mappings nested more than 64 deep"."""
 
 
 def parse(text: str, *, as_json: bool) -> Any:
@@ -21,16 +22,16 @@ def parse(text: str, *, as_json: bool) -> Any:
     try:
         data = json.loads(text) if as_json else yaml.safe_load(text)
     except RecursionError:
-        raise DocumentError(f"lists and mappings nested more than {MAX_DEPTH} deep") from None
+        raise DocumentError(f"holds lists and mappings nested more than {MAX_DEPTH} deep") from None
     except json.JSONDecodeError as exc:
         raise DocumentError(
-            f"not valid JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}"
+            f"is not valid JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}"
         ) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise DocumentError(f"not valid YAML: {at}{problem}") from exc
+        raise DocumentError(f"is not valid YAML: {at}{problem}") from exc
     check_size(data)
     return data
 
@@ -58,7 +59,7 @@ def check_size(data: Any) -> None:
             continue
         deepest = max(deepest, depth)
         if deepest > MAX_DEPTH:
-            raise DocumentError(f"lists and mappings nested more than {MAX_DEPTH} deep")
+            raise DocumentError(f"holds lists and mappings nested more than {MAX_DEPTH} deep")
         stack.append((node, depth, True))
         stack.extend((c, depth + 1, False) for c in children if isinstance(c, dict | list))
 

@@ -18,7 +18,7 @@ import types
 import typing
 from collections.abc import Callable
 from functools import cache
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 # Arguments runner itself supplies to a workflow that asks for them; never user params.
@@ -200,11 +200,19 @@ def from_text(text: str, annotation: Any) -> Any:
         if _NONE in args and text.lower() in ("none", "null"):
             return None
         errors = []
-        for arg in (a for a in args if a is not _NONE):  # unions are tried in order
+        for member in precedence(args):
             try:
-                return from_text(text, arg)
+                value = from_text(text, member)
             except InputError as exc:
                 errors.append(str(exc))
+                continue
+            # The worker picks the member again from this JSON form: it must pick this one.
+            arrives = _matching_member(value, args)
+            if arrives is member:
+                return value
+            errors.append(
+                f"{_name(member)} (its JSON form {value!r} would arrive as {_name(arrives)})"
+            )
         raise InputError(" or ".join(errors))
     if origin is typing.Literal:
         for choice in args:
@@ -213,6 +221,11 @@ def from_text(text: str, annotation: Any) -> Any:
         raise InputError(f"one of {', '.join(map(str, args))}")
     if annotation in (inspect.Parameter.empty, Any, str):
         return text
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        for member in annotation:  # its value as text (1 for ONE = 1), then its name
+            if text in (str(member.value), member.name):
+                return to_json_value(member.value, strict=True)
+        raise InputError(f"one of {', '.join(str(m.value) for m in annotation)}")
     if annotation is bool:
         lowered = text.lower()
         if lowered in ("true", "yes", "1", "on"):
@@ -251,7 +264,21 @@ def _structured(text: str, annotation: Any) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(f"JSON (or a path to a .json/.yaml file): {exc.msg}") from None
+        raise InputError(
+            f"{_structured_kind(annotation)} in JSON or a .json/.yaml file"
+            f" ({exc.msg}, column {exc.colno})"
+        ) from None
+
+
+def _structured_kind(annotation: Any) -> str:
+    """What a structured input must be, for messages: `a list of int`, `a Box object`."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if dataclasses.is_dataclass(annotation) or typing.is_typeddict(annotation):
+        return f"a {annotation.__name__} object"
+    if annotation is dict or origin is dict:
+        return "an object"
+    of = f" of {_name(args[0])}" if args and args[-1] is not Ellipsis else ""
+    return f"a list{of}"
 
 
 # -- the JSON form to the annotated type (in the worker, just before the call) ---------------------
@@ -267,9 +294,9 @@ def from_json(value: Any, annotation: Any) -> Any:
         return value
     if origin in (typing.Union, types.UnionType):
         errors = []
-        for arg in (a for a in args if a is not _NONE):
+        for member in precedence(args):
             try:
-                return from_json(value, arg)
+                return from_json(value, member)
             except InputError as exc:
                 errors.append(str(exc))
         raise InputError(" or ".join(errors))
@@ -277,10 +304,14 @@ def from_json(value: Any, annotation: Any) -> Any:
         if value in args:
             return value
         raise InputError(f"one of {', '.join(map(repr, args))}")
+    if annotation in _SCALARS:
+        return _scalar(value, annotation)
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
         try:
             return annotation(value)
         except ValueError:
+            if isinstance(value, str) and value in annotation.__members__:
+                return annotation.__members__[value]  # a member's name, as pyflyte takes it
             choices = ", ".join(str(m.value) for m in annotation)
             raise InputError(f"one of {choices}") from None
     if annotation is dt.datetime:
@@ -290,14 +321,21 @@ def from_json(value: Any, annotation: Any) -> Any:
     if annotation is dt.timedelta:
         return _timedelta(value)
     if isinstance(annotation, type) and issubclass(annotation, Path):
-        if not isinstance(value, str):
+        if not isinstance(value, (str, PurePath)):
             raise InputError("a path")
         return annotation(value)
-    if origin in (list, tuple, set, frozenset) and isinstance(value, list):
+    sequence = origin if origin in _SEQUENCES else annotation if annotation in _SEQUENCES else None
+    if sequence is not None:
+        if not isinstance(value, (list, tuple, set, frozenset)):
+            raise InputError("a list")
         kind = args[0] if args else Any
         items = [from_json(item, kind) for item in value]
-        return origin(items) if origin is not list else items
-    if origin is dict and isinstance(value, dict) and len(args) == 2:
+        return items if sequence is list else sequence(items)
+    if annotation is dict or origin is dict:
+        if not isinstance(value, dict):
+            raise InputError("an object")
+        if len(args) != 2:
+            return value
         return {key: from_json(item, args[1]) for key, item in value.items()}
     if dataclasses.is_dataclass(annotation) and isinstance(annotation, type):
         if isinstance(value, annotation):
@@ -305,11 +343,82 @@ def from_json(value: Any, annotation: Any) -> Any:
         if not isinstance(value, dict):
             raise InputError(f"an object with the fields of {annotation.__name__}")
         own = hints(annotation)
+        fields = dataclasses.fields(annotation)
+        unknown = sorted(set(value) - {f.name for f in fields})
+        missing = [f.name for f in fields if _required_field(f) and f.name not in value]
+        if unknown or missing:
+            wrong = f"unknown {', '.join(unknown)}" if unknown else f"no {', '.join(missing)}"
+            names = ", ".join(f.name for f in fields)
+            raise InputError(
+                f"an object with the fields of {annotation.__name__} ({names}); {wrong}"
+            )
         return annotation(**{k: from_json(v, own.get(k, Any)) for k, v in value.items()})
-    if typing.is_typeddict(annotation) and isinstance(value, dict):
+    if typing.is_typeddict(annotation):
+        if not isinstance(value, dict):
+            raise InputError(f"an object with the keys of {annotation.__name__}")
         own = hints(annotation)
         return {k: from_json(v, own.get(k, Any)) for k, v in value.items()}
     return value
+
+
+# The JSON forms these take are exactly their Python values (a float may come as an int).
+_SCALARS: dict[Any, str] = {
+    bool: "a boolean",
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    _NONE: "null",
+}
+_SEQUENCES = (list, tuple, set, frozenset)
+
+
+def _scalar(value: Any, annotation: Any) -> Any:
+    """A JSON value as bool, int, float, str or None, only when it is one: no coercion, so a
+    union can tell its members apart."""
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if annotation is bool and isinstance(value, bool):
+        return value
+    if annotation is int and is_number and float(value).is_integer():
+        return int(value)
+    if annotation is float and is_number:
+        return float(value)
+    if annotation is str and isinstance(value, str):
+        return value
+    if annotation is _NONE and value is None:
+        return None
+    raise InputError(_SCALARS[annotation])
+
+
+def precedence(members: tuple[Any, ...]) -> list[Any]:
+    """A union's members in the order they are tried: as written, except that those that
+    take any text (str, Path, untyped) come last, as pyflyte orders them; else
+    `int | Path | datetime` would never give a datetime. None is left to the caller."""
+    kept = [member for member in members if member is not _NONE]
+    return sorted(kept, key=_takes_any_text)  # sorted() is stable: written order otherwise
+
+
+def _takes_any_text(member: Any) -> bool:
+    if member in (str, Any, inspect.Parameter.empty):
+        return True
+    return isinstance(member, type) and issubclass(member, PurePath)
+
+
+def _matching_member(value: Any, members: tuple[Any, ...]) -> Any:
+    """The member of a union a JSON-form value arrives as (the first that converts it)."""
+    if value is None and _NONE in members:
+        return _NONE
+    for member in precedence(members):
+        try:
+            from_json(value, member)
+        except InputError:
+            continue
+        return member
+    return None
+
+
+def _name(annotation: Any) -> str:
+    base, _ = _unwrap(annotation)
+    return str(getattr(base, "__name__", None) or base).replace("typing.", "")
 
 
 def _allows_none(annotation: Any) -> bool:
@@ -388,6 +497,32 @@ def to_json_value(value: Any, *, strict: bool = False) -> Any:
     if strict:
         raise InputError(f"a value with a JSON form, not {type(value).__name__}")
     return _UNSET
+
+
+def json_form(value: Any, annotation: Any) -> Any:
+    """A value given as data (JSON, YAML, or a Python value through the API) in the canonical
+    JSON form of the member of the annotation it converts to; InputError when none."""
+    return to_json_value(from_json(value, annotation), strict=True)
+
+
+def typed_inputs(func: Callable[..., Any], given: dict[str, Any], label: str) -> dict[str, Any]:
+    """Inputs given as data, each in its canonical JSON form (what is recorded), so that one
+    value records the same whichever way it came; names it does not know are left as they
+    are, for validation to report. InputError lists every input that does not fit."""
+    annotations = hints(func)
+    out: dict[str, Any] = {}
+    problems = []
+    for name, value in given.items():
+        if name not in annotations or name in INJECTED:
+            out[name] = value
+            continue
+        try:
+            out[name] = json_form(value, annotations[name])
+        except InputError as exc:
+            problems.append(f"{name}: {value!r} (from {label}) is not {exc}")
+    if problems:
+        raise InputError("; ".join(problems))
+    return out
 
 
 # -- the call ------------------------------------------------------------------------------------

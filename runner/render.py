@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
     from runner.api import Entities, Launch, Preview
     from runner.records import LaunchRecord, RunRecord, RunSpec
+    from runner.results import ResultsTable
 
 SHOWN_IDS = 20  # run ids printed on creation before "... and N more"
 SHOWN_ROWS = 50  # table rows before "... N more; runner status ID --json for all"
@@ -64,23 +65,224 @@ def created(record: LaunchRecord, specs: list[RunSpec]) -> None:
 
 
 def summary(launch: Launch) -> None:
+    """After a launch: its results table (the first rows and every failure when it is big).
+    The runs are read and flattened once: the points and the failures come from one table."""
+    from runner import api
+    from runner.results import points
+
     console = _console()
-    runs = launch.runs
-    if len(runs) == 1:
-        _run_detail(console, runs[0])
+    if launch.record.run_count == 1:
+        _run_detail(console, launch.runs[0])
         return
-    if len(runs) <= SUMMARY_ROWS:
-        console.print(_runs_table(runs))
-    else:
-        failed = [run for run in runs if not run.status.ok]
+    how = f"runner compare {launch.id[:12]}"
+    failures = f"{how} --by-run --where status=failed"
+    runs = api.table(launch, by_point=False)
+    failed = [row for row in runs.rows if row.status and not row.status.ok]
+    if any(column.key == "repeat" for column in runs.columns):
+        results(console, points(runs), max_rows=SHOWN_ROWS, how=how)
         if failed:
-            console.print(_runs_table(failed[:SUMMARY_ROWS]))
-            _more(console, len(failed), f"runner status {launch.id[:12]}", shown=SUMMARY_ROWS)
-    total = sum(r.duration or 0.0 for r in runs)
-    console.print(
-        f"{_counts(launch.record.counts)}; {total:.2f}s of run time"
-        f" (runner status {launch.id[:12]} for every run)"
-    )
+            console.print("failed runs:", markup=False)
+            results(console, _with_rows(runs, failed), max_rows=SUMMARY_ROWS, how=failures)
+    elif len(runs.rows) <= SUMMARY_ROWS:
+        results(console, runs, how=how)
+    else:
+        results(console, _with_rows(runs, runs.rows[:SUMMARY_ROWS]), how=how)
+        console.print(f"... {runs.runs - SUMMARY_ROWS} more runs ({how} for all)", markup=False)
+        later = [row for row in runs.rows[SUMMARY_ROWS:] if row.status and not row.status.ok]
+        if later:
+            console.print(f"failed runs past the first {SUMMARY_ROWS}:", markup=False)
+            results(console, _with_rows(runs, later), max_rows=SUMMARY_ROWS, how=failures)
+    console.print(f"{_counts(launch.record.counts)} ({how} to sort, filter, export)")
+
+
+def _with_rows(table: ResultsTable, rows: list[Any]) -> ResultsTable:
+    import dataclasses
+
+    return dataclasses.replace(table, rows=rows, matched=len(rows))
+
+
+def results(
+    console: Console, table: ResultsTable, *, max_rows: int | None = SHOWN_ROWS, how: str = ""
+) -> None:
+    """A results table for a terminal: the fixed params on one line, then the rows. The
+    varying params are never cut; result and detail columns give way (rich shortens them
+    with an ellipsis) and those that do not fit at all are named below the table."""
+    from rich.table import Table
+    from rich.text import Text
+
+    if table.fixed:
+        fixed = ", ".join(f"{k}={_safe(_cell(v))}" for k, v in table.fixed.items())
+        console.print(Text(f"fixed: {fixed}"))
+    if table.by_point:
+        points = f"{table.matched} points"
+        if len(table.rows) < table.matched:
+            points = f"{len(table.rows)} of {table.matched} points"
+        console.print(Text(f"{points} ({table.runs} runs); results: mean ± std over n runs"))
+    rows = table.rows if max_rows is None else table.rows[:max_rows]
+    shown = _display_columns(table, rows)
+    kept, dropped = _fit(shown, console.width)
+    grid = Table(box=None, header_style="bold", pad_edge=False)
+    for column in kept:
+        grid.add_column(
+            column.header,
+            justify="right" if column.numeric else "left",
+            no_wrap=True,
+            overflow="ellipsis",
+            min_width=column.allotted,
+            max_width=column.allotted,
+        )
+    for i, row in enumerate(rows):
+        style = _STATUS_STYLE.get(row.status.value) if row.status else None
+        grid.add_row(*(Text(column.cells[i]) for column in kept), style=style)
+    console.print(grid)
+    if max_rows is not None and len(table.rows) > max_rows:
+        console.print(
+            Text(f"... {len(table.rows) - max_rows} more rows ({how or 'runner compare'} for all)")
+        )
+    if dropped:
+        names = ", ".join(c.header for c in dropped)
+        more = "1 more column" if len(dropped) == 1 else f"{len(dropped)} more columns"
+        console.print(Text(f"{more}: {names} (pick with --columns)"))
+
+
+_STATUS_STYLE = {"failed": "red", "timed_out": "red", "lost": "red", "cancelled": "yellow"}
+# Terminal control characters in user data (params, results, errors) are shown, not obeyed.
+_CONTROL = {code: "?" for code in (*range(32), *range(127, 160))}
+
+
+def _safe(text: str) -> str:
+    return text.translate(_CONTROL)
+
+
+def _cell(value: Any) -> str:
+    from runner.results import format_value
+
+    return format_value(value, "json", exact=True)
+
+
+class _Shown:
+    """A column as a terminal shows it: by point, a mean and its std share one."""
+
+    def __init__(
+        self, header: str, key: str, cells: list[str], numeric: bool, protected: bool
+    ) -> None:
+        self.header = header
+        self.key = key
+        self.cells = cells
+        self.numeric = numeric
+        self.protected = protected
+        self.width = max([len(header), *(len(cell) for cell in cells)])
+        self.squeezed = min(self.width, max(len(header), 10))
+        self.allotted = self.width
+
+
+def _display_columns(table: ResultsTable, rows: list[Any]) -> list[_Shown]:
+    from runner.results import format_value
+
+    keys = {column.key for column in table.columns}
+    shown: list[_Shown] = []
+    for column in table.columns:
+        if column.stat == "std" and f"{column.of}.mean" in keys:
+            continue  # shown with its mean
+        if column.stat == "mean" and f"{column.of}.std" in keys:
+            std = f"{column.of}.std"
+            cells = [
+                _mean_std(row.values.get(column.key), row.values.get(std), format_value)
+                for row in rows
+            ]
+            header = column.name[: -len(" mean")]
+        else:
+            exact = column.group == "params"
+            cells = [
+                _safe(format_value(row.values.get(column.key), column.kind, exact=exact))
+                for row in rows
+            ]
+            header = column.name
+        protected = column.group == "params" or column.key in ("launch", "run", "status", "n")
+        if not protected and not any(cells):
+            continue  # empty in every row shown (results of failed runs): nothing to see
+        numeric = column.kind in ("integer", "number", "duration")
+        item = _Shown(_safe(header), column.key, cells, numeric, protected)
+        if column.kind in ("integer", "duration", "id"):
+            item.squeezed = item.width  # a cut seed or id reads as another one: whole or not at all
+        shown.append(item)
+    return shown
+
+
+def _mean_std(mean: Any, std: Any, format_value: Any) -> str:
+    if mean is None:
+        return ""
+    if std is None:
+        return format_value(mean, "number")
+    return f"{format_value(mean, 'number')} ± {format_value(std, 'number')}"
+
+
+def _fit(columns: list[_Shown], width: int) -> tuple[list[_Shown], list[_Shown]]:
+    """Which columns a terminal this wide shows, and how wide: every protected one (run,
+    status, the varying params) at its full width, then the others in order while each fits
+    at its squeezed width; what is left widens them again, in order. rich shortens a cell
+    past its column's max_width with an ellipsis (it never shrinks a no_wrap column)."""
+    used = sum(c.width + 2 for c in columns if c.protected) - 2
+    kept = {id(c) for c in columns if c.protected}
+    dropped = []
+    # Results and the error first; of the details, the seed last (the repeat says as much).
+    details = ("repeat", "duration", "seed")
+    order = sorted(columns, key=lambda c: details.index(c.key) + 1 if c.key in details else 0)
+    for column in order:
+        column.allotted = column.width
+        if column.protected:
+            continue
+        if used + 2 + column.squeezed <= width:
+            used += 2 + column.squeezed
+            column.allotted = column.squeezed
+            kept.add(id(column))
+        else:
+            dropped.append(column)
+    for column in order:
+        if id(column) in kept and not column.protected:
+            extra = min(column.width - column.allotted, max(width - used, 0))
+            column.allotted += extra
+            used += extra
+    return [c for c in columns if id(c) in kept], [c for c in columns if c in dropped]
+
+
+def export(table: ResultsTable, fmt: str, output: str | None, *, how: str = "") -> None:
+    """A results table in a format, to stdout or to a file."""
+    from pathlib import Path
+
+    from runner import export as formats
+
+    if fmt == "parquet":
+        if not output:
+            from runner.errors import UsageError
+
+            raise UsageError("--format parquet writes a file: give it with -o FILE")
+        formats.to_parquet(table, Path(output))
+        return
+    import contextlib
+
+    with contextlib.ExitStack() as stack:
+        handle = (
+            stack.enter_context(open(output, "w", encoding="utf-8", newline=""))
+            if output
+            else sys.stdout
+        )
+        if fmt == "table":
+            from rich.console import Console
+
+            console = (
+                Console(file=handle, width=200, highlight=False, soft_wrap=False)
+                if output
+                else _console()
+            )
+            results(console, table, max_rows=None if output else SHOWN_ROWS, how=how)
+        else:
+            write = {
+                "csv": formats.to_csv,
+                "json": formats.to_json,
+                "markdown": formats.to_markdown,
+            }[fmt]
+            write(table, handle)
 
 
 def preview(p: Preview) -> None:
@@ -130,6 +332,7 @@ def entities(found: Entities, *, registered: bool = False) -> None:
 def status(found: list[Any], *, expand: bool) -> None:
     from rich.table import Table
 
+    from runner import api
     from runner.api import Launch
 
     console = _console()
@@ -137,9 +340,10 @@ def status(found: list[Any], *, expand: bool) -> None:
         console.print("no launches recorded yet")
         return
     if not expand:
-        table = Table()
-        for column in ("launch", "created", "workflow", "name", "runs", "status"):
-            table.add_column(column)
+        table = Table(box=None, header_style="bold", pad_edge=False)
+        for column in ("launch", "created", "workflow", "name", "runs", "swept", "status"):
+            # Ids and times stay whole; a long name or sweep wraps.
+            table.add_column(column, no_wrap=column not in ("name", "swept"))
         for item in found:
             record = item.record
             table.add_row(
@@ -148,6 +352,7 @@ def status(found: list[Any], *, expand: bool) -> None:
                 f"{record.workflow_id}:{record.workflow_version}",
                 record.name or "",
                 str(record.run_count),
+                swept(record),
                 _counts(record.counts),
             )
         console.print(table)
@@ -167,13 +372,23 @@ def status(found: list[Any], *, expand: bool) -> None:
             for key in ("labels", "annotations", "env"):
                 if getattr(record, key):
                     console.print(f"  {key}: {_compact(getattr(record, key))}")
-            if len(item.runs) == 1:
+            if record.run_count == 1:
                 _run_detail(console, item.runs[0])
             else:
-                console.print(_runs_table(item.runs))
-                _more(console, len(item.runs), f"runner status {record.id[:12]} --json")
+                results(console, api.table(item), how=f"runner compare {record.id[:12]}")
         else:
             _run_detail(console, item)
+
+
+def swept(record: LaunchRecord) -> str:
+    """What a launch swept, to find it again: 'samples: 3 values, repeat 4'."""
+    if record.run_count < 2:
+        return ""
+    axes = record.definition.get("swept") or {}
+    parts = [f"{key.removeprefix('params.')}: {n} values" for key, n in axes.items()]
+    if record.repeat > 1:
+        parts.append(f"repeat {record.repeat}")
+    return ", ".join(parts)
 
 
 def status_ids(found: list[Any], *, expand: bool) -> None:
@@ -214,32 +429,6 @@ def _run_detail(console: Console, run: RunRecord) -> None:
         console.print(f"{key:<{width}}  {value}", markup=False)
     if run.traceback:
         console.print(run.traceback.rstrip(), markup=False, style="dim")
-
-
-def _runs_table(runs: list[RunRecord]) -> Any:
-    from rich.table import Table
-
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for column, width in (("#", 1), ("run", 8), ("status", 9), ("time", 5), ("seed", 8)):
-        table.add_column(column, no_wrap=True, min_width=width)
-    table.add_column("params", no_wrap=True, overflow="ellipsis", max_width=30)
-    table.add_column("result / error", no_wrap=True, overflow="ellipsis", max_width=60)
-    for run in runs[:SHOWN_ROWS]:
-        style = {"failed": "red", "timed_out": "red", "lost": "red", "cancelled": "yellow"}.get(
-            run.status.value
-        )
-        outcome = run.error if run.error else _compact(run.result)
-        table.add_row(
-            str(run.index),
-            run.id[:8],
-            run.status.value,
-            f"{run.duration:.2f}s" if run.duration is not None else "-",
-            str(run.seed)[:8],
-            " ".join(f"{k}={_compact(v, 30)}" for k, v in run.params.items()),
-            _compact(outcome, 60),
-            style=style,
-        )
-    return table
 
 
 def _more(console: Console, total: int, how: str, shown: int = SHOWN_ROWS) -> None:

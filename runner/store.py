@@ -540,6 +540,24 @@ class Store:
         ).fetchall()
         return self._marked_lost([self._run(row) for row in rows])
 
+    def table_rows(self, launch: LaunchRecord) -> list[tuple[Any, ...]]:
+        """A launch's runs as the results table reads them (results.RunRow), in plan order:
+        only the columns it shows, params and result left as JSON for it to decode once."""
+        rows = self._db.execute(
+            "SELECT launch_id, id, idx, params, seed, status, started, ended, result, error"
+            " FROM runs WHERE launch_id=? ORDER BY idx",
+            (launch.id,),
+        ).fetchall()
+        statuses = {status.value: status for status in RunStatus}
+        # Unfinished runs of a launcher that is gone are lost, as in _marked_lost.
+        if any(row[5] in _UNFINISHED for row in rows) and not launcher_alive(
+            launch.pid, launch.pid_start
+        ):
+            for value in _UNFINISHED:
+                statuses[value] = RunStatus.LOST
+        repeat = max(launch.repeat, 1)
+        return [(*row[:5], statuses[row[5]], *row[6:], row[2] % repeat) for row in rows]
+
     def find_runs(
         self,
         *,

@@ -13,6 +13,7 @@ import runner
 def test_public_names_are_pinned() -> None:
     assert sorted(runner.__all__) == [
         "CancelResult",
+        "Column",
         "CompositionError",
         "DefinitionError",
         "Entities",
@@ -24,6 +25,8 @@ def test_public_names_are_pinned() -> None:
         "Param",
         "PresetInfo",
         "Preview",
+        "ResultsTable",
+        "Row",
         "RunRecord",
         "RunSpec",
         "RunStatus",
@@ -46,6 +49,7 @@ def test_public_names_are_pinned() -> None:
         "runs",
         "show",
         "status",
+        "table",
         "wait",
         "workflow",
         "workflows",

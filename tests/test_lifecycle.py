@@ -109,7 +109,7 @@ def test_wait_passes_the_exit_code_through(cli) -> None:
     waited = cli("wait", failing[:10])
     assert waited.code == 4, waited.err
     assert "1 failed, 2 succeeded" in waited.out
-    assert "ValueError: a must not be 2" in waited.out
+    assert "failed: ValueError: a must not be 2" in waited.err  # as an attached launch shows it
     assert f"1 of 3 runs did not succeed (launch {failing})" in waited.err
 
 

@@ -7,14 +7,147 @@ import time
 from pathlib import Path
 
 import pytest
-from runner.tui import make_app
-from runner.tui.launch_form import LaunchScreen
 from textual.widgets import DataTable, Input, OptionList, Static
 
 import runner
+from runner.store import Store
+from runner.tui import make_app
+from runner.tui.launch_form import LaunchScreen
+from runner.tui.run_detail import RunScreen
 from tests.conftest import snapshot
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+DAY = 1_767_261_600.0  # 2026-01-01 10:00 UTC: fixed times, so snapshots are the same every run
+
+
+def fixed_store(home: Path) -> dict[str, str]:
+    """A store whose ids, times and results never change: a sweep of pi with a failure and a
+    single hello run that printed something. Returns the ids."""
+    from runner.records import LaunchRecord, RunOutcome, RunSpec, RunStatus
+
+    store = Store(home)
+    ids: dict[str, str] = {}
+
+    def launch(
+        key: str,
+        workflow: str,
+        version: str,
+        name: str | None,
+        points: list[dict],
+        repeat: int,
+        created: float,
+    ) -> list[RunSpec]:
+        launch_id = f"{key * 8}{'0' * 24}"
+        specs = [
+            RunSpec(
+                id=f"{key}{i:x}{key * 6}{'1' * 24}",
+                index=i,
+                workflow_id=workflow,
+                workflow_version=version,
+                entrypoint="runner.demos:x",
+                params=params,
+                seed=1000 + r,
+                repeat_index=r,
+            )
+            for i, (params, r) in enumerate((p, r) for p in points for r in range(repeat))
+        ]
+        store.record_launch(
+            LaunchRecord(
+                id=launch_id if len(specs) > 1 else specs[0].id,
+                created=created,
+                workflow_id=workflow,
+                workflow_version=version,
+                name=name,
+                tags=["demo"],
+                notes=None,
+                seed=7,
+                repeat=repeat,
+                labels={},
+                annotations={},
+                env={},
+                launcher="local",
+                addr=None,
+                definition={"repeat": repeat},
+                pid=0,
+                run_count=len(specs),
+            ),
+            specs,
+        )
+        ids[key] = launch_id if len(specs) > 1 else specs[0].id
+        return specs
+
+    sweep = launch(
+        "a", "pi", "2.0", "convergence", [{"samples": n} for n in (1000, 10000, 100000)], 2, DAY
+    )
+    outcomes = []
+    for i, spec in enumerate(sweep):
+        started = DAY + 1 + i
+        if i == 3:
+            outcomes.append(
+                RunOutcome(
+                    spec.id,
+                    RunStatus.FAILED,
+                    started,
+                    started + 0.5,
+                    error="ValueError: the sampler ran dry",
+                    traceback="Traceback (most recent call last):\n  ...\nValueError: the sampler ran dry",
+                )
+            )
+        else:
+            n = spec.params["samples"]
+            result = {
+                "pi": round(3.1416 + 0.1 / n * (i + 1), 6),
+                "error": round(0.1 / n * (i + 1), 6),
+            }
+            import json
+
+            outcomes.append(
+                RunOutcome(
+                    spec.id,
+                    RunStatus.SUCCEEDED,
+                    started,
+                    started + 0.25,
+                    result_json=json.dumps(result),
+                )
+            )
+    store.record_outcomes(outcomes)
+    (hello,) = launch("b", "hello", "1.0", None, [{"name": "world"}], 1, DAY + 60)
+    run_dir = store.run_dir(hello.id)
+    run_dir.mkdir(parents=True)
+    (run_dir / "log.txt").write_text("Hello, world.\n\x1b[2Jnot a clear screen\n")
+    store.record_outcomes(
+        [
+            RunOutcome(
+                hello.id,
+                RunStatus.SUCCEEDED,
+                DAY + 61,
+                DAY + 61.5,
+                result_json='"Hello, world."',
+                run_dir=str(run_dir),
+            )
+        ]
+    )
+    ids["sweep_run"] = sweep[0].id
+    ids["failed_run"] = sweep[3].id
+    ids["hello_run"] = hello.id
+    return ids
+
+
+@pytest.fixture
+def utc(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.fixture
+def snap_project(project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The test project as the current directory, so that paths show relative and the same."""
+    monkeypatch.chdir(project)
+    return Path("conf")
 
 
 async def settle(pilot, seconds: float = 0.0) -> None:
@@ -143,9 +276,8 @@ def test_form_values_become_the_call_the_cli_would_make() -> None:
 
 
 def test_problems_land_on_the_fields_they_name() -> None:
-    from runner.tui.form_values import problems_by_field
-
     from runner.errors import CompositionError, ValidationError
+    from runner.tui.form_values import problems_by_field
 
     params = [runner.Param("count", {}), runner.Param("name", {})]
     error = ValidationError(
@@ -167,3 +299,130 @@ def test_problems_land_on_the_fields_they_name() -> None:
     }
     sweep = CompositionError("cannot expand sweep 'params.name=range(1,2,0)': step must not be 0")
     assert list(problems_by_field(sweep, params)) == ["params.name"]
+
+
+SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
+
+
+async def _ready(pilot) -> None:
+    await settle(pilot, 0.3)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_workflows(size, snap_compare, snap_project: Path, home: Path, utc) -> None:
+    fixed_store(home)
+
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("slash", *"pi", "enter")
+        await settle(pilot, 0.3)
+
+    assert snap_compare(make_app(snap_project, home), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_launch_form(size, snap_compare, snap_project: Path, home: Path, utc) -> None:
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        await open_form(pilot, "typed")
+        form = pilot.app.screen
+        form.query_one("#val-1", Input).value = "many"
+        form.query_one("#sweep-2", Input).value = "0.1,0.2"
+        await settle(pilot, 0.6)
+
+    assert snap_compare(make_app(snap_project, home), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_launches(size, snap_compare, snap_project: Path, home: Path, utc) -> None:
+    ids = fixed_store(home)
+
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("2")
+        pilot.app.screen.query_one("LaunchesPane").show_launch(ids["a"])
+        await settle(pilot, 1.2)
+
+    assert snap_compare(make_app(snap_project, home), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_run_details(size, snap_compare, snap_project: Path, home: Path, utc) -> None:
+    ids = fixed_store(home)
+
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        pilot.app.push_screen(RunScreen(ids["failed_run"]))
+        await settle(pilot, 0.8)
+
+    assert snap_compare(make_app(snap_project, home), terminal_size=size, run_before=run_before)
+
+
+def test_snapshot_light_theme_and_help(snap_compare, snap_project: Path, home: Path, utc) -> None:
+    fixed_store(home)
+
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("ctrl+t", "question_mark")
+        await settle(pilot, 0.3)
+
+    assert snap_compare(make_app(snap_project, home), terminal_size=(80, 24), run_before=run_before)
+
+
+@pytest.mark.slow
+def test_the_real_tui_in_a_terminal(project: Path, home: Path, tmp_path: Path) -> None:
+    """`runner tui` in tmux at 80x24: it lists the demo workflows, launches one, shows its
+    result, quits with q, and leaves the terminal sane (cooked mode, echo on)."""
+    import os
+    import shutil
+    import subprocess
+
+    from tests.conftest import RUNNER
+
+    tmux = shutil.which("tmux")
+    if tmux is None:
+        pytest.skip("needs tmux (apt-get install tmux); nothing is installed by the tests")
+    socket = str(tmp_path / "tmux.sock")
+    env = {
+        **os.environ,
+        "RUNNER_HOME": str(home),
+        "RUNNER_CONFIG_DIR": str(project / "conf"),
+        "TERM": "xterm-256color",
+    }
+    script = f"{RUNNER} tui; echo EXITED $?; stty -a | tr ' ' '\\n' | grep -x -e icanon -e -icanon -e echo -e -echo; sleep 60"
+
+    def tm(*args: str) -> str:
+        done = subprocess.run([tmux, "-S", socket, *args], env=env, capture_output=True, text=True)
+        return done.stdout
+
+    def screen() -> str:
+        return tm("capture-pane", "-p", "-t", "t")
+
+    def wait_for(text: str, timeout: float = 30) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            shown = screen()
+            if text in shown:
+                return shown
+            time.sleep(0.2)
+        raise AssertionError(f"{text!r} never appeared; the screen:\n{screen()}")
+
+    tm("new-session", "-d", "-x", "80", "-y", "24", "-s", "t", "-c", str(tmp_path), script)
+    try:
+        shown = wait_for("Workflows [1]")
+        wait_for("wordfreq")  # the demo workflows are listed
+        tm("send-keys", "-t", "t", "/", "p", "r", "i", "m", "e", "s", "Enter")
+        time.sleep(0.5)
+        tm("send-keys", "-t", "t", "Enter")
+        shown = wait_for("Launch primes")
+        wait_for("1 run")  # validated: one run
+        tm("send-keys", "-t", "t", "C-l")
+        shown = wait_for("succeeded", timeout=60)
+        assert "primes:1.0" in shown
+        wait_for("9592")  # count_primes(100000), in the runs table's result column
+        tm("send-keys", "-t", "t", "q")
+        shown = wait_for("EXITED 0")
+        after = shown.split("EXITED 0", 1)[1].split()
+        assert "icanon" in after and "echo" in after, shown  # the terminal is sane again
+    finally:
+        tm("kill-server")

@@ -7,13 +7,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-from runner.tui.dialogs import ConfirmScreen, HelpScreen
-from runner.tui.form_values import Call
-from runner.tui.launch_form import LaunchScreen
-from runner.tui.launches import LaunchesPane
-from runner.tui.run_detail import RunScreen
-from runner.tui.text import short_path
-from runner.tui.workflows import WorkflowsPane
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -21,6 +14,13 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 
 import runner
+from runner.tui.dialogs import ConfirmScreen, HelpScreen
+from runner.tui.form_values import Call
+from runner.tui.launch_form import LaunchScreen
+from runner.tui.launches import LaunchesPane
+from runner.tui.run_detail import RunScreen
+from runner.tui.text import short_path
+from runner.tui.workflows import WorkflowsPane
 
 
 class MainScreen(Screen[None]):

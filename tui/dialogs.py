@@ -10,30 +10,29 @@ from textual.widgets import Button, Label, Static
 
 HELP = """\
 [b]Views[/b]
-  1 / 2, tab      workflows / launches
-  /               filter the list
-  enter           open: a workflow's launch form, a run's details
-  escape          back
+  1 2, tab   workflows, launches
+  /          filter the list
+  enter      open: a launch form, a run's details
+  escape     back
 
 [b]Workflows[/b]
-  enter, ctrl+l   launch form for the selected workflow or saved definition
+  ctrl+l     the launch form of the selected one
 
 [b]Launch form[/b]
-  ctrl+l          launch (runs go on after the TUI quits)
-  escape          back, launching nothing
+  ctrl+l     launch (runs go on after you quit)
+  escape     back, launching nothing
 
 [b]Launches and runs[/b]
-  l               the selected run's log, followed live
-  r               rerun the selected run (same params and seed)
-  R               resume the selected lost or cancelled launch
-  c               cancel the selected run or launch (asks first)
-  y               copy the selected id
-  f / g           follow the newest launch / go to the top
+  l          the selected run's log, followed live
+  r          rerun the run (same params and seed)
+  R          resume a lost or cancelled launch
+  c          cancel the run or launch (asks first)
+  y          copy the selected id
+  f          the newest launch
 
 [b]Anywhere[/b]
-  ?               this help
-  ctrl+t          dark or light theme
-  q               quit
+  ?          this help      ctrl+t  light or dark
+  q          quit
 """
 
 

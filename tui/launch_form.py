@@ -6,6 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Button, Footer, Input, Label, Select, Static, Switch
+
+import runner
 from runner.tui.form_values import (
     GENERAL,
     RUN_FIELDS,
@@ -18,15 +27,6 @@ from runner.tui.form_values import (
     to_call,
 )
 from runner.tui.text import clean
-from textual import on, work
-from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
-from textual.screen import Screen
-from textual.timer import Timer
-from textual.widgets import Button, Footer, Input, Label, Select, Static, Switch
-
-import runner
 
 
 def short_type(kind: str) -> str:
@@ -66,7 +66,8 @@ class LaunchScreen(Screen[None]):
     # -- layout -----------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        title = Text("Launch ", style="bold")
+        title = Text()
+        title.append("Launch ", style="bold")
         title.append(clean(self.target), style="bold")
         if self.workflow is not None and not self.preset:
             title.append(f"  {clean(self.workflow.version)}", style="dim")
@@ -81,18 +82,19 @@ class LaunchScreen(Screen[None]):
             yield Static(Text("launch", style="bold"), classes="section")
             fields = list(RUN_FIELDS)
             for left, right in zip(fields[::2], fields[1::2], strict=True):
-                with Horizontal(classes="row"):
-                    for key, label, placeholder in (left, right):
-                        yield Label(label, classes="run-label")
-                        yield Input(
-                            placeholder=placeholder,
-                            id=f"opt-{key}",
-                            classes="run-input",
-                            compact=True,
-                        )
-                yield Static("", id=f"err-opt-{left[0]}", classes="error")
-                yield Static("", id=f"err-opt-{right[0]}", classes="error")
-            with Horizontal(classes="row"):
+                with Vertical(classes="field"):
+                    with Horizontal(classes="row"):
+                        for key, label, placeholder in (left, right):
+                            yield Label(label, classes="run-label")
+                            yield Input(
+                                placeholder=placeholder,
+                                id=f"opt-{key}",
+                                classes="run-input",
+                                compact=True,
+                            )
+                    yield Static("", id=f"err-opt-{left[0]}", classes="error")
+                    yield Static("", id=f"err-opt-{right[0]}", classes="error")
+            with Horizontal(classes="row field"):
                 yield Label("launcher", classes="run-label")
                 yield Select(
                     [(name, name) for name in LAUNCHERS],
@@ -110,47 +112,49 @@ class LaunchScreen(Screen[None]):
     def _param_row(self, index: int, param: runner.Param) -> ComposeResult:
         """Widget ids use the param's index: a param's name need not be a valid id."""
         kind = kind_of(param)
-        label = Text(clean(param.name), style="bold" if param.required else "")
+        label = Text()
+        label.append(clean(param.name), style="bold" if param.required else "")
         if param.required:
             label.append(" *", style="red")
-        with Horizontal(classes="row param"):
-            yield Label(label, classes="param-label")
-            yield Label(short_type(param.type), classes="param-type")
-            default = None if self.preset else param.default
-            if kind == "bool":
-                yield Switch(value=bool(default), id=f"val-{index}")
-                yield Static("", classes="spacer")
-            elif kind == "enum":
-                choices = [(clean(v), v) for v in param.schema.get("enum", [])]
-                yield Select(
-                    choices,
-                    value=default if default in param.schema.get("enum", []) else Select.NULL,
-                    prompt="(default)" if self.preset else "choose",
-                    id=f"val-{index}",
-                    compact=True,
-                )
-            else:
-                text = "" if self.preset else shown_default(param)
-                hint = (
-                    f"default: {shown_default(param) or 'none'}"
-                    if param.has_default
-                    else "required"
-                )
-                yield Input(
-                    value=text,
-                    placeholder=hint,
-                    id=f"val-{index}",
-                    classes="value",
-                    compact=True,
-                )
-            if kind != "bool":
-                yield Input(
-                    placeholder="sweep: 1,2,3  range(0,10)",
-                    id=f"sweep-{index}",
-                    classes="sweep",
-                    compact=True,
-                )
-        yield Static("", id=f"err-param-{index}", classes="error")
+        with Vertical(classes="field"):
+            with Horizontal(classes="row param"):
+                yield Label(label, classes="param-label")
+                yield Label(short_type(param.type), classes="param-type")
+                default = None if self.preset else param.default
+                if kind == "bool":
+                    yield Switch(value=bool(default), id=f"val-{index}")
+                    yield Static("", classes="spacer")
+                elif kind == "enum":
+                    choices = [(clean(v), v) for v in param.schema.get("enum", [])]
+                    yield Select(
+                        choices,
+                        value=default if default in param.schema.get("enum", []) else Select.NULL,
+                        prompt="(default)" if self.preset else "choose",
+                        id=f"val-{index}",
+                        compact=True,
+                    )
+                else:
+                    text = "" if self.preset else shown_default(param)
+                    hint = (
+                        f"default: {shown_default(param) or 'none'}"
+                        if param.has_default
+                        else "required"
+                    )
+                    yield Input(
+                        value=text,
+                        placeholder=hint,
+                        id=f"val-{index}",
+                        classes="value",
+                        compact=True,
+                    )
+                if kind != "bool":
+                    yield Input(
+                        placeholder="sweep: 1,2,3  range(0,10)",
+                        id=f"sweep-{index}",
+                        classes="sweep",
+                        compact=True,
+                    )
+            yield Static("", id=f"err-param-{index}", classes="error")
 
     def on_mount(self) -> None:
         first = self.query("#form Input, #form Switch, #form Select").first()

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from rich.text import Text
-from runner.tui.text import clean, plain, status_text, when
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -15,6 +14,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
 import runner
+from runner.tui.text import clean, plain, status_text, when
 
 LAUNCHES_SHOWN = 200  # the most recent launches listed
 PAGE = 500  # runs read at a time; the next page loads as the cursor nears the end
@@ -89,7 +89,7 @@ class LaunchesPane(Vertical):
             runs_key = (selected.id, tuple(sorted(selected.counts.items())), count)
             if runs_key != self._runs_seen:
                 runs = runner.runs(launch=selected.id, limit=count, home=home)
-                table = runner.table(runs)
+                table = runner.table(runs, by_point=False)
         self.app.call_from_thread(self._show, launches, runs_key, table)
 
     def _show(

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.text import Text
-from runner.tui.text import block, clean, duration, status_text, when
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -15,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Log, Static
 
 import runner
+from runner.tui.text import block, clean, duration, status_text, when
 
 FOLLOW = 0.5  # seconds between looks at the log and the run's record
 
@@ -67,7 +67,8 @@ class RunScreen(Screen[None]):
     def _show(self, run: runner.RunRecord, new_log: str) -> None:
         if run.status.value != self.status:
             self.status = run.status.value
-            head = Text(f"run {run.id}\n", style="bold")
+            head = Text()
+            head.append(f"run {run.id}\n", style="bold")
             head.append_text(status_text(run.status.value))
             head.append(
                 f"  {clean(run.workflow_id)}:{clean(run.workflow_version)}  seed {run.seed}"
@@ -80,7 +81,8 @@ class RunScreen(Screen[None]):
                 style="dim",
             )
             self.query_one("#run-head", Static).update(head)
-            body = Text("\nparams\n", style="bold")
+            body = Text()
+            body.append("\nparams\n", style="bold")
             body.append_text(block(run.params))
             if run.result is not None:
                 body.append("\n\nresult\n", style="bold")

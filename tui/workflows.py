@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.text import Text
-from runner.tui.text import clean, plain, short_path, status_text, when
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -16,6 +15,7 @@ from textual.widgets import DataTable, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 import runner
+from runner.tui.text import clean, plain, short_path, status_text, when
 
 
 @dataclass
@@ -30,7 +30,8 @@ class Entity:
     @property
     def label(self) -> Text:
         if self.preset is not None:
-            text = Text("▸ ", style="dim")
+            text = Text()
+            text.append("▸ ", style="dim")
             text.append(clean(self.preset.name))
             return text
         assert self.workflow is not None
@@ -188,7 +189,8 @@ class WorkflowsPane(Horizontal):
             return
         home = self.app.home  # type: ignore[attr-defined]
         launches = runner.status(home=home, limit=5, workflow=entity.workflow.id)
-        text = Text("last launches\n", style="bold") if launches else Text("never launched")
+        text = Text()
+        text.append("last launches\n" if launches else "never launched", style="bold")
         for launch in launches:
             assert isinstance(launch, runner.Launch)
             record = launch.record

@@ -93,3 +93,22 @@ def flaky(marker: str, fail_times: int = 2, seed: int = 0) -> int:
     if count < fail_times:
         raise RuntimeError(f"attempt {count + 1} fails")
     return seed
+
+
+def train(lr: float = 0.01, width: int = 64, epochs: int = 10, seed: int = 0) -> dict:
+    """A nested dict result that depends on the params and the seed (for the results table)."""
+    rng = random.Random(seed)
+    loss = lr * 100 / width + rng.random() / 10
+    return {
+        "loss": loss,
+        "acc": {"train": 1 - loss / 2, "test": 1 - loss},
+        "curve": [loss * 2, loss],
+        "epochs_run": epochs,
+    }
+
+
+def shapes(kind: str = "scalar") -> object:
+    """Results of every shape: a scalar, a list, None, a dict, or a failure."""
+    if kind == "fail":
+        raise RuntimeError("shape 'fail' asked to fail\nsecond line")
+    return {"scalar": 2.5, "list": [1, 2], "none": None, "dict": {"a": 1}}[kind]
