@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from runner.errors import EXIT_CODES, LaunchCancelled, RunnerError, RunsFailed, UsageError
+from runner.printable import clean_lines
 
 # Accio spells its options with one dash (-name=x -json); these are rewritten to --name=x.
 ACCIO_OPTIONS = (
@@ -679,7 +680,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         exc.show()
         code = 1
     except RunnerError as exc:
-        click.echo(f"error: {exc}", err=True)
+        # Messages quote user input (names, overrides, paths): shown, never obeyed.
+        click.echo(f"error: {clean_lines(str(exc))}", err=True)
         code = exc.exit_code
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
@@ -688,7 +690,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         if os.environ.get("RUNNER_FULL_ERROR") == "1":
             traceback.print_exc()
         click.echo(
-            f"internal error: {type(exc).__name__}: {exc}\n"
+            f"internal error: {type(exc).__name__}: {clean_lines(str(exc))}\n"
             "(this is a bug in runner; set RUNNER_FULL_ERROR=1 for the traceback)",
             err=True,
         )

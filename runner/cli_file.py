@@ -26,6 +26,7 @@ from runner.inputs import (
     read_inputs,
     to_json_value,
 )
+from runner.printable import clean
 
 STDIN = "-"
 
@@ -36,7 +37,7 @@ def list_workflows(path: Path, found: list[Workflow]) -> None:
         return
     width = max(len(w.id) for w in found)
     for workflow in found:
-        click.echo(f"workflow  {workflow.id:<{width}}  {workflow.description}")
+        click.echo(clean(f"workflow  {workflow.id:<{width}}  {workflow.description}"))
 
 
 def inputs_of(workflow: Workflow, args: list[str], prog: str) -> dict[str, Any]:

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from runner.printable import clean
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -52,7 +54,7 @@ def ids(record: LaunchRecord, specs: list[RunSpec]) -> None:
 
 
 def created(record: LaunchRecord, specs: list[RunSpec]) -> None:
-    what = f"{record.workflow_id}:{record.workflow_version}"
+    what = clean(f"{record.workflow_id}:{record.workflow_version}")
     if record.has_parent:
         print(f"launch {record.id}: {len(specs)} runs of {what} (seed {record.seed})")
         for spec in specs[:SHOWN_IDS]:
@@ -111,7 +113,7 @@ def results(
     from rich.text import Text
 
     if table.fixed:
-        fixed = ", ".join(f"{k}={_safe(_cell(v))}" for k, v in table.fixed.items())
+        fixed = ", ".join(f"{clean(k)}={clean(_cell(v))}" for k, v in table.fixed.items())
         console.print(Text(f"fixed: {fixed}"))
     if table.by_point:
         points = f"{table.matched} points"
@@ -124,7 +126,7 @@ def results(
     grid = Table(box=None, header_style="bold", pad_edge=False)
     for column in kept:
         grid.add_column(
-            column.header,
+            Text(column.header),
             justify="right" if column.numeric else "left",
             no_wrap=True,
             overflow="ellipsis",
@@ -146,12 +148,6 @@ def results(
 
 
 _STATUS_STYLE = {"failed": "red", "timed_out": "red", "lost": "red", "cancelled": "yellow"}
-# Terminal control characters in user data (params, results, errors) are shown, not obeyed.
-_CONTROL = {code: "?" for code in (*range(32), *range(127, 160))}
-
-
-def _safe(text: str) -> str:
-    return text.translate(_CONTROL)
 
 
 def _cell(value: Any) -> str:
@@ -194,7 +190,7 @@ def _display_columns(table: ResultsTable, rows: list[Any]) -> list[_Shown]:
         else:
             exact = column.group == "params"
             cells = [
-                _safe(format_value(row.values.get(column.key), column.kind, exact=exact))
+                clean(format_value(row.values.get(column.key), column.kind, exact=exact))
                 for row in rows
             ]
             header = column.name
@@ -202,7 +198,7 @@ def _display_columns(table: ResultsTable, rows: list[Any]) -> list[_Shown]:
         if not protected and not any(cells):
             continue  # empty in every row shown (results of failed runs): nothing to see
         numeric = column.kind in ("integer", "number", "duration")
-        item = _Shown(_safe(header), column.key, cells, numeric, protected)
+        item = _Shown(clean(header), column.key, cells, numeric, protected)
         if column.kind in ("integer", "duration", "id"):
             item.squeezed = item.width  # a cut seed or id reads as another one: whole or not at all
         shown.append(item)
@@ -293,13 +289,14 @@ def preview(p: Preview) -> None:
     sys.stdout.write(yaml.safe_dump(definition, sort_keys=False, default_flow_style=False))
     if len(p.specs) > 1:
         from rich.table import Table
+        from rich.text import Text
 
         table = Table(title=f"{len(p.specs)} planned runs", title_justify="left")
         for column in ("#", "params", "repeat", "seed"):
             table.add_column(column)
         for spec in p.specs[:SHOWN_ROWS]:
             table.add_row(
-                str(spec.index), _compact(spec.params), str(spec.repeat_index), str(spec.seed)
+                str(spec.index), Text(_compact(spec.params)), str(spec.repeat_index), str(spec.seed)
             )
         console.print(table)
         _more(console, len(p.specs), "runner show ... --json")
@@ -307,6 +304,7 @@ def preview(p: Preview) -> None:
 
 def entities(found: Entities, *, registered: bool = False) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     console = _console()
     table = Table(title="workflows", title_justify="left")
@@ -314,7 +312,10 @@ def entities(found: Entities, *, registered: bool = False) -> None:
         table.add_column(column)
     for wf in found.workflows:
         versions = ", ".join(wf["versions"] + (wf.get("registered", []) if registered else []))
-        table.add_row(wf["id"], wf["kind"], wf["latest"], versions, wf["description"])
+        table.add_row(
+            *(Text(clean(v)) for v in (wf["id"], wf["kind"], wf["latest"], versions)),
+            Text(clean(wf["description"] or "")),
+        )
     console.print(table)
     if found.presets:
         presets = Table(
@@ -323,14 +324,19 @@ def entities(found: Entities, *, registered: bool = False) -> None:
         for column in ("name", "workflow", "description"):
             presets.add_column(column)
         for preset in found.presets:
-            presets.add_row(preset["name"], preset["workflow"] or "", preset["description"])
+            presets.add_row(
+                *(Text(clean(preset[k] or "")) for k in ("name", "workflow", "description"))
+            )
         console.print(presets)
     for option, problem in found.broken.items():
-        console.print(f"[red]broken declaration[/red] workflow/{option}: {problem}")
+        line = Text("broken declaration", style="red")
+        line.append(clean(f" workflow/{option}: {problem}"))
+        console.print(line)
 
 
 def status(found: list[Any], *, expand: bool) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     from runner import api
     from runner.api import Launch
@@ -346,7 +352,7 @@ def status(found: list[Any], *, expand: bool) -> None:
             table.add_column(column, no_wrap=column not in ("name", "swept"))
         for item in found:
             record = item.record
-            table.add_row(
+            cells = (
                 record.id[:12],
                 _when(record.created),
                 f"{record.workflow_id}:{record.workflow_version}",
@@ -355,23 +361,27 @@ def status(found: list[Any], *, expand: bool) -> None:
                 swept(record),
                 _counts(record.counts),
             )
+            # User data: control characters escaped, markup ([/red], [link=...]) literal.
+            table.add_row(*(Text(clean(cell)) for cell in cells))
         console.print(table)
         return
     for item in found:
         if isinstance(item, Launch):
             record = item.record
-            console.print(
+            lines = [
                 f"launch {record.id}  {record.workflow_id}:{record.workflow_version}  "
                 f"{record.status}  created {_when(record.created)}  seed {record.seed}"
-            )
+            ]
             for key in ("name", "notes"):
                 if getattr(record, key):
-                    console.print(f"  {key}: {getattr(record, key)}")
+                    lines.append(f"  {key}: {getattr(record, key)}")
             if record.tags:
-                console.print(f"  tags: {', '.join(record.tags)}")
+                lines.append(f"  tags: {', '.join(record.tags)}")
             for key in ("labels", "annotations", "env"):
                 if getattr(record, key):
-                    console.print(f"  {key}: {_compact(getattr(record, key))}")
+                    lines.append(f"  {key}: {_compact(getattr(record, key))}")
+            for line in lines:
+                console.print(clean(line), markup=False)
             if record.run_count == 1:
                 _run_detail(console, item.runs[0])
             else:
@@ -406,6 +416,8 @@ def status_ids(found: list[Any], *, expand: bool) -> None:
 
 
 def _run_detail(console: Console, run: RunRecord) -> None:
+    from runner.printable import clean_lines
+
     rows = [
         ("run", run.id),
         ("parent", run.parent_id or "-"),
@@ -426,9 +438,9 @@ def _run_detail(console: Console, run: RunRecord) -> None:
         rows.append(("folder", run.run_dir))
     width = max(len(key) for key, _ in rows)
     for key, value in rows:
-        console.print(f"{key:<{width}}  {value}", markup=False)
+        console.print(f"{key:<{width}}  {clean(value)}", markup=False)
     if run.traceback:
-        console.print(run.traceback.rstrip(), markup=False, style="dim")
+        console.print(clean_lines(run.traceback.rstrip()), markup=False, style="dim")
 
 
 def _more(console: Console, total: int, how: str, shown: int = SHOWN_ROWS) -> None:
@@ -498,7 +510,7 @@ class Watch:
         self.counts[status] = self.counts.get(status, 0) + 1
         if not outcome.status.ok and not self.first_failure_shown and not self.as_json:
             self.first_failure_shown = True
-            line = f"run {outcome.run_id[:12]} {status}: {outcome.error}"
+            line = clean(f"run {outcome.run_id[:12]} {status}: {outcome.error}")
             if self.progress is not None:
                 self.progress.console.print(line, style="red", markup=False)
             elif not self.quiet:

@@ -326,7 +326,7 @@ def test_user_data_is_shown_not_obeyed(project: Path, home: Path) -> None:
     render.results(console, runner.table(launches))
     out = console.file.getvalue()  # type: ignore[attr-defined]
     assert "[red]x[/red]" in out
-    assert "\x1b[2J" not in out and "?[2Jwiped" in out
+    assert "\x1b[2J" not in out and "\\x1b[2Jwiped" in out
 
 
 def test_parquet_keeps_types_and_values(cli, tmp_path: Path) -> None:

@@ -8,16 +8,9 @@ from typing import Any
 
 from rich.text import Text
 
-# C0 and C1 controls (ESC starts terminal sequences) shown as escapes, as repr() would.
-_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x00, 0x20), *range(0x7F, 0xA0))}
-_CONTROLS[ord("\n")] = "\\n"
-_CONTROLS[ord("\t")] = "\\t"
+from runner.printable import clean, clean_lines
 
-
-def clean(value: Any) -> str:
-    """A value as one line of text with its control characters escaped."""
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
-    return text.translate(_CONTROLS)
+__all__ = ["block", "clean", "plain"]
 
 
 def plain(value: Any, style: str = "") -> Text:
@@ -28,8 +21,7 @@ def plain(value: Any, style: str = "") -> Text:
 def block(value: Any) -> Text:
     """Several lines (a traceback, pretty JSON) with controls other than newlines escaped."""
     text = value if isinstance(value, str) else json.dumps(value, indent=2, default=str)
-    lines = [line.translate(_CONTROLS) for line in text.splitlines()]
-    return Text("\n".join(lines))
+    return Text(clean_lines(text))
 
 
 STATUS_STYLE = {
