@@ -463,7 +463,7 @@ def register(workflow: str, config_dir: str | None, quiet: bool) -> None:
 @click.option(
     "-n",
     "--limit",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=2**31 - 1),  # SQLite's LIMIT is a 64-bit integer
     default=20,
     show_default=True,
     help="Launches to list.",
@@ -558,6 +558,28 @@ def tui(config_dir: str | None) -> None:
     tui_main(config_dir)
 
 
+@cli.group(epilog=EPILOG)
+def store() -> None:
+    """The run store under RUNNER_HOME (default ./.runner)."""
+
+
+@store.command(epilog=EPILOG)
+@click.option("--json", "as_json", is_flag=True, help="Print pretty JSON.")
+def check(as_json: bool) -> None:
+    """Check the run store without changing it: SQLite's integrity check, the schema version,
+    launches and runs by status. Exit 3 when runner cannot use the store."""
+    from runner import render, store_check
+    from runner.errors import StoreUnusable
+
+    found = store_check.check()
+    if as_json:
+        render.as_json(found.to_json())
+    else:
+        click.echo(clean_lines(store_check.report(found)))
+    if not found.usable:
+        click.get_current_context().exit(StoreUnusable.exit_code)
+
+
 def _request(
     args: tuple[str, ...], options: dict[str, Any]
 ) -> tuple[str | None, list[str], dict[str, Any]]:
@@ -593,17 +615,16 @@ def _request(
 
 
 def _inputs_file(path: str | None) -> dict[str, Any]:
-    from pathlib import Path
 
     from runner.errors import DefinitionError
-    from runner.inputs import InputError, read_inputs
+    from runner.inputs import InputError, read_inputs_file
 
     if not path:
         return {}
     label = f"inputs file {path}"
     try:
         return {
-            "inputs": read_inputs(Path(path).read_text(encoding="utf-8"), label),
+            "inputs": read_inputs_file(path, label),
             "inputs_label": label,
         }
     except InputError as exc:
@@ -667,6 +688,25 @@ def _terminated(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+def _unexpected(exc: Exception) -> int:
+    """An exception no command turned into a RunnerError: a store found damaged while it was
+    read (SQLite checks pages as it reaches them) is named; anything else is a bug."""
+    from runner.store import DB_NAME, damaged, default_home
+
+    unusable = damaged(exc, default_home() / DB_NAME)
+    if unusable is not None:
+        click.echo(f"error: {clean_lines(str(unusable))}", err=True)
+        return unusable.exit_code
+    if os.environ.get("RUNNER_FULL_ERROR") == "1":
+        traceback.print_exc()
+    click.echo(
+        f"internal error: {type(exc).__name__}: {clean_lines(str(exc))}\n"
+        "(this is a bug in runner; set RUNNER_FULL_ERROR=1 for the traceback)",
+        err=True,
+    )
+    return 5
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the `runner` console script: one place turns errors into exit codes."""
     args = normalise_argv(sys.argv[1:] if argv is None else argv)
@@ -687,14 +727,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         click.echo("interrupted", err=True)
         code = 130
     except Exception as exc:
-        if os.environ.get("RUNNER_FULL_ERROR") == "1":
-            traceback.print_exc()
-        click.echo(
-            f"internal error: {type(exc).__name__}: {clean_lines(str(exc))}\n"
-            "(this is a bug in runner; set RUNNER_FULL_ERROR=1 for the traceback)",
-            err=True,
-        )
-        code = 5
+        code = _unexpected(exc)
     # The process ends here. Python's shutdown walks every object it tracks for reference
     # cycles, more than once; with Hydra, jsonschema and joblib loaded that took 0.05-0.1 s
     # after a launch (measured). Frozen objects are skipped. Nothing is lost: the store

@@ -6,9 +6,9 @@ from __future__ import annotations
 import enum
 import inspect
 import re
-import sys
 import types
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,8 @@ from runner.inputs import (
     hints,
     json_form,
     precedence,
-    read_inputs,
+    read_inputs_file,
+    read_stdin,
     to_json_value,
 )
 from runner.printable import clean
@@ -60,11 +61,10 @@ def inputs_of(workflow: Workflow, args: list[str], prog: str) -> dict[str, Any]:
     layers: list[tuple[str, dict[str, Any]]] = []
     inputs_file = given.pop("inputs_file", None)
     if inputs_file:
-        layers.append(
-            (f"inputs file {inputs_file}", _read(Path(inputs_file).read_text(), inputs_file))
-        )
+        label = f"inputs file {inputs_file}"
+        layers.append((label, _read(lambda: read_inputs_file(inputs_file, label))))
     if given.pop("stdin", None) == STDIN:
-        layers.append(("stdin", _read(sys.stdin.read(), "stdin")))
+        layers.append(("stdin", _read(read_stdin)))
     for label, layer in layers:
         for key, value in layer.items():
             name = key.replace("-", "_") if key not in parameters else key
@@ -98,9 +98,9 @@ def inputs_of(workflow: Workflow, args: list[str], prog: str) -> dict[str, Any]:
     return values
 
 
-def _read(text: str, label: str) -> dict[str, Any]:
+def _read(reader: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     try:
-        return read_inputs(text, label)
+        return reader()
     except InputError as exc:
         raise DefinitionError(str(exc)) from None
 

@@ -35,7 +35,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from runner import validate
 from runner.decorated import from_modules
-from runner.documents import MAX_DEPTH, DocumentError, nesting, parse
+from runner.documents import MAX_DEPTH, DocumentError, nesting, parse, read
 from runner.entrypoints import Workflow, ensure_importable, import_entrypoint, latest
 from runner.errors import (
     CompositionError,
@@ -717,21 +717,10 @@ class Composer:
 def load_run_file(path: Path) -> Document:
     """A YAML or JSON run file, checked against run.schema.json on its own."""
     label = f"run file {path}"
-    if path.is_dir():
-        raise DefinitionError(f"run file '{path}' is a directory; name a .yaml or .json file")
-    if not path.is_file():
+    if not path.exists():
         raise DefinitionError(f"run file '{path}' not found (cwd: {Path.cwd()})")
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DefinitionError(f"run file '{path}' cannot be read: {exc.strerror}") from exc
-    except UnicodeDecodeError as exc:
-        raise DefinitionError(
-            f"run file {path} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset"
-            f" {exc.start}); save it as UTF-8"
-        ) from exc
-    try:
-        data = parse(text, as_json=path.suffix == ".json")
+        data = parse(read(path), as_json=path.suffix == ".json")
     except DocumentError as exc:
         raise DefinitionError(f"run file {path} {exc}") from exc
     if data is None:

@@ -4,6 +4,7 @@ an alias bomb or a value nested a thousand deep is refused with a message, never
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -15,6 +16,29 @@ MAX_NODES = 100_000  # values in a document once its YAML aliases are expanded
 class DocumentError(ValueError):
     """What is wrong with a document, as the end of a sentence that names it: "is not valid
     YAML: line 3, column 5: ...", "holds lists and mappings nested more than 64 deep"."""
+
+
+def read(path: Path) -> str:
+    """The text of a file a user named (a run file, an inputs file)."""
+    if path.is_dir():
+        raise DocumentError("is a directory; name a .yaml or .json file")
+    if not path.is_file():
+        raise DocumentError(f"not found (cwd: {Path.cwd()})")
+    try:
+        return decode(path.read_bytes())
+    except OSError as exc:
+        raise DocumentError(f"cannot be read: {exc.strerror}") from exc
+
+
+def decode(data: bytes) -> str:
+    """UTF-8 text, or a DocumentError naming the first byte that is not (Latin-1, UTF-16...)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DocumentError(
+            f"is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start});"
+            " save it as UTF-8"
+        ) from None
 
 
 def parse(text: str, *, as_json: bool) -> Any:
@@ -52,7 +76,8 @@ def check_size(data: Any) -> None:
             sizes[id(node)] = 1 + sum(sizes.get(id(c), 1) for c in children)
             if sizes[id(node)] > MAX_NODES:
                 raise DocumentError(
-                    f"more than {MAX_NODES:,} values once its aliases are expanded (an alias bomb?)"
+                    f"holds more than {MAX_NODES:,} values once its aliases are expanded"
+                    " (an alias bomb?)"
                 )
             continue
         if id(node) in sizes:

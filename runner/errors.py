@@ -54,6 +54,13 @@ class RunsFailed(RunnerError):
     exit_code = 4
 
 
+class StoreUnusable(RunnerError):
+    """The run store cannot be used as it is (unreadable, not a database, tables missing, pages
+    corrupt, or a schema newer than this runner): runner refuses to read or write it."""
+
+    exit_code = 3
+
+
 class StoreError(RunnerError):
     """The SQLite store cannot be opened or written."""
 
@@ -83,6 +90,8 @@ EXIT_CODES = {
     0: "success",
     1: "bad command line (arguments, options, environment)",
     2: "invalid run definition (composition or validation failed; nothing was stored)",
+    3: "the run store is unusable (damaged, not a database, or from a newer runner;"
+    " runner store check says more)",
     4: "one or more runs failed (the launch waited for them)",
     5: "internal error",
     124: "runner wait --timeout: gave up waiting (the launch goes on)",

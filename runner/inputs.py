@@ -558,18 +558,40 @@ def call_kwargs(func: Callable[..., Any], params: dict[str, Any]) -> dict[str, A
 # -- inputs files and stdin ------------------------------------------------------------------------
 
 
-def read_inputs(text: str, label: str) -> dict[str, Any]:
-    """A YAML or JSON mapping of inputs (JSON is YAML); `false` stays false."""
-    import yaml
+def read_inputs_file(path: str, label: str) -> dict[str, Any]:
+    """An inputs file (--inputs-file), read as a run file is: UTF-8, a file, bounded."""
+    from pathlib import Path
+
+    from runner.documents import DocumentError, read
 
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise InputError(
-            f"{label} is not valid YAML or JSON: {at}{getattr(exc, 'problem', exc)}"
-        ) from None
+        text = read(Path(path))
+    except DocumentError as exc:
+        raise InputError(f"{label} {exc}") from None
+    return read_inputs(text, label)
+
+
+def read_stdin(label: str = "stdin") -> dict[str, Any]:
+    """Inputs piped on stdin (`-`), as bytes: text that is not UTF-8 is named, not a crash."""
+    import sys
+
+    from runner.documents import DocumentError, decode
+
+    try:
+        text = decode(sys.stdin.buffer.read())
+    except DocumentError as exc:
+        raise InputError(f"{label} {exc}") from None
+    return read_inputs(text, label)
+
+
+def read_inputs(text: str, label: str) -> dict[str, Any]:
+    """A YAML or JSON mapping of inputs (JSON is YAML); `false` stays false."""
+    from runner.documents import DocumentError, parse
+
+    try:
+        data = parse(text, as_json=False)  # bounded: no alias bomb, no nesting past a limit
+    except DocumentError as exc:
+        raise InputError(f"{label} {exc}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

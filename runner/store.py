@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from runner.errors import StoreError, UsageError
+from runner.errors import StoreError, StoreUnusable, UsageError
 from runner.records import LaunchRecord, RunOutcome, RunRecord, RunSpec, RunStatus
 
 DB_NAME = "runner.db"
@@ -114,6 +114,12 @@ MIGRATIONS: list[str] = [
     """,
 ]
 
+# The tables the last migration leaves; a store without one of them is damaged.
+TABLES = ("launches", "runs", "attempts", "snapshots", "cancels")
+# A new store is created empty and given its first page at once (the switch to WAL), so an
+# empty file this much older than now is not one being created: it is reported.
+_CREATION_SECONDS = 5.0
+
 _LAUNCH_COLUMNS = (
     "id, created, workflow_id, workflow_version, name, tags, notes, seed, repeat, labels,"
     " annotations, env, launcher, addr, definition, pid, run_count, project_root, pid_start"
@@ -159,6 +165,46 @@ def launcher_alive(pid: int, pid_start: str) -> bool:
     return state not in ("Z", "X") and (not pid_start or start == pid_start)
 
 
+def damaged(exc: BaseException, path: Path) -> StoreUnusable | None:
+    """The error to report for SQLite finding a file damaged or foreign, else None (a lock, a
+    full disk and the like stay what they are)."""
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return None
+    name = getattr(exc, "sqlite_errorname", "")
+    if name.startswith("SQLITE_NOTADB"):
+        return StoreUnusable(f"the run store {path} is not an SQLite database", hint=_MOVE_AWAY)
+    if name.startswith("SQLITE_CORRUPT"):
+        return StoreUnusable(
+            f"the run store {path} is damaged: {exc}",
+            hint=f"runner store check tells what is wrong; {_MOVE_AWAY}",
+        )
+    return None
+
+
+_MOVE_AWAY = "move it away to start a new store there (RUNNER_HOME picks another)"
+
+
+def file_problem(path: Path) -> str | None:
+    """What keeps runner from opening this store file, before SQLite is asked to (which
+    would create a missing or empty one as a fresh store): None when nothing does."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"cannot be read: {exc.strerror}"
+    if path.is_dir():
+        return "is a directory, not a database file"
+    if not os.access(path, os.R_OK | os.W_OK):
+        return "cannot be read and written (permission denied)"
+    while info.st_size == 0:
+        if time.time() > info.st_mtime + _CREATION_SECONDS:
+            return "is empty (0 bytes), not a run store"
+        time.sleep(0.05)  # maybe another process is creating it right now
+        info = path.stat()
+    return None
+
+
 def default_home() -> Path:
     return Path(os.environ.get("RUNNER_HOME") or ".runner")
 
@@ -185,12 +231,20 @@ _ENCODER = json.JSONEncoder(
 )  # one encoder, not one per call as json.dumps(default=)
 
 
+def missing_tables(db: sqlite3.Connection) -> list[str]:
+    found = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    return [table for table in TABLES if table not in found]
+
+
 class Store:
     """Launches and runs in one SQLite file (WAL, so readers never block the launcher)."""
 
     def __init__(self, home: Path | str | None = None) -> None:
         self.home = Path(home) if home is not None else default_home()
         self.path = self.home / DB_NAME
+        problem = file_problem(self.path)
+        if problem:
+            raise StoreUnusable(f"the run store {self.path} {problem}", hint=_MOVE_AWAY)
         try:
             self.home.mkdir(parents=True, exist_ok=True)
             # A Launch reads its runs lazily, maybe from another thread than the one that ran it.
@@ -201,11 +255,15 @@ class Store:
             # it lasts until a cyclic collection (at worst the process's end, where the CLI
             # skips them). It is closed when this Store goes, or at exit.
             self._closer = weakref.finalize(self, self._db.close)
+            self._check_version()
             self._wal()
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
         except (OSError, sqlite3.Error) as exc:
+            unusable = damaged(exc, self.path)
+            if unusable:
+                raise unusable from None
             raise StoreError(f"cannot open the run store at {self.path}: {exc}") from exc
 
     def _wal(self) -> None:
@@ -247,22 +305,58 @@ class Store:
                 raise
             self._db.execute("COMMIT")
         except sqlite3.Error as exc:
+            unusable = damaged(exc, self.path)
+            if unusable:
+                raise unusable from None
             raise StoreError(f"cannot write the run store at {self.path}: {exc}") from exc
 
     def _migrate(self) -> None:
         """Apply the missing migrations, each in its own write transaction. The version is read
         inside the transaction, so two processes opening a new store never both migrate it."""
         (version,) = self._db.execute("PRAGMA user_version").fetchone()
+        if version == len(MIGRATIONS):
+            self._check_tables(version)
+            return
         while version < len(MIGRATIONS):
-            with self._transaction() as db:
-                (version,) = db.execute("PRAGMA user_version").fetchone()
-                if version >= len(MIGRATIONS):
-                    return
-                for statement in MIGRATIONS[version].split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-                version += 1
-                db.execute(f"PRAGMA user_version = {version}")
+            try:
+                with self._transaction() as db:
+                    (version,) = db.execute("PRAGMA user_version").fetchone()
+                    if version >= len(MIGRATIONS):
+                        return
+                    for statement in MIGRATIONS[version].split(";"):
+                        if statement.strip():
+                            db.execute(statement)
+                    version += 1
+                    db.execute(f"PRAGMA user_version = {version}")
+            except StoreError as exc:
+                if "locked" in str(exc.__cause__):
+                    raise
+                # The tables of an older version are not what the next migration expects.
+                raise StoreUnusable(
+                    f"the run store {self.path} cannot be brought from schema version"
+                    f" {version} to {version + 1}: {exc.__cause__}",
+                    hint=_MOVE_AWAY,
+                ) from None
+
+    def _check_version(self) -> None:
+        """Refuse a store written by a newer runner before anything reads or writes it:
+        reading could misread it, writing could damage it."""
+        (version,) = self._db.execute("PRAGMA user_version").fetchone()
+        if version > len(MIGRATIONS):
+            raise StoreUnusable(
+                f"the run store {self.path} has schema version {version}, newer than this"
+                f" runner knows ({len(MIGRATIONS)})",
+                hint="upgrade runner (pip install -U runner-launch) to use this store",
+            )
+
+    def _check_tables(self, version: int) -> None:
+        missing = missing_tables(self._db)
+        if missing:
+            raise StoreUnusable(
+                f"the run store {self.path} has no table {', '.join(missing)}"
+                f" (schema version {version})",
+                hint=_MOVE_AWAY,
+            )
 
     def record_launch(self, launch: LaunchRecord, specs: Iterable[RunSpec]) -> None:
         """The launch and all its runs, as pending, in one transaction."""

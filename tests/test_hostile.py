@@ -7,6 +7,7 @@ import os
 import resource
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,7 +23,7 @@ BOMB = "".join(
 
 
 def run_bounded(
-    args: list[str], project: Path, home: Path, cwd: Path
+    args: list[str], project: Path, home: Path, cwd: Path, stdin: Any = None
 ) -> subprocess.CompletedProcess:
     def limits() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (LIMIT_BYTES, LIMIT_BYTES))
@@ -33,6 +34,7 @@ def run_bounded(
         [RUNNER, *args],
         cwd=cwd,
         env=env,
+        stdin=stdin,
         capture_output=True,
         text=True,
         timeout=LIMIT_SECONDS,
@@ -166,3 +168,51 @@ def test_twenty_thousand_unknown_keys_give_a_short_message(
     assert done.returncode == 2
     lines = done.stderr.splitlines()
     assert len(lines) < 30 and "... and 19,98" in done.stderr
+
+
+INPUTS = [
+    pytest.param("bomb.yaml", BOMB, "alias bomb", id="billion-laughs"),
+    pytest.param(
+        "latin1.yaml", "table: {caf\xe9: 1}\n".encode("latin-1"), "not UTF-8", id="latin-1"
+    ),
+    pytest.param(
+        "deep.json", '{"table": ' + "[" * 5000 + "]" * 5000 + "}", "nested more", id="deep"
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "way", ["file.py --inputs-file", "file.py stdin", "declared --inputs-file"]
+)
+@pytest.mark.parametrize(("name", "content", "message"), INPUTS)
+def test_bad_inputs(
+    way: str,
+    name: str,
+    content: str | bytes,
+    message: str,
+    project: Path,
+    home: Path,
+    elsewhere: Path,
+) -> None:
+    """Inputs files and stdin are read as run files are: UTF-8, bounded, named."""
+    data = content.encode() if isinstance(content, str) else content
+    (elsewhere / name).write_bytes(data)
+    target = {
+        "file.py --inputs-file": [str(project / "mypkg/echo_flows.py"), "replaced"],
+        "file.py stdin": [str(project / "mypkg/echo_flows.py"), "replaced", "-"],
+        "declared --inputs-file": ["typed"],
+    }[way]
+    args = ["run", *target] + (["--inputs-file", name] if "inputs-file" in way else [])
+    before = snapshot(home)
+    with open(elsewhere / name, "rb") as stdin:
+        done = run_bounded(args, project, home, elsewhere, stdin=stdin)
+    assert done.returncode == 2, done.stderr
+    label = "stdin" if way.endswith("stdin") else f"inputs file {name}"
+    assert f"error: {label} " in done.stderr and message in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr) < 400
+    assert snapshot(home) == before
+
+
+def test_a_huge_status_limit_is_a_usage_error(project: Path, home: Path, elsewhere: Path) -> None:
+    done = run_bounded(["status", "-n", str(2**63)], project, home, elsewhere)
+    assert done.returncode == 1 and "--limit" in done.stderr and "Traceback" not in done.stderr

@@ -53,3 +53,26 @@ def test_escape_and_markup_laden_metadata_reach_no_terminal(cli) -> None:
 def test_error_messages_quote_user_input_escaped(cli) -> None:
     done = cli(f"no{ESC}[2Jsuch")
     assert done.code != 0 and ESC not in done.err and "no\\x1b[2Jsuch" in done.err
+
+
+async def test_the_tui_shows_names_escaped_and_literal(project, home) -> None:
+    import dataclasses
+
+    from textual.widgets import DataTable
+
+    from runner.store import Store
+    from runner.tui import make_app
+    from tests.test_store import make_launch
+
+    record, specs = make_launch("abcd" + "0" * 28, 2)
+    Store(home).record_launch(dataclasses.replace(record, name=NAME), specs)
+    app = make_app(config_dir=project / "conf", home=home)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("2")
+        table = app.screen.query_one("#launch-table", DataTable)
+        for _ in range(100):
+            if table.row_count:
+                break
+            await pilot.pause(0.05)
+        cells = [str(cell) for cell in table.get_row_at(0)]
+    assert "n\\x1b[2J\\x1b[1A[/red]x" in cells and not any(ESC in cell for cell in cells)
