@@ -688,6 +688,21 @@ def _terminated(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+def _check_utf8(args: Sequence[str]) -> None:
+    """Bytes that are not UTF-8 reach Python as lone surrogates, which no store, file or
+    message can hold: such an argument is refused here, by name, before any work."""
+    for arg in args:
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raw = arg.encode("utf-8", "surrogateescape")
+            at = len(arg[: exc.start].encode("utf-8", "surrogateescape"))
+            shown = raw.decode("utf-8", "backslashreplace")
+            raise UsageError(
+                f"argument '{shown}' is not UTF-8 text (byte 0x{raw[at]:02x} at offset {at})"
+            ) from None
+
+
 def _unexpected(exc: Exception) -> int:
     """An exception no command turned into a RunnerError: a store found damaged while it was
     read (SQLite checks pages as it reaches them) is named; anything else is a bug."""
@@ -712,12 +727,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = normalise_argv(sys.argv[1:] if argv is None else argv)
     signal.signal(signal.SIGTERM, _terminated)
     try:
+        _check_utf8(args)
         code = cli.main(args=args, prog_name="runner", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("interrupted", err=True)
         code = 130
     except click.ClickException as exc:
-        exc.show()
+        import io
+
+        shown = io.StringIO()
+        exc.show(file=shown)  # it may quote an argument as typed: shown, never obeyed
+        click.echo(clean_lines(shown.getvalue()), err=True, nl=False)
         code = 1
     except RunnerError as exc:
         # Messages quote user input (names, overrides, paths): shown, never obeyed.

@@ -92,18 +92,18 @@ def report(found: StoreCheck) -> str:
     """The check as a person reads it."""
     if not found.exists:
         return f"no run store at {found.path} (nothing recorded there yet)"
-    lines = [f"store    {found.path}"]
+    rows = [("store", found.path)]
     if found.schema_version is not None:
-        lines.append(
-            f"schema   version {found.schema_version} (this runner knows {found.known_version})"
-        )
+        known = f"this runner knows {found.known_version}"
+        rows.append(("schema", f"version {found.schema_version} ({known})"))
     if found.integrity:
-        lines.append(f"integrity {'ok' if found.integrity == ['ok'] else ''}".rstrip())
-        lines.extend(f"  {line}" for line in found.integrity if found.integrity != ["ok"])
+        rows.append(("integrity", "ok" if found.integrity == ["ok"] else ""))
+        rows.extend(("", line) for line in found.integrity if found.integrity != ["ok"])
     if found.launches is not None:
-        lines.append(f"launches {found.launches}")
+        rows.append(("launches", str(found.launches)))
         runs = ", ".join(f"{n} {status}" for status, n in found.runs.items()) or "none"
-        lines.append(f"runs     {sum(found.runs.values())} ({runs})")
-    lines.extend(f"problem  {problem}" for problem in found.problems)
+        rows.append(("runs", f"{sum(found.runs.values())} ({runs})"))
+    rows.extend(("problem", problem) for problem in found.problems)
+    lines = [f"{key:<9}  {value}".rstrip() for key, value in rows]
     lines.append("usable" if found.usable else "UNUSABLE: runner refuses to read or write it")
     return "\n".join(lines)

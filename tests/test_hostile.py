@@ -216,3 +216,19 @@ def test_bad_inputs(
 def test_a_huge_status_limit_is_a_usage_error(project: Path, home: Path, elsewhere: Path) -> None:
     done = run_bounded(["status", "-n", str(2**63)], project, home, elsewhere)
     assert done.returncode == 1 and "--limit" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["add", "--name", "caf\u00e9\udcff"], ["add", "params.a=\udce9"], ["status", "\udcff"]],
+    ids=["name", "override", "id"],
+)
+def test_arguments_that_are_not_utf8(
+    args: list[str], project: Path, home: Path, elsewhere: Path
+) -> None:
+    """Bytes that are not UTF-8 on the command line (lone surrogates to Python) are exit 1."""
+    before = snapshot(home)
+    done = run_bounded(args, project, home, elsewhere)
+    assert done.returncode == 1, done.stderr
+    assert "is not UTF-8 text (byte 0x" in done.stderr and "Traceback" not in done.stderr
+    assert snapshot(home) == before

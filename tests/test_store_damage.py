@@ -139,5 +139,5 @@ def test_store_check_of_a_sound_store(good_store: Path, home: Path, cli) -> None
     assert found["integrity"] == ["ok"] and found["schema_version"] == len(MIGRATIONS)
     assert found["launches"] == 1 and found["runs"] == {"pending": 3} and found["usable"]
     shown = cli("store", "check")
-    assert "launches 1" in shown.out and "runs     3 (3 pending)" in shown.out
+    assert "launches   1" in shown.out and "runs       3 (3 pending)" in shown.out
     assert snapshot(home) == before

@@ -53,6 +53,8 @@ def test_escape_and_markup_laden_metadata_reach_no_terminal(cli) -> None:
 def test_error_messages_quote_user_input_escaped(cli) -> None:
     done = cli(f"no{ESC}[2Jsuch")
     assert done.code != 0 and ESC not in done.err and "no\\x1b[2Jsuch" in done.err
+    done = cli("status", f"--no{ESC}[2Jsuch")  # click's own message quotes it
+    assert done.code == 1 and ESC not in done.err and "--no\\x1b[2Jsuch" in done.err
 
 
 async def test_the_tui_shows_names_escaped_and_literal(project, home) -> None:
