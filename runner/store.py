@@ -260,10 +260,17 @@ class Store:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
-        except (OSError, sqlite3.Error) as exc:
+        except OSError as exc:  # RUNNER_HOME names a file, a place one cannot write...
+            raise StoreUnusable(
+                f"the run store {self.path} cannot be created: {exc.strerror}",
+                hint="RUNNER_HOME names the folder that holds it",
+            ) from None
+        except sqlite3.Error as exc:
             unusable = damaged(exc, self.path)
             if unusable:
                 raise unusable from None
+            if "unable to open" in str(exc):
+                raise StoreUnusable(f"the run store {self.path} cannot be opened: {exc}") from None
             raise StoreError(f"cannot open the run store at {self.path}: {exc}") from exc
 
     def _wal(self) -> None:

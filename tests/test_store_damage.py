@@ -141,3 +141,11 @@ def test_store_check_of_a_sound_store(good_store: Path, home: Path, cli) -> None
     shown = cli("store", "check")
     assert "launches   1" in shown.out and "runs       3 (3 pending)" in shown.out
     assert snapshot(home) == before
+
+
+def test_a_home_that_cannot_hold_a_store(home: Path, cli) -> None:
+    home.parent.mkdir(parents=True, exist_ok=True)
+    home.write_text("a file where RUNNER_HOME points")
+    done = cli("add", "-q")
+    assert done.code == 3 and f"{home / 'runner.db'} cannot be" in done.err, done.err
+    assert "internal error" not in done.err and home.read_text().startswith("a file")
