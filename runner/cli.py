@@ -37,6 +37,19 @@ _PAIR_SPLIT = re.compile(r",(?=[A-Za-z_][\w.\-]*=)")
 EPILOG = "Exit codes:\n\n" + "\n\n".join(f"  {code}  {text}" for code, text in EXIT_CODES.items())
 
 
+class FiniteFloat(click.FloatRange):
+    """A number of seconds: nan and inf pass click's range check (every comparison with nan is
+    false) but no clock can wait them."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        import math
+
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
 class DefaultRunGroup(click.Group):
     """`runner ARGS` means `runner run ARGS` unless ARGS starts with a command name."""
 
@@ -298,7 +311,8 @@ def logs(run_id: str, follow: bool) -> None:
 
 WAIT_EPILOG = (
     "Exit codes: the launch's own (0 every run succeeded, 4 runs failed or were lost,"
-    " 130 it was cancelled); 124 --timeout passed (the launch goes on); 1 bad command line."
+    " 130 it was cancelled); 124 --timeout passed (the launch goes on); 1 bad command line;"
+    " 3 the run store is unusable."
 )
 
 
@@ -306,14 +320,14 @@ WAIT_EPILOG = (
 @click.argument("launch_id")
 @click.option(
     "--poll-interval",
-    type=click.FloatRange(min=0.01),
+    type=FiniteFloat(min=0.01),
     default=0.5,
     show_default=True,
     help="Seconds between two looks at the store.",
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0),
+    type=FiniteFloat(min=0),
     help="Give up waiting after this many seconds (exit 124); the launch goes on.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print only run ids.")

@@ -213,9 +213,21 @@ def test_bad_inputs(
     assert snapshot(home) == before
 
 
-def test_a_huge_status_limit_is_a_usage_error(project: Path, home: Path, elsewhere: Path) -> None:
-    done = run_bounded(["status", "-n", str(2**63)], project, home, elsewhere)
-    assert done.returncode == 1 and "--limit" in done.stderr and "Traceback" not in done.stderr
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["status", "-n", str(2**63)], "'-n' / '--limit': 9223372036854775808 is not in the range"),
+        (["wait", "abcd", "--timeout", "nan"], "'--timeout': 'nan' is not a finite number"),
+        (["wait", "abcd", "--timeout", "1e400"], "'--timeout': '1e400' is not a finite"),
+        (["wait", "abcd", "--poll-interval", "inf"], "'--poll-interval': 'inf' is not a finite"),
+    ],
+    ids=["status-limit-2**63", "wait-timeout-nan", "wait-timeout-1e400", "poll-inf"],
+)
+def test_numbers_a_command_cannot_use_are_usage_errors(
+    args: list[str], message: str, project: Path, home: Path, elsewhere: Path
+) -> None:
+    done = run_bounded(args, project, home, elsewhere)
+    assert done.returncode == 1 and message in done.stderr and "Traceback" not in done.stderr
 
 
 @pytest.mark.parametrize(
