@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from runner.errors import EXIT_CODES, LaunchCancelled, RunnerError, RunsFailed, UsageError
-from runner.printable import clean_lines
+from runner.printable import clean_lines, clipped
 
 # Accio spells its options with one dash (-name=x -json); these are rewritten to --name=x.
 ACCIO_OPTIONS = (
@@ -751,11 +751,11 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         shown = io.StringIO()
         exc.show(file=shown)  # it may quote an argument as typed: shown, never obeyed
-        click.echo(clean_lines(shown.getvalue()), err=True, nl=False)
+        click.echo(clipped(clean_lines(shown.getvalue())), err=True, nl=False)
         code = 1
     except RunnerError as exc:
         # Messages quote user input (names, overrides, paths): shown, never obeyed.
-        click.echo(f"error: {clean_lines(str(exc))}", err=True)
+        click.echo(f"error: {clipped(clean_lines(str(exc)))}", err=True)
         code = exc.exit_code
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)

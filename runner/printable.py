@@ -23,3 +23,11 @@ def clean(value: Any) -> str:
 def clean_lines(text: str) -> str:
     """Several lines (a message, a traceback) with every control but the newline escaped."""
     return "\n".join(line.translate(_CONTROLS) for line in text.split("\n"))
+
+
+def clipped(text: str, limit: int = 2000) -> str:
+    """Each line at most `limit` characters: a message quoting a 100 kB input stays readable."""
+    return "\n".join(
+        line if len(line) <= limit else f"{line[:limit]}... ({len(line) - limit:,} more characters)"
+        for line in text.split("\n")
+    )

@@ -244,3 +244,18 @@ def test_arguments_that_are_not_utf8(
     assert done.returncode == 1, done.stderr
     assert "is not UTF-8 text (byte 0x" in done.stderr and "Traceback" not in done.stderr
     assert snapshot(home) == before
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["add", f"params.k{'a' * 100_000}=1"], ["status", "f" * 100_000]],
+    ids=["long-key", "long-id"],
+)
+def test_a_message_quoting_a_huge_input_is_bounded(
+    args: list[str], project: Path, home: Path, elsewhere: Path
+) -> None:
+    done = run_bounded(args, project, home, elsewhere)
+    assert done.returncode in (1, 2) and 0 < len(done.stderr) < 5000
+    assert "Traceback" not in done.stderr
+    if args[0] == "add":  # quoted, then clipped
+        assert "more characters)" in done.stderr
