@@ -50,6 +50,7 @@ class LaunchesPane(Vertical):
         self._seen: tuple[Any, ...] = ()  # what the launches table last showed
         self._runs_seen: tuple[Any, ...] = ()
         self._loading_more = False
+        self._cells: dict[str | None, tuple[str, ...]] = {}  # run id -> the cells shown
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="/ filter launches", id="launch-filter")
@@ -70,13 +71,16 @@ class LaunchesPane(Vertical):
         ):
             table.add_column(label, key=key)
         self.query_one("#launch-filter", Input).display = False
+        self.store_watch = runner.watch(self.app.home)  # type: ignore[attr-defined]
         self.poll()
         self.set_interval(REFRESH, self.poll)
 
     # -- reading the store, in a thread -----------------------------------------------------
 
-    def poll(self) -> None:
-        self._read(self.launch_id, max(self.loaded, PAGE))
+    def poll(self, force: bool = False) -> None:
+        """Reads only when the store changed (one cheap query otherwise): idle costs nothing."""
+        if force or self.store_watch.changed():
+            self._read(self.launch_id, max(self.loaded, PAGE))
 
     @work(thread=True, exclusive=True, group="poll")
     def _read(self, launch_id: str | None, count: int) -> None:
@@ -129,29 +133,30 @@ class LaunchesPane(Vertical):
                 self.select_launch(shown[0].id)
 
     def _fill_runs(self, results: Any) -> None:
+        """Rows already shown are updated cell by cell, new ones appended: a live launch or
+        the next page costs what changed, not a redraw of every row."""
         table = self.query_one("#run-table", DataTable)
         keep = table.cursor_row
-        if [c.key for c in results.columns] != [c.key for c in self.columns]:
+        keys = [c.key for c in results.columns]
+        if keys != [c.key for c in self.columns] or results.rows[:1] != self.rows[:1]:
             table.clear(columns=True)
             for column in results.columns:
                 table.add_column(clean(column.name), key=column.key)
-        else:
-            table.clear()
+            self._cells = {}
         self.columns = list(results.columns)
         self.rows = list(results.rows)
         self.loaded = len(self.rows)
         for row in self.rows:
-            cells = []
-            for column in self.columns:
-                value = results.cell(row, column)
-                if column.kind == "status":
-                    cells.append(status_text(value))
-                elif column.kind in ("integer", "number", "duration"):
-                    cells.append(Text(clean(value), justify="right"))
-                else:
-                    cells.append(plain(value))
-            table.add_row(*cells, key=row.run_id)
-        if self.rows:
+            values = tuple(results.cell(row, column) for column in self.columns)
+            shown = self._cells.get(row.run_id)
+            if shown is None:
+                table.add_row(*self._cells_of(values), key=row.run_id)
+            elif shown != values:
+                for column, value, cell in zip(keys, values, self._cells_of(values), strict=True):
+                    if value != shown[keys.index(column)]:
+                        table.update_cell(row.run_id, column, cell)
+            self._cells[row.run_id] = values
+        if self.rows and table.cursor_row != keep:
             table.move_cursor(row=min(keep, len(self.rows) - 1))
         fixed = getattr(results, "fixed", {}) or {}
         text = Text()
@@ -163,6 +168,17 @@ class LaunchesPane(Vertical):
             text.append(f"  (rows 1-{self.loaded} of {record.run_count}; more load as you scroll)")
         self.query_one("#fixed", Static).update(text)
         self._loading_more = False
+
+    def _cells_of(self, values: tuple[str, ...]) -> list[Text]:
+        cells = []
+        for column, value in zip(self.columns, values, strict=True):
+            if column.kind == "status":
+                cells.append(status_text(value))
+            elif column.kind in ("integer", "number", "duration"):
+                cells.append(Text(clean(value), justify="right"))
+            else:
+                cells.append(plain(value))
+        return cells
 
     # -- selection --------------------------------------------------------------------------
 
@@ -183,7 +199,8 @@ class LaunchesPane(Vertical):
         self.launch_id = launch_id
         self.loaded = 0
         self._runs_seen = ()
-        self.poll()
+        self.rows = []
+        self.poll(force=True)
 
     @on(DataTable.RowHighlighted, "#launch-table")
     def _launch_highlighted(self, event: DataTable.RowHighlighted) -> None:
