@@ -17,7 +17,8 @@ import runner
 from runner.tui.text import clean, plain, status_text, when
 
 LAUNCHES_SHOWN = 200  # the most recent launches listed
-PAGE = 500  # runs read at a time; the next page loads as the cursor nears the end
+PAGE = 200  # runs read at first; 500 more load each time the cursor nears the end
+MORE = 500
 REFRESH = 1.0  # seconds between looks at the store
 
 
@@ -83,9 +84,15 @@ class LaunchesPane(Vertical):
             self._read(self.launch_id, max(self.loaded, PAGE))
 
     @work(thread=True, exclusive=True, group="poll")
-    def _read(self, launch_id: str | None, count: int) -> None:
+    def _read(self, launch_id: str | None, count: int, launches_too: bool = True) -> None:
+        """Launches (with their counts, a query over all their runs) only when the store
+        changed; selecting a launch reads just its runs."""
         home = self.app.home  # type: ignore[attr-defined]
-        launches = [item.record for item in runner.status(home=home, limit=LAUNCHES_SHOWN)]  # type: ignore[union-attr]
+        launches = (
+            [item.record for item in runner.status(home=home, limit=LAUNCHES_SHOWN)]  # type: ignore[union-attr]
+            if launches_too or not self.records
+            else self.records
+        )
         selected = next((r for r in launches if r.id == launch_id), None)
         runs_key: tuple[Any, ...] = ()
         table = None
@@ -200,7 +207,7 @@ class LaunchesPane(Vertical):
         self.loaded = 0
         self._runs_seen = ()
         self.rows = []
-        self.poll(force=True)
+        self._read(launch_id, PAGE, launches_too=False)
 
     @on(DataTable.RowHighlighted, "#launch-table")
     def _launch_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -218,7 +225,7 @@ class LaunchesPane(Vertical):
         if record and near_end and self.loaded < record.run_count and not self._loading_more:
             self._loading_more = True
             self._runs_seen = ()
-            self._read(self.launch_id, self.loaded + PAGE)
+            self._read(self.launch_id, self.loaded + MORE, launches_too=False)
 
     @on(DataTable.RowSelected, "#run-table")
     def _run_chosen(self, event: DataTable.RowSelected) -> None:
@@ -234,10 +241,10 @@ class LaunchesPane(Vertical):
         self.query_one("#launch-table", DataTable).focus()
 
     def show_launch(self, launch_id: str) -> None:
-        """Select a launch (a new one, just created) and read it now."""
-        self.launch_id = None
-        self.select_launch(launch_id)
-        self._seen = ()
+        """Select a launch (a new one, perhaps not listed yet) and read it and the list now."""
+        self.launch_id, self.loaded, self.rows = launch_id, 0, []
+        self._runs_seen = self._seen = ()
+        self._read(launch_id, PAGE, launches_too=True)
 
     # -- actions ----------------------------------------------------------------------------
 
