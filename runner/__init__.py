@@ -92,9 +92,9 @@ __all__ = [
     "runs",
     "show",
     "status",
-    "watch",
     "table",
     "wait",
+    "watch",
     "workflow",
     "workflows",
 ]
