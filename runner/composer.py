@@ -438,9 +438,7 @@ class Composer:
             documents.insert(0, self.space.preset(preset_names[-1]))
         if self.request.inputs:
             documents.append(
-                Document(
-                    self.request.inputs_label, {"params": self.request.inputs}, replaces=True
-                )
+                Document(self.request.inputs_label, {"params": self.request.inputs}, replaces=True)
             )
         return documents
 
