@@ -10,7 +10,7 @@ from runner.records import LaunchRecord, RunOutcome, RunSpec, RunStatus
 
 class Progress:
     """A bar of finished runs out of all (tqdm gives the rate and ETA), with how many
-    failed and how many are still running (or waiting for a worker) beside it. Made by
+    failed (and were cancelled) and how many are still running or waiting for a worker. Made by
     `created`, fed by `outcome`, closed by `close`; every callback is chained to the
     caller's own."""
 
@@ -22,23 +22,20 @@ class Progress:
         self._on_created = on_created
         self._on_outcome = on_outcome
         self._bar: Any = None
+        self._seen: set[str] = set()  # a wait reports every finished run once; guard anyway
         self._failed = 0
+        self._cancelled = 0
         self._total = 0
-        self._done = 0
 
     def created(self, record: LaunchRecord, specs: list[RunSpec]) -> None:
         from tqdm.auto import tqdm
 
         self._total = record.run_count
-        # Runs finished before this call (a resumed or re-joined launch) start the bar.
-        finished = {RunStatus(s) for s in record.counts if RunStatus(s).finished}
-        self._done = sum(record.counts.get(s.value, 0) for s in finished)
-        self._failed = sum(record.counts.get(s.value, 0) for s in finished if not s.ok)
-        if len(specs) < self._total:  # only these are left to run here
-            self._done = max(self._done, self._total - len(specs))
+        # A resume runs only some of the launch's runs: the others count as done already.
+        before = max(self._total - len(specs), 0)
         self._bar = tqdm(
             total=self._total,
-            initial=self._done,
+            initial=before,
             desc=f"launch {record.id[:8]}",
             unit="run",
             dynamic_ncols=True,
@@ -48,19 +45,24 @@ class Progress:
             self._on_created(record, specs)
 
     def outcome(self, outcome: RunOutcome) -> None:
-        self._done += 1
-        if not outcome.status.ok:
-            self._failed += 1
-        if self._bar is not None:
-            self._bar.update(1)
-            self._show()
+        if outcome.run_id not in self._seen:
+            self._seen.add(outcome.run_id)
+            if outcome.status is RunStatus.CANCELLED:
+                self._cancelled += 1
+            elif not outcome.status.ok:
+                self._failed += 1
+            if self._bar is not None:
+                self._bar.update(1)
+                self._show()
         if self._on_outcome:
             self._on_outcome(outcome)
 
     def _show(self) -> None:
-        self._bar.set_postfix(
-            failed=self._failed, running=max(self._total - self._done, 0), refresh=True
-        )
+        left = max(self._total - self._bar.n, 0)
+        shown = {"failed": self._failed, "running": left}
+        if self._cancelled:
+            shown["cancelled"] = self._cancelled
+        self._bar.set_postfix(shown, refresh=True)
 
     def close(self) -> None:
         if self._bar is not None:
