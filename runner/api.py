@@ -208,13 +208,19 @@ class Runs(list[RunRecord]):
         return runs_html(self)
 
     def table(self) -> ResultsTable:
-        """These runs as the core results table, one row per run."""
+        """These runs as the core results table, one row per run::
+
+        runner.runs(status="failed").table()
+        """
         from runner.display import runs_table
 
         return runs_table(self)
 
     def to_dataframe(self) -> Any:
-        """These runs as a pandas DataFrame, one row per run (the `notebook` extra)."""
+        """These runs as a pandas DataFrame, one row per run (the `notebook` extra)::
+
+        runner.runs(workflow="pi", limit=500).to_dataframe()["result.error"].describe()
+        """
         return self.table().to_dataframe()
 
 
@@ -695,7 +701,11 @@ def rerun(
     wait: bool = True,
 ) -> Launch:
     """Reproduce one recorded run (workflow version, params, seed) as a new run.
-    `detach` / `wait=False`: in a background process, as `launch` does."""
+    `detach` / `wait=False`: in a background process, as `launch` does::
+
+        again = runner.rerun("9c1e")    # a run id (prefix)
+        again.results == runner.get("9c1e").result
+    """
     import dataclasses
 
     from runner.plan import new_id
@@ -727,7 +737,11 @@ def rerun(
 
 
 def log_path(run_id: str, *, home: str | Path | None = None) -> tuple[RunRecord, Path]:
-    """A run and where its log is (the file exists once the run has written something)."""
+    """A run and where its log is (the file exists once the run has written something)::
+
+    run, path = runner.log_path("9c1e")
+    print(path.read_text() if path.exists() else "(no output)")
+    """
     from runner.worker import LOG_NAME
 
     store = _store(home)
@@ -875,7 +889,11 @@ def status(
     workflow: str | None = None,
 ) -> list[Launch] | list[RunRecord]:
     """Recorded launches (most recent first; of one workflow when given), or the launches and
-    runs named by id prefixes."""
+    runs named by id prefixes (`runner status`)::
+
+        runner.status(limit=5)              # the last five launches
+        runner.status(["3f2a", "9c1e"])     # a launch and a run
+    """
     store = Store.existing(home)
     if store is None:
         if ids:
@@ -938,7 +956,11 @@ def runs(
 
 
 def entities(*, config_dir: str | Path | None = None, home: str | Path | None = None) -> Entities:
-    """Workflows (each with its versions, registered ones apart) and saved run definitions."""
+    """Workflows (each with its versions, registered ones apart) and saved run definitions,
+    as `runner list --json` prints them::
+
+        [w["id"] for w in runner.entities().workflows]
+    """
     from runner.composer import Project, config_space
 
     project = Project.find(config_dir)
@@ -1039,7 +1061,11 @@ def table(
 
     `where`: filters such as 'error<0.01' or 'status=failed'; `sort` (a column), `desc`,
     `top` (rows kept); `columns` picks and orders; `all_columns` shows fixed params too;
-    `stats` adds min and max to the mean and std of each point."""
+    `stats` adds min and max to the mean and std of each point::
+
+        runner.table(launch, by_point=True, stats=True, sort="error", top=5)
+        runner.table(["3f2a", "9c1e"], where=["status=failed"]).to_dataframe()
+    """
     import json
 
     from runner import results
