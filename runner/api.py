@@ -185,8 +185,12 @@ class Launch:
 
         return plot(self.table(by_point=False, all_columns=True), x, y, ax=ax)
 
-    def to_json(self) -> dict[str, Any]:
-        return {**self.record.to_json(), "runs": [run.to_json() for run in self.runs]}
+    def to_json(self, *, runs: bool = True) -> dict[str, Any]:
+        """The launch as `--json` prints it; `runs=False`: its runs left out (a listing)."""
+        return {
+            **self.record.to_json(),
+            "runs": [run.to_json() for run in self.runs] if runs else [],
+        }
 
 
 class Runs(list[RunRecord]):
@@ -902,7 +906,9 @@ def status(
             )
         return []
     if not ids:
-        return [Launch(record) for record in store.launches(limit, workflow_id=workflow)]
+        return [
+            Launch(record, store=store) for record in store.launches(limit, workflow_id=workflow)
+        ]
     found: list[Any] = []
     for prefix in ids:
         kind, full = store.resolve(prefix)

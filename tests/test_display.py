@@ -142,3 +142,10 @@ def test_resume_reruns_what_failed_into_the_same_launch(
     done = launch.resume(progress=False)
     assert done.id == launch.id and launch.status() == "succeeded"
     assert launch.results == [launch.record.seed]
+
+
+def test_listed_launches_read_their_runs(project: Path, home: Path) -> None:
+    made = _sweep(project)
+    (listed,) = runner.status()
+    assert listed.id == made.id and [r.id for r in listed.runs] == [r.id for r in made.runs]
+    assert len(listed.table(by_point=False).rows) == 6
