@@ -314,7 +314,7 @@ def test_snapshot_workflows(size, snap_compare, snap_project: Path, home: Path, 
 
     async def run_before(pilot) -> None:
         await settle(pilot)
-        await pilot.press("slash", *"pi", "enter")
+        await pilot.press("slash", *"draw", "enter")  # a project workflow: a relative path
         await settle(pilot, 0.3)
 
     assert snap_compare(make_app(snap_project, home), terminal_size=size, run_before=run_before)
@@ -410,8 +410,10 @@ def test_the_real_tui_in_a_terminal(project: Path, home: Path, tmp_path: Path) -
     tm("new-session", "-d", "-x", "80", "-y", "24", "-s", "t", "-c", str(tmp_path), script)
     try:
         shown = wait_for("Workflows [1]")
-        wait_for("wordfreq")  # the demo workflows are listed
-        tm("send-keys", "-t", "t", "/", "p", "r", "i", "m", "e", "s", "Enter")
+        wait_for("hello")  # a demo workflow, listed beside the project's
+        tm("send-keys", "-t", "t", "/")
+        time.sleep(0.3)  # a person's pause: the filter takes the focus
+        tm("send-keys", "-t", "t", "p", "r", "i", "m", "e", "s", "Enter")
         time.sleep(0.5)
         tm("send-keys", "-t", "t", "Enter")
         shown = wait_for("Launch primes")
@@ -426,3 +428,80 @@ def test_the_real_tui_in_a_terminal(project: Path, home: Path, tmp_path: Path) -
         assert "icanon" in after and "echo" in after, shown  # the terminal is sane again
     finally:
         tm("kill-server")
+
+
+def stored_runs(home: Path) -> list[runner.RunRecord]:
+    return runner.runs(home=home, limit=None)
+
+
+async def test_the_form_launches_what_it_shows(project: Path, home: Path) -> None:
+    app = make_app(config_dir=project / "conf", home=home)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(pilot)
+        form = await open_form(pilot, "add")
+        form.query_one("#val-1", Input).value = "7"  # b
+        form.query_one("#sweep-0", Input).value = "1,2"  # a
+        form.query_one("#opt-repeat", Input).value = "2"
+        form.query_one("#opt-seed", Input).value = "42"
+        form.query_one("#opt-name", Input).value = "from the form"
+        await settle(pilot, 0.6)
+        assert str(form.query_one("#summary", Static).render()) == "2 points x 2 repeats = 4 runs"
+        await pilot.press("ctrl+l")
+        await until(pilot, lambda: not isinstance(app.screen, LaunchScreen))
+        await until(pilot, lambda: len(stored_runs(home)) == 4)
+        (launch,) = runner.status(home=home)
+        assert launch.record.name == "from the form" and launch.record.seed == 42
+        finished = launch.wait(timeout=60)  # detached: it runs in a process of its own
+        assert sorted(r.params["a"] for r in finished.runs) == [1, 1, 2, 2]
+        assert {r.params["b"] for r in finished.runs} == {7}
+        assert sorted(finished.results) == [8, 8, 9, 9]
+        # The view switched to the new launch and shows its runs.
+        await until(pilot, lambda: app.launches.launch_id == launch.id)
+        table = app.screen.query_one("#run-table", DataTable)
+        await until(pilot, lambda: table.row_count == 4)
+
+
+async def test_rerun_reproduces_params_and_seed(project: Path, home: Path) -> None:
+    first = runner.launch(
+        "draw",
+        ["params.n=2", "launcher=sequential"],
+        config_dir=project / "conf",
+        home=home,
+        seed=5,
+    )
+    app = make_app(config_dir=project / "conf", home=home)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("2")
+        await until(pilot, lambda: app.launches.launch_id == first.id)
+        table = app.screen.query_one("#run-table", DataTable)
+        await until(pilot, lambda: table.row_count == 1)
+        table.focus()
+        await pilot.press("r")
+        await until(pilot, lambda: len(stored_runs(home)) == 2)
+    again = next(r for r in stored_runs(home) if r.id != first.runs[0].id)
+    again = runner.wait(again.launch_id, home=home, timeout=60).runs[0]
+    assert (again.params, again.seed) == (first.runs[0].params, first.runs[0].seed)
+    assert again.result == first.runs[0].result
+
+
+async def test_cancel_stops_a_running_launch_and_cli_launches_appear(
+    project: Path, home: Path, cli
+) -> None:
+    app = make_app(config_dir=project / "conf", home=home)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("2")
+        # Launched from the command line while the TUI runs: it appears without a restart.
+        done = cli("slow", "params.seconds=30", "--detach", "-q")
+        assert done.code == 0, done.err
+        launch_id = done.out.split()[0]
+        await until(pilot, lambda: app.launches.launch_id == launch_id, timeout=30)
+        launches = app.screen.query_one("#launch-table", DataTable)
+        launches.focus()
+        await pilot.press("c")
+        await until(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
+        await pilot.press("y")
+        await until(pilot, lambda: runner.get(launch_id, home=home).record.cancelled, timeout=30)
+    record = runner.wait(launch_id, home=home, timeout=30).record
+    assert record.counts == {"cancelled": 1}
