@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import io
 import json
 from collections.abc import Sequence
 from html import escape
@@ -109,15 +110,16 @@ def table_text(table: ResultsTable) -> str:
         )
     for row in table.rows[:MAX_ROWS]:
         grid.add_row(*(table.cell(row, column) for column in table.columns))
-    console = Console(width=120, no_color=True, force_terminal=False, record=True)
-    with console.capture() as captured:
-        console.print(grid)
+    # Into a string, never Jupyter's display: rich would show the table a second time there.
+    out = io.StringIO()
+    console = Console(file=out, width=120, color_system=None, force_jupyter=False)
+    console.print(grid)
     what = "sweep points" if table.by_point else "runs"
     fixed = " ".join(f"{k}={json.dumps(v, default=str)}" for k, v in table.fixed.items())
     hidden = len(table.rows) - min(len(table.rows), MAX_ROWS)
     tail = f"\n... {hidden} more rows" if hidden else ""
     head = f"ResultsTable: {len(table.rows)} {what}" + (f"; fixed: {fixed}" if fixed else "")
-    return head + "\n" + captured.get().rstrip() + tail
+    return head + "\n" + out.getvalue().rstrip() + tail
 
 
 def launch_text(launch: Launch) -> str:

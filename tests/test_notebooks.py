@@ -85,7 +85,9 @@ def test_sweep_notebook_renders_its_launch(project: Path, home: Path, kernel: st
     (launch,) = runner.status(home=home)
     launch = runner.get(launch.id, home=home)
     assert isinstance(launch, runner.Launch) and len(launch.runs) == 20
-    shown = [html for html in html_outputs(notebook) if f"Launch {launch.id}" in html]
+    htmls = html_outputs(notebook)
+    assert all(html.strip() for html in htmls)  # nothing rendered twice or empty (rich's own)
+    shown = [html for html in htmls if f"Launch {launch.id}" in html]
     assert shown, "the launch did not render as HTML"
     html = shown[0]
     for run in launch.runs:
