@@ -36,6 +36,7 @@ from runner.api import (
     show,
     status,
     table,
+    watch,
 )
 from runner.catalog import Param, PresetInfo, WorkflowInfo, presets, workflows
 from runner.decorated import workflow
@@ -95,6 +96,7 @@ __all__ = [
     "runs",
     "show",
     "status",
+    "watch",
     "table",
     "wait",
     "workflow",

@@ -424,6 +424,43 @@ def compose(
 show = compose  # `runner show` is its name on the command line
 
 
+class Watch:
+    """Tells cheaply whether a store changed since the last look, so that a live view reads
+    only when something was written (SQLite's data_version, one query on a kept connection)::
+
+        watch = runner.watch()
+        if watch.changed():
+            ...read runner.status(), runner.runs(...)
+
+    A launcher that dies writes nothing, yet its unfinished runs become `lost`: `changed`
+    also answers True every `recheck` seconds.
+    """
+
+    def __init__(self, home: str | Path | None = None, recheck: float = 5.0) -> None:
+        self.home = home
+        self.recheck = recheck
+        self._store: Store | None = None
+        self._version: int | None = None
+        self._looked = 0.0
+
+    def changed(self) -> bool:
+        if self._store is None:
+            self._store = Store.existing(self.home)
+            if self._store is None:
+                return False
+        version = self._store.data_version()
+        now = time.monotonic()
+        if version != self._version or now - self._looked >= self.recheck:
+            self._version, self._looked = version, now
+            return True
+        return False
+
+
+def watch(home: str | Path | None = None) -> Watch:
+    """A Watch over the store at `home` (default: RUNNER_HOME, then ./.runner)."""
+    return Watch(home)
+
+
 def get(ident: str, *, home: str | Path | None = None) -> Launch | RunRecord:
     """The launch or run an id, or a unique prefix of one, names, however it was launched::
 

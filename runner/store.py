@@ -231,6 +231,11 @@ class Store:
     def close(self) -> None:
         self._closer()
 
+    def data_version(self) -> int:
+        """Changes when another connection commits to the store (SQLite's data_version):
+        a reader that keeps one Store can tell at no cost whether anything was written."""
+        return int(self._db.execute("PRAGMA data_version").fetchone()[0])
+
     def run_dir(self, run_id: str) -> Path:
         return self.home / "runs" / run_id
 

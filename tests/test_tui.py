@@ -175,6 +175,13 @@ def shown_workflows(app) -> list[str]:
     return [listing.get_option_at_index(i).id for i in range(listing.option_count)]
 
 
+async def checked(pilot, form: LaunchScreen) -> None:
+    """Wait until the form has been checked since its last change (debounce, then a thread)."""
+    await pilot.pause(0.05)
+    await until(pilot, lambda: not form.dirty and not form.checking)
+    await settle(pilot)
+
+
 def shown_problems(form: LaunchScreen) -> dict[str, str]:
     return {e.id: str(e.render()) for e in form.query(".error").results(Static) if e.display}
 
@@ -214,13 +221,13 @@ async def test_an_invalid_field_shows_its_message_and_launches_nothing(
         form = await open_form(pilot, "typed")
         count = form.query_one("#val-1", Input)  # typed(name, count, ...): count is second
         count.value = "many"
-        await settle(pilot, 0.6)
+        await checked(pilot, form)
         messages = shown_problems(form)
         assert messages["err-param-1"] == "'many' is not an integer"
         assert messages["err-param-0"].startswith("required")  # name has no default
         assert str(form.query_one("#summary", Static).render()) == "2 problems: nothing to launch"
         form.query_one("#opt-repeat", Input).value = "0"
-        await settle(pilot, 0.6)
+        await checked(pilot, form)
         assert shown_problems(form) == {"err-opt-repeat": "0 is below the minimum of 1"}
         await pilot.press("ctrl+l")
         await settle(pilot, 0.5)
@@ -235,10 +242,10 @@ async def test_the_form_counts_the_runs_before_launching(project: Path, home: Pa
         form = await open_form(pilot, "add")
         form.query_one("#sweep-0", Input).value = "1,2,3"
         form.query_one("#opt-repeat", Input).value = "4"
-        await settle(pilot, 0.6)
+        await checked(pilot, form)
         assert str(form.query_one("#summary", Static).render()) == "3 points x 4 repeats = 12 runs"
         form.query_one("#sweep-0", Input).value = "range(1,2),5"
-        await settle(pilot, 0.6)
+        await checked(pilot, form)
         shown = str(form.query_one("#err-param-0", Static).render())
         assert "cannot be a sweep itself" in shown
 
@@ -328,7 +335,9 @@ def test_snapshot_launch_form(size, snap_compare, snap_project: Path, home: Path
         form = pilot.app.screen
         form.query_one("#val-1", Input).value = "many"
         form.query_one("#sweep-2", Input).value = "0.1,0.2"
-        await settle(pilot, 0.6)
+        await checked(pilot, form)
+        form.set_focus(None)  # a blinking cursor would make every snapshot differ
+        await pilot.pause()
 
     assert snap_compare(make_app(snap_project, home), terminal_size=size, run_before=run_before)
 
@@ -340,8 +349,16 @@ def test_snapshot_launches(size, snap_compare, snap_project: Path, home: Path, u
     async def run_before(pilot) -> None:
         await settle(pilot)
         await pilot.press("2")
-        pilot.app.screen.query_one("LaunchesPane").show_launch(ids["a"])
-        await settle(pilot, 1.2)
+        pane = pilot.app.screen.query_one("LaunchesPane")
+        pane.show_launch(ids["a"])
+        runs = pilot.app.screen.query_one("#run-table", DataTable)
+        await until(pilot, lambda: runs.row_count == 6 and pane.launch_id == ids["a"])
+        await settle(pilot, 0.3)
+        launches = pilot.app.screen.query_one("#launch-table", DataTable)
+        launches.focus()
+        launches.move_cursor(row=1)  # the sweep: the hello launch is newer
+        runs.move_cursor(row=0)
+        await settle(pilot, 0.3)
 
     assert snap_compare(make_app(snap_project, home), terminal_size=size, run_before=run_before)
 
@@ -444,7 +461,7 @@ async def test_the_form_launches_what_it_shows(project: Path, home: Path) -> Non
         form.query_one("#opt-repeat", Input).value = "2"
         form.query_one("#opt-seed", Input).value = "42"
         form.query_one("#opt-name", Input).value = "from the form"
-        await settle(pilot, 0.6)
+        await checked(pilot, form)
         assert str(form.query_one("#summary", Static).render()) == "2 points x 2 repeats = 4 runs"
         await pilot.press("ctrl+l")
         await until(pilot, lambda: not isinstance(app.screen, LaunchScreen))

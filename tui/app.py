@@ -74,9 +74,11 @@ class RunnerApp(App[None]):
         self.config_dir = config_dir
         # Resolved once: worker threads must not depend on the current directory.
         self.home = Path(home or os.environ.get("RUNNER_HOME") or ".runner").resolve()
-        self.sub_title = short_path(
-            str(config_dir or os.environ.get("RUNNER_CONFIG_DIR") or "conf")
-        )
+        chosen = config_dir or os.environ.get("RUNNER_CONFIG_DIR")
+        if chosen is None and not Path("conf").is_dir():
+            self.sub_title = "built-in workflows (no ./conf)"
+        else:
+            self.sub_title = short_path(str(chosen or "conf"))
 
     def on_mount(self) -> None:
         self.push_screen(MainScreen())

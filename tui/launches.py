@@ -17,7 +17,8 @@ import runner
 from runner.tui.text import clean, plain, status_text, when
 
 LAUNCHES_SHOWN = 200  # the most recent launches listed
-PAGE = 500  # runs read at a time; the next page loads as the cursor nears the end
+PAGE = 200  # runs read at first; 500 more load each time the cursor nears the end
+MORE = 500
 REFRESH = 1.0  # seconds between looks at the store
 
 
@@ -50,6 +51,7 @@ class LaunchesPane(Vertical):
         self._seen: tuple[Any, ...] = ()  # what the launches table last showed
         self._runs_seen: tuple[Any, ...] = ()
         self._loading_more = False
+        self._cells: dict[str | None, tuple[str, ...]] = {}  # run id -> the cells shown
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="/ filter launches", id="launch-filter")
@@ -70,18 +72,27 @@ class LaunchesPane(Vertical):
         ):
             table.add_column(label, key=key)
         self.query_one("#launch-filter", Input).display = False
+        self.store_watch = runner.watch(self.app.home)  # type: ignore[attr-defined]
         self.poll()
         self.set_interval(REFRESH, self.poll)
 
     # -- reading the store, in a thread -----------------------------------------------------
 
-    def poll(self) -> None:
-        self._read(self.launch_id, max(self.loaded, PAGE))
+    def poll(self, force: bool = False) -> None:
+        """Reads only when the store changed (one cheap query otherwise): idle costs nothing."""
+        if force or self.store_watch.changed():
+            self._read(self.launch_id, max(self.loaded, PAGE))
 
     @work(thread=True, exclusive=True, group="poll")
-    def _read(self, launch_id: str | None, count: int) -> None:
+    def _read(self, launch_id: str | None, count: int, launches_too: bool = True) -> None:
+        """Launches (with their counts, a query over all their runs) only when the store
+        changed; selecting a launch reads just its runs."""
         home = self.app.home  # type: ignore[attr-defined]
-        launches = [item.record for item in runner.status(home=home, limit=LAUNCHES_SHOWN)]  # type: ignore[union-attr]
+        launches = (
+            [item.record for item in runner.status(home=home, limit=LAUNCHES_SHOWN)]  # type: ignore[union-attr]
+            if launches_too or not self.records
+            else self.records
+        )
         selected = next((r for r in launches if r.id == launch_id), None)
         runs_key: tuple[Any, ...] = ()
         table = None
@@ -129,29 +140,30 @@ class LaunchesPane(Vertical):
                 self.select_launch(shown[0].id)
 
     def _fill_runs(self, results: Any) -> None:
+        """Rows already shown are updated cell by cell, new ones appended: a live launch or
+        the next page costs what changed, not a redraw of every row."""
         table = self.query_one("#run-table", DataTable)
         keep = table.cursor_row
-        if [c.key for c in results.columns] != [c.key for c in self.columns]:
+        keys = [c.key for c in results.columns]
+        if keys != [c.key for c in self.columns] or results.rows[:1] != self.rows[:1]:
             table.clear(columns=True)
             for column in results.columns:
                 table.add_column(clean(column.name), key=column.key)
-        else:
-            table.clear()
+            self._cells = {}
         self.columns = list(results.columns)
         self.rows = list(results.rows)
         self.loaded = len(self.rows)
         for row in self.rows:
-            cells = []
-            for column in self.columns:
-                value = results.cell(row, column)
-                if column.kind == "status":
-                    cells.append(status_text(value))
-                elif column.kind in ("integer", "number", "duration"):
-                    cells.append(Text(clean(value), justify="right"))
-                else:
-                    cells.append(plain(value))
-            table.add_row(*cells, key=row.run_id)
-        if self.rows:
+            values = tuple(results.cell(row, column) for column in self.columns)
+            shown = self._cells.get(row.run_id)
+            if shown is None:
+                table.add_row(*self._cells_of(values), key=row.run_id)
+            elif shown != values:
+                for column, value, cell in zip(keys, values, self._cells_of(values), strict=True):
+                    if value != shown[keys.index(column)]:
+                        table.update_cell(row.run_id, column, cell)
+            self._cells[row.run_id] = values
+        if self.rows and table.cursor_row != keep:
             table.move_cursor(row=min(keep, len(self.rows) - 1))
         fixed = getattr(results, "fixed", {}) or {}
         text = Text()
@@ -163,6 +175,17 @@ class LaunchesPane(Vertical):
             text.append(f"  (rows 1-{self.loaded} of {record.run_count}; more load as you scroll)")
         self.query_one("#fixed", Static).update(text)
         self._loading_more = False
+
+    def _cells_of(self, values: tuple[str, ...]) -> list[Text]:
+        cells = []
+        for column, value in zip(self.columns, values, strict=True):
+            if column.kind == "status":
+                cells.append(status_text(value))
+            elif column.kind in ("integer", "number", "duration"):
+                cells.append(Text(clean(value), justify="right"))
+            else:
+                cells.append(plain(value))
+        return cells
 
     # -- selection --------------------------------------------------------------------------
 
@@ -183,7 +206,8 @@ class LaunchesPane(Vertical):
         self.launch_id = launch_id
         self.loaded = 0
         self._runs_seen = ()
-        self.poll()
+        self.rows = []
+        self._read(launch_id, PAGE, launches_too=False)
 
     @on(DataTable.RowHighlighted, "#launch-table")
     def _launch_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -201,7 +225,7 @@ class LaunchesPane(Vertical):
         if record and near_end and self.loaded < record.run_count and not self._loading_more:
             self._loading_more = True
             self._runs_seen = ()
-            self._read(self.launch_id, self.loaded + PAGE)
+            self._read(self.launch_id, self.loaded + MORE, launches_too=False)
 
     @on(DataTable.RowSelected, "#run-table")
     def _run_chosen(self, event: DataTable.RowSelected) -> None:
@@ -217,10 +241,10 @@ class LaunchesPane(Vertical):
         self.query_one("#launch-table", DataTable).focus()
 
     def show_launch(self, launch_id: str) -> None:
-        """Select a launch (a new one, just created) and read it now."""
-        self.launch_id = None
-        self.select_launch(launch_id)
-        self._seen = ()
+        """Select a launch (a new one, perhaps not listed yet) and read it and the list now."""
+        self.launch_id, self.loaded, self.rows = launch_id, 0, []
+        self._runs_seen = self._seen = ()
+        self._read(launch_id, PAGE, launches_too=True)
 
     # -- actions ----------------------------------------------------------------------------
 
