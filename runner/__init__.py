@@ -96,9 +96,9 @@ __all__ = [
     "runs",
     "show",
     "status",
-    "watch",
     "table",
     "wait",
+    "watch",
     "workflow",
     "workflows",
 ]

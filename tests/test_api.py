@@ -50,9 +50,9 @@ def test_public_names_are_pinned() -> None:
         "runs",
         "show",
         "status",
-        "watch",
         "table",
         "wait",
+        "watch",
         "workflow",
         "workflows",
     ]
