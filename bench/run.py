@@ -9,6 +9,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import detach
+import kernel
 import startup
 import sweep
 import table
@@ -19,6 +20,7 @@ BENCHMARKS: list[tuple[str, Callable[[bool], str]]] = [
     ("sweep", sweep.run),
     ("detach", detach.run),
     ("table", table.run),
+    ("kernel", kernel.run),
 ]
 
 

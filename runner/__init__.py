@@ -6,10 +6,12 @@ The public API, for notebooks and scripts::
     launch = runner.launch("pi", ["params.samples=1000,10000"], repeat=3, seed=42)
     launch.results
     runner.table(launch)      # the results side by side (varying params, flattened results)
+    launch.to_dataframe()     # pandas (pip install 'runner-launch[notebook]'); launch.plot(x=, y=)
+    runner.runs(workflow="pi", status="failed")   # past runs, however they were launched
 
 a launch that outlives the call, followed or stopped from any process::
 
-    launch = runner.launch("pi", ["params.samples=1000,10000"], repeat=50, detach=True)
+    launch = runner.launch("pi", ["params.samples=1000,10000"], repeat=50, wait=False)
     runner.wait(launch.id)      # or launch.wait(); runner.cancel([launch.id]), launch.cancel()
 
 and to write a workflow in Python::
@@ -22,6 +24,7 @@ from runner.api import (
     Entities,
     Launch,
     Preview,
+    Runs,
     compose,
     entities,
     get,
@@ -74,6 +77,7 @@ __all__ = [
     "RunSpec",
     "RunStatus",
     "RunnerError",
+    "Runs",
     "RunsFailed",
     "UsageError",
     "ValidationError",

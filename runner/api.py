@@ -29,7 +29,15 @@ if TYPE_CHECKING:
 
 
 class Launch:
-    """A launch and its runs, as recorded; the runs are read from the store when first asked."""
+    """A launch and its runs, as recorded; the runs are read from the store when first asked.
+
+    In a notebook it renders as HTML (its runs, status in colour, the params that vary and
+    the results); in a console as one line::
+
+        launch = runner.launch("pi", sweep={"samples": [100, 1000]}, repeat=3)
+        launch                  # <Launch 3f2a...: pi:1.0, 6 runs (6 succeeded)>
+        launch.to_dataframe()   # one row per run (pandas: the `notebook` extra)
+    """
 
     def __init__(
         self, record: LaunchRecord, runs: list[RunRecord] | None = None, store: Store | None = None
@@ -38,15 +46,26 @@ class Launch:
         self._runs = runs
         self._store = store
 
+    def __repr__(self) -> str:
+        from runner.display import launch_text
+
+        return launch_text(self)
+
+    def _repr_html_(self) -> str:
+        from runner.display import launch_html
+
+        return launch_html(self)
+
     @property
     def id(self) -> str:
         return self.record.id
 
     @property
-    def runs(self) -> list[RunRecord]:
+    def runs(self) -> Runs:
+        """Its runs in plan order (read once; `status()` reads them again)."""
         if self._runs is None:
             self._runs = self._store.runs(self.id) if self._store else []
-        return self._runs
+        return Runs(self._runs)
 
     @property
     def ok(self) -> bool:
@@ -70,12 +89,31 @@ class Launch:
     def home(self) -> Path | None:
         return self._store.home if self._store else None
 
+    def status(self) -> str:
+        """The launch's status read again from the store (running, succeeded, failed,
+        timed_out, cancelled, lost), its record and runs refreshed with it::
+
+            launch = runner.launch("nap", repeat=4, wait=False)
+            launch.status()          # 'running'
+            launch.record.counts     # {'succeeded': 1, 'running': 2, 'pending': 1}
+        """
+        if self._store is not None:
+            record = self._store.launch(self.id)
+            assert record is not None
+            self.record, self._runs = record, None
+        return self.record.status
+
     def cancel(self) -> CancelResult:
         """Cancel this launch, from any process: pending runs never start, running ones are
-        stopped, both recorded cancelled; finished runs are kept."""
+        stopped, both recorded cancelled; finished runs are kept::
+
+            launch = runner.launch("nap", repeat=20, wait=False)
+            launch.cancel().cancelled    # how many runs it stopped
+        """
         from runner.lifecycle import cancel
 
         (done,) = cancel([self.id], home=self.home)
+        self.status()
         return done
 
     def wait(
@@ -84,20 +122,110 @@ class Launch:
         poll_interval: float = 0.5,
         timeout: float | None = None,
         on_outcome: Callable[[RunOutcome], None] | None = None,
+        progress: bool | None = None,
     ) -> Launch:
-        """This launch once it has ended (it may run in another process); see `runner.wait`."""
+        """This launch once it has ended (it may run in another process); see `runner.wait`.
+        `progress`: a live bar (tqdm.auto) of done, failed and running runs with an ETA;
+        None shows it unless `on_outcome` follows the launch. The launch itself is
+        refreshed too::
+
+            launch = runner.launch("pi", sweep={"samples": [100, 1000]}, wait=False)
+            launch.wait(timeout=60).results
+        """
         from runner.lifecycle import wait
 
-        return wait(
+        done = wait(
             self.id,
             home=self.home,
             poll_interval=poll_interval,
             timeout=timeout,
             on_outcome=on_outcome,
+            progress=progress,
         )
+        self.record, self._runs, self._store = done.record, None, done._store
+        return done
 
-    def to_json(self) -> dict[str, Any]:
-        return {**self.record.to_json(), "runs": [run.to_json() for run in self.runs]}
+    def resume(self, *, wait: bool = True, progress: bool | None = None) -> Launch:
+        """Run again, into this launch, the runs that did not succeed (same params and
+        seeds); see `runner.resume`::
+
+            launch.cancel()
+            launch.resume(wait=False)
+        """
+        done = resume(self.id, home=self.home, wait=wait, progress=progress)
+        self.record, self._runs, self._store = done.record, None, done._store
+        return done
+
+    def table(self, **options: Any) -> ResultsTable:
+        """Its results table (`runner.table`: the params that vary, results flattened, by
+        sweep point when runs repeat); `options` as `runner.table` takes them::
+
+            launch.table(by_point=True, stats=True, sort="pi")
+        """
+        return table(self, home=self.home, **options)
+
+    def to_dataframe(self, *, by_point: bool = False, **options: Any) -> Any:
+        """Its results as a pandas DataFrame, one row per run by default (index: run id;
+        columns `params.x`, `result.y`, `status`, `seed`, `repeat`, `duration`), to
+        aggregate with pandas. Needs the `notebook` extra
+        (pip install 'runner-launch[notebook]')::
+
+            frame = launch.to_dataframe()
+            frame.groupby("params.samples")["result.pi"].agg(["mean", "std"])
+        """
+        return self.table(by_point=by_point, **options).to_dataframe()
+
+    def plot(self, x: str, y: str, *, ax: Any = None) -> Any:
+        """Plot result `y` against param `x`: the mean over repeats with a band of one
+        standard deviation; returns the matplotlib Axes. Needs the `notebook` extra::
+
+            launch.plot(x="samples", y="error")
+        """
+        from runner.frames import plot
+
+        return plot(self.table(by_point=False, all_columns=True), x, y, ax=ax)
+
+    def to_json(self, *, runs: bool = True) -> dict[str, Any]:
+        """The launch as `--json` prints it; `runs=False`: its runs left out (a listing)."""
+        return {
+            **self.record.to_json(),
+            "runs": [run.to_json() for run in self.runs] if runs else [],
+        }
+
+
+class Runs(list[RunRecord]):
+    """A list of runs that reads well: HTML in a notebook (status in colour, the params that
+    vary, results), one line a run in a console. What `runner.runs` and `Launch.runs` return::
+
+        failed = runner.runs(workflow="pi", status="failed")
+        failed.table()          # the core results table of these runs
+    """
+
+    def __repr__(self) -> str:
+        from runner.display import runs_text
+
+        return runs_text(self)
+
+    def _repr_html_(self) -> str:
+        from runner.display import runs_html
+
+        return runs_html(self)
+
+    def table(self) -> ResultsTable:
+        """These runs as the core results table, one row per run::
+
+        runner.runs(status="failed").table()
+        """
+        from runner.display import runs_table
+
+        return runs_table(self)
+
+    def to_dataframe(self) -> Any:
+        """These runs as a pandas DataFrame, one row per run (the `notebook` extra)::
+
+        runner.runs(workflow="pi", limit=500).to_dataframe()["result.error"].describe()
+        """
+        return self.table().to_dataframe()
 
 
 @dataclass
@@ -355,6 +483,7 @@ def launch(
     wait: bool = True,
     on_created: Callable[[LaunchRecord, list[RunSpec]], None] | None = None,
     on_outcome: Callable[[RunOutcome], None] | None = None,
+    progress: bool | None = None,
     **options: Any,
 ) -> Launch:
     """Compose, validate, plan, record, execute and record again; returns the recorded launch.
@@ -364,7 +493,16 @@ def launch(
     (name, tags, notes, repeat, seed, params, labels, annotations, env, max_parallelism, addr,
     timeout, retries, cache). `detach` (or `wait=False`, as the CLI's --no-wait): return as
     soon as the runs are recorded; a background process of its own runs them (`runner.wait`,
-    `runner.cancel` and `runner.status` follow it from anywhere).
+    `runner.cancel` and `runner.status` follow it from anywhere). In a notebook the kernel
+    stays free and the runs go on if the kernel restarts; `Launch.wait`, `.status()` and
+    `.cancel()` follow them. `progress`: a live bar (tqdm.auto: a widget in Jupyter, a line
+    in a console) of done, failed and running runs with an ETA while this call waits; None
+    shows it unless `on_created` / `on_outcome` follow the launch (the CLI, the TUI)::
+
+        launch = runner.launch("pi", sweep={"samples": [100, 1000]}, repeat=3, seed=0)
+        launch.results                      # 6 results, in plan order
+        later = runner.launch("nap", repeat=8, wait=False)
+        later.status()                      # 'running': the kernel is free meanwhile
     """
     from runner.launchers import make_launcher
 
@@ -396,20 +534,42 @@ def launch(
             store.record_launch(record, the_plan.specs)
         if detach:
             return _detached(store, record, the_plan.specs, fail_fast, overwrite_cache, on_created)
-        if on_created:
-            on_created(record, the_plan.specs)
-        return _execute(
-            store,
-            record,
-            the_plan.specs,
-            launcher=launchers[0],
-            fail_fast=fail_fast or bool(the_plan.base.fields.get("fail_fast")),
-            overwrite_cache=overwrite_cache,
-            on_outcome=on_outcome,
-        )
+        with _progress(progress, on_created, on_outcome) as (on_created, on_outcome):
+            if on_created:
+                on_created(record, the_plan.specs)
+            return _execute(
+                store,
+                record,
+                the_plan.specs,
+                launcher=launchers[0],
+                fail_fast=fail_fast or bool(the_plan.base.fields.get("fail_fast")),
+                overwrite_cache=overwrite_cache,
+                on_outcome=on_outcome,
+            )
     finally:
         for launcher in launchers:
             launcher.release()  # a no-op once its runs ran
+
+
+OnCreated = Callable[[LaunchRecord, list[RunSpec]], None]
+OnOutcome = Callable[[RunOutcome], None]
+
+
+@contextlib.contextmanager
+def _progress(
+    progress: bool | None, on_created: OnCreated | None, on_outcome: OnOutcome | None
+) -> Iterator[tuple[OnCreated | None, OnOutcome | None]]:
+    """The callbacks to follow a launch with: the caller's, behind a progress bar if wanted."""
+    from runner.progress import Progress, wanted
+
+    if not wanted(progress, on_created, on_outcome):
+        yield on_created, on_outcome
+        return
+    bar = Progress(on_created, on_outcome)
+    try:
+        yield bar.created, bar.outcome
+    finally:
+        bar.close()
 
 
 def _detached(
@@ -539,11 +699,16 @@ def resume(
     on_outcome: Callable[[RunOutcome], None] | None = None,
     detach: bool = False,
     wait: bool = True,
+    progress: bool | None = None,
 ) -> Launch:
     """Run again, into the same launch, exactly the runs that did not succeed: same params,
     same seeds. `detach` / `wait=False`: in a background process, as `launch` does. For a launch whose launcher died (its runs show as lost), was interrupted or
     cancelled. A launch cancelled in a process that lives on (a TUI, a kernel) can be resumed
-    elsewhere: that process stops running a launch it no longer owns."""
+    elsewhere: that process stops running a launch it no longer owns. `progress` as in
+    `launch`::
+
+        runner.resume("3f2a")                 # or runner.get("3f2a").resume()
+    """
     from runner.store import launcher_alive, process_start
 
     store = _store(home)
@@ -561,9 +726,10 @@ def resume(
     store.reopen(record.id, [run.id for run in todo], os.getpid(), process_start(os.getpid()))
     if detach or not wait:
         return _detached(store, record, specs, False, False, on_created)
-    if on_created:
-        on_created(record, specs)
-    return _execute(store, record, specs, on_outcome=on_outcome)
+    with _progress(progress, on_created, on_outcome) as (on_created, on_outcome):
+        if on_created:
+            on_created(record, specs)
+        return _execute(store, record, specs, on_outcome=on_outcome)
 
 
 def rerun(
@@ -576,7 +742,11 @@ def rerun(
     wait: bool = True,
 ) -> Launch:
     """Reproduce one recorded run (workflow version, params, seed) as a new run.
-    `detach` / `wait=False`: in a background process, as `launch` does."""
+    `detach` / `wait=False`: in a background process, as `launch` does::
+
+        again = runner.rerun("9c1e")    # a run id (prefix)
+        again.results == runner.get("9c1e").result
+    """
     import dataclasses
 
     from runner.plan import new_id
@@ -608,7 +778,11 @@ def rerun(
 
 
 def log_path(run_id: str, *, home: str | Path | None = None) -> tuple[RunRecord, Path]:
-    """A run and where its log is (the file exists once the run has written something)."""
+    """A run and where its log is (the file exists once the run has written something)::
+
+    run, path = runner.log_path("9c1e")
+    print(path.read_text() if path.exists() else "(no output)")
+    """
     from runner.worker import LOG_NAME
 
     store = _store(home)
@@ -756,7 +930,11 @@ def status(
     workflow: str | None = None,
 ) -> list[Launch] | list[RunRecord]:
     """Recorded launches (most recent first; of one workflow when given), or the launches and
-    runs named by id prefixes."""
+    runs named by id prefixes (`runner status`)::
+
+        runner.status(limit=5)              # the last five launches
+        runner.status(["3f2a", "9c1e"])     # a launch and a run
+    """
     store = Store.existing(home)
     if store is None:
         if ids:
@@ -765,7 +943,9 @@ def status(
             )
         return []
     if not ids:
-        return [Launch(record) for record in store.launches(limit, workflow_id=workflow)]
+        return [
+            Launch(record, store=store) for record in store.launches(limit, workflow_id=workflow)
+        ]
     found: list[Any] = []
     for prefix in ids:
         kind, full = store.resolve(prefix)
@@ -786,7 +966,7 @@ def runs(
     limit: int | None = 100,
     offset: int = 0,
     home: str | Path | None = None,
-) -> list[RunRecord]:
+) -> Runs:
     """Recorded runs, however they were launched (CLI, TUI, notebook)::
 
         runner.runs(workflow="pi", status="failed", limit=10)   # most recent first
@@ -797,7 +977,7 @@ def runs(
     """
     store = Store.existing(home)
     if store is None:
-        return []
+        return Runs()
     launch_id = None
     if launch is not None:
         kind, launch_id = store.resolve(launch)
@@ -805,19 +985,25 @@ def runs(
             found = store.run(launch_id)
             launch_id = found.launch_id if found else launch_id
     statuses = [status] if isinstance(status, str) else list(status or ())
-    return store.find_runs(
-        launch_id=launch_id,
-        workflow_id=workflow,
-        statuses=statuses,
-        tag=tag,
-        since=since,
-        limit=limit,
-        offset=offset,
+    return Runs(
+        store.find_runs(
+            launch_id=launch_id,
+            workflow_id=workflow,
+            statuses=statuses,
+            tag=tag,
+            since=since,
+            limit=limit,
+            offset=offset,
+        )
     )
 
 
 def entities(*, config_dir: str | Path | None = None, home: str | Path | None = None) -> Entities:
-    """Workflows (each with its versions, registered ones apart) and saved run definitions."""
+    """Workflows (each with its versions, registered ones apart) and saved run definitions,
+    as `runner list --json` prints them::
+
+        [w["id"] for w in runner.entities().workflows]
+    """
     from runner.composer import Project, config_space
 
     project = Project.find(config_dir)
@@ -918,7 +1104,11 @@ def table(
 
     `where`: filters such as 'error<0.01' or 'status=failed'; `sort` (a column), `desc`,
     `top` (rows kept); `columns` picks and orders; `all_columns` shows fixed params too;
-    `stats` adds min and max to the mean and std of each point."""
+    `stats` adds min and max to the mean and std of each point::
+
+        runner.table(launch, by_point=True, stats=True, sort="error", top=5)
+        runner.table(["3f2a", "9c1e"], where=["status=failed"]).to_dataframe()
+    """
     import json
 
     from runner import results

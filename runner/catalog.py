@@ -113,7 +113,10 @@ def workflows(
 
 
 def presets(*, config_dir: str | Path | None = None) -> list[PresetInfo]:
-    """The saved run definitions of the project and runner's built-ins."""
+    """The saved run definitions of the project and runner's built-ins::
+
+    [(p.name, p.workflow) for p in runner.presets()]   # [('pi_sweep', 'pi'), ...]
+    """
     from runner.composer import Project, config_space
 
     with config_space(Project.find(config_dir)) as space:

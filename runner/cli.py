@@ -490,7 +490,13 @@ def status(ids: tuple[str, ...], limit: int, quiet: bool, as_json: bool) -> None
 
     found = api.status(ids, limit=limit)
     if as_json:
-        render.as_json([item.to_json() for item in found])
+        # A listing leaves each launch's runs out, as it always has; ids show them.
+        render.as_json(
+            [
+                item.to_json(runs=bool(ids)) if isinstance(item, api.Launch) else item.to_json()
+                for item in found
+            ]
+        )
     elif quiet:
         render.status_ids(found, expand=bool(ids))
     else:

@@ -47,7 +47,11 @@ def workflow(
 
     Its id defaults to the function's name, its description to the docstring's first
     paragraph, and its version to a hash of its module's source, so that a change to the code
-    is a new version and a run's record says which code ran.
+    is a new version and a run's record says which code ran::
+
+        @runner.workflow(retries=2)
+        def train(lr: float = 0.01, epochs: int = 10, seed: int = 0) -> dict:
+            return {"loss": 1 / (1 + lr * epochs)}
     """
 
     def mark(target: F) -> F:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runner.api import Launch, _execute, _respec, _store
+from runner.api import Launch, _execute, _progress, _respec, _store
 from runner.errors import UsageError, WaitTimeout
 from runner.records import LaunchRecord, RunOutcome, RunSpec, RunStatus
 
@@ -39,7 +39,11 @@ def cancel(ids: Sequence[str], *, home: str | Path | None = None) -> list[Cancel
     """Cancel launches or single runs (ids or unique prefixes), from any process: unfinished
     runs are recorded cancelled at once, and the process running them stops their work
     (within a second; it is not itself stopped). A launch whose process is gone has its
-    unfinished runs recorded cancelled; a finished one is left as it is."""
+    unfinished runs recorded cancelled; a finished one is left as it is::
+
+        (done,) = runner.cancel(["3f2a"])
+        done.cancelled, done.counts      # 12, {'succeeded': 4, 'cancelled': 12}
+    """
     store = _store(home)
     named = [store.resolve(prefix) for prefix in ids]  # every id is checked before any cancel
     done: list[CancelResult] = []
@@ -65,12 +69,29 @@ def wait(
     timeout: float | None = None,
     on_created: Callable[[LaunchRecord, list[RunSpec]], None] | None = None,
     on_outcome: Callable[[RunOutcome], None] | None = None,
+    progress: bool | None = None,
 ) -> Launch:
     """Wait, by reading the store, until a launch (or the launch of a run id) has ended,
     whichever process runs it; returns it as recorded. Its runs are reported to `on_created`
     and (as they finish) to `on_outcome`, as a launch made here would report them. A launch
     whose process died ends the wait too (its runs show as lost). `timeout` (seconds):
-    WaitTimeout past it; the launch is left alone."""
+    WaitTimeout past it; the launch is left alone. `progress`: a live bar (tqdm.auto) of
+    done, failed and running runs with an ETA; None shows it unless a callback follows::
+
+        runner.wait(launch.id, timeout=600, progress=True).results
+    """
+    with _progress(progress, on_created, on_outcome) as (on_created, on_outcome):
+        return _wait(launch_id, home, poll_interval, timeout, on_created, on_outcome)
+
+
+def _wait(
+    launch_id: str,
+    home: str | Path | None,
+    poll_interval: float,
+    timeout: float | None,
+    on_created: Callable[[LaunchRecord, list[RunSpec]], None] | None,
+    on_outcome: Callable[[RunOutcome], None] | None,
+) -> Launch:
     if poll_interval <= 0:
         raise UsageError(f"poll interval must be more than 0 seconds, not {poll_interval}")
     deadline = None if timeout is None else time.monotonic() + timeout

@@ -97,6 +97,27 @@ class ResultsTable:
         """A value as people read it (significant digits, durations); '' when empty."""
         return format_value(row.values.get(column.key), column.kind, exact=column.group == "params")
 
+    def to_dataframe(self) -> Any:
+        """The table as a pandas DataFrame: columns keyed `params.x`, `result.y` (statistics
+        by point: `result.y mean`), typed by kind; indexed by run id when rows are runs.
+        Needs the `notebook` extra (pip install 'runner-launch[notebook]')::
+
+            runner.table(launch, by_point=True).to_dataframe()
+        """
+        from runner.frames import to_dataframe
+
+        return to_dataframe(self)
+
+    def __repr__(self) -> str:
+        from runner.display import table_text
+
+        return table_text(self)
+
+    def _repr_html_(self) -> str:
+        from runner.display import table_html
+
+        return table_html(self)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "columns": [

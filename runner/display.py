@@ -1,0 +1,179 @@
+"""How launches, run lists and results tables read in a notebook (HTML) and a terminal (text)."""
+
+from __future__ import annotations
+
+import datetime
+import io
+import json
+from collections.abc import Sequence
+from html import escape
+from typing import TYPE_CHECKING
+
+from runner.records import RunRecord, RunStatus
+
+if TYPE_CHECKING:
+    from runner.api import Launch
+    from runner.results import ResultsTable
+
+# Inline styles only: a notebook shown on GitHub or nbviewer drops external CSS and classes.
+COLOURS = {
+    RunStatus.SUCCEEDED: "#1a7f37",
+    RunStatus.CACHED: "#0a7d8c",
+    RunStatus.FAILED: "#cf222e",
+    RunStatus.TIMED_OUT: "#bc4c00",
+    RunStatus.CANCELLED: "#6e7781",
+    RunStatus.RUNNING: "#0969da",
+    RunStatus.PENDING: "#8c959f",
+    RunStatus.LOST: "#8250df",
+}
+MAX_ROWS = 50  # rows shown in HTML; the rest are counted, as pandas does past its limit
+_CELL = "padding:2px 8px;text-align:left;border-bottom:1px solid #d0d7de"
+
+
+def status_html(status: str | RunStatus | None) -> str:
+    if status is None:
+        return ""
+    colour = COLOURS.get(RunStatus(status), "inherit") if status in COLOURS else "inherit"
+    return f'<span style="color:{colour};font-weight:bold">{escape(str(status))}</span>'
+
+
+def counts_text(counts: dict[str, int]) -> str:
+    order = [s.value for s in RunStatus]
+    return ", ".join(
+        f"{counts[s]} {s}" for s in sorted(counts, key=lambda s: order.index(s)) if counts[s]
+    )
+
+
+def counts_html(counts: dict[str, int]) -> str:
+    order = [s.value for s in RunStatus]
+    return ", ".join(
+        f"{counts[s]} {status_html(s)}"
+        for s in sorted(counts, key=lambda s: order.index(s))
+        if counts[s]
+    )
+
+
+def _when(stamp: float | None) -> str:
+    if stamp is None:
+        return ""
+    return datetime.datetime.fromtimestamp(stamp).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _table(headers: Sequence[str], rows: list[list[str]], hidden: int = 0) -> str:
+    head = "".join(f'<th style="{_CELL}">{h}</th>' for h in headers)
+    body = "".join(
+        "<tr>" + "".join(f'<td style="{_CELL}">{cell}</td>' for cell in row) + "</tr>"
+        for row in rows
+    )
+    more = (
+        f'<tr><td colspan="{len(headers)}" style="{_CELL}"><i>&hellip; {hidden} more rows</i>'
+        "</td></tr>"
+        if hidden
+        else ""
+    )
+    return (
+        '<table style="border-collapse:collapse;font-size:0.9em">'
+        f"<thead><tr>{head}</tr></thead><tbody>{body}{more}</tbody></table>"
+    )
+
+
+def table_html(table: ResultsTable) -> str:
+    """The results table: varying params and result columns, status in colour, fixed
+    params in a line above it."""
+    shown = table.rows[:MAX_ROWS]
+    headers = [escape(c.name) for c in table.columns]
+    rows = [
+        [
+            status_html(row.status) if column.kind == "status" else escape(table.cell(row, column))
+            for column in table.columns
+        ]
+        for row in shown
+    ]
+    fixed = ", ".join(
+        f"{escape(key)}={escape(json.dumps(value, default=str))}"
+        for key, value in table.fixed.items()
+    )
+    what = "sweep points" if table.by_point else "runs"
+    caption = f"<small>{len(table.rows)} {what}" + (f"; fixed: {fixed}" if fixed else "")
+    return caption + "</small>" + _table(headers, rows, len(table.rows) - len(shown))
+
+
+def table_text(table: ResultsTable) -> str:
+    """The table as plain text (a console, a doctest), through rich as the CLI renders it."""
+    from rich.console import Console
+    from rich.table import Table
+
+    grid = Table(box=None, pad_edge=False)
+    for column in table.columns:
+        grid.add_column(
+            column.name, justify="right" if column.kind in ("integer", "number") else "left"
+        )
+    for row in table.rows[:MAX_ROWS]:
+        grid.add_row(*(table.cell(row, column) for column in table.columns))
+    # Into a string, never Jupyter's display: rich would show the table a second time there.
+    out = io.StringIO()
+    console = Console(file=out, width=120, color_system=None, force_jupyter=False)
+    console.print(grid)
+    what = "sweep points" if table.by_point else "runs"
+    fixed = " ".join(f"{k}={json.dumps(v, default=str)}" for k, v in table.fixed.items())
+    hidden = len(table.rows) - min(len(table.rows), MAX_ROWS)
+    tail = f"\n... {hidden} more rows" if hidden else ""
+    head = f"ResultsTable: {len(table.rows)} {what}" + (f"; fixed: {fixed}" if fixed else "")
+    return head + "\n" + out.getvalue().rstrip() + tail
+
+
+def launch_text(launch: Launch) -> str:
+    record = launch.record
+    name = f" {record.name!r}" if record.name else ""
+    return (
+        f"<Launch {record.id}{name}: {record.workflow_id}:{record.workflow_version},"
+        f" {record.run_count} runs ({counts_text(record.counts) or 'none recorded'})>"
+    )
+
+
+def launch_html(launch: Launch) -> str:
+    """The launch (id, workflow, counts by status) and its results table."""
+    from runner.api import table
+
+    record = launch.record
+    tags = ", ".join(escape(t) for t in record.tags)
+    head = (
+        f"<b>Launch {escape(record.id)}</b>"
+        + (f" &ldquo;{escape(record.name)}&rdquo;" if record.name else "")
+        + f" &mdash; {escape(record.workflow_id)}:{escape(record.workflow_version)},"
+        f" {record.run_count} runs: {counts_html(record.counts)}"
+        + f"<br><small>created {_when(record.created)}; seed {record.seed}"
+        + (f"; tags {tags}" if tags else "")
+        + "</small>"
+    )
+    return f"<div>{head}{table_html(table(launch, by_point=False))}</div>"
+
+
+def runs_text(runs: Sequence[RunRecord]) -> str:
+    lines = [f"{len(runs)} runs"]
+    for run in runs[:MAX_ROWS]:
+        outcome = run.error if run.error else json.dumps(run.result, default=str)
+        lines.append(
+            f"  {run.id}  {run.status.value:<9}  {run.workflow_id}:{run.workflow_version}"
+            f"  {json.dumps(run.params, default=str)}  {_clip(outcome or '')}"
+        )
+    if len(runs) > MAX_ROWS:
+        lines.append(f"  ... {len(runs) - MAX_ROWS} more")
+    return "\n".join(lines)
+
+
+def runs_table(runs: Sequence[RunRecord]) -> ResultsTable:
+    """A run list as the core results table: one row per run, the params that vary."""
+    from runner.results import build, rows_of
+
+    return build(rows_of(runs), decoded=True, by_point=False)
+
+
+def runs_html(runs: Sequence[RunRecord]) -> str:
+    """Runs one per row: status in colour, the params that vary between them, the results."""
+    return table_html(runs_table(runs))
+
+
+def _clip(text: str, width: int = 80) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "\u2026"

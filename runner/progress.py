@@ -1,0 +1,77 @@
+"""The live progress of a launch waited on from Python: tqdm.auto (a Jupyter widget or a console bar)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from runner.records import LaunchRecord, RunOutcome, RunSpec, RunStatus
+
+
+class Progress:
+    """A bar of finished runs out of all (tqdm gives the rate and ETA), with how many
+    failed (and were cancelled) and how many are still running or waiting for a worker. Made by
+    `created`, fed by `outcome`, closed by `close`; every callback is chained to the
+    caller's own."""
+
+    def __init__(
+        self,
+        on_created: Callable[[LaunchRecord, list[RunSpec]], None] | None = None,
+        on_outcome: Callable[[RunOutcome], None] | None = None,
+    ) -> None:
+        self._on_created = on_created
+        self._on_outcome = on_outcome
+        self._bar: Any = None
+        self._seen: set[str] = set()  # a wait reports every finished run once; guard anyway
+        self._failed = 0
+        self._cancelled = 0
+        self._total = 0
+
+    def created(self, record: LaunchRecord, specs: list[RunSpec]) -> None:
+        from tqdm.auto import tqdm
+
+        self._total = record.run_count
+        # A resume runs only some of the launch's runs: the others count as done already.
+        before = max(self._total - len(specs), 0)
+        self._bar = tqdm(
+            total=self._total,
+            initial=before,
+            desc=f"launch {record.id[:8]}",
+            unit="run",
+            dynamic_ncols=True,
+        )
+        self._show()
+        if self._on_created:
+            self._on_created(record, specs)
+
+    def outcome(self, outcome: RunOutcome) -> None:
+        if outcome.run_id not in self._seen:
+            self._seen.add(outcome.run_id)
+            if outcome.status is RunStatus.CANCELLED:
+                self._cancelled += 1
+            elif not outcome.status.ok:
+                self._failed += 1
+            if self._bar is not None:
+                self._bar.update(1)
+                self._show()
+        if self._on_outcome:
+            self._on_outcome(outcome)
+
+    def _show(self) -> None:
+        left = max(self._total - self._bar.n, 0)
+        shown = {"failed": self._failed, "running": left}
+        if self._cancelled:
+            shown["cancelled"] = self._cancelled
+        self._bar.set_postfix(shown, refresh=True)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def wanted(progress: bool | None, *callbacks: object) -> bool:
+    """progress=None: shown unless the caller follows the launch itself (the CLI, the TUI)."""
+    if progress is None:
+        return not any(callbacks)
+    return progress

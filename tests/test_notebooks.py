@@ -1,0 +1,103 @@
+"""The notebooks in notebooks/, run top to bottom by a real Jupyter kernel of this interpreter."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
+KERNEL = "runner-tests"  # a name no user kernel has: the spec below, and only it, is found
+
+
+@pytest.fixture
+def kernel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A kernelspec for this interpreter, in a temporary Jupyter path: nothing is installed
+    for the user, and the kernel is the venv's whatever `python3` means elsewhere."""
+    spec = tmp_path / "jupyter" / "kernels" / KERNEL
+    spec.mkdir(parents=True)
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    spec.joinpath("kernel.json").write_text(
+        json.dumps({"argv": argv, "display_name": "runner tests", "language": "python"})
+    )
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
+    monkeypatch.delenv("RUNNER_CONFIG_DIR", raising=False)
+    return KERNEL
+
+
+def execute(name: str, cwd: Path, kernel: str) -> object:
+    """Run a notebook top to bottom in `cwd`; any cell error fails (CellExecutionError)."""
+    nbformat = pytest.importorskip("nbformat")
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
+    client = NotebookClient(
+        notebook,
+        kernel_name=kernel,
+        timeout=300,
+        resources={"metadata": {"path": str(cwd)}},
+    )
+    client.execute()
+    return notebook
+
+
+def test_notebooks_are_committed_without_outputs() -> None:
+    nbformat = pytest.importorskip("nbformat")
+    found = sorted(NOTEBOOKS.glob("*.ipynb"))
+    assert len(found) >= 4
+    for path in found:
+        notebook = nbformat.read(path, as_version=4)
+        nbformat.validate(notebook)
+        for cell in notebook.cells:
+            if cell.cell_type == "code":
+                assert cell.outputs == [] and cell.execution_count is None, path.name
+
+
+def html_outputs(notebook: object) -> list[str]:
+    return [
+        output["data"]["text/html"]
+        for cell in notebook.cells  # type: ignore[attr-defined]
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        if "text/html" in output.get("data", {})
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name",
+    ["01_quickstart.ipynb", "03_non_blocking.ipynb", "04_cli_runs.ipynb"],
+)
+def test_notebook_runs_top_to_bottom(name: str, project: Path, home: Path, kernel: str) -> None:
+    execute(name, project, kernel)
+    assert any(home.iterdir())  # the runs went to RUNNER_HOME
+    assert not (project / ".runner").exists()
+
+
+@pytest.mark.slow
+def test_sweep_notebook_renders_its_launch(project: Path, home: Path, kernel: str) -> None:
+    import runner
+
+    notebook = execute("02_sweep_repeats.ipynb", project, kernel)
+    (launch,) = runner.status(home=home)
+    launch = runner.get(launch.id, home=home)
+    assert isinstance(launch, runner.Launch) and len(launch.runs) == 20
+    htmls = html_outputs(notebook)
+    assert all(html.strip() for html in htmls)  # nothing rendered twice or empty (rich's own)
+    shown = [html for html in htmls if f"Launch {launch.id}" in html]
+    assert shown, "the launch did not render as HTML"
+    html = shown[0]
+    for run in launch.runs:
+        assert run.id[:8] in html
+    for samples in ("100", "1000", "10000", "50000"):
+        assert f">{samples}<" in html
+    figures = [
+        output
+        for cell in notebook.cells
+        for output in cell.get("outputs", [])
+        if "image/png" in output.get("data", {})
+    ]
+    assert figures, "the plot was not drawn"
