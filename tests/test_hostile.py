@@ -78,6 +78,7 @@ OVERRIDES = [
 ]
 
 
+@pytest.mark.slow  # one subprocess per case: CI runs them, the quick suite does not
 @pytest.mark.parametrize(("args", "code", "message"), OVERRIDES)
 def test_bad_overrides(
     args: list[str], code: int, message: str, project: Path, home: Path, elsewhere: Path
@@ -134,6 +135,7 @@ RUN_FILES = [
 ]
 
 
+@pytest.mark.slow  # one subprocess per case: CI runs them, the quick suite does not
 @pytest.mark.parametrize(("name", "content", "message"), RUN_FILES)
 def test_bad_run_files(
     name: str, content: str | bytes, message: str, project: Path, home: Path, elsewhere: Path
@@ -181,6 +183,7 @@ INPUTS = [
 ]
 
 
+@pytest.mark.slow  # one subprocess per case: CI runs them, the quick suite does not
 @pytest.mark.parametrize(
     "way", ["file.py --inputs-file", "file.py stdin", "declared --inputs-file"]
 )

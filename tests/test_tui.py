@@ -309,12 +309,15 @@ def test_problems_land_on_the_fields_they_name() -> None:
 
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
+# Snapshots take 3 s each: CI runs them (a layout regression fails it), the quick suite not.
+snapshot_test = pytest.mark.slow
 
 
 async def _ready(pilot) -> None:
     await settle(pilot, 0.3)
 
 
+@snapshot_test
 @pytest.mark.parametrize("size", SIZES)
 def test_snapshot_workflows(size, snap_compare, snap_project: Path, home: Path, utc) -> None:
     fixed_store(home)
@@ -327,6 +330,7 @@ def test_snapshot_workflows(size, snap_compare, snap_project: Path, home: Path, 
     assert snap_compare(make_app(snap_project, home), terminal_size=size, run_before=run_before)
 
 
+@snapshot_test
 @pytest.mark.parametrize("size", SIZES)
 def test_snapshot_launch_form(size, snap_compare, snap_project: Path, home: Path, utc) -> None:
     async def run_before(pilot) -> None:
@@ -342,6 +346,7 @@ def test_snapshot_launch_form(size, snap_compare, snap_project: Path, home: Path
     assert snap_compare(make_app(snap_project, home), terminal_size=size, run_before=run_before)
 
 
+@snapshot_test
 @pytest.mark.parametrize("size", SIZES)
 def test_snapshot_launches(size, snap_compare, snap_project: Path, home: Path, utc) -> None:
     ids = fixed_store(home)
@@ -363,6 +368,7 @@ def test_snapshot_launches(size, snap_compare, snap_project: Path, home: Path, u
     assert snap_compare(make_app(snap_project, home), terminal_size=size, run_before=run_before)
 
 
+@snapshot_test
 @pytest.mark.parametrize("size", SIZES)
 def test_snapshot_run_details(size, snap_compare, snap_project: Path, home: Path, utc) -> None:
     ids = fixed_store(home)
@@ -375,6 +381,7 @@ def test_snapshot_run_details(size, snap_compare, snap_project: Path, home: Path
     assert snap_compare(make_app(snap_project, home), terminal_size=size, run_before=run_before)
 
 
+@snapshot_test
 def test_snapshot_light_theme_and_help(snap_compare, snap_project: Path, home: Path, utc) -> None:
     fixed_store(home)
 
