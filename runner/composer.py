@@ -8,7 +8,7 @@ import math
 import os
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,7 +146,7 @@ class Sources:
             if found:
                 return found
         for label, data in self.layers:
-            if _has_path(data, keys):
+            if has_path(data, keys):
                 return label
         return None
 
@@ -888,7 +888,8 @@ def _origin(label: str) -> str:
     return "" if label.startswith("override") else f" ({label})"
 
 
-def _has_path(data: Mapping[str, Any], keys: list[str]) -> bool:
+def has_path(data: Mapping[str, Any], keys: Sequence[str]) -> bool:
+    """Whether nested mappings hold a value at this path of keys."""
     node: Any = data
     for key in keys:
         if not isinstance(node, Mapping) or key not in node:

@@ -19,6 +19,7 @@ from runner.composer import (
     Definition,
     count,
     has_interpolation,
+    has_path,
     unknown_key_hint,
 )
 from runner.errors import CompositionError, DefinitionError, ValidationError
@@ -261,7 +262,7 @@ def needs_hydra(definition: Definition, axes: list[Axis]) -> bool:
     for axis in axes:
         if not axis.is_params:
             continue
-        if axis.kind is not OverrideType.CHANGE or not _has_path(
+        if axis.kind is not OverrideType.CHANGE or not has_path(
             definition.raw_params, axis.param_path
         ):
             return True
@@ -323,15 +324,6 @@ def _set_path(params: dict[str, Any], path: tuple[str, ...], value: Any) -> None
         node[key] = child = dict(child) if isinstance(child, dict) else {}
         node = child
     node[path[-1]] = value
-
-
-def _has_path(params: dict[str, Any], path: tuple[str, ...]) -> bool:
-    node: Any = params
-    for key in path:
-        if not isinstance(node, dict) or key not in node:
-            return False
-        node = node[key]
-    return True
 
 
 def _show_point(point: dict[str, Any]) -> str:
