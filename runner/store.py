@@ -112,6 +112,17 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX cancels_launch ON cancels(launch_id, id);
     """,
+    # 6: a million runs, and runs on a cluster. `plan`: a launch swept over params set at
+    # their paths keeps its base params and its axes once (JSON); its runs' params column is
+    # then '' and a run's params follow from its index. `result_ref`: a big result kept in a
+    # file of its own (the path, relative to the store's home), not as JSON in the row.
+    # `host` and `worker`: where a run ran (a Dask worker's address; empty for local runs).
+    """
+    ALTER TABLE launches ADD COLUMN plan TEXT;
+    ALTER TABLE runs ADD COLUMN result_ref TEXT;
+    ALTER TABLE runs ADD COLUMN host TEXT;
+    ALTER TABLE runs ADD COLUMN worker TEXT;
+    """,
 ]
 
 # The tables the last migration leaves; a store without one of them is damaged.
