@@ -27,7 +27,7 @@ class RunStatus(enum.StrEnum):
 
     @property
     def ok(self) -> bool:
-        return self in (RunStatus.SUCCEEDED, RunStatus.CACHED)
+        return self is RunStatus.SUCCEEDED or self is RunStatus.CACHED
 
 
 Sets = tuple[tuple[tuple[str, ...], Any], ...]  # (params path, value) of a run's sweep values
@@ -55,7 +55,7 @@ class IndexPlan:
     million copies); the ids and seeds of its runs follow from it too (plan.run_ids)."""
 
     params: dict[str, Any]
-    axes: tuple[tuple[tuple[str, ...], list[Any]], ...]
+    axes: tuple[tuple[tuple[str, ...], Sequence[Any]], ...]
     repeat: int
     seeds: tuple[int, ...]  # by repeat index
     id_key: int
@@ -67,7 +67,10 @@ class IndexPlan:
     def from_json(cls, data: dict[str, Any]) -> IndexPlan:
         return cls(
             params=data["params"],
-            axes=tuple((tuple(path), values) for path, values in data["axes"]),
+            axes=tuple(
+                (tuple(path), range(*values["range"]) if isinstance(values, dict) else values)
+                for path, values in data["axes"]
+            ),
             repeat=int(data["repeat"]),
             seeds=tuple(data["seeds"]),
             id_key=int(data["ids"][0]),
@@ -102,7 +105,6 @@ class RunSpec:
         "entrypoint",
         "id",
         "index",
-        "point",
         "repeat_index",
         "retries",
         "seed",
@@ -122,7 +124,6 @@ class RunSpec:
         params: dict[str, Any],
         seed: int,
         repeat_index: int,
-        point: dict[str, Any] | None = None,  # the sweep values of this run, as shown
         timeout: float | None = None,  # seconds; None = no limit
         retries: int = 0,  # further attempts after a failure, with the same seed
         cache: bool = False,  # reuse an earlier identical run's result
@@ -137,7 +138,6 @@ class RunSpec:
         self.sets = sets
         self.seed = seed
         self.repeat_index = repeat_index
-        self.point = {} if point is None else point
         self.timeout = timeout
         self.retries = retries
         self.cache = cache

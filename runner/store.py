@@ -259,6 +259,7 @@ class Store:
         self._lock = threading.RLock()
         # launch id -> what makes its runs' params from their indexes (None: stored whole)
         self._plans: dict[str, IndexPlan | None] = {}
+        self._planned: dict[str, bool] = {}  # launch id -> whether it has a plan
         problem = file_problem(self.path)
         if problem:
             raise StoreUnusable(f"the run store {self.path} {problem}", hint=_MOVE_AWAY)
@@ -429,8 +430,14 @@ class Store:
     def record_runs(self, launch: LaunchRecord, specs: Iterable[RunSpec]) -> int:
         """Runs of a recorded launch, as pending, in one transaction; returns the rowid of
         the first (the others follow it in order: `record_outcomes` finds them by it)."""
+        planned = self._planned.get(launch.id)
+        if planned is None:
+            row = self._db.execute(
+                "SELECT plan IS NOT NULL FROM launches WHERE id=?", (launch.id,)
+            ).fetchone()
+            planned = self._planned[launch.id] = bool(row and row[0])
         with self._transaction() as db:
-            return self._insert_runs(db, launch, specs, self._plan(launch.id) is not None)
+            return self._insert_runs(db, launch, specs, planned)
 
     def _insert_runs(
         self, db: sqlite3.Connection, launch: LaunchRecord, specs: Iterable[RunSpec], by_index: bool
