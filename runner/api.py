@@ -67,6 +67,32 @@ class Launch:
             self._runs = self._store.runs(self.id) if self._store else []
         return Runs(self._runs)
 
+    def iter_runs(self) -> Iterator[RunRecord]:
+        """Its runs in plan order, read a page at a time: memory for a page whatever the
+        launch's size (a million runs). Big results stay in their files until asked for::
+
+            for run in launch.iter_runs():
+                if run.status.value == "failed":
+                    print(run.id, run.error)
+        """
+        if self._runs is not None or self._store is None:
+            yield from self.runs
+        else:
+            yield from self._store.iter_runs(self.id)
+
+    def run_ids(self) -> Iterator[str]:
+        """Its run ids in plan order, streamed (nothing else is read)."""
+        if self._runs is not None or self._store is None:
+            yield from (run.id for run in self.runs)
+        else:
+            yield from self._store.run_ids(self.id)
+
+    def first_run(self) -> RunRecord | None:
+        """Its first run in plan order (one row read)."""
+        if self._runs is not None or self._store is None:
+            return self._runs[0] if self._runs else None
+        return self._store.first_run(self.id)
+
     @property
     def ok(self) -> bool:
         return all(RunStatus(status).ok for status in self.record.counts)
@@ -186,10 +212,14 @@ class Launch:
         return plot(self.table(by_point=False, all_columns=True), x, y, ax=ax)
 
     def to_json(self, *, runs: bool = True) -> dict[str, Any]:
-        """The launch as `--json` prints it; `runs=False`: its runs left out (a listing)."""
+        """The launch as `--json` prints it; `runs=False`: its runs left out (a listing).
+        Big results are shown by their summary and `result_file`, their files not read
+        (`runner status LAUNCH --json` streams the same runs a page at a time); a one-run
+        launch's JSON holds its whole result."""
+        whole = self.record.run_count == 1
         return {
             **self.record.to_json(),
-            "runs": [run.to_json() for run in self.runs] if runs else [],
+            "runs": [run.to_json(load=whole) for run in self.iter_runs()] if runs else [],
         }
 
 
@@ -790,6 +820,34 @@ def log_path(run_id: str, *, home: str | Path | None = None) -> tuple[RunRecord,
     return run, store.run_dir(run.id) / LOG_NAME
 
 
+def launch_logs(
+    ident: str, *, home: str | Path | None = None
+) -> tuple[LaunchRecord, Iterator[tuple[str, str, Path]]] | None:
+    """For an id naming a launch of several runs: the launch and (run id, status, log path)
+    of each of its runs that wrote a log, in plan order, streamed from the store a page at
+    a time; None for a run (or a one-run launch), whose log `log_path` finds::
+
+        record, logs = runner.api.launch_logs("3f2a")
+        for run_id, status, path in logs:
+            print(run_id, path.read_text())
+    """
+    from runner.worker import LOG_NAME
+
+    store = _store(home)
+    kind, full = store.resolve(ident)
+    record = store.launch(full) if kind == "launch" else None
+    if record is None or record.run_count < 2:
+        return None
+
+    def found() -> Iterator[tuple[str, str, Path]]:
+        for run_id, status, run_dir in store.logged_runs(full):
+            path = Path(run_dir) / LOG_NAME
+            if path.exists():
+                yield run_id, status, path
+
+    return record, found()
+
+
 def _execute(
     store: Store,
     record: LaunchRecord,
@@ -873,6 +931,7 @@ def _serve_cached(
             started=now,
             ended=now,
             result_json=found[spec.cache_key][1],
+            result_ref=found[spec.cache_key][2],
             cached_from=found[spec.cache_key][0],
             attempt=0,
         )
@@ -907,7 +966,7 @@ def _respec(run: RunRecord, launch: LaunchRecord) -> RunSpec:
 def _find_run(store: Store, prefix: str) -> RunRecord:
     """The run an id (prefix) names; a launch id names its first run."""
     kind, full = store.resolve(prefix)
-    run = store.run(full) if kind == "run" else next(iter(store.runs(full)), None)
+    run = store.run(full) if kind == "run" else store.first_run(full)
     if run is None:
         raise UsageError(f"launch {full} has no runs")
     return run
@@ -1097,6 +1156,7 @@ def table(
     top: int | None = None,
     columns: Sequence[str] | None = None,
     all_columns: bool = False,
+    first: int | None = None,
 ) -> ResultsTable:
     """The results table of launches (objects or id prefixes) or runs: one row per run, or
     per sweep point (`by_point`, the default when runs repeat), the params that vary as
@@ -1104,7 +1164,9 @@ def table(
 
     `where`: filters such as 'error<0.01' or 'status=failed'; `sort` (a column), `desc`,
     `top` (rows kept); `columns` picks and orders; `all_columns` shows fixed params too;
-    `stats` adds min and max to the mean and std of each point::
+    `stats` adds min and max to the mean and std of each point; `first`: only the first N
+    runs of each launch are read (a page of a big launch: what it swept still shows as
+    varying). Big results show as their summary: their files are not read::
 
         runner.table(launch, by_point=True, stats=True, sort="error", top=5)
         runner.table(["3f2a", "9c1e"], where=["status=failed"]).to_dataframe()
@@ -1115,15 +1177,19 @@ def table(
 
     items = [source] if isinstance(source, Launch | RunRecord | str) else list(source)
     chunks: list[tuple[bool, list[tuple[Any, ...]]]] = []  # (JSON still encoded, rows)
+    vary: list[str] = []
     for item in items:
         if isinstance(item, str):
             item = launches([item], home=home)[0]
         if isinstance(item, RunRecord):
             chunks.append((False, results.rows_of([item])))
         elif item._runs is not None or item._store is None:
-            chunks.append((False, results.rows_of(item.runs, item.record.repeat)))
+            runs = item.runs if first is None else item.runs[:first]
+            chunks.append((False, results.rows_of(runs, item.record.repeat)))
         else:
-            chunks.append((True, item._store.table_rows(item.record)))
+            chunks.append((True, item._store.table_rows(item.record, first)))
+        if first is not None and not isinstance(item, RunRecord):
+            vary.extend(item.record.definition.get("swept") or {})
     encoded = all(raw for raw, _ in chunks)
     rows: list[tuple[Any, ...]] = []
     for raw, chunk in chunks:
@@ -1141,6 +1207,7 @@ def table(
         top=top,
         columns=columns,
         all_columns=all_columns,
+        vary=vary,
     )
 
 

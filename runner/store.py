@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.errors import StoreError, StoreUnusable, UsageError
-from runner.records import LaunchRecord, RunOutcome, RunRecord, RunSpec, RunStatus
+from runner.records import _UNLOADED, LaunchRecord, RunOutcome, RunRecord, RunSpec, RunStatus
 
 DB_NAME = "runner.db"
 
@@ -138,8 +138,9 @@ _LAUNCH_COLUMNS = (
 _RUN_COLUMNS = (
     "id, launch_id, parent_id, idx, workflow_id, workflow_version, params, seed, status,"
     " created, started, ended, result, error, traceback, run_dir, entrypoint, attempts,"
-    " cached_from"
+    " cached_from, result_ref"
 )
+PAGE = 1000  # rows a streaming read fetches at a time: its memory, whatever the launch
 _UNFINISHED = (RunStatus.PENDING.value, RunStatus.RUNNING.value)
 # When the whole launch was cancelled (runner cancel, Ctrl-C), read with every launch.
 _CANCELLED = (
@@ -442,6 +443,7 @@ class Store:
         # Most runs succeed on their first attempt with no folder: they take a shorter write.
         plain = [o for o in latest if o.status is RunStatus.SUCCEEDED and o.run_dir is None]
         other = [o for o in latest if not (o.status is RunStatus.SUCCEEDED and o.run_dir is None)]
+        # (A result kept in a file has a folder, so it is never plain.)
         # A run cancelled meanwhile (`runner cancel`, from any process) keeps that status:
         # every run ends with one final status, whichever was written first.
         with self._transaction() as db:
@@ -452,7 +454,8 @@ class Store:
             )
             db.executemany(
                 "UPDATE runs SET status=?, started=?, ended=?, result=?, error=?, traceback=?,"
-                " run_dir=?, attempts=?, cached_from=? WHERE id=? AND status != 'cancelled'",
+                " run_dir=?, attempts=?, cached_from=?, result_ref=?"
+                " WHERE id=? AND status != 'cancelled'",
                 (
                     (
                         o.status.value,
@@ -464,6 +467,7 @@ class Store:
                         o.run_dir,
                         o.attempt,
                         o.cached_from,
+                        self._ref(o.result_ref),
                         o.run_id,
                     )
                     for o in other
@@ -481,6 +485,15 @@ class Store:
                     if not o.status.ok or o.attempt > 1
                 ),
             )
+
+    def _ref(self, path: str | None) -> str | None:
+        """A result file's path as the store keeps it: relative to its home when under it
+        (the worker gives it whole; a cached run reuses the stored one)."""
+        if not path or not os.path.isabs(path):
+            return path
+        home = os.path.join(os.path.realpath(self.home), "")
+        real = os.path.realpath(path)
+        return real[len(home) :] if real.startswith(home) else path
 
     def cancel_unfinished(self, launch_id: str, reason: str = "interrupted") -> int:
         """Runs of the launch that never finished become cancelled; returns how many."""
@@ -564,19 +577,20 @@ class Store:
             if run_id not in seen
         ]
 
-    def cached_results(self, keys: Iterable[str]) -> dict[str, tuple[str, str | None]]:
-        """cache key -> (run id, result as JSON) of the newest succeeded run with that key."""
-        found: dict[str, tuple[str, str | None]] = {}
+    def cached_results(self, keys: Iterable[str]) -> dict[str, tuple[str, str | None, str | None]]:
+        """cache key -> (run id, result as JSON, result file or None) of the newest succeeded
+        run with that key. A cached run shares the file of the run it reuses."""
+        found: dict[str, tuple[str, str | None, str | None]] = {}
         keys = list(dict.fromkeys(keys))
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             rows = self._db.execute(
-                "SELECT cache_key, id, result FROM runs WHERE cache_key IN"
+                "SELECT cache_key, id, result, result_ref FROM runs WHERE cache_key IN"
                 f" ({', '.join('?' * len(chunk))}) AND status='succeeded' ORDER BY ended",
                 chunk,
             )
-            for key, run_id, result in rows:
-                found[key] = (run_id, result)
+            for key, run_id, result, ref in rows:
+                found[key] = (run_id, result, ref)
         return found
 
     def reopen(self, launch_id: str, run_ids: Iterable[str], pid: int, pid_start: str) -> None:
@@ -657,13 +671,66 @@ class Store:
         ).fetchall()
         return self._marked_lost([self._run(row) for row in rows])
 
-    def table_rows(self, launch: LaunchRecord) -> list[tuple[Any, ...]]:
-        """A launch's runs as the results table reads them (results.RunRow), in plan order:
-        only the columns it shows, params and result left as JSON for it to decode once."""
+    def iter_runs(self, launch_id: str, page: int = PAGE) -> Iterator[RunRecord]:
+        """A launch's runs in plan order, read `page` at a time (by index, so each page is
+        one seek of the index whatever the launch's size): memory for a page, not a launch.
+        Big results are not read (RunRecord.result reads its file when asked)."""
+        for rows in self._pages(f"SELECT {_RUN_COLUMNS} FROM runs", launch_id, page, 3):
+            yield from self._marked_lost([self._run(row) for row in rows])
+
+    def run_ids(self, launch_id: str, page: int = PAGE) -> Iterator[str]:
+        """A launch's run ids in plan order, streamed: nothing else is read or decoded."""
+        for rows in self._pages("SELECT id, idx FROM runs", launch_id, page, 1):
+            for row in rows:
+                yield row[0]
+
+    def logged_runs(self, launch_id: str, page: int = PAGE) -> Iterator[tuple[str, str, str]]:
+        """(run id, status as shown, folder) of a launch's runs that have a folder (those
+        that wrote a log or files), in plan order, streamed."""
+        alive: bool | None = None
+        query = "SELECT id, idx, status, run_dir FROM runs"
+        for rows in self._pages(query, launch_id, page, 1, "run_dir IS NOT NULL"):
+            for run_id, _, status, run_dir in rows:
+                if status in _UNFINISHED:
+                    if alive is None:
+                        alive = launcher_alive(*self.owner(launch_id))
+                    status = status if alive else RunStatus.LOST.value
+                yield run_id, status, run_dir
+
+    def first_run(self, launch_id: str) -> RunRecord | None:
+        """The launch's first run in plan order (one row read)."""
+        row = self._db.execute(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE launch_id=? ORDER BY idx LIMIT 1",
+            (launch_id,),
+        ).fetchone()
+        return None if row is None else self._marked_lost([self._run(row)])[0]
+
+    def _pages(
+        self, select: str, launch_id: str, page: int, idx_at: int, where: str = ""
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """The rows of `select` for a launch, `page` at a time in plan order: each page
+        starts past the last index seen (keyset paging), so no cursor stays open between
+        pages (the store can be written meanwhile) and no page re-reads the ones before."""
+        extra = f" AND {where}" if where else ""
+        sql = f"{select} WHERE launch_id=? AND idx>?{extra} ORDER BY idx LIMIT ?"
+        last = -1
+        while True:
+            rows = self._db.execute(sql, (launch_id, last, page)).fetchall()
+            if rows:
+                yield rows
+            if len(rows) < page:
+                return
+            last = rows[-1][idx_at]
+
+    def table_rows(self, launch: LaunchRecord, limit: int | None = None) -> list[tuple[Any, ...]]:
+        """A launch's runs as the results table reads them (results.RunRow), in plan order
+        (the first `limit` only, when given): only the columns it shows, params and result
+        left as JSON for it to decode once. A big result's JSON is its summary: its file is
+        never read here."""
         rows = self._db.execute(
             "SELECT launch_id, id, idx, params, seed, status, started, ended, result, error"
-            " FROM runs WHERE launch_id=? ORDER BY idx",
-            (launch.id,),
+            " FROM runs WHERE launch_id=? ORDER BY idx LIMIT ?",
+            (launch.id, -1 if limit is None else int(limit)),
         ).fetchall()
         statuses = {status.value: status for status in RunStatus}
         # Unfinished runs of a launcher that is gone are lost, as in _marked_lost.
@@ -812,8 +879,11 @@ class Store:
             cancelled=row[19],
         )
 
-    @staticmethod
-    def _run(row: tuple[Any, ...]) -> RunRecord:
+    def _run(self, row: tuple[Any, ...]) -> RunRecord:
+        """A runs row (_RUN_COLUMNS) as a record; a big result stays in its file until asked
+        for, its summary at hand."""
+        ref = row[19]
+        result = None if row[12] is None else json.loads(row[12])
         return RunRecord(
             id=row[0],
             launch_id=row[1],
@@ -821,17 +891,26 @@ class Store:
             index=row[3],
             workflow_id=row[4],
             workflow_version=row[5],
-            params=json.loads(row[6]),
+            params=_params(row[6]),
             seed=row[7],
             status=RunStatus(row[8]),
             created=row[9],
             started=row[10],
             ended=row[11],
-            result=None if row[12] is None else json.loads(row[12]),
+            result=_UNLOADED if ref else result,
             error=row[13],
             traceback=row[14],
             run_dir=row[15],
             entrypoint=row[16],
             attempts=row[17],
             cached_from=row[18],
+            result_ref=ref,
+            summary=result if ref else None,
+            home=str(self.home),
         )
+
+
+def _params(text: str) -> dict[str, Any]:
+    """A run's params from its row: every read that returns params goes through here."""
+    params: dict[str, Any] = json.loads(text)
+    return params

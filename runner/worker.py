@@ -18,6 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, NamedTuple, TextIO
 
+from runner import result_files
 from runner.entrypoints import resolve_entrypoint, wants
 from runner.inputs import call_kwargs
 from runner.records import RunOutcome, RunStatus
@@ -66,6 +67,7 @@ def execute(task: Task, marker_dir: str | None = None) -> RunOutcome:
     started = time.time()
     log = _LazyLog(task.run_dir)
     status, result_json, error, trace = RunStatus.SUCCEEDED, None, None, None
+    result_ref = None
     kwargs: dict[str, Any] = {}
     try:
         func = _entrypoint(task.entrypoint, task.sys_path[0] if task.registered else "")
@@ -86,7 +88,7 @@ def execute(task: Task, marker_dir: str | None = None) -> RunOutcome:
                 result = func(**kwargs)
         finally:
             _local.buffer = None
-        result_json = str(result) if type(result) is int else to_json(result)
+        result_json, result_ref = encode_result(result, task.run_dir, log)
     except RunTimeout:
         status = RunStatus.TIMED_OUT
         error = f"timed out after {task.timeout:g}s"
@@ -104,9 +106,21 @@ def execute(task: Task, marker_dir: str | None = None) -> RunOutcome:
         result_json=result_json,
         error=error,
         traceback=trace,
-        run_dir=_kept(task.run_dir) if log.opened or "output_dir" in kwargs else None,
+        run_dir=_kept(task.run_dir) if log.opened or result_ref or "output_dir" in kwargs else None,
         attempt=task.attempt,
+        result_ref=result_ref,
     )
+
+
+def encode_result(result: Any, run_dir: str, log: io.TextIOBase) -> tuple[str, str | None]:
+    """(the result as the store's JSON, the path of its file or None): a big result is
+    pickled into the run's folder and the JSON is its summary (runner/result_files.py)."""
+    if type(result) is int:  # the common trivial case, without a pickle
+        return str(result), None
+    result_json, path, note = result_files.encode(result, run_dir, to_json)
+    if note:
+        log.write(note)
+    return result_json, path
 
 
 # -- markers: which run a process worker holds, read by the launcher when a worker dies ------
