@@ -87,6 +87,13 @@ class Launch:
         else:
             yield from self._store.run_ids(self.id)
 
+    def count(self) -> dict[str, int]:
+        """Its runs by status, read again from the store into `record.counts` (one GROUP
+        BY over its runs: 0.7 s for a million)."""
+        if self._store is not None:
+            self._store.fill_counts([self.record])
+        return self.record.counts
+
     def first_run(self) -> RunRecord | None:
         """Its first run in plan order (one row read)."""
         if self._runs is not None or self._store is None:
@@ -835,7 +842,7 @@ def launch_logs(
 
     store = _store(home)
     kind, full = store.resolve(ident)
-    record = store.launch(full) if kind == "launch" else None
+    record = store.launch(full, counts=False) if kind == "launch" else None
     if record is None or record.run_count < 2:
         return None
 
@@ -987,12 +994,17 @@ def status(
     home: str | Path | None = None,
     limit: int | None = 20,
     workflow: str | None = None,
+    counts: bool = True,
 ) -> list[Launch] | list[RunRecord]:
     """Recorded launches (most recent first; of one workflow when given), or the launches and
     runs named by id prefixes (`runner status`)::
 
         runner.status(limit=5)              # the last five launches
         runner.status(["3f2a", "9c1e"])     # a launch and a run
+
+    `counts=False`: launches named by id come without their counts by status (`record.counts`
+    empty until `Launch.count()`), which read every run of a launch, for a read that shows
+    its runs first (the CLI streams a million-run launch before counting it).
     """
     store = Store.existing(home)
     if store is None:
@@ -1009,7 +1021,7 @@ def status(
     for prefix in ids:
         kind, full = store.resolve(prefix)
         if kind == "launch":
-            found.append(_recorded(store, full))
+            found.append(_recorded(store, full, counts=counts))
         else:
             found.append(store.run(full))
     return found
@@ -1099,8 +1111,8 @@ def _entities(space: ConfigSpace) -> Entities:
     return Entities(workflows=workflows, presets=presets, broken=space.broken_declarations())
 
 
-def _recorded(store: Store, launch_id: str) -> Launch:
-    record = store.launch(launch_id)
+def _recorded(store: Store, launch_id: str, *, counts: bool = True) -> Launch:
+    record = store.launch(launch_id, counts=counts)
     assert record is not None
     return Launch(record, store=store)
 

@@ -518,7 +518,8 @@ def status(ids: tuple[str, ...], limit: int, quiet: bool, as_json: bool) -> None
     """Show launches (most recent first) or the launches and runs named by IDS (prefixes work)."""
     from runner import api, render
 
-    found = api.status(ids, limit=limit)
+    # Launches named by id are counted as they are shown, after their first rows.
+    found = api.status(ids, limit=limit, counts=not ids)
     if as_json:
         # A listing leaves each launch's runs out, as it always has; ids show them, streamed.
         render.status_json(found, expand=bool(ids))

@@ -385,9 +385,14 @@ def status(found: list[Any], *, expand: bool) -> None:
     for item in found:
         if isinstance(item, Launch):
             record = item.record
+            big = record.run_count > WHOLE_RUNS
+            if not big and not record.counts:
+                item.count()
+            # A big launch's status (from its counts: every run read) comes after its rows.
+            status = "" if big else f"{record.status}  "
             lines = [
                 f"launch {record.id}  {record.workflow_id}:{record.workflow_version}  "
-                f"{record.status}  created {_when(record.created)}  seed {record.seed}"
+                f"{status}created {_when(record.created)}  seed {record.seed}"
             ]
             for key in ("name", "notes"):
                 if getattr(record, key):
@@ -401,9 +406,10 @@ def status(found: list[Any], *, expand: bool) -> None:
                 console.print(clean(line), markup=False)
             if record.run_count == 1:
                 _run_detail(console, item.first_run())
-            elif record.run_count > WHOLE_RUNS:
+            elif big:
                 first_page(console, item)
-                console.print(f"runs: {_counts(record.counts)}", markup=False)
+                item.count()
+                console.print(f"{record.status}; runs: {_counts(record.counts)}", markup=False)
             else:
                 results(console, api.table(item), how=f"runner compare {record.id[:12]}")
         else:
@@ -463,8 +469,9 @@ def status_ids(found: list[Any], *, expand: bool) -> None:
 def status_json(found: list[Any], *, expand: bool) -> None:
     """`runner status --json`: what `as_json` would print of the items' to_json(), but a
     launch's runs are written as they are read, a page at a time, one run a line (the C
-    encoder: indenting each would take the pure-Python one, five times slower), and big
-    results are their summary and `result_file`. A run (named by its id, or a one-run
+    encoder: indenting each would take the pure-Python one, five times slower), then, for
+    a launch read without them, its status and counts; big results are their summary and
+    `result_file`. A run (named by its id, or a one-run
     launch) shows its whole result."""
     from runner.api import Launch
 
@@ -481,13 +488,21 @@ def status_json(found: list[Any], *, expand: bool) -> None:
             write(_indented(head, 1))
             continue
         del head["runs"]
+        counted = bool(item.record.counts) or not item.record.run_count
+        if not counted:  # counted once the runs are written (every run is read to count)
+            del head["status"], head["counts"]
         write(_indented(head, 1)[: -len("\n  }")] + ',\n    "runs": [')
         first = True
         whole = item.record.run_count == 1  # a run's own JSON holds its whole result
         for run in item.iter_runs():
             write(("\n      " if first else ",\n      ") + encode(run.to_json(load=whole)))
             first = False
-        write("]\n  }" if first else "\n    ]\n  }")
+        write("]" if first else "\n    ]")
+        if not counted:
+            item.count()
+            tail = {"status": item.record.status, "counts": item.record.counts}
+            write(",\n    " + _indented(tail, 1)[len("{\n    ") : -len("\n  }")])
+        write("\n  }")
     write("\n]\n" if found else "]\n")
     sys.stdout.flush()
 

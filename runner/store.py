@@ -652,17 +652,20 @@ class Store:
         args = (workflow_id,) if workflow_id is not None else ()
         rows = self._db.execute(sql + (f" LIMIT {int(limit)}" if limit else ""), args).fetchall()
         launches = [self._launch(row) for row in rows]
-        self._fill_counts(launches)
+        self.fill_counts(launches)
         return launches
 
-    def launch(self, launch_id: str) -> LaunchRecord | None:
+    def launch(self, launch_id: str, *, counts: bool = True) -> LaunchRecord | None:
+        """A launch; `counts=False` leaves its counts empty (they read every run of the
+        launch: 0.7 s for a million runs), for a read that does not show them."""
         row = self._db.execute(
             f"SELECT {_LAUNCH_COLUMNS}, {_CANCELLED} FROM launches WHERE id=?", (launch_id,)
         ).fetchone()
         if row is None:
             return None
         launch = self._launch(row)
-        self._fill_counts([launch])
+        if counts:
+            self.fill_counts([launch])
         return launch
 
     def runs(self, launch_id: str) -> list[RunRecord]:
@@ -819,14 +822,20 @@ class Store:
         prefix = prefix.strip().lower()
         if not prefix or any(c not in "0123456789abcdef" for c in prefix):
             raise UsageError(f"'{prefix}' is not a run or launch id (ids are hexadecimal)")
-        pattern = prefix + "%"
+        # A range of the primary key, not LIKE (case-insensitive, so it cannot use the
+        # index: a scan of every run, 0.2 s in a store of a million).
+        bounds = (prefix, prefix + "g")  # ids are lowercase hex: every one that starts so
         launches = [
             r[0]
-            for r in self._db.execute("SELECT id FROM launches WHERE id LIKE ? LIMIT 3", (pattern,))
+            for r in self._db.execute(
+                "SELECT id FROM launches WHERE id >= ? AND id < ? LIMIT 3", bounds
+            )
         ]
         runs = [
             r[0]
-            for r in self._db.execute("SELECT id FROM runs WHERE id LIKE ? LIMIT 3", (pattern,))
+            for r in self._db.execute(
+                "SELECT id FROM runs WHERE id >= ? AND id < ? LIMIT 3", bounds
+            )
         ]
         # A single-run launch shares its id with its run: that is one match, the launch.
         matches = [("launch", i) for i in launches] + [
@@ -839,10 +848,14 @@ class Store:
             raise UsageError(f"id prefix '{prefix}' is ambiguous: it matches {shown}...")
         return matches[0]
 
-    def _fill_counts(self, launches: list[LaunchRecord]) -> None:
+    def fill_counts(self, launches: list[LaunchRecord]) -> None:
+        """Each launch's runs by status (one GROUP BY), unfinished ones of a launcher that is
+        gone counted lost."""
         if not launches:
             return
         by_id = {launch.id: launch for launch in launches}
+        for launch in launches:
+            launch.counts = {}
         marks = ", ".join("?" * len(by_id))
         for launch_id, status, count in self._db.execute(
             f"SELECT launch_id, status, COUNT(*) FROM runs WHERE launch_id IN ({marks})"

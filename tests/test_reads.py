@@ -292,6 +292,10 @@ def test_status_json_reads_as_it_did(home, capsys) -> None:
     streamed = capsys.readouterr().out
     render.as_json([launch.to_json()])
     assert json.loads(streamed) == json.loads(capsys.readouterr().out)
+    (uncounted,) = api.status([launch_id], home=home, counts=False)
+    assert uncounted.record.counts == {}
+    render.status_json([uncounted], expand=True)  # counted after its runs are written
+    assert json.loads(capsys.readouterr().out) == json.loads(streamed)
     render.status_json([launch], expand=False)
     listing = capsys.readouterr().out
     render.as_json([launch.to_json(runs=False)])
@@ -305,7 +309,7 @@ def test_a_big_launch_shows_its_first_page_and_its_counts(home, capsys) -> None:
     render.status(api.status([launch_id], home=home), expand=True)
     out = capsys.readouterr().out
     assert f"the first 50 of {render.WHOLE_RUNS + 1:,} runs" in out
-    assert f"runs: {render.WHOLE_RUNS + 1} succeeded" in out
+    assert f"succeeded; runs: {render.WHOLE_RUNS + 1} succeeded" in out
     assert "fixed: b=1" in out
     lines = [line for line in out.splitlines() if line.startswith("000")]
     assert len(lines) == 50  # one row per run of the first page, x varying
