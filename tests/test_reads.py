@@ -168,10 +168,10 @@ def test_reads_of_a_launch_with_big_results_open_no_result_file(big, home, monke
 # -- a big launch, synthesized straight into SQLite --------------------------------------------
 
 
-def synthesize(home: Path, runs: int, *, repeat: int = 1) -> str:
+def synthesize(home: Path, runs: int, *, repeat: int = 1, failed: int | None = None) -> str:
     """A finished launch of `runs` runs sweeping params.x, written straight into the store
     (fast SQL); every 100th run's result is 'in a file' that does not exist, so a read that
-    opens one fails. Returns the launch id."""
+    opens one fails; run `failed` failed. Returns the launch id."""
     store = Store(home)
     launch_id = f"{runs:08x}".rjust(32, "a")
     now = time.time()
@@ -208,7 +208,7 @@ def synthesize(home: Path, runs: int, *, repeat: int = 1) -> str:
             "1.0",
             f'{{"x": {i // repeat}, "b": 1}}',
             i % repeat,
-            "succeeded",
+            "failed" if i == failed else "succeeded",
             now,
             now,
             now + 0.001,
@@ -315,6 +315,16 @@ def test_a_big_launch_shows_its_first_page_and_its_counts(home, capsys) -> None:
     assert len(lines) == 50  # one row per run of the first page, x varying
     table = api.table(launch_id, home=home, first=3)
     assert [row.values["params.x"] for row in table.rows] == [0, 1, 2]
+
+
+def test_the_report_after_a_big_launch_finds_its_failures_past_the_first_page(home, capsys) -> None:
+    launch_id = synthesize(home, render.WHOLE_RUNS + 1, failed=1500)
+    (launch,) = api.status([launch_id], home=home)
+    render.summary(launch)
+    out = capsys.readouterr().out
+    assert "the first 50 of 2,001 runs" in out
+    assert "failed runs (the first 20):" in out and f"{1500:032x}"[:8] in out
+    assert "1 failed, 2000 succeeded" in out
 
 
 def test_a_big_launch_by_point_shows_whole_points(home, capsys) -> None:
