@@ -806,7 +806,9 @@ class Store:
         that wrote a log or files), in plan order, streamed."""
         alive: bool | None = None
         query = "SELECT id, idx, status, run_dir FROM runs"
-        for rows in self._pages(query, launch_id, page, 1, "run_dir IS NOT NULL"):
+        # The first page is small: when few runs have a folder, a page of them is a scan of
+        # much of the launch, and the first log should print at once.
+        for rows in self._pages(query, launch_id, page, 1, "run_dir IS NOT NULL", first=8):
             for run_id, _, status, run_dir in rows:
                 if status in _UNFINISHED:
                     if alive is None:
@@ -823,21 +825,27 @@ class Store:
         return None if row is None else self._marked_lost([self._run(row)])[0]
 
     def _pages(
-        self, select: str, launch_id: str, page: int, idx_at: int, where: str = ""
+        self,
+        select: str,
+        launch_id: str,
+        page: int,
+        idx_at: int,
+        where: str = "",
+        first: int | None = None,
     ) -> Iterator[list[tuple[Any, ...]]]:
         """The rows of `select` for a launch, `page` at a time in plan order: each page
         starts past the last index seen (keyset paging), so no cursor stays open between
         pages (the store can be written meanwhile) and no page re-reads the ones before."""
         extra = f" AND {where}" if where else ""
         sql = f"{select} WHERE launch_id=? AND idx>?{extra} ORDER BY idx LIMIT ?"
-        last = -1
+        last, size = -1, first or page
         while True:
-            rows = self._db.execute(sql, (launch_id, last, page)).fetchall()
+            rows = self._db.execute(sql, (launch_id, last, size)).fetchall()
             if rows:
                 yield rows
-            if len(rows) < page:
+            if len(rows) < size:
                 return
-            last = rows[-1][idx_at]
+            last, size = rows[-1][idx_at], page
 
     def table_rows(self, launch: LaunchRecord, limit: int | None = None) -> list[tuple[Any, ...]]:
         """A launch's runs as the results table reads them (results.RunRow), in plan order
