@@ -331,7 +331,18 @@ class RunRecord:
 
     def to_json(self, *, load: bool = True) -> dict[str, Any]:
         """The run as `--json` prints it. `load=False`: a big result as its summary and
-        `result_file`, its file not read (a launch's listing)."""
+        `result_file`, its file not read (a launch's listing). A result file that cannot be
+        read gives its summary and `result_error` (why), not an error: the rest is shown."""
+        result, unreadable = self.shown_result, None
+        if load and self.result_ref:
+            from runner.errors import RunnerError
+
+            try:
+                result = self.result
+            except RunnerError as exc:
+                unreadable = str(exc)
+        elif load:
+            result = self.result
         return {
             "id": self.id,
             "launch_id": self.launch_id,
@@ -346,8 +357,9 @@ class RunRecord:
             "started": self.started,
             "ended": self.ended,
             "duration": self.duration,
-            "result": self.result if load else self.shown_result,
+            "result": result,
             **({"result_file": self.result_file} if self.result_ref else {}),
+            **({"result_error": unreadable} if unreadable else {}),
             "error": self.error,
             "traceback": self.traceback,
             "run_dir": self.run_dir,

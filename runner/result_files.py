@@ -58,19 +58,21 @@ def encode(result: Any, run_dir: str, to_json: Any) -> tuple[str, str | None, st
 
 
 def load(home: Path, ref: str) -> Any:
-    """The value of a result kept in a file (`ref` relative to the store's home)."""
-    from runner.errors import StoreError
+    """The value of a result kept in a file (`ref` relative to the store's home). A file
+    that is missing or cannot be unpickled here (damaged, or naming a class this process
+    cannot import) is StoreUnusable (exit 3), naming the file."""
+    from runner.errors import StoreUnusable
 
     path = home / ref
     try:
         with open(path, "rb") as source:
             return pickle.load(source)
     except FileNotFoundError:
-        raise StoreError(
+        raise StoreUnusable(
             f"the result file {path} is missing (was the run's folder removed?)"
         ) from None
     except Exception as exc:
-        raise StoreError(
+        raise StoreUnusable(
             f"cannot read the result file {path}: {type(exc).__name__}: {exc}"
         ) from None
 

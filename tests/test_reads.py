@@ -96,6 +96,19 @@ def test_a_big_list_of_floats_is_kept_in_a_file_and_read_back_equal(big, home, c
     assert table.rows[0].values["result"] == "list of 131,072 floats (1.1 MB)"
 
 
+def test_a_result_file_gone_is_named_and_the_rest_still_shows(big, home, cli) -> None:
+    launch = _launch(big, "array")
+    path = home / "runs" / launch.id / "result.pickle"
+    path.unlink()
+    with pytest.raises(runner.RunnerError, match=f"the result file {path} is missing"):
+        _ = runner.get(launch.id).runs[0].result
+    shown = cli("status", launch.id, "--json")
+    assert shown.code == 0
+    (run,) = json.loads(shown.out)[0]["runs"]
+    assert run["result"] == "array float64 (20000,) (156.4 kB)"
+    assert run["result_error"].startswith(f"the result file {path} is missing")
+
+
 def test_a_numpy_array_comes_back_an_array(big, home) -> None:
     launch = _launch(big, "array")
     run = runner.get(launch.id).runs[0]
