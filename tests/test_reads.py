@@ -56,10 +56,12 @@ WORKFLOWS = ("floats", "array", "mixed", "small", "unpicklable", "chatty")
 @pytest.fixture
 def big(project: Path, home: Path) -> Path:
     """The test project plus workflows returning big results; the conf dir."""
-    (project / "mypkg" / "big.py").write_text(BIG)
+    # A top-level module of its own: `mypkg` may already be imported, from another test's
+    # copy of the project, where this module is not.
+    (project / "reads_big.py").write_text(BIG)
     for name in WORKFLOWS:
         (project / "conf" / "workflow" / f"big_{name}.yaml").write_text(
-            f'id: big_{name}\nversion: "1"\ndescription: {name}\nentrypoint: mypkg.big:{name}\n'
+            f'id: big_{name}\nversion: "1"\ndescription: {name}\nentrypoint: reads_big:{name}\n'
         )
     return project / "conf"
 
