@@ -18,6 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, NamedTuple, TextIO
 
+from runner import result_files
 from runner.entrypoints import resolve_entrypoint, wants
 from runner.inputs import call_kwargs
 from runner.records import RunOutcome, RunStatus, Sets, with_sets
@@ -77,6 +78,7 @@ def execute(task: Task, marker_dir: str | None = None) -> RunOutcome:
     started = time.time()
     log = _LazyLog(task.run_dir)
     status, result_json, error, trace = RunStatus.SUCCEEDED, None, None, None
+    result_ref = None
     kwargs: dict[str, Any] = {}
     try:
         func = _entrypoint(task.entrypoint, task.sys_path[0] if task.registered else "")
@@ -97,7 +99,7 @@ def execute(task: Task, marker_dir: str | None = None) -> RunOutcome:
                 result = func(**kwargs)
         finally:
             _local.buffer = None
-        result_json = str(result) if type(result) is int else to_json(result)
+        result_json, result_ref = encode_result(result, task.run_dir, log)
     except RunTimeout:
         status = RunStatus.TIMED_OUT
         error = f"timed out after {task.timeout:g}s"
@@ -115,8 +117,9 @@ def execute(task: Task, marker_dir: str | None = None) -> RunOutcome:
         result_json=result_json,
         error=error,
         traceback=trace,
-        run_dir=_kept(task.run_dir) if log.opened or "output_dir" in kwargs else None,
+        run_dir=_kept(task.run_dir) if log.opened or result_ref or "output_dir" in kwargs else None,
         attempt=task.attempt,
+        result_ref=result_ref,
     )
 
 
@@ -124,6 +127,17 @@ def execute_many(items: list[tuple[Any, ...]], marker_dir: str | None = None) ->
     """Run a chunk of tasks, sent as plain tuples (launchers.Chunks), one after the other."""
     make = Task._make
     return [execute(make(item), marker_dir) for item in items]
+
+
+def encode_result(result: Any, run_dir: str, log: _LazyLog) -> tuple[str, str | None]:
+    """(the result as the store's JSON, the path of its file or None): a big result is
+    pickled into the run's folder and the JSON is its summary (runner/result_files.py)."""
+    if type(result) is int:  # the common trivial case, without a pickle
+        return str(result), None
+    result_json, path, note = result_files.encode(result, run_dir, to_json)
+    if note:
+        log.write(note)
+    return result_json, path
 
 
 # -- markers: which run a process worker holds, read by the launcher when a worker dies ------
