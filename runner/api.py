@@ -449,7 +449,9 @@ def compose(
     base = the_plan.base
     definition = dict(base.fields)
     if the_plan.axes:
-        definition["sweep"] = {axis.key: list(axis.shown) for axis in the_plan.axes}
+        definition["sweep"] = {
+            axis.key: list(axis.values if axis.is_params else axis.shown) for axis in the_plan.axes
+        }
     return Preview(
         definition=definition,
         seed=the_plan.seed,
@@ -691,7 +693,7 @@ def _launch_record(the_plan: Plan, project: Project) -> LaunchRecord:
             "timeout": first.timeout,
             "retries": first.retries,
             # What was swept (key -> number of values), for `runner status` to say.
-            "swept": {axis.key: len(axis.shown) for axis in the_plan.axes},
+            "swept": {axis.key: len(axis.values) for axis in the_plan.axes},
         },
         pid=os.getpid(),
         run_count=the_plan.count,

@@ -212,10 +212,10 @@ class Axis:
         )
 
     @property
-    def shown(self) -> Sequence[Any]:
+    def shown(self) -> tuple[Any, ...]:
         """The values as a user reads them (the value part of non-params overrides)."""
         if self.is_params:
-            return self.values
+            return tuple(self.values)
         return tuple(str(v).split("=", 1)[1] for v in self.values)
 
     @property
