@@ -212,6 +212,11 @@ def test_kill_then_resume_at_100k_runs_leaves_every_result_once(
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     assert finished >= 20_000
+    with sqlite3.connect(home / "runner.db") as db:
+        (recorded,) = db.execute(
+            "SELECT COUNT(*) FROM runs WHERE launch_id=?", (launch_id,)
+        ).fetchone()
+    assert recorded < 100_000  # recorded as they ran: resume records and runs the rest
     lost = runner.get(launch_id, home=home)
     assert lost.record.counts.get("lost", 0) > 0
     assert sum(lost.record.counts.values()) == 100_000
