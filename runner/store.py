@@ -626,30 +626,14 @@ class Store:
     def pending(self, launch_id: str, page: int = 1000) -> Iterator[RunRecord]:
         """The runs of the launch still pending, as stored (never shown lost), in plan order,
         read a page at a time: runs finishing meanwhile are skipped, never read twice."""
-        after = -1
-        while True:
-            rows = self._db.execute(
-                f"SELECT {_RUN_COLUMNS} FROM runs WHERE launch_id=? AND idx>? AND status=?"
-                " ORDER BY idx LIMIT ?",
-                (launch_id, after, RunStatus.PENDING.value, page),
-            ).fetchall()
+        select = f"SELECT {_RUN_COLUMNS} FROM runs"
+        for rows in self._pages(select, launch_id, page, 3, "status='pending'"):
             yield from (self._run(row) for row in rows)
-            if len(rows) < page:
-                return
-            after = rows[-1][3]
 
     def every_run(self, launch_id: str, page: int = 1000) -> Iterator[RunRecord]:
         """The launch's recorded runs in plan order, read a page at a time."""
-        after = -1
-        while True:
-            rows = self._db.execute(
-                f"SELECT {_RUN_COLUMNS} FROM runs WHERE launch_id=? AND idx>? ORDER BY idx LIMIT ?",
-                (launch_id, after, page),
-            ).fetchall()
+        for rows in self._pages(f"SELECT {_RUN_COLUMNS} FROM runs", launch_id, page, 3):
             yield from self._marked_lost([self._run(row) for row in rows])
-            if len(rows) < page:
-                return
-            after = rows[-1][3]
 
     def count_pending(self, launch_id: str) -> int:
         return int(
