@@ -117,7 +117,17 @@ def _definition_options(func: Any) -> Any:
             type=click.IntRange(min=1),
             help="Refuse a launch of more runs than this (default 1,000,000; RUNNER_MAX_RUNS).",
         ),
-        click.option("--addr", help="Cluster address (recorded; used by the Dask launcher)."),
+        click.option(
+            "--addr",
+            envvar="RUNNER_ADDR",
+            help="A Dask scheduler (tcp://HOST:8786): the runs go to its workers (RUNNER_ADDR).",
+        ),
+        click.option(
+            "--copy",
+            type=click.Choice(["auto", "all"]),
+            help="With --addr, the code shipped to the workers: the workflow's package (auto,"
+            " the default) or the whole project root (all).",
+        ),
         click.option(
             "--timeout", help="Seconds a run may take; past it, it is stopped as timed_out."
         ),
@@ -608,6 +618,9 @@ def _request(
     for accepted in ("multirun", "wait"):
         options.pop(accepted, None)
     inputs_file = options.pop("inputs_file", None)
+    copy = options.pop("copy", None)
+    if copy:
+        overrides.append(f"++launcher.copy={copy}")
     return (
         target,
         overrides,

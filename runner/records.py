@@ -72,6 +72,8 @@ class RunOutcome:
     run_dir: str | None = None  # set when the run left files (its log, its outputs)
     attempt: int = 1
     cached_from: str | None = None  # the run whose result a cached run reused
+    host: str | None = None  # where a run on a cluster ran (hostname); None for local runs
+    worker: str | None = None  # the Dask worker's address that ran it
 
     @property
     def duration(self) -> float:
@@ -97,6 +99,8 @@ class RunOutcome:
                 self.run_dir,
                 self.attempt,
                 self.cached_from,
+                self.host,
+                self.worker,
             ),
         )
 
@@ -131,6 +135,8 @@ class RunRecord:
     entrypoint: str = ""
     attempts: int = 0
     cached_from: str | None = None
+    host: str | None = None  # where it ran, for runs on a Dask cluster (None: this machine)
+    worker: str | None = None  # the Dask worker's address
 
     @property
     def duration(self) -> float | None:
@@ -159,6 +165,8 @@ class RunRecord:
             "run_dir": self.run_dir,
             "attempts": self.attempts,
             "cached_from": self.cached_from,
+            "host": self.host,
+            "worker": self.worker,
         }
 
 

@@ -434,6 +434,8 @@ def _run_detail(console: Console, run: RunRecord) -> None:
         rows.append(("cached from", run.cached_from))
     if run.attempts > 1:
         rows.append(("attempts", str(run.attempts)))
+    if run.worker or run.host:  # a run on a Dask cluster
+        rows.append(("ran on", f"{run.host or '?'} (Dask worker {run.worker or '?'})"))
     if run.run_dir:
         rows.append(("folder", run.run_dir))
     width = max(len(key) for key, _ in rows)

@@ -138,7 +138,7 @@ _LAUNCH_COLUMNS = (
 _RUN_COLUMNS = (
     "id, launch_id, parent_id, idx, workflow_id, workflow_version, params, seed, status,"
     " created, started, ended, result, error, traceback, run_dir, entrypoint, attempts,"
-    " cached_from"
+    " cached_from, host, worker"
 )
 _UNFINISHED = (RunStatus.PENDING.value, RunStatus.RUNNING.value)
 # When the whole launch was cancelled (runner cancel, Ctrl-C), read with every launch.
@@ -440,19 +440,27 @@ class Store:
         # A batch may hold several attempts of one run: its row takes the last one.
         latest = {o.run_id: o for o in outcomes}.values()
         # Most runs succeed on their first attempt with no folder: they take a shorter write.
-        plain = [o for o in latest if o.status is RunStatus.SUCCEEDED and o.run_dir is None]
-        other = [o for o in latest if not (o.status is RunStatus.SUCCEEDED and o.run_dir is None)]
+        # (a run on a cluster names its host and worker: the longer write)
+        plain = [
+            o for o in latest if o.status is RunStatus.SUCCEEDED and o.run_dir is o.host is None
+        ]
+        other = [
+            o
+            for o in latest
+            if not (o.status is RunStatus.SUCCEEDED and o.run_dir is o.host is None)
+        ]
         # A run cancelled meanwhile (`runner cancel`, from any process) keeps that status:
         # every run ends with one final status, whichever was written first.
         with self._transaction() as db:
             db.executemany(
-                "UPDATE runs SET status='succeeded', started=?, ended=?, result=?, attempts=?"
-                " WHERE id=? AND status != 'cancelled'",
+                "UPDATE runs SET status='succeeded', started=?, ended=?, result=?, attempts=?,"
+                " host=NULL, worker=NULL WHERE id=? AND status != 'cancelled'",
                 [(o.started, o.ended, o.result_json, o.attempt, o.run_id) for o in plain],
             )
             db.executemany(
                 "UPDATE runs SET status=?, started=?, ended=?, result=?, error=?, traceback=?,"
-                " run_dir=?, attempts=?, cached_from=? WHERE id=? AND status != 'cancelled'",
+                " run_dir=?, attempts=?, cached_from=?, host=?, worker=? WHERE id=?"
+                " AND status != 'cancelled'",
                 (
                     (
                         o.status.value,
@@ -464,6 +472,8 @@ class Store:
                         o.run_dir,
                         o.attempt,
                         o.cached_from,
+                        o.host,
+                        o.worker,
                         o.run_id,
                     )
                     for o in other
@@ -834,4 +844,6 @@ class Store:
             entrypoint=row[16],
             attempts=row[17],
             cached_from=row[18],
+            host=row[19],
+            worker=row[20],
         )
