@@ -588,6 +588,28 @@ def tui(config_dir: str | None) -> None:
     tui_main(config_dir)
 
 
+@cli.command(epilog=EPILOG)
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option(
+    "--threads", type=click.IntRange(min=1), default=1, show_default=True, help="Per worker."
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option(
+    "--port", type=click.IntRange(min=0), default=8786, show_default=True, help="0: any free one."
+)
+def cluster(workers: int, threads: int, host: str, port: int) -> None:
+    """Start a Dask scheduler and WORKERS worker processes on this machine and print the
+    scheduler's address, for `runner ... --addr ADDRESS`; Ctrl-C stops them all."""
+    from runner import cluster as local_cluster
+
+    def ready(address: str) -> None:
+        click.echo(f"Dask scheduler at {address} with {workers} workers ({threads} threads each)")
+        click.echo(f"  runner WORKFLOW --addr {address}    (or RUNNER_ADDR={address})")
+        click.echo("Ctrl-C stops them.")
+
+    local_cluster.serve(workers, threads, host=host, port=port, on_ready=ready)
+
+
 @cli.group(epilog=EPILOG)
 def store() -> None:
     """The run store under RUNNER_HOME (default ./.runner)."""

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import hashlib
 import os
+import random
 import shutil
 import socket
 import tempfile
 import threading
 import uuid
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -160,7 +162,7 @@ class DaskLauncher:
         """Dask cancels a future but lets its call run on in the worker's thread: raise
         RunCancelled in that thread, as Ctrl-C would in a local worker."""
         with contextlib.suppress(Exception):  # a worker gone meanwhile: its run went with it
-            self._client.run(interrupt_runs, run_ids, wait=False)
+            self._client.run(interrupt_runs, run_ids)
 
     def _outcome(self, task: Task, future: Any, result: Any) -> RunOutcome:
         if future.status == "finished":
@@ -301,6 +303,8 @@ def run_here(
     if not same_host:
         folder = tempfile.mkdtemp(prefix="runner-run-", dir=scratch)
         task = task._replace(run_dir=os.path.join(folder, task.run_id))
+    _isolate_random()
+    _run_random.generator = random.Random()
     with _threads_lock:
         _threads[task.run_id] = threading.get_ident()
     try:
@@ -308,6 +312,7 @@ def run_here(
     finally:
         with _threads_lock:
             _threads.pop(task.run_id, None)
+        _run_random.generator = None
     outcome.host = socket.gethostname()
     outcome.worker = address
     if outcome.error and outcome.error.startswith("ModuleNotFoundError"):
@@ -324,6 +329,35 @@ def run_here(
         shutil.rmtree(folder, ignore_errors=True)
         outcome.run_dir = None
     return outcome, files
+
+
+_run_random = threading.local()  # .generator: the `random` of the run this thread runs
+
+
+def _isolate_random() -> None:
+    """Give each run its own `random` generator. A Dask worker's own threads draw from the
+    `random` module too (tornado's jittered callbacks, the choice of a peer to fetch data
+    from): between a run's seeding and its draws they would change its numbers. The
+    module's functions (random.random, random.seed, ...) become calls to the calling
+    thread's run generator, or to the shared one for any other thread. Once per worker."""
+    with _threads_lock:
+        shared: random.Random = getattr(random, "_inst", None) or random.Random()
+        if getattr(random, "_runner_isolated", False):
+            return
+        for name, value in list(vars(random).items()):
+            if getattr(value, "__self__", None) is shared:
+                setattr(random, name, _per_run(name, shared))
+        random._runner_isolated = True  # type: ignore[attr-defined]
+
+
+def _per_run(name: str, shared: random.Random) -> Callable[..., Any]:
+    method = getattr(shared, name)
+
+    @functools.wraps(method)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(getattr(_run_random, "generator", None) or shared, name)(*args, **kwargs)
+
+    return call
 
 
 def interrupt_runs(run_ids: list[str]) -> int:
