@@ -31,9 +31,10 @@ from runner.worker import Task, execute
 
 CONNECT_TIMEOUT = 5.0  # seconds to reach the scheduler before the launch is refused (exit 5)
 CLOSE_TIMEOUT = 2.0  # seconds to close the client (the scheduler may be gone)
-# Runs in flight per worker thread when --max-parallelism does not say: one running, one
-# queued on the worker, so no thread waits for the next run to reach it.
-IN_FLIGHT_PER_THREAD = 2
+# Runs in flight on the cluster when --max-parallelism does not say (or the cluster's
+# threads, if more): enough that the workers never wait for runs to reach them, few enough
+# that a plan of a million runs is handed over as the earlier ones finish.
+IN_FLIGHT = 1000
 COPY_MODES = ("auto", "all")
 # Never shipped with --copy all: caches, environments and version control.
 _SKIPPED = {"__pycache__", "node_modules", "build", "dist"}
@@ -46,7 +47,7 @@ class DaskLauncher:
 
     name: str
     address: str
-    n_jobs: int  # runs in flight at most; 0: IN_FLIGHT_PER_THREAD x the cluster's threads
+    n_jobs: int  # runs in flight at most; 0: IN_FLIGHT (or the cluster's threads, if more)
     copy: str = "auto"  # auto: the workflow's package; all: the whole project root
     connect_timeout: float = CONNECT_TIMEOUT
     _client: Any = field(default=None, repr=False)
@@ -98,43 +99,51 @@ class DaskLauncher:
             return
         self.connect()
         client = self._client
-        window = self.n_jobs or IN_FLIGHT_PER_THREAD * max(1, sum(client.nthreads().values()))
+        window = self.n_jobs or max(IN_FLIGHT, sum(client.nthreads().values()))
         running: dict[Any, Task] = {}
         finished = as_completed(loop=client.loop, with_results=True, raise_errors=False)
+        token = uuid.uuid4().hex[:8]  # keys stay unique when a run is submitted again
 
-        def submit_next() -> bool:
+        def submit(free: int) -> None:
+            """Up to `free` more runs, in one message to the scheduler (a message per run
+            costs the scheduler several times more)."""
+            batch: list[Task] = []
             for task in source:
                 if self._stop_all:
-                    return False
-                if task.run_id in self._stopped:
-                    continue
-                future = client.submit(
-                    run_on_worker,
-                    task,
-                    self._ship(task),
-                    _HOST,
-                    key=f"runner-{task.run_id}-{task.attempt}-{uuid.uuid4().hex[:8]}",
-                    pure=False,
+                    break
+                if task.run_id not in self._stopped:
+                    batch.append(task)
+                    if len(batch) >= free:
+                        break
+            if not batch:
+                return
+            futures = client.map(
+                run_on_worker,
+                batch,
+                [self._ship(task) for task in batch],
+                [_HOST] * len(batch),
+                key=[f"runner-{task.run_id}-{task.attempt}-{token}" for task in batch],
+                pure=False,
+            )
+            with self._lock:
+                self._futures.update(
+                    (task.run_id, future) for task, future in zip(batch, futures, strict=True)
                 )
-                with self._lock:
-                    self._futures[task.run_id] = future
-                running[future] = task
-                finished.add(future)
-                return True
-            return False
+            running.update(zip(futures, batch, strict=True))
+            finished.update(futures)
 
         try:
-            while len(running) < window and submit_next():
-                pass
-            for future, result in finished:
-                task = running.pop(future)
-                with self._lock:
-                    self._futures.pop(task.run_id, None)
-                yield self._outcome(task, future, result)
+            submit(window)
+            for done in finished.batches():
+                for future, result in done:
+                    task = running.pop(future)
+                    with self._lock:
+                        self._futures.pop(task.run_id, None)
+                    yield self._outcome(task, future, result)
                 if self._lost:  # the runs not yet submitted cannot be either
                     yield from (self._failed(task, self._lost) for task in source)
                     continue
-                submit_next()
+                submit(window - len(running))
         finally:
             # Closed early (Ctrl-C, a cancelled launch, --fail-fast): the cluster drops the rest.
             if running and not self._lost:

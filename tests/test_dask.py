@@ -4,6 +4,7 @@ own, without the test project on their path: its code reaches them only as runne
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -232,6 +233,11 @@ def test_the_api_launches_onto_the_cluster(cluster: Cluster, project: Path, home
     assert launch.ok and launch.results == [2, 3, 4]
     assert all(run.worker and run.worker.startswith("tcp://127.0.0.1:") for run in launch.runs)
     assert launch.runs[0].host == socket.gethostname()
+    # --max-parallelism 1: one run in flight on the cluster at a time.
+    runs = sorted(launch.runs, key=lambda run: run.started or 0)
+    assert all(
+        (later.started or 0) >= (earlier.ended or 0) for earlier, later in itertools.pairwise(runs)
+    )
 
 
 def test_code_not_on_the_workers_is_shipped(cluster: Cluster, dasky: Path, cli) -> None:
@@ -421,3 +427,22 @@ def test_a_run_on_another_host_sends_its_files_back(project: Path, tmp_path: Pat
     assert not run_dir.exists()  # nothing written here by the worker
     assert _write_back(str(run_dir), files) == str(run_dir)
     assert (run_dir / "log.txt").read_text() == "a is 1\n"
+
+
+def test_runner_cluster_serves_until_ctrl_c(cli, project: Path, home: Path, tmp_path: Path) -> None:
+    proc = popen(project, home, tmp_path, "cluster", "--workers", "1", "--port", "0")
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first.startswith("Dask scheduler at tcp://127.0.0.1:"), proc.stderr
+        address = first.split()[3]
+        done = cli("add:1.0", "params.a=1", "--addr", address, "--json")
+        assert done.code == 0, done.err
+        assert json.loads(done.out)["runs"][0]["result"] == 2
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
