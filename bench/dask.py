@@ -67,22 +67,17 @@ def launched(address: str, root: Path, home: Path, runs: int) -> tuple[float, fl
     return wall, first[0]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, nargs=2, default=(200, 2000), metavar=("N1", "N2"))
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--quick", action="store_true", help="--runs 100 1000 --repeat 2")
-    options = parser.parse_args()
-    small, large = (100, 1000) if options.quick else options.runs
-    repeat = 2 if options.quick else options.repeat
+def run(quick: bool, runs: tuple[int, int] = (200, 2000), repeat: int = 3, workers: int = 2) -> str:
+    """The report: walls for two sweep sizes, the per-run slope, the first result."""
+    small, large = (100, 1000) if quick else runs
+    repeat = 2 if quick else repeat
 
     from distributed import Client, LocalCluster
 
     with (
         tempfile.TemporaryDirectory(prefix="runner-bench-dask-") as folder,
         LocalCluster(
-            n_workers=options.workers,
+            n_workers=workers,
             threads_per_worker=1,
             processes=True,
             dashboard_address=":0",
@@ -91,8 +86,7 @@ def main() -> None:
         Client(cluster, set_as_default=False) as client,
     ):
         root = project(Path(folder))
-        # Workers run from their own folder: the tasks module reaches them as runner ships
-        # it; client.map's copy is uploaded the usual Dask way.
+        # runner ships the tasks module itself; client.map's copy is uploaded the Dask way.
         client.upload_file(str(root / "bench_dask_tasks.py"))
         address = cluster.scheduler_address
         launched(address, root, root / "warm", 10)  # imports and shipping, once
@@ -100,38 +94,50 @@ def main() -> None:
         walls: dict[tuple[str, int], list[float]] = {}
         firsts: dict[tuple[str, int], list[float]] = {}
         for round_ in range(repeat):
-            for runs in (small, large):
+            for count in (small, large):
                 # Interleaved, so that a slow moment of the machine hits both.
-                wall, first = raw(client, runs)
-                walls.setdefault(("client.map", runs), []).append(wall)
-                firsts.setdefault(("client.map", runs), []).append(first)
-                home = root / f"home-{round_}-{runs}"
-                wall, first = launched(address, root, home, runs)
-                walls.setdefault(("runner", runs), []).append(wall)
-                firsts.setdefault(("runner", runs), []).append(first)
+                wall, first = raw(client, count)
+                walls.setdefault(("client.map", count), []).append(wall)
+                firsts.setdefault(("client.map", count), []).append(first)
+                wall, first = launched(address, root, root / f"home-{round_}-{count}", count)
+                walls.setdefault(("runner", count), []).append(wall)
+                firsts.setdefault(("runner", count), []).append(first)
 
-    def median(table: dict, who: str, runs: int) -> float:
-        return statistics.median(table[(who, runs)])
+    def median(table: dict, who: str, count: int) -> float:
+        return statistics.median(table[(who, count)])
 
-    print(
-        f"{options.workers} local Dask workers (1 thread each), {os.cpu_count()} CPUs,"
-        f" Python {sys.version.split()[0]}; median of {repeat}"
-    )
-    print()
-    print(f"| | wall {small} runs | wall {large} runs | per run (slope) | first result |")
-    print("|---|---|---|---|---|")
+    lines = [
+        f"{workers} local Dask workers (1 thread each), {os.cpu_count()} CPUs,"
+        f" Python {sys.version.split()[0]}; median of {repeat}",
+        "",
+        f"| | wall {small} runs | wall {large} runs | per run (slope) | first result |",
+        "|---|---:|---:|---:|---:|",
+    ]
     slopes = {}
     for who in ("client.map", "runner"):
         slope = (median(walls, who, large) - median(walls, who, small)) / (large - small)
         slopes[who] = slope
-        print(
+        lines.append(
             f"| {who} | {median(walls, who, small):.3f} s | {median(walls, who, large):.3f} s"
             f" | {slope * 1e3:.2f} ms | {median(firsts, who, large) * 1e3:.0f} ms |"
         )
     ratio = slopes["runner"] / slopes["client.map"]
     verdict = "PASS" if ratio <= OVERHEAD_TARGET else "MISS"
-    print()
-    print(f"runner / client.map per run: {ratio:.2f}x ({verdict}, target {OVERHEAD_TARGET}x)")
+    lines += [
+        "",
+        f"runner / client.map per run: {ratio:.2f}x ({verdict}, target {OVERHEAD_TARGET}x)",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, nargs=2, default=(200, 2000), metavar=("N1", "N2"))
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="--runs 100 1000 --repeat 2")
+    options = parser.parse_args()
+    print(run(options.quick, tuple(options.runs), options.repeat, options.workers))
 
 
 if __name__ == "__main__":
