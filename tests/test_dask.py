@@ -261,6 +261,19 @@ def test_code_not_on_the_workers_is_shipped(cluster: Cluster, dasky: Path, cli) 
     assert json.loads(every.out)["runs"][0]["result"] == 8
 
 
+def test_registered_and_changed_code_each_run_their_own_version(
+    cluster: Cluster, cli, project: Path
+) -> None:
+    version = cli("register", "add:1.0", "-q").out.strip()
+    flows = project / "mypkg" / "flows.py"
+    flows.write_text(flows.read_text().replace("return a + b", "return a + b + 1000"))
+    # The same long-lived workers import each version from its own shipped zip.
+    for target, result in ((f"add:{version}", 2), ("add:1.0", 1002), (f"add:{version}", 2)):
+        done = cli(target, "params.a=1", "--addr", cluster.address, "--json")
+        assert done.code == 0, done.err
+        assert json.loads(done.out)["runs"][0]["result"] == result
+
+
 def test_detach_and_wait(cluster: Cluster, dasky: Path, cli) -> None:
     args = ("spin", "params.seconds=0.2", "--repeat", "3", "--addr", cluster.address)
     launched = cli(*args, "--detach", "-q")
