@@ -207,10 +207,10 @@ class DaskLauncher:
         return self._shipped[key]
 
     def _upload(self, root: Path, top: str) -> str | None:
-        if self.copy == "all":
+        if self.copy == "all" and root.is_dir():
             files = list(_project_files(root))
         elif (root / top).is_dir():
-            files = list(_project_files(root / top, root))
+            files = list(_project_files(root / top))
         elif (root / f"{top}.py").is_file():
             files = [root / f"{top}.py"]
         else:  # an installed package: the workers have it (or say which module they lack)
@@ -231,7 +231,7 @@ class DaskLauncher:
         return name
 
 
-def _project_files(folder: Path, root: Path | None = None) -> Iterator[Path]:
+def _project_files(folder: Path) -> Iterator[Path]:
     """The files under `folder` worth shipping: no hidden ones, caches or environments."""
     for entry in sorted(folder.iterdir()):
         if entry.name.startswith(".") or entry.name in _SKIPPED or entry.suffix == ".pyc":
@@ -239,7 +239,7 @@ def _project_files(folder: Path, root: Path | None = None) -> Iterator[Path]:
         if entry.is_dir():
             if (entry / "pyvenv.cfg").exists() or (entry / "runner.db").exists():
                 continue  # a virtual environment, or a run store
-            yield from _project_files(entry, root)
+            yield from _project_files(entry)
         elif entry.is_file():
             yield entry
 
@@ -257,7 +257,8 @@ def _error_text(result: Any, address: str) -> str:
     if isinstance(exc, KilledWorker):
         return (
             f"KilledWorker: the Dask workers running it died {exc.allowed_failures + 1} times"
-            f" (last {exc.last_worker.address}); the scheduler at {address} gave up on it"
+            f" (last {getattr(exc.last_worker, 'address', exc.last_worker)});"
+            f" the scheduler at {address} gave up on it"
         )
     if isinstance(exc, RunCancelled):
         return "cancelled"

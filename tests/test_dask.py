@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from runner.launchers import Launcher, make_launcher
 from tests.conftest import popen
+from tests.test_launchers import LauncherContract
 
 pytestmark = pytest.mark.slow
 
@@ -194,6 +196,18 @@ def running() -> Callable[[], list[str]]:
         return list(dask_launcher._threads)
 
     return runs
+
+
+class TestDask(LauncherContract):
+    """The launcher contract every launcher meets, on the module's cluster."""
+
+    config = {"name": "dask", "backend": "dask", "n_jobs": None}
+
+    @pytest.fixture
+    def launcher(self, cluster: Cluster) -> Iterator[Launcher]:
+        launcher = make_launcher({**self.config, "address": cluster.address}, max_parallelism=2)
+        yield launcher
+        launcher.release()
 
 
 def test_a_sweep_through_addr_matches_a_local_launch(cluster: Cluster, cli) -> None:
