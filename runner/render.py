@@ -377,6 +377,8 @@ def status(found: list[Any], *, expand: bool) -> None:
                     lines.append(f"  {key}: {getattr(record, key)}")
             if record.tags:
                 lines.append(f"  tags: {', '.join(record.tags)}")
+            if record.addr:  # a launch on a Dask cluster
+                lines.append(f"  cluster: {record.addr} (launcher {record.launcher})")
             for key in ("labels", "annotations", "env"):
                 if getattr(record, key):
                     lines.append(f"  {key}: {_compact(getattr(record, key))}")

@@ -227,6 +227,8 @@ def test_a_sweep_through_addr_matches_a_local_launch(cluster: Cluster, cli) -> N
 
     shown = cli("status", on_cluster["runs"][0]["id"])
     assert f"ran on    {socket.gethostname()} (Dask worker tcp://127.0.0.1:" in shown.out
+    launch = cli("status", on_cluster["id"])
+    assert f"  cluster: {cluster.address} (launcher dask)" in launch.out
 
 
 def test_failures_and_logs_come_back_through_runner_addr(cluster: Cluster, cli) -> None:
