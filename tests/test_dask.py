@@ -367,6 +367,20 @@ def test_an_unreachable_scheduler_exits_5_and_records_nothing(cli, home: Path) -
     assert json.loads(cli("status", "--json").out) == []
 
 
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        pytest.param(lambda address: ["launcher=dask", f"launcher.address={address}"], id="group"),
+        pytest.param(lambda address: [f"-addr={address}"], id="accio"),
+    ],
+)
+def test_other_spellings_of_the_address(cli, cluster: Cluster, spelling) -> None:
+    done = cli("add:1.0", "params.a=1", *spelling(cluster.address), "--json")
+    assert done.code == 0, done.err
+    (run,) = json.loads(done.out)["runs"]
+    assert run["result"] == 2 and run["worker"].startswith("tcp://127.0.0.1:")
+
+
 def test_launcher_options_refuse_what_cannot_work(cli, cluster: Cluster) -> None:
     threads = cli("add", "launcher=threads", "--addr", cluster.address)
     assert threads.code == 2
