@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import itertools
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from runner.catalog import describe_presets, describe_workflows, registered_versions
 from runner.errors import Interrupted, UsageError, WorkflowError
-from runner.records import LaunchRecord, RunOutcome, RunRecord, RunSpec, RunStatus
+from runner.records import LaunchRecord, RunOutcome, RunRecord, RunSpec, RunStatus, Specs
 from runner.store import Store
 
 if TYPE_CHECKING:
@@ -235,7 +236,7 @@ class Preview:
     definition: dict[str, Any]
     seed: int
     seed_drawn: bool
-    specs: list[RunSpec]
+    specs: Sequence[RunSpec]  # made as they are read (a sweep may be huge)
     params_schema: dict[str, Any]
     axes: list[str] = field(default_factory=list)
 
@@ -481,8 +482,9 @@ def launch(
     overwrite_cache: bool = False,
     detach: bool = False,
     wait: bool = True,
-    on_created: Callable[[LaunchRecord, list[RunSpec]], None] | None = None,
+    on_created: Callable[[LaunchRecord, Sequence[RunSpec]], None] | None = None,
     on_outcome: Callable[[RunOutcome], None] | None = None,
+    on_recorded: Callable[[list[RunSpec]], None] | None = None,
     progress: bool | None = None,
     **options: Any,
 ) -> Launch:
@@ -497,7 +499,11 @@ def launch(
     stays free and the runs go on if the kernel restarts; `Launch.wait`, `.status()` and
     `.cancel()` follow them. `progress`: a live bar (tqdm.auto: a widget in Jupyter, a line
     in a console) of done, failed and running runs with an ETA while this call waits; None
-    shows it unless `on_created` / `on_outcome` follow the launch (the CLI, the TUI)::
+    shows it unless `on_created` / `on_outcome` follow the launch (the CLI, the TUI).
+    A launch of more than 20,000 runs made from their indexes records its runs as it is about
+    to run them, in constant memory: the specs `on_created` receives are then `streamed`, and
+    `on_recorded` receives each batch as it is recorded (a run's id can be looked up once
+    its batch is)::
 
         launch = runner.launch("pi", sweep={"samples": [100, 1000]}, repeat=3, seed=0)
         launch.results                      # 6 results, in plan order
@@ -505,6 +511,7 @@ def launch(
         later.status()                      # 'running': the kernel is free meanwhile
     """
     from runner.launchers import make_launcher
+    from runner.plan import KEPT_SPECS
 
     detach = detach or not wait
 
@@ -535,7 +542,12 @@ def launch(
             )
             store = Store(home)
             record = _launch_record(the_plan, project)
-            store.record_launch(record, the_plan.specs)
+            # A launch whose runs follow from their indexes records each run as it is about
+            # to run (so a million runs start at once, in constant memory); any other, and
+            # a detached one (its own process reads them back), records them all now.
+            streamed = the_plan.by_index is not None and not detach and the_plan.count > KEPT_SPECS
+            the_plan.specs.streamed = streamed
+            store.record_launch(record, None if streamed else the_plan.specs, the_plan.by_index)
         if detach:
             return _detached(store, record, the_plan.specs, fail_fast, overwrite_cache, on_created)
         with _progress(progress, on_created, on_outcome) as (on_created, on_outcome):
@@ -544,7 +556,9 @@ def launch(
             return _execute(
                 store,
                 record,
-                the_plan.specs,
+                () if streamed else the_plan.specs,
+                fresh=the_plan.specs if streamed else (),
+                on_recorded=on_recorded,
                 launcher=launchers[0],
                 fail_fast=fail_fast or bool(the_plan.base.fields.get("fail_fast")),
                 overwrite_cache=overwrite_cache,
@@ -555,7 +569,7 @@ def launch(
             launcher.release()  # a no-op once its runs ran
 
 
-OnCreated = Callable[[LaunchRecord, list[RunSpec]], None]
+OnCreated = Callable[[LaunchRecord, Sequence[RunSpec]], None]
 OnOutcome = Callable[[RunOutcome], None]
 
 
@@ -579,10 +593,10 @@ def _progress(
 def _detached(
     store: Store,
     record: LaunchRecord,
-    specs: list[RunSpec],
+    specs: Sequence[RunSpec],
     fail_fast: bool,
     overwrite_cache: bool,
-    on_created: Callable[[LaunchRecord, list[RunSpec]], None] | None,
+    on_created: Callable[[LaunchRecord, Sequence[RunSpec]], None] | None,
 ) -> Launch:
     """Hand a recorded launch to a background process of its own. The runs are recorded
     here, so the plan (ids, seeds) is this one; the process runs the pending ones, as
@@ -590,7 +604,10 @@ def _detached(
     from runner import detach
     from runner.store import process_start
 
-    if _serve_cached(store, specs, overwrite_cache, None):
+    left = 0
+    for batch in _batches(specs, RECORD_EVERY):
+        left += len(_serve_cached(store, batch, overwrite_cache, None))
+    if left:
         pid = detach.spawn(store.home, record.id, fail_fast=fail_fast)
         store.set_owner(record.id, pid, process_start(pid))
     if on_created:
@@ -618,6 +635,7 @@ def _launch_record(the_plan: Plan, project: Project) -> LaunchRecord:
     from runner.store import process_start
 
     base = the_plan.base.fields
+    first = the_plan.specs[0]
     return LaunchRecord(
         id=the_plan.launch_id,
         created=time.time(),
@@ -637,13 +655,13 @@ def _launch_record(the_plan: Plan, project: Project) -> LaunchRecord:
         definition={
             **base,
             "seed": the_plan.seed,
-            "timeout": the_plan.specs[0].timeout,
-            "retries": the_plan.specs[0].retries,
+            "timeout": first.timeout,
+            "retries": first.retries,
             # What was swept (key -> number of values), for `runner status` to say.
             "swept": {axis.key: len(axis.shown) for axis in the_plan.axes},
         },
         pid=os.getpid(),
-        run_count=len(the_plan.specs),
+        run_count=the_plan.count,
         project_root=str(project.root),
         pid_start=process_start(os.getpid()),
     )
@@ -699,7 +717,7 @@ def resume(
     launch_id: str,
     *,
     home: str | Path | None = None,
-    on_created: Callable[[LaunchRecord, list[RunSpec]], None] | None = None,
+    on_created: Callable[[LaunchRecord, Sequence[RunSpec]], None] | None = None,
     on_outcome: Callable[[RunOutcome], None] | None = None,
     detach: bool = False,
     wait: bool = True,
@@ -725,22 +743,55 @@ def resume(
         raise UsageError(
             f"launch {record.id} is still running (pid {record.pid}); nothing to resume"
         )
-    todo = [run for run in store.runs(record.id) if not run.status.ok]
-    specs = [_respec(run, record) for run in todo]
-    store.reopen(record.id, [run.id for run in todo], os.getpid(), process_start(os.getpid()))
+    store.reopen(record.id, None, os.getpid(), process_start(os.getpid()))
     if detach or not wait:
-        return _detached(store, record, specs, False, False, on_created)
+        return _detached(
+            store, record, _todo(store, record, record_missing=True), False, False, on_created
+        )
+    specs = _todo(store, record)
     with _progress(progress, on_created, on_outcome) as (on_created, on_outcome):
         if on_created:
             on_created(record, specs)
-        return _execute(store, record, specs, on_outcome=on_outcome)
+        return _execute(
+            store, record, specs.recorded(), fresh=specs.missing(), on_outcome=on_outcome
+        )
+
+
+class Todo(Specs):
+    """A launch's runs still to run, read as they are used: its pending runs as recorded,
+    then, for a launch whose runs follow from their indexes, those it had not recorded yet
+    (its launcher was stopped first). Sized, so progress knows how many there are."""
+
+    def __init__(self, store: Store, record: LaunchRecord) -> None:
+        from runner.plan import index_specs
+
+        pending = store.count_pending(record.id)
+        recorded = store.count_runs(record.id)
+        plan = store.index_plan(record.id)
+        missing = record.run_count - recorded if plan is not None else 0
+        self.recorded = lambda: (_respec(run, record) for run in store.pending(record.id))
+        self.missing = lambda: index_specs(plan, record, recorded) if plan is not None else iter(())
+        self.missing_count = missing
+        super().__init__(
+            pending + missing, lambda: itertools.chain(self.recorded(), self.missing())
+        )
+
+
+def _todo(store: Store, record: LaunchRecord, *, record_missing: bool = False) -> Todo:
+    """What resume runs; `record_missing`: the runs the launch had not recorded are recorded
+    now (a detached process reads its runs back from the store)."""
+    todo = Todo(store, record)
+    if record_missing and todo.missing_count:
+        store.record_runs(record, todo.missing())
+        todo = Todo(store, record)
+    return todo
 
 
 def rerun(
     run_id: str,
     *,
     home: str | Path | None = None,
-    on_created: Callable[[LaunchRecord, list[RunSpec]], None] | None = None,
+    on_created: Callable[[LaunchRecord, Sequence[RunSpec]], None] | None = None,
     on_outcome: Callable[[RunOutcome], None] | None = None,
     detach: bool = False,
     wait: bool = True,
@@ -760,7 +811,7 @@ def rerun(
     original = _find_run(store, run_id)
     launch_record = store.launch(original.launch_id)
     assert launch_record is not None
-    spec = dataclasses.replace(_respec(original, launch_record), id=new_id(), index=0)
+    spec = _respec(original, launch_record, run_id=new_id(), index=0)
     record = dataclasses.replace(
         launch_record,
         id=spec.id,
@@ -794,17 +845,24 @@ def log_path(run_id: str, *, home: str | Path | None = None) -> tuple[RunRecord,
     return run, store.run_dir(run.id) / LOG_NAME
 
 
+RECORD_EVERY = 2_000  # runs recorded per transaction as a streamed launch takes them
+
+
 def _execute(
     store: Store,
     record: LaunchRecord,
-    specs: list[RunSpec],
+    specs: Iterable[RunSpec],
     *,
+    fresh: Iterable[RunSpec] = (),
+    on_recorded: Callable[[list[RunSpec]], None] | None = None,
     launcher: Launcher | None = None,
     fail_fast: bool = False,
     overwrite_cache: bool = False,
     on_outcome: Callable[[RunOutcome], None] | None = None,
 ) -> Launch:
     """Serve cached runs, then execute the rest; what finished is recorded whatever happens.
+    `specs` are recorded already; `fresh` ones are recorded as pending in batches just before
+    the launcher takes them. Both are read as they are used, never held whole.
     `launcher`: one already prepared; else the launch's own is made."""
     from runner import engine
     from runner.cancellation import Cancelled
@@ -817,30 +875,48 @@ def _execute(
         launcher = make_launcher(
             definition["launcher"], definition.get("max_parallelism"), definition.get("addr")
         )
-    specs = _serve_cached(store, specs, overwrite_cache, on_outcome)
+        launcher.prepare(record.run_count)
     runs_root = os.path.join(store.run_dir("").resolve(), "")  # ends with a separator
     registered = Path(record.project_root).is_relative_to((store.home / "snapshots").resolve())
     sys_path = (record.project_root,)  # one tuple, so pickling sends it once per batch
-    tasks = [
-        Task(
-            run_id=spec.id,
-            entrypoint=spec.entrypoint,
-            params=spec.params,
-            seed=spec.seed,
-            run_dir=runs_root + spec.id,
-            sys_path=sys_path,
-            env=record.env,
-            timeout=spec.timeout,
-            registered=registered,
-        )
-        for spec in specs
-    ]
+    env = record.env
+
+    def tasks(batch: list[RunSpec], first_row: int) -> Iterator[Task]:
+        # The batch's rows follow each other from first_row (0: not known here).
+        rows = {spec.id: first_row + n for n, spec in enumerate(batch)} if first_row else {}
+        for spec in _serve_cached(store, batch, overwrite_cache, on_outcome):
+            yield Task(
+                spec.id,
+                spec.entrypoint,
+                spec.base,
+                spec.seed,
+                runs_root + spec.id,
+                sys_path,
+                env,
+                spec.timeout,
+                1,
+                registered,
+                spec.retries,
+                rows.get(spec.id, 0),
+                spec.sets,
+            )
+
+    unrecorded = iter(fresh)
+
+    def stream() -> Iterator[Task]:
+        for batch in _batches(specs, RECORD_EVERY):
+            yield from tasks(batch, 0)
+        for batch in _batches(unrecorded, RECORD_EVERY):
+            first_row = store.record_runs(record, batch)
+            if on_recorded:
+                on_recorded(batch)
+            yield from tasks(batch, first_row)
+
     try:
         engine.execute(
             store,
             launcher,
-            tasks,
-            retries={spec.id: spec.retries for spec in specs},
+            stream(),
             fail_fast=fail_fast,
             on_outcome=on_outcome,
             launch_id=record.id,
@@ -854,6 +930,7 @@ def _execute(
             f"interrupted: {cancelled} unfinished runs of launch {record.id} recorded as cancelled"
         ) from None
     except engine.FailedFast as stop:
+        store.record_runs(record, unrecorded)  # to record them cancelled too
         store.cancel_unfinished(
             record.id,
             f"not run: --fail-fast stopped the launch after run {stop.outcome.run_id} failed",
@@ -862,6 +939,12 @@ def _execute(
         if own:
             launcher.release()  # a cluster's client is closed
     return _recorded(store, record.id)
+
+
+def _batches(specs: Iterable[RunSpec], size: int) -> Iterator[list[RunSpec]]:
+    source = iter(specs)
+    while batch := list(itertools.islice(source, size)):
+        yield batch
 
 
 def _serve_cached(
@@ -874,7 +957,8 @@ def _serve_cached(
     wanted = [spec for spec in specs if spec.cache and not overwrite]
     if not wanted:
         return specs
-    found = store.cached_results(spec.cache_key for spec in wanted)
+    keys = {spec.id: spec.cache_key for spec in wanted}
+    found = store.cached_results(keys.values())
     now = time.time()
     served = [
         RunOutcome(
@@ -882,12 +966,12 @@ def _serve_cached(
             status=RunStatus.CACHED,
             started=now,
             ended=now,
-            result_json=found[spec.cache_key][1],
-            cached_from=found[spec.cache_key][0],
+            result_json=found[keys[spec.id]][1],
+            cached_from=found[keys[spec.id]][0],
             attempt=0,
         )
         for spec in wanted
-        if spec.cache_key in found
+        if keys[spec.id] in found
     ]
     store.record_outcomes(served)
     for outcome in served:
@@ -897,12 +981,15 @@ def _serve_cached(
     return [spec for spec in specs if spec.id not in done]
 
 
-def _respec(run: RunRecord, launch: LaunchRecord) -> RunSpec:
-    """The spec a recorded run was made from, to run it again as it was."""
+def _respec(
+    run: RunRecord, launch: LaunchRecord, *, run_id: str | None = None, index: int | None = None
+) -> RunSpec:
+    """The spec a recorded run was made from, to run it again as it was (as a new run, with
+    `run_id` and `index`)."""
     definition = launch.definition
     return RunSpec(
-        id=run.id,
-        index=run.index,
+        id=run.id if run_id is None else run_id,
+        index=run.index if index is None else index,
         workflow_id=run.workflow_id,
         workflow_version=run.workflow_version,
         entrypoint=run.entrypoint,

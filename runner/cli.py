@@ -394,7 +394,12 @@ def _launched(
         return
     launch_only_process()
     with render.Watch(quiet=quiet, as_json=as_json) as watch:
-        done = api.launch(on_created=watch.created, on_outcome=watch.outcome, **launch)
+        done = api.launch(
+            on_created=watch.created,
+            on_outcome=watch.outcome,
+            on_recorded=watch.recorded,
+            **launch,
+        )
     _finish(done, quiet=quiet, as_json=as_json, dump_snippet=dump_snippet)
 
 

@@ -108,13 +108,12 @@ class DaskLauncher:
             """Up to `free` more runs, in one message to the scheduler (a message per run
             costs the scheduler several times more)."""
             batch: list[Task] = []
-            for task in source:
-                if self._stop_all:
+            while len(batch) < free and not self._stop_all:
+                task = next(source, None)
+                if task is None:
                     break
                 if task.run_id not in self._stopped:
                     batch.append(task)
-                    if len(batch) >= free:
-                        break
             if not batch:
                 return
             futures = client.map(

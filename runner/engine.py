@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import tempfile
 import time
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator
 
 from runner.cancellation import Cancellation, Cancelled, watching
 from runner.launchers import Launcher, WorkerCrash
@@ -33,37 +34,45 @@ class Recorder:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.pending: list[RunOutcome] = []
+        self.rows: dict[str, int] = {}  # run id -> rowid, for the runs whose rowid is known
         self.last = time.monotonic()
 
-    def add(self, outcome: RunOutcome) -> None:
+    def add(self, outcome: RunOutcome, row: int = 0) -> None:
         self.pending.append(outcome)
+        if row:
+            self.rows[outcome.run_id] = row
         if len(self.pending) >= FLUSH_SIZE or time.monotonic() - self.last > FLUSH_EVERY:
             self.flush()
 
     def flush(self) -> None:
         """Everything added so far is in the store when this returns."""
         if self.pending:
-            self.store.record_outcomes(self.pending)
+            if self.rows:
+                self.store.record_outcomes(self.pending, self.rows)
+            else:
+                self.store.record_outcomes(self.pending)
             self.pending = []
+            self.rows = {}
         self.last = time.monotonic()
 
 
 def execute(
     store: Store,
     launcher: Launcher,
-    tasks: Sequence[Task],
+    tasks: Iterable[Task],
     *,
-    retries: dict[str, int],
     fail_fast: bool = False,
     on_outcome: Callable[[RunOutcome], None] | None = None,
     launch_id: str | None = None,
 ) -> None:
     """Run every task to a final outcome, recording each attempt as it arrives.
 
-    A failed attempt is retried (same seed) while the run has retries left. KeyboardInterrupt
-    and FailedFast propagate after what finished is recorded; the caller cancels the rest.
-    With `launch_id`, cancel requests in the store (`runner cancel`, from any process) stop
-    the launch (Cancelled propagates) or drop single runs; whoever cancels records them.
+    `tasks` are read as the launcher takes them: a million-run launch holds the runs in
+    flight, not all its runs. A failed attempt is retried (same seed) while the run has
+    retries left (`Task.retries`), once the first attempts are done. KeyboardInterrupt and
+    FailedFast propagate after what finished is recorded; the caller cancels the rest. With
+    `launch_id`, cancel requests in the store (`runner cancel`, from any process) stop the
+    launch (Cancelled propagates) or drop single runs; whoever cancels records them.
     """
     recorder = Recorder(store)
     with (
@@ -76,64 +85,80 @@ def execute(
         ) as cancel,
     ):
         try:
-            while tasks:
+            round_: Iterable[Task] = tasks
+            while True:
                 if cancel.launch:
                     raise Cancelled()
-                again: list[Task] = []
-                by_id = {task.run_id: task for task in tasks}
-                attempts = _attempts(launcher, tasks, marker_dir, cancel)
+                again: list[Task] = []  # failed attempts to retry: as many as failures
+                attempts = _attempts(launcher, round_, marker_dir, cancel)
                 with contextlib.closing(attempts) as outcomes:
-                    for outcome in outcomes:
+                    for outcome, task in outcomes:
                         if cancel.launch:
                             raise Cancelled()
                         if outcome.run_id in cancel.runs:  # recorded cancelled already
                             cancel.settle(outcome.run_id)
                             continue
-                        recorder.add(outcome)
+                        recorder.add(outcome, task.row)
                         if on_outcome:
                             on_outcome(outcome)
                         if outcome.status.ok:
                             continue
-                        task = by_id[outcome.run_id]
-                        if task.attempt <= retries.get(task.run_id, 0):
+                        if task.attempt <= task.retries:
                             again.append(task._replace(attempt=task.attempt + 1))
                         elif fail_fast:
                             raise FailedFast(outcome)
-                tasks = again
+                if not again:
+                    return
+                round_ = again
         finally:
             recorder.flush()
 
 
 def _attempts(
-    launcher: Launcher, tasks: Sequence[Task], marker_dir: str, cancel: Cancellation
-) -> Generator[RunOutcome, None, None]:
-    """One attempt of each task. When a worker dies, the runs the dead workers held (their
-    markers say which) are run again one at a time, so a crash fails only the run that
-    causes it; the others go on in a new pool. A worker ended because its run was cancelled
-    is no crash: the runs beside it go on in a new pool."""
-    remaining = {task.run_id: task for task in tasks if task.run_id not in cancel.runs}
-    while remaining:
+    launcher: Launcher, tasks: Iterable[Task], marker_dir: str, cancel: Cancellation
+) -> Generator[tuple[RunOutcome, Task], None, None]:
+    """One attempt of each task, with the task. When a worker dies, the runs the dead workers
+    held (their markers say which) are run again one at a time, so a crash fails only the
+    run that causes it; the others go on in a new pool. A worker ended because its run was
+    cancelled is no crash: the runs beside it go on in a new pool. Only the tasks the
+    launcher has taken and not finished are held here."""
+    inflight: dict[str, Task] = {}
+
+    def taken(source: Iterator[Task]) -> Iterator[Task]:
+        for task in source:
+            if task.run_id in cancel.runs:
+                continue
+            inflight[task.run_id] = task
+            yield task
+
+    source: Iterator[Task] = iter(tasks)
+    while True:
         try:
-            for outcome in launcher.run(list(remaining.values()), marker_dir):
-                remaining.pop(outcome.run_id, None)
-                yield outcome
+            for outcome in launcher.run(taken(source), marker_dir):
+                task = inflight.pop(outcome.run_id)
+                yield outcome, task
+            return
         except WorkerCrash as crash:
             if cancel.launch:
                 raise Cancelled() from None
             held = read_markers(marker_dir)
+            unfinished = dict(inflight)
+            inflight.clear()
             stopped = [run_id for run_id in held if run_id in cancel.runs]
             if stopped:
                 for run_id in {*stopped, *cancel.unsettled()}:
-                    remaining.pop(run_id, None)
+                    unfinished.pop(run_id, None)
                     cancel.settle(run_id)
-                continue
-            suspects = [remaining[run_id] for run_id in held if run_id in remaining]
-            for task in suspects or list(remaining.values()):
-                del remaining[task.run_id]
-                if held.get(task.run_id):  # its own worker ended it for its timeout
-                    yield _lost_worker(task, time.time(), crash, timed_out=True)
-                else:
-                    yield _alone(launcher, task, marker_dir)
+            else:
+                suspects = [unfinished[run_id] for run_id in held if run_id in unfinished]
+                for task in suspects or list(unfinished.values()):
+                    del unfinished[task.run_id]
+                    if held.get(task.run_id):  # its own worker ended it for its timeout
+                        yield _lost_worker(task, time.time(), crash, timed_out=True), task
+                    else:
+                        yield _alone(launcher, task, marker_dir), task
+            # The runs taken and not finished go first in the new pool, then the rest.
+            source = itertools.chain(list(unfinished.values()), source)
 
 
 def _alone(launcher: Launcher, task: Task, marker_dir: str) -> RunOutcome:

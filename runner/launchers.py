@@ -6,7 +6,7 @@ import contextlib
 import os
 import re
 import sys
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sized
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -78,8 +78,9 @@ class Launcher(Protocol):
         """Be done with `prepare`, when `run` will not be called (the launch failed first)."""
         ...
 
-    def run(self, tasks: Sequence[Task], marker_dir: str | None = None) -> Iterator[RunOutcome]:
-        """`marker_dir`: where process workers note the run they hold (see worker.execute)."""
+    def run(self, tasks: Iterable[Task], marker_dir: str | None = None) -> Iterator[RunOutcome]:
+        """`tasks` may be a stream, read as workers are free (never all held at once).
+        `marker_dir`: where process workers note the run they hold (see worker.execute)."""
         ...
 
 
@@ -91,6 +92,7 @@ class JoblibLauncher:
     backend: str  # loky | threading | sequential
     n_jobs: int
     _preparing: Generator[int, None, None] | None = field(default=None, repr=False)
+    _runs: int | None = field(default=None, repr=False)  # the launch's, from prepare()
 
     @property
     def isolated(self) -> bool:
@@ -99,6 +101,7 @@ class JoblibLauncher:
     def prepare(self, runs: int) -> None:
         # Only loky keeps its workers from one Parallel call to the next. Starting them takes
         # about as long as planning and recording 10,000 runs, so the two overlap.
+        self._runs = runs
         if self.backend != "loky" or self._preparing is not None:
             return
         _import_joblib(self.isolated)
@@ -123,15 +126,17 @@ class JoblibLauncher:
             for _ in preparing:
                 pass
 
-    def run(self, tasks: Sequence[Task], marker_dir: str | None = None) -> Iterator[RunOutcome]:
+    def run(self, tasks: Iterable[Task], marker_dir: str | None = None) -> Iterator[RunOutcome]:
         _import_joblib(self.isolated)
         from joblib import Parallel, delayed
         from joblib.externals.loky.process_executor import BrokenProcessPool
 
-        if not tasks:
+        # A list's size is known; a stream is the launch's runs (as many as prepare() said).
+        size = len(tasks) if isinstance(tasks, Sized) else self._runs or self.n_jobs
+        if not size:
             return
         self.release()  # the workers now serve this call
-        n_jobs = 1 if self.backend == "sequential" else min(self.n_jobs, len(tasks))
+        n_jobs = 1 if self.backend == "sequential" else min(self.n_jobs, size)
         options: dict[str, Any] = {"batch_size": "auto"}
         if n_jobs == 1 and self.isolated:
             # joblib runs n_jobs=1 in the calling process; one task at a time in a worker

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runner.api import Launch, _execute, _progress, _respec, _store
+from runner.api import Launch, Todo, _execute, _progress, _respec, _store
 from runner.errors import UsageError, WaitTimeout
-from runner.records import LaunchRecord, RunOutcome, RunSpec, RunStatus
+from runner.records import LaunchRecord, RunOutcome, RunSpec, RunStatus, Specs
 
 
 @dataclass
@@ -67,7 +67,7 @@ def wait(
     home: str | Path | None = None,
     poll_interval: float = 0.5,
     timeout: float | None = None,
-    on_created: Callable[[LaunchRecord, list[RunSpec]], None] | None = None,
+    on_created: Callable[[LaunchRecord, Sequence[RunSpec]], None] | None = None,
     on_outcome: Callable[[RunOutcome], None] | None = None,
     progress: bool | None = None,
 ) -> Launch:
@@ -89,7 +89,7 @@ def _wait(
     home: str | Path | None,
     poll_interval: float,
     timeout: float | None,
-    on_created: Callable[[LaunchRecord, list[RunSpec]], None] | None,
+    on_created: Callable[[LaunchRecord, Sequence[RunSpec]], None] | None,
     on_outcome: Callable[[RunOutcome], None] | None,
 ) -> Launch:
     if poll_interval <= 0:
@@ -104,7 +104,11 @@ def _wait(
     record = store.launch(full)
     assert record is not None
     if on_created:
-        on_created(record, [_respec(run, record) for run in store.runs(full)])
+        every = record
+        on_created(
+            record,
+            Specs(record.run_count, lambda: (_respec(run, every) for run in store.every_run(full))),
+        )
     seen: set[str] = set()
     while True:
         record = store.launch(full)  # first: every run it counts finished is reported below
@@ -142,10 +146,11 @@ def run_pending(
     if record is None:
         raise UsageError(f"no launch {launch_id} in {store.path}")
     store.set_owner(record.id, os.getpid(), process_start(os.getpid()))
-    specs = [_respec(run, record) for run in store.pending(record.id)]
+    todo = Todo(store, record)
     return _execute(
         store,
         record,
-        specs,
+        todo.recorded(),
+        fresh=todo.missing(),
         fail_fast=fail_fast or bool(record.definition.get("fail_fast")),
     )

@@ -24,30 +24,46 @@ from runner.composer import (
 )
 from runner.errors import CompositionError, DefinitionError, ValidationError
 from runner.inputs import InputError, from_json
-from runner.records import RunSpec
+from runner.records import IndexPlan, LaunchRecord, RunSpec, Sets, Specs, with_sets
 from runner.validate import UNKNOWN_KEY, PointCheck, bounded, problems_of
 
 SEED_BITS = 63  # seeds are non-negative 64-bit integers, so SQLite stores them exactly
 MAX_PROBLEMS = 20  # past this many invalid runs, the message says how many more
 
 
+# A launch of up to this many runs keeps its specs once planned; a bigger one plans them
+# again each time they are read (its ids, seeds and params follow from its indexes), so its
+# memory does not grow with the number of runs.
+KEPT_SPECS = 20_000
+ID_BLOCK = 10_000  # ids are drawn sorted, in blocks of this many runs (see run_ids)
+
+
 @dataclass
 class Plan:
-    """The runs of one launch, in plan order, and the seed they derive from."""
+    """The runs of one launch, in plan order, and the seed they derive from. The runs are
+    planned lazily: `specs` makes them as they are read."""
 
     base: Definition  # the first run's definition: the launch's name, tags, launcher...
     seed: int
-    specs: list[RunSpec]
-    definitions: list[Definition]  # each spec's definition, parallel to specs
     axes: list[Axis]  # what the launch sweeps, in Hydra's order
+    count: int  # the number of runs
+    planner: _Planner
+    # What the store keeps so that any run's params follow from its index, when they do: a
+    # launch of one definition whose sweep sets values at their paths (see by_index).
+    by_index: dict[str, Any] | None = None
 
     @property
     def launch_id(self) -> str:
         # Like Accio: a lone run has no parent, so the launch and its run share one id.
-        return self.specs[0].id if len(self.specs) == 1 else self._parent_id
+        return self.specs[0].id if self.count == 1 else self._parent_id
+
+    @property
+    def specs(self) -> Specs:
+        return self._specs
 
     def __post_init__(self) -> None:
         self._parent_id = new_id()
+        self._specs = Specs(self.count, self.planner.specs, self.planner.kept)
 
 
 def draw_seed() -> int:
@@ -66,82 +82,205 @@ def repeat_seeds(seed: int, repeat: int) -> list[int]:
     return [rng.getrandbits(SEED_BITS) for _ in range(repeat)]
 
 
+def run_ids(key: int, count: int, start: int = 0) -> Iterator[str]:
+    """The ids of a launch's runs from index `start`: 32 random hex characters each, made
+    again the same from `key` (a lazy plan is read more than once: the ids printed must be
+    the ids recorded). The runs' ids are sorted by index, block by block of ID_BLOCK runs,
+    each block drawn from its own slice of the id space: SQLite then inserts a million runs
+    into its id index in order (7 us a run) rather than at random places (25 us a run, and
+    more as the store grows). They are as random as before to anyone reading one."""
+    blocks = max(1, -(-count // ID_BLOCK))
+    space = 1 << 128
+    for block in range(start // ID_BLOCK, blocks):
+        low, high = space * block // blocks, space * (block + 1) // blocks
+        size = min(ID_BLOCK, count - block * ID_BLOCK)
+        rng = random.Random(f"{key}:{block}")
+        ids = sorted(low + rng.randrange(high - low) for _ in range(size))
+        skip = start - block * ID_BLOCK if block == start // ID_BLOCK else 0
+        for value in ids[skip:]:
+            yield f"{value:032x}"
+
+
 def plan_runs(
     composer: Composer, on_first: Callable[[Definition, int], None] | None = None
 ) -> Plan:
-    """`on_first`: called with the definition of the first valid run and the number of runs
-    the launch will make, before the others are planned, so that a launcher can get ready."""
-    axes = composer.axes
-    other_axes = [axis for axis in axes if not axis.is_params]
-    first = composer.definition(tuple(str(axis.values[0]) for axis in other_axes))
-    max_runs = composer.request.max_runs
-    points = math.prod(len(axis.values) for axis in axes)
-    _check_count(points * int(first.fields["repeat"]), points, first, max_runs)
-    launch_seed = first.fields.get("seed")
-    if launch_seed is None:
-        launch_seed = draw_seed()
+    """Compose, validate and count the launch's runs; they are made as `Plan.specs` is read.
+    Every run is valid when this returns (else a ValidationError names every problem), and
+    nothing was kept but a few definitions, so a million-run sweep is checked in constant
+    memory. `on_first`: called with the definition of the first valid run and the number of
+    runs the launch will make, before the others are checked, so that a launcher can get
+    ready."""
+    planner = _Planner(composer)
+    count = planner.check(on_first)
+    base = planner.first
+    return Plan(
+        base=base,
+        seed=planner.launch_seed,
+        axes=planner.axes,
+        count=count,
+        planner=planner,
+        by_index=planner.by_index(),
+    )
 
-    specs: list[RunSpec] = []
-    definitions: list[Definition] = []
-    problems: dict[str, list[str]] = {}  # problem -> the sweep points that have it
-    invalid_runs = 0
-    per_definition: dict[int, tuple[Any, ...]] = {}
-    checks: dict[int, PointCheck] = {}
-    # Per definition, how its points get their params: Hydra's application (None), or
-    # values set at their paths, then interpolations resolved when there are some.
-    how: dict[int, tuple[bool, PointResolver | None, tuple[str, ...]]] = {}
-    # Top-level params keys the sweep changes; empty when a nested key is swept.
-    swept = tuple(axis.param_path[0] for axis in axes if axis.is_params)
-    if any(len(axis.param_path) > 1 for axis in axes if axis.is_params):
-        swept = ()
-    # Per axis, once: (key, params path or None, shown value by value).
-    plan_axes = [
-        (axis.key, axis.param_path, {})
-        if axis.is_params
-        else (axis.key, None, dict(zip(axis.values, axis.shown, strict=True)))
-        for axis in axes
-    ]
-    # Which places of a combination hold config-group choices (the others are params values).
-    group_places = [i for i, axis in enumerate(axes) if not axis.is_params]
-    ids = _ids()
-    for combo in itertools.product(*(axis.values for axis in axes)):
-        choices = tuple(str(combo[i]) for i in group_places) if group_places else ()
-        definition = composer.definition(choices)
-        mode = how.get(id(definition))
+
+class _Planner:
+    """Makes a launch's runs in plan order: the cartesian product of the sweep axes (Hydra's
+    order), each point once per repeat, each run with its id and seed."""
+
+    def __init__(self, composer: Composer) -> None:
+        self.composer = composer
+        self.axes = axes = composer.axes
+        other_axes = [axis for axis in axes if not axis.is_params]
+        self.first = first = composer.definition(tuple(str(axis.values[0]) for axis in other_axes))
+        self.max_runs = composer.request.max_runs
+        self.points = math.prod(len(axis.values) for axis in axes)
+        _check_count(self.points * int(first.fields["repeat"]), self.points, first, self.max_runs)
+        seed = first.fields.get("seed")
+        self.launch_seed = draw_seed() if seed is None else seed
+        self.id_key = secrets.randbits(64)
+        self.count = 0
+        self.kept: list[RunSpec] | None = None
+        # Per definition, how its points get their params: Hydra's application (exact), or
+        # values set at their paths, then interpolations resolved when there are some.
+        self._how: dict[int, tuple[bool, PointResolver | None, tuple[str, ...]]] = {}
+        self._checks: dict[int, PointCheck] = {}
+        self._per_run: dict[int, tuple[Any, ...]] = {}
+        # Top-level params keys the sweep changes; empty when a nested key is swept.
+        swept = tuple(axis.param_path[0] for axis in axes if axis.is_params)
+        if any(len(axis.param_path) > 1 for axis in axes if axis.is_params):
+            swept = ()
+        self.swept = swept
+        # Per axis, once: (key, params path or None, shown value by value).
+        self.plan_axes = [
+            (axis.key, axis.param_path, {})
+            if axis.is_params
+            else (axis.key, None, dict(zip(axis.values, axis.shown, strict=True)))
+            for axis in axes
+        ]
+        # Which places of a combination hold config-group choices (the others are params).
+        self.group_places = [i for i, axis in enumerate(axes) if not axis.is_params]
+
+    # -- per definition, once ---------------------------------------------------------------
+
+    def how(self, definition: Definition) -> tuple[bool, PointResolver | None, tuple[str, ...]]:
+        mode = self._how.get(id(definition))
         if mode is None:
-            exact = needs_hydra(definition, axes)
+            exact = needs_hydra(definition, self.axes)
             resolver = PointResolver(definition) if definition.interpolates and not exact else None
             # The top-level keys a point changes: the swept ones and those that interpolate.
-            changed = () if exact or not swept else swept
+            changed = () if exact or not self.swept else self.swept
             if resolver is not None and changed:
                 changed = (*changed, *(leaf[0] for leaf in resolver.leaves))
-            mode = how[id(definition)] = (exact, resolver, changed)
-        exact, resolver, changed = mode
-        point: dict[str, Any] = {}
-        if exact:
-            overrides = []
-            for axis, (key, path, shown), value in zip(axes, plan_axes, combo, strict=True):
-                if path is not None:
-                    overrides.append(axis.override(value))
-                    point[key] = value
-                else:
-                    point[key] = shown[value]
-            params = definition.apply_point(overrides, _show_point(point))
-        else:
-            params = definition.params
-            for (key, path, shown), value in zip(plan_axes, combo, strict=True):
-                if path is not None:
-                    _set_path(params, path, value)
-                    point[key] = value
-                else:
-                    point[key] = shown[value]
-            if resolver is not None:
-                resolver.resolve(params, plan_axes, combo, _show_point(point))
-        check = checks.get(id(definition))
+            mode = self._how[id(definition)] = (exact, resolver, changed)
+        return mode
+
+    def check_of(self, definition: Definition) -> PointCheck:
+        check = self._checks.get(id(definition))
         if check is None:
-            check = checks[id(definition)] = PointCheck(
+            check = self._checks[id(definition)] = PointCheck(
                 definition.params_validator, definition.params
             )
+        return check
+
+    def per_run(self, definition: Definition) -> tuple[Any, ...]:
+        per_run = self._per_run.get(id(definition))
+        if per_run is None:
+            # A swept repeat (repeat=1,1000000) changes the count: checked before the seeds.
+            repeat = int(definition.fields["repeat"])
+            _check_count(self.points * repeat, self.points, definition, self.max_runs)
+            per_run = self._per_run[id(definition)] = _per_run(definition, self.launch_seed)
+        return per_run
+
+    def by_index(self) -> dict[str, Any] | None:
+        """What makes any run's params from its index alone, when the launch is one
+        definition whose sweep sets values at their paths and nothing interpolates; the store
+        keeps it once and each run's params column empty (see records.index_sets)."""
+        if self.group_places:
+            return None
+        exact, resolver, _ = self.how(self.first)
+        if exact or resolver is not None:
+            return None
+        seeds, workflow, _, _, cache = self.per_run(self.first)
+        return {
+            "params": self.first.params,
+            "axes": [[list(axis.param_path), list(axis.values)] for axis in self.axes],
+            "repeat": len(seeds),
+            "seeds": seeds,
+            "ids": [self.id_key, self.count],
+            "entrypoint": workflow.entrypoint,
+            "cache": cache,
+        }
+
+    # -- checking ---------------------------------------------------------------------------
+
+    def check(self, on_first: Callable[[Definition, int], None] | None) -> int:
+        """Validate every run and count them; raises a ValidationError naming the problems."""
+        first = self.first
+        if self._by_axis_value(first):
+            self.count = self.points * int(first.fields["repeat"])
+            self.per_run(first)
+            if on_first is not None:
+                on_first(first, self.count)
+            if self.count <= KEPT_SPECS:
+                self.kept = list(self.specs())
+            return self.count
+        problems: dict[str, list[str]] = {}  # problem -> the sweep points that have it
+        invalid = 0
+        kept: list[tuple[Definition, tuple[Any, ...], dict[str, Any], dict[str, Any] | None]] = []
+        count = 0
+        for definition, combo, point, params in self._points(full=True):
+            assert params is not None
+            found = self._problems(definition, params)
+            if found:
+                invalid += 1
+                for problem in found:
+                    problems.setdefault(problem, []).append(_show_point(point))
+                continue
+            if on_first is not None and count == 0:
+                on_first(definition, self.points * int(definition.fields["repeat"]))
+            count += len(self.per_run(definition)[0])
+            if len(kept) <= KEPT_SPECS:
+                kept.append((definition, combo, point, params))
+        if problems:
+            more = f"; {invalid} sweep points invalid in all" if invalid > 1 else ""
+            raise ValidationError(
+                f"invalid params{more}:",
+                problems=bounded([_at_points(p, at) for p, at in problems.items()]),
+                hint=unknown_key_hint(first.workflow)
+                if any(UNKNOWN_KEY in p for p in problems)
+                else None,
+            )
+        self.count = count
+        if count <= KEPT_SPECS:  # planned once: made into runs now, not planned again
+            self.kept = list(self._runs(iter(kept)))
+        return count
+
+    def _by_axis_value(self, definition: Definition) -> bool:
+        """Whether every run is valid, known by checking each axis value once: true for one
+        definition whose sweep changes top-level keys of a simple schema (see PointCheck).
+        False when that cannot tell, or when a value is invalid (the caller then checks each
+        point, for the messages)."""
+        if self.group_places:
+            return False
+        exact, resolver, changed = self.how(definition)
+        check = self.check_of(definition)
+        if exact or resolver is not None or not changed or not check.simple:
+            return False
+        if definition.rich_params and rich_problems(definition.params, definition):
+            return False
+        rich = {name for name, _ in definition.rich_params}
+        for axis in self.axes:
+            key = axis.param_path[0]
+            for value in axis.values:
+                if not check.value_is_valid(key, value):
+                    return False
+                if key in rich and rich_problems({key: value}, definition):
+                    return False
+        return True
+
+    def _problems(self, definition: Definition, params: dict[str, Any]) -> list[str]:
+        _, _, changed = self.how(definition)
+        check = self.check_of(definition)
         found = (
             []
             if check.is_valid(params, changed)
@@ -154,47 +293,96 @@ def plan_runs(
         )
         if definition.rich_params and not found:
             found = rich_problems(params, definition)
-        if found:
-            invalid_runs += 1
-            for problem in found:
-                problems.setdefault(problem, []).append(_show_point(point))
-            continue
-        if on_first is not None and not specs:
-            on_first(definition, points * int(definition.fields["repeat"]))
-        per_run = per_definition.get(id(definition))
-        if per_run is None:
-            # A swept repeat (repeat=1,1000000) changes the count: checked before the seeds.
-            _check_count(points * int(definition.fields["repeat"]), points, definition, max_runs)
-            per_run = per_definition[id(definition)] = _per_run(definition, launch_seed)
-        seeds, workflow, timeout, retries, cache = per_run
-        for repeat_index, run_seed in enumerate(seeds):
-            specs.append(
-                RunSpec(
-                    id=next(ids),
-                    index=len(specs),
-                    workflow_id=workflow.id,
-                    workflow_version=workflow.version,
-                    entrypoint=workflow.entrypoint,
-                    params=params,
-                    seed=run_seed,
-                    repeat_index=repeat_index,
-                    point=point,
-                    timeout=timeout,
-                    retries=retries,
-                    cache=cache,
+        return found
+
+    # -- making runs ------------------------------------------------------------------------
+
+    def _points(
+        self, *, full: bool
+    ) -> Iterator[tuple[Definition, tuple[Any, ...], dict[str, Any], dict[str, Any] | None]]:
+        """(definition, combination, shown point, params) of each sweep point in Hydra's
+        order. `full`: params made for every point; else None where the run's sweep values
+        (set on its definition's params) are enough."""
+        axes, plan_axes, group_places = self.axes, self.plan_axes, self.group_places
+        composer = self.composer
+        for combo in itertools.product(*(axis.values for axis in axes)):
+            choices = tuple(str(combo[i]) for i in group_places) if group_places else ()
+            definition = composer.definition(choices)
+            exact, resolver, _ = self.how(definition)
+            point: dict[str, Any] = {}
+            for (key, path, shown), value in zip(plan_axes, combo, strict=True):
+                point[key] = value if path is not None else shown[value]
+            if exact:
+                overrides = [
+                    axis.override(value)
+                    for axis, value in zip(axes, combo, strict=True)
+                    if axis.is_params
+                ]
+                yield (
+                    definition,
+                    combo,
+                    point,
+                    definition.apply_point(overrides, _show_point(point)),
                 )
-            )
-            definitions.append(definition)
-    if problems:
-        more = f"; {invalid_runs} sweep points invalid in all" if invalid_runs > 1 else ""
-        raise ValidationError(
-            f"invalid params{more}:",
-            problems=bounded([_at_points(p, at) for p, at in problems.items()]),
-            hint=unknown_key_hint(first.workflow)
-            if any(UNKNOWN_KEY in p for p in problems)
-            else None,
-        )
-    return Plan(base=first, seed=launch_seed, specs=specs, definitions=definitions, axes=axes)
+            elif resolver is not None:
+                params = with_sets(definition.params, _sets(plan_axes, combo))
+                resolver.resolve(params, plan_axes, combo, _show_point(point))
+                yield definition, combo, point, params
+            elif full:
+                yield (
+                    definition,
+                    combo,
+                    point,
+                    with_sets(definition.params, _sets(plan_axes, combo)),
+                )
+            else:
+                yield definition, combo, point, None
+
+    def specs(self) -> Iterator[RunSpec]:
+        return self._runs(self._points(full=False))
+
+    def _runs(
+        self,
+        points: Iterator[tuple[Definition, tuple[Any, ...], dict[str, Any], dict[str, Any] | None]],
+    ) -> Iterator[RunSpec]:
+        ids = run_ids(self.id_key, self.count)
+        plan_axes = self.plan_axes
+        index = 0
+        shared: dict[int, dict[str, Any]] = {}  # each definition's params, made once
+        for definition, combo, point, params in points:
+            seeds, workflow, timeout, retries, cache = self.per_run(definition)
+            if params is None:
+                base = shared.get(id(definition))
+                if base is None:
+                    base = shared[id(definition)] = definition.params
+                sets = _sets(plan_axes, combo)
+            else:
+                base, sets = params, ()
+            for repeat_index, run_seed in enumerate(seeds):
+                yield RunSpec(
+                    next(ids),
+                    index,
+                    workflow.id,
+                    workflow.version,
+                    workflow.entrypoint,
+                    base,
+                    run_seed,
+                    repeat_index,
+                    point,
+                    timeout,
+                    retries,
+                    cache,
+                    sets,
+                )
+                index += 1
+
+
+def _sets(plan_axes: list[Any], combo: tuple[Any, ...]) -> Sets:
+    return tuple(
+        (path, value)
+        for (_key, path, _shown), value in zip(plan_axes, combo, strict=True)
+        if path is not None
+    )
 
 
 class PointResolver:
@@ -290,14 +478,6 @@ def new_id() -> str:
     return os.urandom(16).hex()
 
 
-def _ids() -> Iterator[str]:
-    """New ids, as new_id makes them, from the OS's random bytes 1,024 at a time."""
-    while True:
-        text = os.urandom(16 * 1024).hex()
-        for start in range(0, len(text), 32):
-            yield text[start : start + 32]
-
-
 def _per_run(definition: Definition, launch_seed: int) -> tuple[Any, ...]:
     """What every run of one definition shares: seeds by repeat index, workflow, limits."""
     fields, workflow = definition.fields, definition.workflow
@@ -317,15 +497,6 @@ def _first(given: Any, declared: Any) -> Any:
     return declared if given is None else given
 
 
-def _set_path(params: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
-    node = params
-    for key in path[:-1]:
-        child = node.get(key)
-        node[key] = child = dict(child) if isinstance(child, dict) else {}
-        node = child
-    node[path[-1]] = value
-
-
 def _show_point(point: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in point.items())
 
@@ -340,3 +511,37 @@ def _at_points(problem: str, points: list[str]) -> str:
     shown = "; ".join(points[:3])
     more = f" and {len(points) - 3} more" if len(points) > 3 else ""
     return f"{problem} ({len(points)} sweep points: {shown}{more})"
+
+
+def _set_path(params: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    """Set a value in place, copying the dicts along its path (they may be shared)."""
+    node = params
+    for key in path[:-1]:
+        child = node.get(key)
+        node[key] = child = dict(child) if isinstance(child, dict) else {}
+        node = child
+    node[path[-1]] = value
+
+
+def index_specs(plan: IndexPlan, launch: LaunchRecord, start: int) -> Iterator[RunSpec]:
+    """The runs of a launch planned by index, from index `start`: what a launch stopped
+    before it recorded them all (its launcher killed) resumes with. Made as they were."""
+    definition = launch.definition
+    timeout, retries = definition.get("timeout"), int(definition.get("retries") or 0)
+    ids = run_ids(plan.id_key, plan.count, start)
+    for index in range(start, plan.count):
+        yield RunSpec(
+            next(ids),
+            index,
+            launch.workflow_id,
+            launch.workflow_version,
+            plan.entrypoint,
+            plan.params,
+            plan.seeds[index % plan.repeat],
+            index % plan.repeat,
+            None,
+            timeout,
+            retries,
+            plan.cache,
+            plan.sets(index),
+        )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from runner.records import LaunchRecord, RunOutcome, RunSpec, RunStatus
@@ -16,7 +16,7 @@ class Progress:
 
     def __init__(
         self,
-        on_created: Callable[[LaunchRecord, list[RunSpec]], None] | None = None,
+        on_created: Callable[[LaunchRecord, Sequence[RunSpec]], None] | None = None,
         on_outcome: Callable[[RunOutcome], None] | None = None,
     ) -> None:
         self._on_created = on_created
@@ -27,7 +27,7 @@ class Progress:
         self._cancelled = 0
         self._total = 0
 
-    def created(self, record: LaunchRecord, specs: list[RunSpec]) -> None:
+    def created(self, record: LaunchRecord, specs: Sequence[RunSpec]) -> None:
         from tqdm.auto import tqdm
 
         self._total = record.run_count

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 import time
@@ -12,6 +13,8 @@ import yaml
 from runner.printable import clean
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from rich.console import Console
 
     from runner.api import Entities, Launch, Preview
@@ -19,6 +22,7 @@ if TYPE_CHECKING:
     from runner.results import ResultsTable
 
 SHOWN_IDS = 20  # run ids printed on creation before "... and N more"
+SHOWN_VALUES = 10  # values of one swept key in `runner show`'s definition
 SHOWN_ROWS = 50  # table rows before "... N more; runner status ID --json for all"
 SUMMARY_ROWS = 20  # after a launch: every run up to this many, else only the failed ones
 
@@ -47,13 +51,18 @@ def as_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
-def ids(record: LaunchRecord, specs: list[RunSpec]) -> None:
-    lines = ([record.id] if record.has_parent else []) + [spec.id for spec in specs]
-    sys.stdout.write("\n".join(lines) + "\n")
-    sys.stdout.flush()
+def ids(record: LaunchRecord, specs: Sequence[RunSpec]) -> None:
+    """The launch's id (when it has several runs), then each run's, as they are planned."""
+    out = sys.stdout
+    if record.has_parent:
+        out.write(record.id + "\n")
+    source = iter(specs)
+    while chunk := [spec.id for spec in itertools.islice(source, 10_000)]:
+        out.write("\n".join(chunk) + "\n")
+    out.flush()
 
 
-def created(record: LaunchRecord, specs: list[RunSpec]) -> None:
+def created(record: LaunchRecord, specs: Sequence[RunSpec]) -> None:
     what = clean(f"{record.workflow_id}:{record.workflow_version}")
     if record.has_parent:
         print(f"launch {record.id}: {len(specs)} runs of {what} (seed {record.seed})")
@@ -284,6 +293,12 @@ def export(table: ResultsTable, fmt: str, output: str | None, *, how: str = "") 
 def preview(p: Preview) -> None:
     console = _console()
     definition = dict(p.definition)
+    if "sweep" in definition:  # a long sweep shows its first values and how many it has
+        definition["sweep"] = {
+            key: values if len(values) <= SHOWN_VALUES else
+            [*values[:SHOWN_VALUES], f"... {len(values):,} values in all"]
+            for key, values in definition["sweep"].items()
+        }  # fmt: skip
     if p.seed_drawn:
         definition["seed"] = f"{p.seed}  # drawn now; a launch draws its own unless --seed is given"
     sys.stdout.write(yaml.safe_dump(definition, sort_keys=False, default_flow_style=False))
@@ -291,7 +306,7 @@ def preview(p: Preview) -> None:
         from rich.table import Table
         from rich.text import Text
 
-        table = Table(title=f"{len(p.specs)} planned runs", title_justify="left")
+        table = Table(title=f"{len(p.specs):,} planned runs", title_justify="left")
         for column in ("#", "params", "repeat", "seed"):
             table.add_column(column)
         for spec in p.specs[:SHOWN_ROWS]:
@@ -485,9 +500,9 @@ class Watch:
         if self.progress is not None:
             self.progress.stop()
 
-    def created(self, record: LaunchRecord, specs: list[RunSpec]) -> None:
+    def created(self, record: LaunchRecord, specs: Sequence[RunSpec]) -> None:
         if self.quiet:
-            ids(record, specs)
+            ids(record, () if getattr(specs, "streamed", False) else specs)
         elif not self.as_json:
             created(record, specs)
         self.total = len(specs)
@@ -506,6 +521,12 @@ class Watch:
             self.started = time.monotonic()
             self.progress.start()
             self._refresh()
+
+    def recorded(self, specs: list[RunSpec]) -> None:
+        """Runs of a streamed launch, recorded now: -q prints their ids."""
+        if self.quiet:
+            sys.stdout.write("".join(f"{spec.id}\n" for spec in specs))
+            sys.stdout.flush()
 
     def outcome(self, outcome: Any) -> None:
         if self.progress is None and (self.first_failure_shown or outcome.status.ok):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 import time
 import weakref
 from collections.abc import Iterable, Iterator
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.errors import StoreError, StoreUnusable, UsageError
-from runner.records import LaunchRecord, RunOutcome, RunRecord, RunSpec, RunStatus
+from runner.records import IndexPlan, LaunchRecord, RunOutcome, RunRecord, RunSpec, RunStatus
 
 DB_NAME = "runner.db"
 
@@ -253,6 +254,11 @@ class Store:
     def __init__(self, home: Path | str | None = None) -> None:
         self.home = Path(home) if home is not None else default_home()
         self.path = self.home / DB_NAME
+        # A launch records its runs from the thread joblib dispatches them in while its
+        # outcomes are written from another: one transaction at a time on the connection.
+        self._lock = threading.RLock()
+        # launch id -> what makes its runs' params from their indexes (None: stored whole)
+        self._plans: dict[str, IndexPlan | None] = {}
         problem = file_problem(self.path)
         if problem:
             raise StoreUnusable(f"the run store {self.path} {problem}", hint=_MOVE_AWAY)
@@ -320,13 +326,14 @@ class Store:
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         try:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+            with self._lock:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
         except sqlite3.Error as exc:
             unusable = damaged(exc, self.path)
             if unusable:
@@ -381,12 +388,18 @@ class Store:
                 hint=_MOVE_AWAY,
             )
 
-    def record_launch(self, launch: LaunchRecord, specs: Iterable[RunSpec]) -> None:
-        """The launch and all its runs, as pending, in one transaction."""
-        parent = launch.id if launch.has_parent else None
+    def record_launch(
+        self,
+        launch: LaunchRecord,
+        specs: Iterable[RunSpec] | None = None,
+        plan: dict[str, Any] | None = None,
+    ) -> None:
+        """The launch, and its runs as pending (`specs`, read as they come), in one
+        transaction. `plan`: what makes its runs' params from their indexes (plan.by_index);
+        its runs are then recorded with `record_runs`, as they are about to run."""
         with self._transaction() as db:
             db.execute(
-                f"INSERT INTO launches ({_LAUNCH_COLUMNS}) VALUES ({', '.join('?' * 19)})",
+                f"INSERT INTO launches ({_LAUNCH_COLUMNS}, plan) VALUES ({', '.join('?' * 20)})",
                 (
                     launch.id,
                     launch.created,
@@ -407,54 +420,88 @@ class Store:
                     launch.run_count,
                     launch.project_root,
                     launch.pid_start,
+                    None if plan is None else to_json(plan),
                 ),
             )
-            # Only the columns a pending run has; the others start NULL or at their default.
-            db.executemany(
-                "INSERT INTO runs (id, launch_id, parent_id, idx, workflow_id, workflow_version,"
-                " params, seed, status, created, entrypoint, cache_key)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
-                [
-                    (
-                        s.id,
-                        launch.id,
-                        parent,
-                        s.index,
-                        s.workflow_id,
-                        s.workflow_version,
-                        to_json(s.params),
-                        s.seed,
-                        launch.created,
-                        s.entrypoint,
-                        s.cache_key if s.cache else None,
-                    )
-                    for s in specs
-                ],
-            )
+            if specs is not None:
+                self._insert_runs(db, launch, specs, plan is not None)
 
-    def record_outcomes(self, outcomes: Iterable[RunOutcome]) -> None:
-        """Finished attempts, many per transaction: the run's latest state and its attempt."""
+    def record_runs(self, launch: LaunchRecord, specs: Iterable[RunSpec]) -> int:
+        """Runs of a recorded launch, as pending, in one transaction; returns the rowid of
+        the first (the others follow it in order: `record_outcomes` finds them by it)."""
+        with self._transaction() as db:
+            return self._insert_runs(db, launch, specs, self._plan(launch.id) is not None)
+
+    def _insert_runs(
+        self, db: sqlite3.Connection, launch: LaunchRecord, specs: Iterable[RunSpec], by_index: bool
+    ) -> int:
+        (last,) = db.execute("SELECT IFNULL(MAX(rowid), 0) FROM runs").fetchone()
+        parent = launch.id if launch.has_parent else None
+        created, launch_id = launch.created, launch.id
+        # Only the columns a pending run has; the others start NULL or at their default.
+        # Runs whose params follow from their index keep '' (see _params).
+        db.executemany(
+            "INSERT INTO runs (rowid, id, launch_id, parent_id, idx, workflow_id,"
+            " workflow_version, params, seed, status, created, entrypoint, cache_key)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
+            (
+                (
+                    last + 1 + n,
+                    s.id,
+                    launch_id,
+                    parent,
+                    s.index,
+                    s.workflow_id,
+                    s.workflow_version,
+                    "" if by_index else to_json(s.params),
+                    s.seed,
+                    created,
+                    s.entrypoint,
+                    s.cache_key if s.cache else None,
+                )
+                for n, s in enumerate(specs)
+            ),
+        )
+        return int(last + 1)
+
+    def record_outcomes(
+        self, outcomes: Iterable[RunOutcome], rows: dict[str, int] | None = None
+    ) -> None:
+        """Finished attempts, many per transaction: the run's latest state and its attempt.
+        `rows`: run id -> rowid, for the runs whose rowid the caller knows (their update
+        then finds the row by it, not through the index of random ids)."""
         outcomes = list(outcomes)
         if not outcomes:
             return
+        rows = rows or {}
         # A batch may hold several attempts of one run: its row takes the last one.
         latest = {o.run_id: o for o in outcomes}.values()
         # Most runs succeed on their first attempt with no folder: they take a shorter write.
-        # (a run on a cluster names its host and worker: the longer write)
+        # (a run on a Dask cluster names its host and worker: it takes the longer write)
         plain = [
-            o for o in latest if o.status is RunStatus.SUCCEEDED and o.run_dir is o.host is None
+            o
+            for o in latest
+            if o.status is RunStatus.SUCCEEDED and o.run_dir is None and o.host is None
         ]
         other = [
             o
             for o in latest
-            if not (o.status is RunStatus.SUCCEEDED and o.run_dir is o.host is None)
+            if not (o.status is RunStatus.SUCCEEDED and o.run_dir is None and o.host is None)
         ]
+        by_row = [o for o in plain if o.run_id in rows]
+        if by_row:
+            plain = [o for o in plain if o.run_id not in rows]
         # A run cancelled meanwhile (`runner cancel`, from any process) keeps that status:
         # every run ends with one final status, whichever was written first.
         with self._transaction() as db:
             db.executemany(
-                "UPDATE runs SET status='succeeded', started=?, ended=?, result=?, attempts=?,"
-                " host=NULL, worker=NULL WHERE id=? AND status != 'cancelled'",
+                "UPDATE runs SET status='succeeded', started=?, ended=?, result=?, attempts=?"
+                " WHERE rowid=? AND status != 'cancelled'",
+                [(o.started, o.ended, o.result_json, o.attempt, rows[o.run_id]) for o in by_row],
+            )
+            db.executemany(
+                "UPDATE runs SET status='succeeded', started=?, ended=?, result=?, attempts=?"
+                " WHERE id=? AND status != 'cancelled'",
                 [(o.started, o.ended, o.result_json, o.attempt, o.run_id) for o in plain],
             )
             db.executemany(
@@ -518,12 +565,26 @@ class Store:
                     "UPDATE runs SET status=?, ended=?, error=? WHERE id=? AND status IN (?, ?)",
                     (RunStatus.CANCELLED.value, now, reason, run_id, *_UNFINISHED),
                 )
-            if cur.rowcount:
+            cancelled = cur.rowcount
+            if run_id is None:
+                # Runs of a streamed launch not recorded yet: its whole-launch cancel (below)
+                # makes readers count them cancelled (see _fill_counts).
+                cancelled += self._unrecorded(db, launch_id)
+            if cancelled:
                 db.execute(
                     "INSERT INTO cancels (launch_id, run_id, requested, reason) VALUES (?, ?, ?, ?)",
                     (launch_id, run_id, now, reason),
                 )
-            return cur.rowcount
+            return cancelled
+
+    @staticmethod
+    def _unrecorded(db: sqlite3.Connection, launch_id: str) -> int:
+        row = db.execute(
+            "SELECT run_count - (SELECT COUNT(*) FROM runs WHERE launch_id=launches.id)"
+            " FROM launches WHERE id=?",
+            (launch_id,),
+        ).fetchone()
+        return max(int(row[0]), 0) if row else 0
 
     def cancel_requests(self, launch_id: str, after: int = 0) -> list[tuple[int, str | None]]:
         """(request id, run id or None for the whole launch) of the requests after `after`."""
@@ -546,13 +607,53 @@ class Store:
                 "UPDATE launches SET pid=?, pid_start=? WHERE id=?", (pid, pid_start, launch_id)
             )
 
-    def pending(self, launch_id: str) -> list[RunRecord]:
-        """The runs of the launch still pending, as stored (never shown lost)."""
-        rows = self._db.execute(
-            f"SELECT {_RUN_COLUMNS} FROM runs WHERE launch_id=? AND status=? ORDER BY idx",
-            (launch_id, RunStatus.PENDING.value),
-        ).fetchall()
-        return [self._run(row) for row in rows]
+    def pending(self, launch_id: str, page: int = 1000) -> Iterator[RunRecord]:
+        """The runs of the launch still pending, as stored (never shown lost), in plan order,
+        read a page at a time: runs finishing meanwhile are skipped, never read twice."""
+        after = -1
+        while True:
+            rows = self._db.execute(
+                f"SELECT {_RUN_COLUMNS} FROM runs WHERE launch_id=? AND idx>? AND status=?"
+                " ORDER BY idx LIMIT ?",
+                (launch_id, after, RunStatus.PENDING.value, page),
+            ).fetchall()
+            yield from (self._run(row) for row in rows)
+            if len(rows) < page:
+                return
+            after = rows[-1][3]
+
+    def every_run(self, launch_id: str, page: int = 1000) -> Iterator[RunRecord]:
+        """The launch's recorded runs in plan order, read a page at a time."""
+        after = -1
+        while True:
+            rows = self._db.execute(
+                f"SELECT {_RUN_COLUMNS} FROM runs WHERE launch_id=? AND idx>? ORDER BY idx LIMIT ?",
+                (launch_id, after, page),
+            ).fetchall()
+            yield from self._marked_lost([self._run(row) for row in rows])
+            if len(rows) < page:
+                return
+            after = rows[-1][3]
+
+    def count_pending(self, launch_id: str) -> int:
+        return int(
+            self._db.execute(
+                "SELECT COUNT(*) FROM runs WHERE launch_id=? AND status=?",
+                (launch_id, RunStatus.PENDING.value),
+            ).fetchone()[0]
+        )
+
+    def count_runs(self, launch_id: str) -> int:
+        """The runs recorded for the launch (a streamed launch records them as they run)."""
+        return int(
+            self._db.execute(
+                "SELECT COUNT(*) FROM runs WHERE launch_id=?", (launch_id,)
+            ).fetchone()[0]
+        )
+
+    def index_plan(self, launch_id: str) -> IndexPlan | None:
+        """What makes the launch's runs from their indexes, if it was planned so."""
+        return self._plan(launch_id)
 
     def finished(self, launch_id: str, seen: set[str]) -> list[RunOutcome]:
         """The launch's finished runs not in `seen`, as outcomes (what `runner wait` reports)."""
@@ -589,17 +690,32 @@ class Store:
                 found[key] = (run_id, result)
         return found
 
-    def reopen(self, launch_id: str, run_ids: Iterable[str], pid: int, pid_start: str) -> None:
-        """Resume: the launch belongs to this process now; these runs are pending again, and
-        earlier cancel requests are done with."""
+    def reopen(
+        self, launch_id: str, run_ids: Iterable[str] | None, pid: int, pid_start: str
+    ) -> None:
+        """Resume: the launch belongs to this process now; these runs (None: every run that
+        did not succeed) are pending again, and earlier cancel requests are done with."""
         with self._transaction() as db:
             db.execute("DELETE FROM cancels WHERE launch_id=?", (launch_id,))
             db.execute(
                 "UPDATE launches SET pid=?, pid_start=? WHERE id=?", (pid, pid_start, launch_id)
             )
-            db.executemany(
-                "UPDATE runs SET status=?, error=NULL, traceback=NULL WHERE id=?",
-                ((RunStatus.PENDING.value, run_id) for run_id in run_ids),
+            if run_ids is not None:
+                db.executemany(
+                    "UPDATE runs SET status=?, error=NULL, traceback=NULL, host=NULL, worker=NULL"
+                    " WHERE id=?",
+                    ((RunStatus.PENDING.value, run_id) for run_id in run_ids),
+                )
+                return
+            db.execute(
+                "UPDATE runs SET status=?, error=NULL, traceback=NULL, host=NULL, worker=NULL"
+                " WHERE launch_id=? AND status NOT IN (?, ?)",
+                (
+                    RunStatus.PENDING.value,
+                    launch_id,
+                    RunStatus.SUCCEEDED.value,
+                    RunStatus.CACHED.value,
+                ),
             )
 
     def save_snapshot(
@@ -683,7 +799,20 @@ class Store:
             for value in _UNFINISHED:
                 statuses[value] = RunStatus.LOST
         repeat = max(launch.repeat, 1)
-        return [(*row[:5], statuses[row[5]], *row[6:], row[2] % repeat) for row in rows]
+        params = self._params_text
+        return [
+            (
+                row[0],
+                row[1],
+                row[2],
+                params(row[0], row[2], row[3]),
+                row[4],
+                statuses[row[5]],
+                *row[6:],
+                row[2] % repeat,
+            )
+            for row in rows
+        ]
 
     def find_runs(
         self,
@@ -796,6 +925,19 @@ class Store:
             if status in _UNFINISHED and not launcher_alive(launch.pid, launch.pid_start):
                 status = RunStatus.LOST.value
             launch.counts[status] = launch.counts.get(status, 0) + count
+        for launch in launches:
+            # A launch whose runs follow from their indexes records them as they are about to
+            # run: the ones not recorded yet are pending (lost, when the launcher is gone;
+            # cancelled, when the launch was).
+            missing = launch.run_count - sum(launch.counts.values())
+            if missing > 0:
+                if launch.cancelled is not None:
+                    status = RunStatus.CANCELLED.value
+                elif launcher_alive(launch.pid, launch.pid_start):
+                    status = RunStatus.PENDING.value
+                else:
+                    status = RunStatus.LOST.value
+                launch.counts[status] = launch.counts.get(status, 0) + missing
 
     @staticmethod
     def _launch(row: tuple[Any, ...]) -> LaunchRecord:
@@ -822,8 +964,36 @@ class Store:
             cancelled=row[19],
         )
 
-    @staticmethod
-    def _run(row: tuple[Any, ...]) -> RunRecord:
+    def _plan(self, launch_id: str) -> IndexPlan | None:
+        """What makes the launch's runs' params from their indexes (read once per store)."""
+        if launch_id not in self._plans:
+            found = self._db.execute(
+                "SELECT plan FROM launches WHERE id=?", (launch_id,)
+            ).fetchone()
+            self._plans[launch_id] = (
+                IndexPlan.from_json(json.loads(found[0])) if found and found[0] else None
+            )
+        return self._plans[launch_id]
+
+    def _params_text(self, launch_id: str, index: int, text: str) -> str:
+        """A run's params as JSON: stored whole, or made from its launch's plan ('')."""
+        if text:
+            return text
+        plan = self._plan(launch_id)
+        if plan is None:
+            raise StoreUnusable(
+                f"the run store {self.path}: run {index} of launch {launch_id} has no params"
+                " and its launch no plan to make them from",
+                hint="runner store check tells what is wrong",
+            )
+        return to_json(plan.params_of(index))
+
+    def _params(self, launch_id: str, index: int, text: str) -> dict[str, Any]:
+        if text:
+            return dict(json.loads(text))
+        return json.loads(self._params_text(launch_id, index, text))
+
+    def _run(self, row: tuple[Any, ...]) -> RunRecord:
         return RunRecord(
             id=row[0],
             launch_id=row[1],
@@ -831,7 +1001,7 @@ class Store:
             index=row[3],
             workflow_id=row[4],
             workflow_version=row[5],
-            params=json.loads(row[6]),
+            params=self._params(row[1], row[3], row[6]),
             seed=row[7],
             status=RunStatus(row[8]),
             created=row[9],

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple, TextIO
 
 from runner.entrypoints import resolve_entrypoint, wants
 from runner.inputs import call_kwargs
-from runner.records import RunOutcome, RunStatus
+from runner.records import RunOutcome, RunStatus, Sets, with_sets
 from runner.store import to_json
 
 LOG_NAME = "log.txt"
@@ -45,6 +45,11 @@ class Task(NamedTuple):
     timeout: float | None = None
     attempt: int = 1
     registered: bool = False  # sys_path[0] holds a registered snapshot of the code
+    retries: int = 0  # further attempts after a failure
+    row: int = 0  # the run's rowid in the store, when known (its outcome is written by it)
+    # Values set on `params` to make the run's params: the runs of a sweep share `params`
+    # (pickled once per batch of tasks) and differ in these.
+    sets: Sets = ()
 
 
 class RunTimeout(BaseException):
@@ -69,7 +74,7 @@ def execute(task: Task, marker_dir: str | None = None) -> RunOutcome:
     kwargs: dict[str, Any] = {}
     try:
         func = _entrypoint(task.entrypoint, task.sys_path[0] if task.registered else "")
-        kwargs = call_kwargs(func, task.params)
+        kwargs = call_kwargs(func, with_sets(task.params, task.sets) if task.sets else task.params)
         if _wants(func, "seed"):
             kwargs["seed"] = task.seed
         if _wants(func, "output_dir"):
