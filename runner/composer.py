@@ -735,7 +735,8 @@ class Composer:
 
 def cluster_launcher(launcher: dict[str, Any], addr: str) -> dict[str, Any]:
     """`addr` (--addr, RUNNER_ADDR, a run file's addr) sends the runs to a Dask cluster: the
-    default launcher becomes the dask one (its options kept); another local one is refused."""
+    default launcher becomes the dask one (options given to it, such as launcher.copy, kept);
+    another local launcher is refused."""
     if launcher.get("backend") == "dask":
         return launcher
     name = launcher.get("name")
@@ -747,7 +748,9 @@ def cluster_launcher(launcher: dict[str, Any], addr: str) -> dict[str, Any]:
     from importlib.resources import files
 
     dask = yaml.safe_load(files("runner.conf").joinpath("launcher/dask.yaml").read_text())
-    return {**dask, **{k: v for k, v in launcher.items() if k not in ("name", "backend")}}
+    # The local launcher's n_jobs counts this machine's cores, not the cluster's.
+    kept = {k: v for k, v in launcher.items() if k not in ("name", "backend", "n_jobs")}
+    return {**dask, **kept}
 
 
 # -- run files ------------------------------------------------------------------------------

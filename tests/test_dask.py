@@ -218,6 +218,15 @@ def test_a_sweep_through_addr_matches_a_local_launch(cluster: Cluster, cli) -> N
     assert local.code == 0, local.err
     on_cluster, here = json.loads(remote.out), json.loads(local.out)
     assert on_cluster["launcher"] == "dask" and on_cluster["addr"] == cluster.address
+    # The project's local launcher (n_jobs: 2, its cores) gave way to the dask one whole.
+    assert on_cluster["definition"]["launcher"] == {
+        "name": "dask",
+        "backend": "dask",
+        "address": None,
+        "copy": "auto",
+        "n_jobs": None,
+        "connect_timeout": 5,
+    }
     assert [r["seed"] for r in on_cluster["runs"]] == [r["seed"] for r in here["runs"]]
     assert [r["result"] for r in on_cluster["runs"]] == [r["result"] for r in here["runs"]]
     workers = {r["worker"] for r in on_cluster["runs"]}
