@@ -68,6 +68,39 @@ class Launch:
             self._runs = self._store.runs(self.id) if self._store else []
         return Runs(self._runs)
 
+    def iter_runs(self) -> Iterator[RunRecord]:
+        """Its runs in plan order, read a page at a time: memory for a page whatever the
+        launch's size (a million runs). Big results stay in their files until asked for::
+
+            for run in launch.iter_runs():
+                if run.status.value == "failed":
+                    print(run.id, run.error)
+        """
+        if self._runs is not None or self._store is None:
+            yield from self.runs
+        else:
+            yield from self._store.every_run(self.id)
+
+    def run_ids(self) -> Iterator[str]:
+        """Its run ids in plan order, streamed (nothing else is read)."""
+        if self._runs is not None or self._store is None:
+            yield from (run.id for run in self.runs)
+        else:
+            yield from self._store.run_ids(self.id)
+
+    def count(self) -> dict[str, int]:
+        """Its runs by status, read again from the store into `record.counts` (one GROUP
+        BY over its runs: 0.7 s for a million)."""
+        if self._store is not None:
+            self._store.fill_counts([self.record])
+        return self.record.counts
+
+    def first_run(self) -> RunRecord | None:
+        """Its first run in plan order (one row read)."""
+        if self._runs is not None or self._store is None:
+            return self._runs[0] if self._runs else None
+        return self._store.first_run(self.id)
+
     @property
     def ok(self) -> bool:
         return all(RunStatus(status).ok for status in self.record.counts)
@@ -187,10 +220,14 @@ class Launch:
         return plot(self.table(by_point=False, all_columns=True), x, y, ax=ax)
 
     def to_json(self, *, runs: bool = True) -> dict[str, Any]:
-        """The launch as `--json` prints it; `runs=False`: its runs left out (a listing)."""
+        """The launch as `--json` prints it; `runs=False`: its runs left out (a listing).
+        Big results are shown by their summary and `result_file`, their files not read
+        (`runner status LAUNCH --json` streams the same runs a page at a time); a one-run
+        launch's JSON holds its whole result."""
+        whole = self.record.run_count == 1
         return {
             **self.record.to_json(),
-            "runs": [run.to_json() for run in self.runs] if runs else [],
+            "runs": [run.to_json(load=whole) for run in self.iter_runs()] if runs else [],
         }
 
 
@@ -845,6 +882,34 @@ def log_path(run_id: str, *, home: str | Path | None = None) -> tuple[RunRecord,
     return run, store.run_dir(run.id) / LOG_NAME
 
 
+def launch_logs(
+    ident: str, *, home: str | Path | None = None
+) -> tuple[LaunchRecord, Iterator[tuple[str, str, Path]]] | None:
+    """For an id naming a launch of several runs: the launch and (run id, status, log path)
+    of each of its runs that wrote a log, in plan order, streamed from the store a page at
+    a time; None for a run (or a one-run launch), whose log `log_path` finds::
+
+        record, logs = runner.api.launch_logs("3f2a")
+        for run_id, status, path in logs:
+            print(run_id, path.read_text())
+    """
+    from runner.worker import LOG_NAME
+
+    store = _store(home)
+    kind, full = store.resolve(ident)
+    record = store.launch(full, counts=False) if kind == "launch" else None
+    if record is None or record.run_count < 2:
+        return None
+
+    def found() -> Iterator[tuple[str, str, Path]]:
+        for run_id, status, run_dir in store.logged_runs(full):
+            path = Path(run_dir) / LOG_NAME
+            if path.exists():
+                yield run_id, status, path
+
+    return record, found()
+
+
 RECORD_EVERY = 2_000  # runs recorded per transaction as a streamed launch takes them
 
 
@@ -967,6 +1032,7 @@ def _serve_cached(
             started=now,
             ended=now,
             result_json=found[keys[spec.id]][1],
+            result_ref=found[keys[spec.id]][2],
             cached_from=found[keys[spec.id]][0],
             attempt=0,
         )
@@ -1004,7 +1070,7 @@ def _respec(
 def _find_run(store: Store, prefix: str) -> RunRecord:
     """The run an id (prefix) names; a launch id names its first run."""
     kind, full = store.resolve(prefix)
-    run = store.run(full) if kind == "run" else next(iter(store.runs(full)), None)
+    run = store.run(full) if kind == "run" else store.first_run(full)
     if run is None:
         raise UsageError(f"launch {full} has no runs")
     return run
@@ -1025,12 +1091,17 @@ def status(
     home: str | Path | None = None,
     limit: int | None = 20,
     workflow: str | None = None,
+    counts: bool = True,
 ) -> list[Launch] | list[RunRecord]:
     """Recorded launches (most recent first; of one workflow when given), or the launches and
     runs named by id prefixes (`runner status`)::
 
         runner.status(limit=5)              # the last five launches
         runner.status(["3f2a", "9c1e"])     # a launch and a run
+
+    `counts=False`: launches named by id come without their counts by status (`record.counts`
+    empty until `Launch.count()`), which read every run of a launch, for a read that shows
+    its runs first (the CLI streams a million-run launch before counting it).
     """
     store = Store.existing(home)
     if store is None:
@@ -1047,7 +1118,7 @@ def status(
     for prefix in ids:
         kind, full = store.resolve(prefix)
         if kind == "launch":
-            found.append(_recorded(store, full))
+            found.append(_recorded(store, full, counts=counts))
         else:
             found.append(store.run(full))
     return found
@@ -1137,8 +1208,8 @@ def _entities(space: ConfigSpace) -> Entities:
     return Entities(workflows=workflows, presets=presets, broken=space.broken_declarations())
 
 
-def _recorded(store: Store, launch_id: str) -> Launch:
-    record = store.launch(launch_id)
+def _recorded(store: Store, launch_id: str, *, counts: bool = True) -> Launch:
+    record = store.launch(launch_id, counts=counts)
     assert record is not None
     return Launch(record, store=store)
 
@@ -1194,6 +1265,7 @@ def table(
     top: int | None = None,
     columns: Sequence[str] | None = None,
     all_columns: bool = False,
+    first: int | None = None,
 ) -> ResultsTable:
     """The results table of launches (objects or id prefixes) or runs: one row per run, or
     per sweep point (`by_point`, the default when runs repeat), the params that vary as
@@ -1201,7 +1273,9 @@ def table(
 
     `where`: filters such as 'error<0.01' or 'status=failed'; `sort` (a column), `desc`,
     `top` (rows kept); `columns` picks and orders; `all_columns` shows fixed params too;
-    `stats` adds min and max to the mean and std of each point::
+    `stats` adds min and max to the mean and std of each point; `first`: only the first N
+    runs of each launch are read (a page of a big launch: what it swept still shows as
+    varying). Big results show as their summary: their files are not read::
 
         runner.table(launch, by_point=True, stats=True, sort="error", top=5)
         runner.table(["3f2a", "9c1e"], where=["status=failed"]).to_dataframe()
@@ -1212,15 +1286,19 @@ def table(
 
     items = [source] if isinstance(source, Launch | RunRecord | str) else list(source)
     chunks: list[tuple[bool, list[tuple[Any, ...]]]] = []  # (JSON still encoded, rows)
+    vary: list[str] = []
     for item in items:
         if isinstance(item, str):
             item = launches([item], home=home)[0]
         if isinstance(item, RunRecord):
             chunks.append((False, results.rows_of([item])))
         elif item._runs is not None or item._store is None:
-            chunks.append((False, results.rows_of(item.runs, item.record.repeat)))
+            runs = item.runs if first is None else item.runs[:first]
+            chunks.append((False, results.rows_of(runs, item.record.repeat)))
         else:
-            chunks.append((True, item._store.table_rows(item.record)))
+            chunks.append((True, item._store.table_rows(item.record, first)))
+        if first is not None and not isinstance(item, RunRecord):
+            vary.extend(item.record.definition.get("swept") or {})
     encoded = all(raw for raw, _ in chunks)
     rows: list[tuple[Any, ...]] = []
     for raw, chunk in chunks:
@@ -1238,6 +1316,7 @@ def table(
         top=top,
         columns=columns,
         all_columns=all_columns,
+        vary=vary,
     )
 
 

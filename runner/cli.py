@@ -34,6 +34,10 @@ _ACCIO = re.compile(rf"^-({'|'.join(ACCIO_OPTIONS)})(=.*)?$")
 # k=v pairs separated by commas: split only at a comma that starts a new `key=`.
 _PAIR_SPLIT = re.compile(r",(?=[A-Za-z_][\w.\-]*=)")
 
+# `runner compare` builds its table in memory (sorting and grouping need every row): past
+# this many runs it refuses, naming the commands that page or stream instead.
+COMPARE_RUNS = 200_000
+
 EPILOG = "Exit codes:\n\n" + "\n\n".join(f"  {code}  {text}" for code, text in EXIT_CODES.items())
 
 
@@ -294,13 +298,21 @@ def rerun(run_id: str, quiet: bool, as_json: bool) -> None:
 
 @cli.command(epilog=EPILOG)
 @click.argument("run_id")
-@click.option("-f", "--follow", is_flag=True, help="Keep printing while the run runs.")
+@click.option(
+    "-f", "--follow", is_flag=True, help="Keep printing while the run (a launch's first) runs."
+)
 def logs(run_id: str, follow: bool) -> None:
-    """Print a run's log: its stdout, stderr and logging output."""
+    """Print a run's log: its stdout, stderr and logging output. For a launch of several
+    runs, the log of each run that printed something, in plan order, under a
+    `==> run ID (status) <==` line, streamed."""
     import time
 
     from runner import api
 
+    launch = None if follow else api.launch_logs(run_id)
+    if launch is not None:
+        _launch_logs(*launch)
+        return
     run, path = api.log_path(run_id)
     offset = 0
     while True:
@@ -317,6 +329,23 @@ def logs(run_id: str, follow: bool) -> None:
         run, path = api.log_path(run.id)
     if offset == 0 and not follow:
         click.echo(f"run {run.id} has no log ({run.status.value}; it printed nothing)", err=True)
+
+
+def _launch_logs(record: Any, logs: Any) -> None:
+    import shutil
+
+    printed = 0
+    for run_id, status, path in logs:
+        sys.stdout.write(f"{'' if not printed else chr(10)}==> run {run_id} ({status}) <==\n")
+        with open(path, encoding="utf-8", errors="replace") as log:
+            shutil.copyfileobj(log, sys.stdout)
+        sys.stdout.flush()
+        printed += 1
+    if not printed:
+        click.echo(
+            f"launch {record.id}: none of its {record.run_count:,} runs printed anything",
+            err=True,
+        )
 
 
 WAIT_EPILOG = (
@@ -426,9 +455,10 @@ def _finish(launch: Any, *, quiet: bool, as_json: bool, dump_snippet: bool = Fal
     if launch.cancelled:
         raise LaunchCancelled(f"launch {launch.id} was cancelled ({render.counts(launch)})")
     if not launch.ok:
-        failed = sum(1 for r in launch.runs if not r.status.ok)
+        # From the counts: a million-run launch is not read again to count its failures.
         raise RunsFailed(
-            f"{failed} of {len(launch.runs)} runs did not succeed (launch {launch.id})"
+            f"{launch.failed} of {launch.record.run_count} runs did not succeed"
+            f" (launch {launch.id})"
         )
 
 
@@ -503,15 +533,11 @@ def status(ids: tuple[str, ...], limit: int, quiet: bool, as_json: bool) -> None
     """Show launches (most recent first) or the launches and runs named by IDS (prefixes work)."""
     from runner import api, render
 
-    found = api.status(ids, limit=limit)
+    # Launches named by id are counted as they are shown, after their first rows.
+    found = api.status(ids, limit=limit, counts=not ids)
     if as_json:
-        # A listing leaves each launch's runs out, as it always has; ids show them.
-        render.as_json(
-            [
-                item.to_json(runs=bool(ids)) if isinstance(item, api.Launch) else item.to_json()
-                for item in found
-            ]
-        )
+        # A listing leaves each launch's runs out, as it always has; ids show them, streamed.
+        render.status_json(found, expand=bool(ids))
     elif quiet:
         render.status_ids(found, expand=bool(ids))
     else:
@@ -566,6 +592,15 @@ def compare(
     from runner import api, render
 
     found = api.launches(launch_ids, workflow=workflow, tag=tag, last=last)
+    total = sum(launch.record.run_count for launch in found)
+    if total > COMPARE_RUNS:
+        short = found[-1].id[:12]
+        raise UsageError(
+            f"runner compare reads every run of what it compares: {total:,} runs is more"
+            f" than it reads at once ({COMPARE_RUNS:,}). runner status {short} shows the"
+            f" first page and the counts; runner status {short} --json streams every run;"
+            " in Python, runner.runs(launch=ID, offset=N, limit=M) reads a page"
+        )
     table = api.table(found, columns=_list([columns] if columns else []), **options)
     render.export(table, fmt, output, how="runner compare ... --format csv")
 

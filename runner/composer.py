@@ -193,7 +193,8 @@ class Axis:
     """One swept key and the values it takes, in Hydra's order."""
 
     key: str
-    values: tuple[Any, ...]  # typed values (params axes) or override strings (the others)
+    # Typed values (params axes; an int range() stays a range) or override strings (others).
+    values: Sequence[Any]
     source: str
     is_params: bool
     kind: OverrideType = OverrideType.CHANGE  # `+key=` adds, `++key=` forces, as in Hydra
@@ -211,7 +212,7 @@ class Axis:
         )
 
     @property
-    def shown(self) -> tuple[Any, ...]:
+    def shown(self) -> Sequence[Any]:
         """The values as a user reads them (the value part of non-params overrides)."""
         if self.is_params:
             return self.values
@@ -584,6 +585,29 @@ class Composer:
             )
         is_params = key.startswith("params.") and not override.is_delete()
         _check_size(override, label, self.request.max_runs)
+        sweep = override.value()
+        if (
+            is_params
+            and isinstance(sweep, RangeSweep)
+            and not sweep.shuffle
+            and all(type(v) is int for v in (sweep.start, sweep.stop, sweep.step))
+        ):
+            # An int range stays a range: range(0,1000000) costs a million values nowhere.
+            values_range = range(
+                cast(int, sweep.start), cast(int, sweep.stop), cast(int, sweep.step)
+            )
+            if not values_range:
+                raise CompositionError(
+                    f"sweep '{override.input_line}'{_origin(label)} has no values"
+                )
+            return Axis(
+                key=key,
+                values=values_range,
+                source=label,
+                is_params=True,
+                kind=override.type,
+                line=str(override.input_line),
+            )
         try:
             elements = list(override.sweep_iterator())
             nested = [e for e in elements if isinstance(e, Sweep)]
@@ -594,7 +618,11 @@ class Composer:
                 )
             if is_params:
                 # Quoted elements arrive as the parser's QuotedString: their text is the value.
-                values: tuple[Any, ...] = tuple(Override._convert_value(e) for e in elements)
+                # (Plain numbers, as range() makes, are left as they are: a million of them.)
+                convert = Override._convert_value
+                values: tuple[Any, ...] = tuple(
+                    e if type(e) is int or type(e) is float else convert(e) for e in elements
+                )
             else:
                 prefix = override.get_key_element()
                 items = list(override.sweep_string_iterator())

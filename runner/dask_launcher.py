@@ -177,6 +177,9 @@ class DaskLauncher:
             outcome, files = result
             if files:
                 outcome.run_dir = _write_back(task.run_dir, files)
+            if outcome.result_ref and not os.path.isabs(outcome.result_ref):
+                # A big result's file, sent back from another host with the run's folder.
+                outcome.result_ref = os.path.join(task.run_dir, outcome.result_ref)
             return outcome
         if future.status == "cancelled" or future.status == "lost":
             if task.run_id in self._stopped or self._stop_all:
@@ -335,6 +338,8 @@ def run_here(
                 for path in run_dir.rglob("*")
                 if path.is_file()
             }
+        if outcome.result_ref:  # in the folder sent back: where it is in there
+            outcome.result_ref = os.path.relpath(outcome.result_ref, task.run_dir)
         shutil.rmtree(folder, ignore_errors=True)
         outcome.run_dir = None
     return outcome, files

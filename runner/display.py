@@ -27,6 +27,7 @@ COLOURS = {
     RunStatus.LOST: "#8250df",
 }
 MAX_ROWS = 50  # rows shown in HTML; the rest are counted, as pandas does past its limit
+BIG_LAUNCH = 2000  # past this many runs a launch's HTML reads only its first page
 _CELL = "padding:2px 8px;text-align:left;border-bottom:1px solid #d0d7de"
 
 
@@ -146,13 +147,18 @@ def launch_html(launch: Launch) -> str:
         + (f"; tags {tags}" if tags else "")
         + "</small>"
     )
-    return f"<div>{head}{table_html(table(launch, by_point=False))}</div>"
+    # A big launch shows its first page (what HTML shows anyway), never its whole table.
+    first = MAX_ROWS if record.run_count > BIG_LAUNCH else None
+    shown = table_html(table(launch, by_point=False, first=first))
+    if first is not None:
+        shown += f"<small>the first {first} of {record.run_count:,} runs</small>"
+    return f"<div>{head}{shown}</div>"
 
 
 def runs_text(runs: Sequence[RunRecord]) -> str:
     lines = [f"{len(runs)} runs"]
     for run in runs[:MAX_ROWS]:
-        outcome = run.error if run.error else json.dumps(run.result, default=str)
+        outcome = run.error if run.error else json.dumps(run.shown_result, default=str)
         lines.append(
             f"  {run.id}  {run.status.value:<9}  {run.workflow_id}:{run.workflow_version}"
             f"  {json.dumps(run.params, default=str)}  {_clip(outcome or '')}"

@@ -18,6 +18,10 @@ from runner.worker import Task, read_markers
 # launcher would otherwise wait for its workers.
 FLUSH_EVERY = 0.05
 FLUSH_SIZE = 1000  # or this many finished runs, whichever comes first
+# Runs per call of the launcher, at most: what a launch holds in memory, whatever its size
+# (runs handed out, finished, their outcomes not yet recorded). A call ends by waiting for
+# its last runs, so a round is long enough for that to cost little.
+ROUND = 50_000
 
 
 class FailedFast(Exception):
@@ -133,11 +137,18 @@ def _attempts(
 
     source: Iterator[Task] = iter(tasks)
     while True:
+        first = next(source, None)
+        if first is None:
+            return
+        # A round of at most ROUND runs per launcher call: joblib hands out runs as workers
+        # finish, whether or not their outcomes were read yet, so outcomes that arrive faster
+        # than they are recorded pile up, at most a round's worth.
+        round_ = itertools.chain([first], itertools.islice(source, ROUND - 1))
         try:
-            for outcome in launcher.run(taken(source), marker_dir):
+            for outcome in launcher.run(taken(round_), marker_dir):
                 task = inflight.pop(outcome.run_id)
                 yield outcome, task
-            return
+            continue
         except WorkerCrash as crash:
             if cancel.launch:
                 raise Cancelled() from None
@@ -158,7 +169,7 @@ def _attempts(
                     else:
                         yield _alone(launcher, task, marker_dir), task
             # The runs taken and not finished go first in the new pool, then the rest.
-            source = itertools.chain(list(unfinished.values()), source)
+            source = itertools.chain(list(unfinished.values()), round_, source)
 
 
 def _alone(launcher: Launcher, task: Task, marker_dir: str) -> RunOutcome:

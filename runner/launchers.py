@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import re
 import sys
@@ -12,7 +13,7 @@ from typing import Any, Protocol
 
 from runner.errors import DefinitionError
 from runner.records import RunOutcome
-from runner.worker import Task, execute, ready
+from runner.worker import Task, execute_many, ready
 
 # The thread-count variables of the BLAS libraries numpy may load.
 BLAS_THREAD_VARS = (
@@ -93,6 +94,7 @@ class JoblibLauncher:
     n_jobs: int
     _preparing: Generator[int, None, None] | None = field(default=None, repr=False)
     _runs: int | None = field(default=None, repr=False)  # the launch's, from prepare()
+    _chunks: Chunks = field(default_factory=lambda: Chunks(), repr=False)
 
     @property
     def isolated(self) -> bool:
@@ -137,7 +139,8 @@ class JoblibLauncher:
             return
         self.release()  # the workers now serve this call
         n_jobs = 1 if self.backend == "sequential" else min(self.n_jobs, size)
-        options: dict[str, Any] = {"batch_size": "auto"}
+        # Runs go to the workers in chunks, one joblib call each (see Chunks).
+        options: dict[str, Any] = {"batch_size": 1, "pre_dispatch": "2*n_jobs"}
         if n_jobs == 1 and self.isolated:
             # joblib runs n_jobs=1 in the calling process; one task at a time in a worker
             # process keeps a crash or a timeout away from the launcher.
@@ -145,11 +148,44 @@ class JoblibLauncher:
         parallel = Parallel(
             n_jobs=n_jobs, backend=self.backend, return_as="generator_unordered", **options
         )
+        chunks = self._chunks  # kept from call to call: a launch's rounds share its sizes
         try:
             marks = marker_dir if self.isolated else None
-            yield from parallel(delayed(execute)(task, marks) for task in tasks)
+            call = delayed(execute_many)  # once: each delayed() call wraps the function anew
+            for outcomes in parallel(call(chunk, marks) for chunk in chunks.of(tasks)):
+                chunks.observe(outcomes)
+                yield from outcomes
         except BrokenProcessPool as exc:
             raise WorkerCrash(_exit_codes(str(exc))) from exc
+
+
+class Chunks:
+    """Runs sent to the workers together, one joblib call per chunk: a chunk of short runs
+    pays joblib's per-call cost and a task's pickling once (its runs travel as plain tuples,
+    sharing their params and strings), and a million runs cost the launcher a few thousand
+    calls. A chunk lasts about CHUNK_SECONDS: chunks start with one run and grow (at most 4x
+    from one to the next) as the runs' durations are seen, so long runs still go one at a
+    time and spread over the workers. A worker that dies takes its chunk's unreported runs
+    with it: the engine runs them again (crash isolation goes by the worker's marker, which
+    names the one run it was executing)."""
+
+    SECONDS = 0.05
+    MOST = 1024
+
+    def __init__(self) -> None:
+        self.size = 1
+        self.mean: float | None = None  # seconds a run, over what finished so far
+
+    def of(self, tasks: Iterable[Task]) -> Iterator[list[tuple[Any, ...]]]:
+        source = iter(tasks)
+        while chunk := [tuple(task) for task in itertools.islice(source, self.size)]:
+            yield chunk
+
+    def observe(self, outcomes: list[RunOutcome]) -> None:
+        seconds = sum(o.ended - o.started for o in outcomes) / len(outcomes) if outcomes else 0
+        self.mean = seconds if self.mean is None else 0.8 * self.mean + 0.2 * seconds
+        wanted = int(self.SECONDS / max(self.mean, 1e-6))
+        self.size = max(1, min(wanted, self.size * 4, self.MOST))
 
 
 def _exit_codes(message: str) -> str:

@@ -7,7 +7,7 @@ import math
 import os
 import random
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,8 +94,8 @@ def run_ids(key: int, count: int, start: int = 0) -> Iterator[str]:
     for block in range(start // ID_BLOCK, blocks):
         low, high = space * block // blocks, space * (block + 1) // blocks
         size = min(ID_BLOCK, count - block * ID_BLOCK)
-        rng = random.Random(f"{key}:{block}")
-        ids = sorted(low + rng.randrange(high - low) for _ in range(size))
+        bits, width = random.Random(f"{key}:{block}").getrandbits, high - low
+        ids = sorted(low + (bits(128) * width >> 128) for _ in range(size))
         skip = start - block * ID_BLOCK if block == start // ID_BLOCK else 0
         for value in ids[skip:]:
             yield f"{value:032x}"
@@ -203,7 +203,7 @@ class _Planner:
         seeds, workflow, _, _, cache = self.per_run(self.first)
         return {
             "params": self.first.params,
-            "axes": [[list(axis.param_path), list(axis.values)] for axis in self.axes],
+            "axes": [[list(axis.param_path), axis_json(axis.values)] for axis in self.axes],
             "repeat": len(seeds),
             "seeds": seeds,
             "ids": [self.id_key, self.count],
@@ -271,11 +271,10 @@ class _Planner:
         rich = {name for name, _ in definition.rich_params}
         for axis in self.axes:
             key = axis.param_path[0]
-            for value in axis.values:
-                if not check.value_is_valid(key, value):
-                    return False
-                if key in rich and rich_problems({key: value}, definition):
-                    return False
+            if not check.values_are_valid(key, axis.values):
+                return False
+            if key in rich and any(rich_problems({key: v}, definition) for v in axis.values):
+                return False
         return True
 
     def _problems(self, definition: Definition, params: dict[str, Any]) -> list[str]:
@@ -339,7 +338,45 @@ class _Planner:
                 yield definition, combo, point, None
 
     def specs(self) -> Iterator[RunSpec]:
+        if not self.group_places:
+            exact, resolver, _ = self.how(self.first)
+            if not exact and resolver is None:
+                return self._plain_runs()
         return self._runs(self._points(full=False))
+
+    def _plain_runs(self) -> Iterator[RunSpec]:
+        """The runs of one definition whose sweep sets values at their paths: what _runs
+        makes of _points, in a loop of its own (a million runs plan in about a second)."""
+        seeds, workflow, timeout, retries, cache = self.per_run(self.first)
+        base = self.first.params
+        paths = [axis.param_path for axis in self.axes]  # every axis sets params here
+        ids = run_ids(self.id_key, self.count)
+        repeats = list(enumerate(seeds))
+        index = 0
+        # One axis is read as it is (product() would first copy its million values).
+        combos: Iterator[tuple[Any, ...]] = (
+            zip(self.axes[0].values)
+            if len(self.axes) == 1
+            else itertools.product(*(axis.values for axis in self.axes))
+        )
+        for combo in combos:
+            sets = tuple(zip(paths, combo, strict=True))
+            for repeat_index, run_seed in repeats:
+                yield RunSpec(
+                    next(ids),
+                    index,
+                    workflow.id,
+                    workflow.version,
+                    workflow.entrypoint,
+                    base,
+                    run_seed,
+                    repeat_index,
+                    timeout,
+                    retries,
+                    cache,
+                    sets,
+                )
+                index += 1
 
     def _runs(
         self,
@@ -349,7 +386,7 @@ class _Planner:
         plan_axes = self.plan_axes
         index = 0
         shared: dict[int, dict[str, Any]] = {}  # each definition's params, made once
-        for definition, combo, point, params in points:
+        for definition, combo, _point, params in points:
             seeds, workflow, timeout, retries, cache = self.per_run(definition)
             if params is None:
                 base = shared.get(id(definition))
@@ -368,7 +405,6 @@ class _Planner:
                     base,
                     run_seed,
                     repeat_index,
-                    point,
                     timeout,
                     retries,
                     cache,
@@ -454,7 +490,10 @@ def needs_hydra(definition: Definition, axes: list[Axis]) -> bool:
             definition.raw_params, axis.param_path
         ):
             return True
-        if any(isinstance(v, dict) or has_interpolation(v) for v in axis.values):
+        if any(
+            isinstance(v, dict | str | list) and (isinstance(v, dict) or has_interpolation(v))
+            for v in axis.values
+        ):
             return True
     return False
 
@@ -539,9 +578,15 @@ def index_specs(plan: IndexPlan, launch: LaunchRecord, start: int) -> Iterator[R
             plan.params,
             plan.seeds[index % plan.repeat],
             index % plan.repeat,
-            None,
             timeout,
             retries,
             plan.cache,
             plan.sets(index),
         )
+
+
+def axis_json(values: Sequence[Any]) -> Any:
+    """An axis's values as a launch's plan keeps them: a range as its bounds."""
+    if isinstance(values, range):
+        return {"range": [values.start, values.stop, values.step]}
+    return list(values)

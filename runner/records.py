@@ -8,6 +8,7 @@ import itertools
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, overload
 
 
@@ -27,7 +28,7 @@ class RunStatus(enum.StrEnum):
 
     @property
     def ok(self) -> bool:
-        return self in (RunStatus.SUCCEEDED, RunStatus.CACHED)
+        return self is RunStatus.SUCCEEDED or self is RunStatus.CACHED
 
 
 Sets = tuple[tuple[tuple[str, ...], Any], ...]  # (params path, value) of a run's sweep values
@@ -55,7 +56,7 @@ class IndexPlan:
     million copies); the ids and seeds of its runs follow from it too (plan.run_ids)."""
 
     params: dict[str, Any]
-    axes: tuple[tuple[tuple[str, ...], list[Any]], ...]
+    axes: tuple[tuple[tuple[str, ...], Sequence[Any]], ...]
     repeat: int
     seeds: tuple[int, ...]  # by repeat index
     id_key: int
@@ -67,7 +68,10 @@ class IndexPlan:
     def from_json(cls, data: dict[str, Any]) -> IndexPlan:
         return cls(
             params=data["params"],
-            axes=tuple((tuple(path), values) for path, values in data["axes"]),
+            axes=tuple(
+                (tuple(path), range(*values["range"]) if isinstance(values, dict) else values)
+                for path, values in data["axes"]
+            ),
             repeat=int(data["repeat"]),
             seeds=tuple(data["seeds"]),
             id_key=int(data["ids"][0]),
@@ -102,7 +106,6 @@ class RunSpec:
         "entrypoint",
         "id",
         "index",
-        "point",
         "repeat_index",
         "retries",
         "seed",
@@ -122,7 +125,6 @@ class RunSpec:
         params: dict[str, Any],
         seed: int,
         repeat_index: int,
-        point: dict[str, Any] | None = None,  # the sweep values of this run, as shown
         timeout: float | None = None,  # seconds; None = no limit
         retries: int = 0,  # further attempts after a failure, with the same seed
         cache: bool = False,  # reuse an earlier identical run's result
@@ -137,7 +139,6 @@ class RunSpec:
         self.sets = sets
         self.seed = seed
         self.repeat_index = repeat_index
-        self.point = {} if point is None else point
         self.timeout = timeout
         self.retries = retries
         self.cache = cache
@@ -217,6 +218,9 @@ class RunOutcome:
     run_dir: str | None = None  # set when the run left files (its log, its outputs)
     attempt: int = 1
     cached_from: str | None = None  # the run whose result a cached run reused
+    # A big result's file (runner/result_files.py): result_json is then its summary. The
+    # worker gives the file's path; the store keeps it relative to its home.
+    result_ref: str | None = None
     host: str | None = None  # where a run on a cluster ran (hostname); None for local runs
     worker: str | None = None  # the Dask worker's address that ran it
 
@@ -244,6 +248,7 @@ class RunOutcome:
                 self.run_dir,
                 self.attempt,
                 self.cached_from,
+                self.result_ref,
                 self.host,
                 self.worker,
             ),
@@ -257,9 +262,34 @@ def _outcome(run_id: str, status: str, *rest: Any) -> RunOutcome:
 _STATUSES = {status.value: status for status in RunStatus}
 
 
+class _LazyResult:
+    """`RunRecord.result`: a value set as usual, or, for a result kept in a file of its own
+    (runner/result_files.py), read from that file the first time it is asked for, so that
+    reading runs never opens files nobody looks at."""
+
+    def __get__(self, run: RunRecord | None, owner: type | None = None) -> Any:
+        if run is None:
+            return None  # the dataclass's default
+        value = run.__dict__.get("_result")
+        if value is _UNLOADED:
+            from runner.result_files import load
+
+            value = load(Path(run.home or "."), run.result_ref or "")
+            run.__dict__["_result"] = value
+        return value
+
+    def __set__(self, run: RunRecord, value: Any) -> None:
+        run.__dict__["_result"] = value
+
+
+_UNLOADED: Any = object()  # a result in a file, not read yet
+
+
 @dataclass
 class RunRecord:
-    """One run as the store holds it."""
+    """One run as the store holds it. A big result (`result_ref` set) is read from its file
+    when `result` is first asked for; `shown_result` is what listings show without reading
+    it (the summary the store keeps)."""
 
     id: str
     launch_id: str
@@ -273,13 +303,16 @@ class RunRecord:
     created: float
     started: float | None = None
     ended: float | None = None
-    result: Any = None
+    result: Any = _LazyResult()
     error: str | None = None
     traceback: str | None = None
     run_dir: str | None = None
     entrypoint: str = ""
     attempts: int = 0
     cached_from: str | None = None
+    result_ref: str | None = None  # a big result's file, relative to the store's home
+    summary: Any = None  # what the store shows of a big result (result_files.summary)
+    home: str | None = field(default=None, repr=False, compare=False)  # the store's home
     host: str | None = None  # where it ran, for runs on a Dask cluster (None: this machine)
     worker: str | None = None  # the Dask worker's address
 
@@ -289,7 +322,33 @@ class RunRecord:
             return None
         return self.ended - self.started
 
-    def to_json(self) -> dict[str, Any]:
+    @property
+    def shown_result(self) -> Any:
+        """The result as listings show it: the value, or for a big one its summary (its
+        file is not read)."""
+        return self.summary if self.result_ref else self.result
+
+    @property
+    def result_file(self) -> str | None:
+        """The path of a big result's file; None when the result is in the store."""
+        if not self.result_ref:
+            return None
+        return str(Path(self.home or ".") / self.result_ref)
+
+    def to_json(self, *, load: bool = True) -> dict[str, Any]:
+        """The run as `--json` prints it. `load=False`: a big result as its summary and
+        `result_file`, its file not read (a launch's listing). A result file that cannot be
+        read gives its summary and `result_error` (why), not an error: the rest is shown."""
+        result, unreadable = self.shown_result, None
+        if load and self.result_ref:
+            from runner.errors import RunnerError
+
+            try:
+                result = self.result
+            except RunnerError as exc:
+                unreadable = str(exc)
+        elif load:
+            result = self.result
         return {
             "id": self.id,
             "launch_id": self.launch_id,
@@ -304,7 +363,9 @@ class RunRecord:
             "started": self.started,
             "ended": self.ended,
             "duration": self.duration,
-            "result": self.result,
+            "result": result,
+            **({"result_file": self.result_file} if self.result_ref else {}),
+            **({"result_error": unreadable} if unreadable else {}),
             "error": self.error,
             "traceback": self.traceback,
             "run_dir": self.run_dir,

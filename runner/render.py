@@ -25,6 +25,9 @@ SHOWN_IDS = 20  # run ids printed on creation before "... and N more"
 SHOWN_VALUES = 10  # values of one swept key in `runner show`'s definition
 SHOWN_ROWS = 50  # table rows before "... N more; runner status ID --json for all"
 SUMMARY_ROWS = 20  # after a launch: every run up to this many, else only the failed ones
+# Past this many runs a launch's table is read a page at a time: `runner status LAUNCH` and
+# the report after a launch show the first page and the counts, never the whole launch.
+WHOLE_RUNS = 2000
 
 
 def _console() -> Console:
@@ -79,14 +82,28 @@ def summary(launch: Launch) -> None:
     """After a launch: its results table (the first rows and every failure when it is big).
     The runs are read and flattened once: the points and the failures come from one table."""
     from runner import api
+    from runner.records import RunStatus
     from runner.results import points
 
     console = _console()
     if launch.record.run_count == 1:
-        _run_detail(console, launch.runs[0])
+        _run_detail(console, launch.first_run())
         return
     how = f"runner compare {launch.id[:12]}"
     failures = f"{how} --by-run --where status=failed"
+    if launch.record.run_count > WHOLE_RUNS:
+        first_page(console, launch)
+        failed_runs = api.runs(
+            launch=launch.id,
+            status=[s.value for s in RunStatus if s.finished and not s.ok] + ["lost"],
+            limit=SUMMARY_ROWS,
+            home=launch.home,
+        )
+        if failed_runs:
+            console.print(f"failed runs (the first {SUMMARY_ROWS}):", markup=False)
+            results(console, api.table(failed_runs, by_point=False), how=failures)
+        console.print(f"{_counts(launch.record.counts)} ({how} to sort, filter, export)")
+        return
     runs = api.table(launch, by_point=False)
     failed = [row for row in runs.rows if row.status and not row.status.ok]
     if any(column.key == "repeat" for column in runs.columns):
@@ -383,9 +400,14 @@ def status(found: list[Any], *, expand: bool) -> None:
     for item in found:
         if isinstance(item, Launch):
             record = item.record
+            big = record.run_count > WHOLE_RUNS
+            if not big and not record.counts:
+                item.count()
+            # A big launch's status (from its counts: every run read) comes after its rows.
+            status = "" if big else f"{record.status}  "
             lines = [
                 f"launch {record.id}  {record.workflow_id}:{record.workflow_version}  "
-                f"{record.status}  created {_when(record.created)}  seed {record.seed}"
+                f"{status}created {_when(record.created)}  seed {record.seed}"
             ]
             for key in ("name", "notes"):
                 if getattr(record, key):
@@ -400,11 +422,34 @@ def status(found: list[Any], *, expand: bool) -> None:
             for line in lines:
                 console.print(clean(line), markup=False)
             if record.run_count == 1:
-                _run_detail(console, item.runs[0])
+                _run_detail(console, item.first_run())
+            elif big:
+                first_page(console, item)
+                item.count()
+                console.print(f"{record.status}; runs: {_counts(record.counts)}", markup=False)
             else:
                 results(console, api.table(item), how=f"runner compare {record.id[:12]}")
         else:
             _run_detail(console, item)
+
+
+def first_page(console: Console, launch: Launch) -> None:
+    """The first page of a big launch's results table (SHOWN_ROWS rows: by point, all the
+    repeats of the first points), read without the rest of its runs; how to see more."""
+    from runner import api
+
+    record = launch.record
+    repeat = max(record.repeat, 1)
+    table = api.table(launch, first=SHOWN_ROWS * repeat)
+    short = record.id[:12]
+    results(console, table, max_rows=None)
+    read = min(SHOWN_ROWS * repeat, record.run_count)
+    console.print(
+        f"... the first {read:,} of {record.run_count:,} runs (runner compare {short}"
+        f" --where/--sort/--top to find runs; runner status {short} --json or -q stream"
+        " them all)",
+        markup=False,
+    )
 
 
 def swept(record: LaunchRecord) -> str:
@@ -419,20 +464,75 @@ def swept(record: LaunchRecord) -> str:
 
 
 def status_ids(found: list[Any], *, expand: bool) -> None:
+    """Ids, one a line: a launch's runs streamed from the store a page at a time (written
+    as they are read: the first lines of a million-run launch come at once)."""
+    import itertools
+
     from runner.api import Launch
 
-    lines: list[str] = []
+    write = sys.stdout.write
     for item in found:
         if isinstance(item, Launch):
-            lines.append(item.record.id)
+            write(item.record.id + "\n")
             if expand and item.record.has_parent:
-                lines.extend(run.id for run in item.runs)
+                ids = item.run_ids()
+                while chunk := list(itertools.islice(ids, 1000)):
+                    write("\n".join(chunk) + "\n")
         else:
-            lines.append(item.id)
-    sys.stdout.write("".join(line + "\n" for line in lines))
+            write(item.id + "\n")
+    sys.stdout.flush()
 
 
-def _run_detail(console: Console, run: RunRecord) -> None:
+def status_json(found: list[Any], *, expand: bool) -> None:
+    """`runner status --json`: what `as_json` would print of the items' to_json(), but a
+    launch's runs are written as they are read, a page at a time, one run a line (the C
+    encoder: indenting each would take the pure-Python one, five times slower), then, for
+    a launch read without them, its status and counts; big results are their summary and
+    `result_file`. A run (named by its id, or a one-run
+    launch) shows its whole result."""
+    from runner.api import Launch
+
+    write = sys.stdout.write
+    encode = json.JSONEncoder(default=str).encode
+    write("[")
+    for n, item in enumerate(found):
+        write(",\n  " if n else "\n  ")
+        if not isinstance(item, Launch):
+            write(_indented(item.to_json(), 1))
+            continue
+        head = item.to_json(runs=False)
+        if not expand:
+            write(_indented(head, 1))
+            continue
+        del head["runs"]
+        counted = bool(item.record.counts) or not item.record.run_count
+        if not counted:  # counted once the runs are written (every run is read to count)
+            del head["status"], head["counts"]
+        write(_indented(head, 1)[: -len("\n  }")] + ',\n    "runs": [')
+        first = True
+        whole = item.record.run_count == 1  # a run's own JSON holds its whole result
+        for run in item.iter_runs():
+            write(("\n      " if first else ",\n      ") + encode(run.to_json(load=whole)))
+            first = False
+        write("]" if first else "\n    ]")
+        if not counted:
+            item.count()
+            tail = {"status": item.record.status, "counts": item.record.counts}
+            write(",\n    " + _indented(tail, 1)[len("{\n    ") : -len("\n  }")])
+        write("\n  }")
+    write("\n]\n" if found else "]\n")
+    sys.stdout.flush()
+
+
+def _indented(data: Any, level: int) -> str:
+    """json.dumps(indent=2) of a value that sits `level` levels deep in an indented list."""
+    return json.dumps(data, indent=2, default=str).replace("\n", "\n" + "  " * level)
+
+
+def _run_detail(console: Console, run: RunRecord | None) -> None:
+    if run is None:
+        console.print("no runs recorded", markup=False)
+        return
     from runner.printable import clean_lines
 
     rows = [
@@ -443,8 +543,10 @@ def _run_detail(console: Console, run: RunRecord) -> None:
         ("seed", str(run.seed)),
         ("status", run.status.value),
         ("duration", f"{run.duration:.3f}s" if run.duration is not None else "-"),
-        ("result", _compact(run.result)),
+        ("result", _compact(run.shown_result)),
     ]
+    if run.result_ref:
+        rows.append(("result file", f"{run.result_file}"))
     if run.error:
         rows.append(("error", run.error))
     if run.cached_from:

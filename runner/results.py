@@ -193,7 +193,7 @@ def rows_of(runs: Iterable[RunRecord], repeat: int = 1) -> list[RunRow]:
             r.status,
             r.started,
             r.ended,
-            r.result,
+            r.shown_result,
             r.error,
             r.index % repeat if repeat > 1 else 0,
         )
@@ -213,12 +213,14 @@ def build(
     top: int | None = None,
     columns: Sequence[str] | None = None,
     all_columns: bool = False,
+    vary: Iterable[str] = (),
 ) -> ResultsTable:
     """The table of these runs: one row per run (or per sweep point, `by_point`; the default
     when the runs have repeats), the params that vary as columns and the others in `fixed`,
     results flattened to one column per key. `where` filters runs (`error<0.01`), `sort`,
     `desc` and `top` order and cut the rows, `columns` picks and orders the columns.
-    Bad column names or filters raise UsageError."""
+    `vary`: params keys (`params.x`) shown as varying even when these runs hold one value
+    (a page of a launch that swept them). Bad column names or filters raise UsageError."""
     launch_ids = list(dict.fromkeys(run[0] for run in runs))
     flat: list[dict[str, Any]] = []
     params_keys: dict[str, None] = {}
@@ -260,10 +262,11 @@ def build(
 
     fixed: dict[str, Any] = {}
     varying: list[str] = []
+    swept = set(vary)
     for key in params_keys:
         first = flat[0].get(key, _MISSING)
         same = all(_same(v.get(key, _MISSING), first) for v in flat)
-        if same and not all_columns:
+        if same and not all_columns and key not in swept:
             fixed[key.partition(".")[2]] = first
         else:
             varying.append(key)

@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from runner.errors import StoreError, StoreUnusable, UsageError
-from runner.records import IndexPlan, LaunchRecord, RunOutcome, RunRecord, RunSpec, RunStatus
+from runner.records import (
+    _UNLOADED,
+    IndexPlan,
+    LaunchRecord,
+    RunOutcome,
+    RunRecord,
+    RunSpec,
+    RunStatus,
+)
 
 DB_NAME = "runner.db"
 
@@ -139,8 +147,9 @@ _LAUNCH_COLUMNS = (
 _RUN_COLUMNS = (
     "id, launch_id, parent_id, idx, workflow_id, workflow_version, params, seed, status,"
     " created, started, ended, result, error, traceback, run_dir, entrypoint, attempts,"
-    " cached_from, host, worker"
+    " cached_from, result_ref, host, worker"
 )
+PAGE = 1000  # rows a streaming read fetches at a time: its memory, whatever the launch
 _UNFINISHED = (RunStatus.PENDING.value, RunStatus.RUNNING.value)
 # When the whole launch was cancelled (runner cancel, Ctrl-C), read with every launch.
 _CANCELLED = (
@@ -259,6 +268,7 @@ class Store:
         self._lock = threading.RLock()
         # launch id -> what makes its runs' params from their indexes (None: stored whole)
         self._plans: dict[str, IndexPlan | None] = {}
+        self._planned: dict[str, bool] = {}  # launch id -> whether it has a plan
         problem = file_problem(self.path)
         if problem:
             raise StoreUnusable(f"the run store {self.path} {problem}", hint=_MOVE_AWAY)
@@ -429,8 +439,14 @@ class Store:
     def record_runs(self, launch: LaunchRecord, specs: Iterable[RunSpec]) -> int:
         """Runs of a recorded launch, as pending, in one transaction; returns the rowid of
         the first (the others follow it in order: `record_outcomes` finds them by it)."""
+        planned = self._planned.get(launch.id)
+        if planned is None:
+            row = self._db.execute(
+                "SELECT plan IS NOT NULL FROM launches WHERE id=?", (launch.id,)
+            ).fetchone()
+            planned = self._planned[launch.id] = bool(row and row[0])
         with self._transaction() as db:
-            return self._insert_runs(db, launch, specs, self._plan(launch.id) is not None)
+            return self._insert_runs(db, launch, specs, planned)
 
     def _insert_runs(
         self, db: sqlite3.Connection, launch: LaunchRecord, specs: Iterable[RunSpec], by_index: bool
@@ -488,6 +504,7 @@ class Store:
             for o in latest
             if not (o.status is RunStatus.SUCCEEDED and o.run_dir is None and o.host is None)
         ]
+        # (A result kept in a file has a folder, so it is never plain.)
         by_row = [o for o in plain if o.run_id in rows]
         if by_row:
             plain = [o for o in plain if o.run_id not in rows]
@@ -506,8 +523,8 @@ class Store:
             )
             db.executemany(
                 "UPDATE runs SET status=?, started=?, ended=?, result=?, error=?, traceback=?,"
-                " run_dir=?, attempts=?, cached_from=?, host=?, worker=? WHERE id=?"
-                " AND status != 'cancelled'",
+                " run_dir=?, attempts=?, cached_from=?, result_ref=?, host=?, worker=?"
+                " WHERE id=? AND status != 'cancelled'",
                 (
                     (
                         o.status.value,
@@ -519,6 +536,7 @@ class Store:
                         o.run_dir,
                         o.attempt,
                         o.cached_from,
+                        self._ref(o.result_ref),
                         o.host,
                         o.worker,
                         o.run_id,
@@ -538,6 +556,15 @@ class Store:
                     if not o.status.ok or o.attempt > 1
                 ),
             )
+
+    def _ref(self, path: str | None) -> str | None:
+        """A result file's path as the store keeps it: relative to its home when under it
+        (the worker gives it whole; a cached run reuses the stored one)."""
+        if not path or not os.path.isabs(path):
+            return path
+        home = os.path.join(os.path.realpath(self.home), "")
+        real = os.path.realpath(path)
+        return real[len(home) :] if real.startswith(home) else path
 
     def cancel_unfinished(self, launch_id: str, reason: str = "interrupted") -> int:
         """Runs of the launch that never finished become cancelled; returns how many."""
@@ -568,7 +595,7 @@ class Store:
             cancelled = cur.rowcount
             if run_id is None:
                 # Runs of a streamed launch not recorded yet: its whole-launch cancel (below)
-                # makes readers count them cancelled (see _fill_counts).
+                # makes readers count them cancelled (see fill_counts).
                 cancelled += self._unrecorded(db, launch_id)
             if cancelled:
                 db.execute(
@@ -675,19 +702,20 @@ class Store:
             if run_id not in seen
         ]
 
-    def cached_results(self, keys: Iterable[str]) -> dict[str, tuple[str, str | None]]:
-        """cache key -> (run id, result as JSON) of the newest succeeded run with that key."""
-        found: dict[str, tuple[str, str | None]] = {}
+    def cached_results(self, keys: Iterable[str]) -> dict[str, tuple[str, str | None, str | None]]:
+        """cache key -> (run id, result as JSON, result file or None) of the newest succeeded
+        run with that key. A cached run shares the file of the run it reuses."""
+        found: dict[str, tuple[str, str | None, str | None]] = {}
         keys = list(dict.fromkeys(keys))
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             rows = self._db.execute(
-                "SELECT cache_key, id, result FROM runs WHERE cache_key IN"
+                "SELECT cache_key, id, result, result_ref FROM runs WHERE cache_key IN"
                 f" ({', '.join('?' * len(chunk))}) AND status='succeeded' ORDER BY ended",
                 chunk,
             )
-            for key, run_id, result in rows:
-                found[key] = (run_id, result)
+            for key, run_id, result, ref in rows:
+                found[key] = (run_id, result, ref)
         return found
 
     def reopen(
@@ -764,17 +792,20 @@ class Store:
         args = (workflow_id,) if workflow_id is not None else ()
         rows = self._db.execute(sql + (f" LIMIT {int(limit)}" if limit else ""), args).fetchall()
         launches = [self._launch(row) for row in rows]
-        self._fill_counts(launches)
+        self.fill_counts(launches)
         return launches
 
-    def launch(self, launch_id: str) -> LaunchRecord | None:
+    def launch(self, launch_id: str, *, counts: bool = True) -> LaunchRecord | None:
+        """A launch; `counts=False` leaves its counts empty (they read every run of the
+        launch: 0.7 s for a million runs), for a read that does not show them."""
         row = self._db.execute(
             f"SELECT {_LAUNCH_COLUMNS}, {_CANCELLED} FROM launches WHERE id=?", (launch_id,)
         ).fetchone()
         if row is None:
             return None
         launch = self._launch(row)
-        self._fill_counts([launch])
+        if counts:
+            self.fill_counts([launch])
         return launch
 
     def runs(self, launch_id: str) -> list[RunRecord]:
@@ -783,13 +814,67 @@ class Store:
         ).fetchall()
         return self._marked_lost([self._run(row) for row in rows])
 
-    def table_rows(self, launch: LaunchRecord) -> list[tuple[Any, ...]]:
-        """A launch's runs as the results table reads them (results.RunRow), in plan order:
-        only the columns it shows, params and result left as JSON for it to decode once."""
+    def run_ids(self, launch_id: str, page: int = PAGE) -> Iterator[str]:
+        """A launch's run ids in plan order, streamed: nothing else is read or decoded."""
+        for rows in self._pages("SELECT id, idx FROM runs", launch_id, page, 1):
+            for row in rows:
+                yield row[0]
+
+    def logged_runs(self, launch_id: str, page: int = PAGE) -> Iterator[tuple[str, str, str]]:
+        """(run id, status as shown, folder) of a launch's runs that have a folder (those
+        that wrote a log or files), in plan order, streamed."""
+        alive: bool | None = None
+        query = "SELECT id, idx, status, run_dir FROM runs"
+        # The first page is small: when few runs have a folder, a page of them is a scan of
+        # much of the launch, and the first log should print at once.
+        for rows in self._pages(query, launch_id, page, 1, "run_dir IS NOT NULL", first=8):
+            for run_id, _, status, run_dir in rows:
+                if status in _UNFINISHED:
+                    if alive is None:
+                        alive = launcher_alive(*self.owner(launch_id))
+                    status = status if alive else RunStatus.LOST.value
+                yield run_id, status, run_dir
+
+    def first_run(self, launch_id: str) -> RunRecord | None:
+        """The launch's first run in plan order (one row read)."""
+        row = self._db.execute(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE launch_id=? ORDER BY idx LIMIT 1",
+            (launch_id,),
+        ).fetchone()
+        return None if row is None else self._marked_lost([self._run(row)])[0]
+
+    def _pages(
+        self,
+        select: str,
+        launch_id: str,
+        page: int,
+        idx_at: int,
+        where: str = "",
+        first: int | None = None,
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """The rows of `select` for a launch, `page` at a time in plan order: each page
+        starts past the last index seen (keyset paging), so no cursor stays open between
+        pages (the store can be written meanwhile) and no page re-reads the ones before."""
+        extra = f" AND {where}" if where else ""
+        sql = f"{select} WHERE launch_id=? AND idx>?{extra} ORDER BY idx LIMIT ?"
+        last, size = -1, first or page
+        while True:
+            rows = self._db.execute(sql, (launch_id, last, size)).fetchall()
+            if rows:
+                yield rows
+            if len(rows) < size:
+                return
+            last, size = rows[-1][idx_at], page
+
+    def table_rows(self, launch: LaunchRecord, limit: int | None = None) -> list[tuple[Any, ...]]:
+        """A launch's runs as the results table reads them (results.RunRow), in plan order
+        (the first `limit` only, when given): only the columns it shows, params and result
+        left as JSON for it to decode once. A big result's JSON is its summary: its file is
+        never read here."""
         rows = self._db.execute(
             "SELECT launch_id, id, idx, params, seed, status, started, ended, result, error"
-            " FROM runs WHERE launch_id=? ORDER BY idx",
-            (launch.id,),
+            " FROM runs WHERE launch_id=? ORDER BY idx LIMIT ?",
+            (launch.id, -1 if limit is None else int(limit)),
         ).fetchall()
         statuses = {status.value: status for status in RunStatus}
         # Unfinished runs of a launcher that is gone are lost, as in _marked_lost.
@@ -891,14 +976,20 @@ class Store:
         prefix = prefix.strip().lower()
         if not prefix or any(c not in "0123456789abcdef" for c in prefix):
             raise UsageError(f"'{prefix}' is not a run or launch id (ids are hexadecimal)")
-        pattern = prefix + "%"
+        # A range of the primary key, not LIKE (case-insensitive, so it cannot use the
+        # index: a scan of every run, 0.2 s in a store of a million).
+        bounds = (prefix, prefix + "g")  # ids are lowercase hex: every one that starts so
         launches = [
             r[0]
-            for r in self._db.execute("SELECT id FROM launches WHERE id LIKE ? LIMIT 3", (pattern,))
+            for r in self._db.execute(
+                "SELECT id FROM launches WHERE id >= ? AND id < ? LIMIT 3", bounds
+            )
         ]
         runs = [
             r[0]
-            for r in self._db.execute("SELECT id FROM runs WHERE id LIKE ? LIMIT 3", (pattern,))
+            for r in self._db.execute(
+                "SELECT id FROM runs WHERE id >= ? AND id < ? LIMIT 3", bounds
+            )
         ]
         # A single-run launch shares its id with its run: that is one match, the launch.
         matches = [("launch", i) for i in launches] + [
@@ -911,10 +1002,14 @@ class Store:
             raise UsageError(f"id prefix '{prefix}' is ambiguous: it matches {shown}...")
         return matches[0]
 
-    def _fill_counts(self, launches: list[LaunchRecord]) -> None:
+    def fill_counts(self, launches: list[LaunchRecord]) -> None:
+        """Each launch's runs by status (one GROUP BY), unfinished ones of a launcher that is
+        gone counted lost."""
         if not launches:
             return
         by_id = {launch.id: launch for launch in launches}
+        for launch in launches:
+            launch.counts = {}
         marks = ", ".join("?" * len(by_id))
         for launch_id, status, count in self._db.execute(
             f"SELECT launch_id, status, COUNT(*) FROM runs WHERE launch_id IN ({marks})"
@@ -994,6 +1089,10 @@ class Store:
         return json.loads(self._params_text(launch_id, index, text))
 
     def _run(self, row: tuple[Any, ...]) -> RunRecord:
+        """A runs row (_RUN_COLUMNS) as a record; a big result stays in its file until asked
+        for, its summary at hand."""
+        ref = row[19]
+        result = None if row[12] is None else json.loads(row[12])
         return RunRecord(
             id=row[0],
             launch_id=row[1],
@@ -1007,13 +1106,16 @@ class Store:
             created=row[9],
             started=row[10],
             ended=row[11],
-            result=None if row[12] is None else json.loads(row[12]),
+            result=_UNLOADED if ref else result,
             error=row[13],
             traceback=row[14],
             run_dir=row[15],
             entrypoint=row[16],
             attempts=row[17],
             cached_from=row[18],
-            host=row[19],
-            worker=row[20],
+            result_ref=ref,
+            summary=result if ref else None,
+            home=str(self.home),
+            host=row[20],
+            worker=row[21],
         )

@@ -235,6 +235,7 @@ class PointCheck:
         self._properties = schema.get("properties", {})
         self._extra = schema.get("additionalProperties", True)
         self._validators: dict[str, Callable[[Any], bool] | bool] = {}
+        self._typed: set[Any] = set()  # the checks that are a type check alone
 
     def is_valid(self, params: dict[str, Any], swept: tuple[str, ...]) -> bool:
         """`swept`: the top-level keys the point changed (empty: a nested key changed)."""
@@ -246,11 +247,43 @@ class PointCheck:
         """Whether `value` is valid for the top-level `key` of a simple schema: then a sweep
         that changes only top-level keys is valid exactly when each axis value is, and a
         million-point sweep is checked one axis value at a time."""
+        check = self._check(key)
+        return check if isinstance(check, bool) else check(value)
+
+    def values_are_valid(self, key: str, values: Iterable[Any]) -> bool:
+        """Whether every one of an axis's values is valid for `key` (see value_is_valid).
+        Where the key's subschema is a type alone, values of a type that tells them apart
+        (int, bool, str, None: not float, which may be NaN) are checked once per type:
+        range(0,1000000) is one check."""
+        check = self._check(key)
+        if isinstance(check, bool):
+            return check
+        if check in self._typed and isinstance(values, range):
+            values = values[:1]  # all ints
+        elif check in self._typed:
+            seen: dict[type, Any] = {}
+            rest = []
+            for value in values:
+                kind = type(value)
+                if kind in _TYPED_ALIKE:
+                    seen.setdefault(kind, value)
+                else:
+                    rest.append(value)
+            values = [*seen.values(), *rest]
+        return all(check(value) for value in values)
+
+    def _check(self, key: str) -> Callable[[Any], bool] | bool:
         check = self._validators.get(key)
         if check is None:
             sub = self._properties.get(key, self._extra)
             check = self._validators[key] = _checker(sub)
-        return check if isinstance(check, bool) else check(value)
+            if _type_only(sub):
+                self._typed.add(check)
+        return check
+
+
+# Types whose values a `type` keyword tells apart by their Python type alone.
+_TYPED_ALIKE = (int, bool, str, type(None))
 
 
 # Keywords that say nothing of a value's validity: a subschema with only these and `type` is
@@ -258,11 +291,15 @@ class PointCheck:
 _ANNOTATIONS = {"title", "description", "default", "examples", "$comment"}
 
 
+def _type_only(sub: Any) -> bool:
+    return isinstance(sub, dict) and "type" in sub and set(sub) <= _ANNOTATIONS | {"type"}
+
+
 def _checker(sub: Any) -> Callable[[Any], bool] | bool:
     if not isinstance(sub, dict):
         return bool(sub)
-    types = sub.get("type")
-    if set(sub) <= _ANNOTATIONS | {"type"} and types is not None:
+    if _type_only(sub):
+        types = sub["type"]
         names = (types,) if isinstance(types, str) else tuple(types)
         is_type = StrictValidator.TYPE_CHECKER.is_type
         return lambda value: any(is_type(value, name) for name in names)

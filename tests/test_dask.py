@@ -498,3 +498,15 @@ def test_runner_cluster_serves_until_ctrl_c(cli, project: Path, home: Path, tmp_
         if proc.poll() is None:
             proc.kill()
         proc.communicate()
+
+
+def test_a_big_result_on_another_host_comes_back_as_its_file(tmp_path: Path) -> None:
+    from runner.dask_launcher import run_here
+    from runner.worker import Task
+
+    (tmp_path / "bigmod.py").write_text("def big():\n    return list(range(100_000))\n")
+    run_dir = tmp_path / "home" / "runs" / "r2"
+    task = Task("r2", "bigmod:big", {}, 0, str(run_dir), sys_path=(str(tmp_path),))
+    outcome, files = run_here(task, "tcp://w:1", same_host=False, scratch=str(tmp_path))
+    assert outcome.result_ref == "result.pickle" and files is not None
+    assert set(files) == {"result.pickle"} and not run_dir.exists()

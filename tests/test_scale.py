@@ -188,14 +188,19 @@ def test_kill_then_resume_at_100k_runs_leaves_every_result_once(
 ) -> None:
     env = {**os.environ, "RUNNER_HOME": str(home), "RUNNER_CONFIG_DIR": str(project / "conf")}
     assert RUNNER
-    with subprocess.Popen(
-        [RUNNER, "add", "params.a=range(0,100000)", "-q", "--seed", "4"],
-        cwd=elsewhere, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        start_new_session=True,
-    ) as proc:  # fmt: skip
-        assert proc.stdout is not None
-        launch_id = proc.stdout.readline().decode().strip()
+    printed = elsewhere / "ids.txt"
+    with (
+        open(printed, "w") as out,
+        subprocess.Popen(
+            [RUNNER, "add", "params.a=range(0,100000)", "-q", "--seed", "4"],
+            cwd=elsewhere, env=env, stdout=out, stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        ) as proc,
+    ):  # fmt: skip
         deadline = time.monotonic() + 120
+        while not printed.read_text().endswith("\n") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        launch_id = printed.read_text().split("\n")[0]
         finished = 0
         while finished < 20_000 and time.monotonic() < deadline:
             time.sleep(0.2)

@@ -84,9 +84,11 @@ class RunScreen(Screen[None]):
             body = Text()
             body.append("\nparams\n", style="bold")
             body.append_text(block(run.params))
-            if run.result is not None:
+            if run.shown_result is not None:  # a big result: its summary, not its file
                 body.append("\n\nresult\n", style="bold")
-                body.append_text(block(run.result))
+                body.append_text(block(run.shown_result))
+                if run.result_file:
+                    body.append(f"\nin {run.result_file}", style="dim")
             if run.error:
                 body.append("\n\nerror\n", style="bold red")
                 body.append_text(block(run.error))
