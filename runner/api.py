@@ -935,6 +935,7 @@ def _execute(
     from runner.worker import Task
 
     own = launcher is None
+    new_task = tuple.__new__
     if launcher is None:
         definition = record.definition
         launcher = make_launcher(
@@ -950,20 +951,24 @@ def _execute(
         # The batch's rows follow each other from first_row (0: not known here).
         rows = {spec.id: first_row + n for n, spec in enumerate(batch)} if first_row else {}
         for spec in _serve_cached(store, batch, overwrite_cache, on_outcome):
-            yield Task(
-                spec.id,
-                spec.entrypoint,
-                spec.base,
-                spec.seed,
-                runs_root + spec.id,
-                sys_path,
-                env,
-                spec.timeout,
-                1,
-                registered,
-                spec.retries,
-                rows.get(spec.id, 0),
-                spec.sets,
+            # tuple.__new__: a NamedTuple's own __new__ is Python code, run a million times.
+            yield new_task(
+                Task,
+                (
+                    spec.id,
+                    spec.entrypoint,
+                    spec.base,
+                    spec.seed,
+                    runs_root + spec.id,
+                    sys_path,
+                    env,
+                    spec.timeout,
+                    1,
+                    registered,
+                    spec.retries,
+                    rows.get(spec.id, 0),
+                    spec.sets,
+                ),
             )
 
     unrecorded = iter(fresh)

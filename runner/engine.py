@@ -42,10 +42,11 @@ class Recorder:
         self.last = time.monotonic()
 
     def add(self, outcome: RunOutcome, row: int = 0) -> None:
-        self.pending.append(outcome)
+        pending = self.pending
+        pending.append(outcome)
         if row:
             self.rows[outcome.run_id] = row
-        if len(self.pending) >= FLUSH_SIZE or time.monotonic() - self.last > FLUSH_EVERY:
+        if len(pending) >= FLUSH_SIZE or time.monotonic() - self.last > FLUSH_EVERY:
             self.flush()
 
     def flush(self) -> None:
@@ -79,6 +80,7 @@ def execute(
     launch (Cancelled propagates) or drop single runs; whoever cancels records them.
     """
     recorder = Recorder(store)
+    succeeded = RunStatus.SUCCEEDED
     with (
         tempfile.TemporaryDirectory(prefix="runner-workers-") as marker_dir,
         watching(
@@ -105,7 +107,7 @@ def execute(
                         recorder.add(outcome, task.row)
                         if on_outcome:
                             on_outcome(outcome)
-                        if outcome.status.ok:
+                        if outcome.status is succeeded or outcome.status.ok:
                             continue
                         if task.attempt <= task.retries:
                             again.append(task._replace(attempt=task.attempt + 1))

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from runner.printable import clean
+from runner.records import RunStatus
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -582,6 +583,9 @@ def _when(timestamp: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
 
 
+_SUCCEEDED = RunStatus.SUCCEEDED
+
+
 class Watch:
     """What a launch shows while it runs: ids on creation, then (on a terminal) live progress
     with the first failure's reason as soon as it happens. Silent for -q's ids and --json."""
@@ -631,7 +635,9 @@ class Watch:
             sys.stdout.flush()
 
     def outcome(self, outcome: Any) -> None:
-        if self.progress is None and (self.first_failure_shown or outcome.status.ok):
+        if self.progress is None and (
+            outcome.status is _SUCCEEDED or self.first_failure_shown or outcome.status.ok
+        ):
             return  # nothing to show: called for every run, so the common case is kept short
         status = outcome.status.value
         self.counts[status] = self.counts.get(status, 0) + 1

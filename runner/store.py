@@ -553,7 +553,7 @@ class Store:
                 (
                     (o.run_id, o.attempt, o.status.value, o.started, o.ended, o.error, o.traceback)
                     for o in outcomes
-                    if not o.status.ok or o.attempt > 1
+                    if o.attempt > 1 or not o.status.ok
                 ),
             )
 
