@@ -429,7 +429,7 @@ def test_the_scheduler_stopped_mid_launch_then_resume(
         own.start_scheduler()
         own.start_worker()
         own.wait_for_workers(1)
-        args = ("spin", "params.seconds=0.5", "--repeat", "6", "--max-parallelism", "1")
+        args = ("spin", "params.seconds=0.5", "--repeat", "10", "--max-parallelism", "1")
         launch_id = cli(*args, "--addr", own.address, "--detach", "-q").out.split()[0]
         wait_until(lambda: launch_json(cli, launch_id)["counts"].get("succeeded", 0) >= 2)
         own.stop_scheduler()
@@ -453,7 +453,7 @@ def test_the_scheduler_stopped_mid_launch_then_resume(
         resumed = cli("resume", launch_id, "--json")
         assert resumed.code == 0, resumed.err
         after = json.loads(resumed.out)
-        assert statuses(after) == ["succeeded"] * 6
+        assert statuses(after) == ["succeeded"] * 10
         kept = {r["id"]: r["ended"] for r in done}
         assert all(r["ended"] == kept[r["id"]] for r in after["runs"] if r["id"] in kept)
     finally:
