@@ -1,6 +1,7 @@
 """Run every benchmark in bench/ and print its report: `python bench/run.py [--quick]`."""
 
 import argparse
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,15 @@ import startup
 import sweep
 import table
 
+HERE = Path(__file__).resolve().parent
+
+
+def dask(quick: bool) -> str:
+    """bench/dask.py in a process of its own: imported here, its name would shadow dask's."""
+    args = [sys.executable, str(HERE / "dask.py"), *(["--quick"] if quick else [])]
+    return subprocess.run(args, capture_output=True, text=True, check=True).stdout.strip()
+
+
 # (name, run): run(quick) measures and returns the report to print.
 BENCHMARKS: list[tuple[str, Callable[[bool], str]]] = [
     ("startup", startup.run),
@@ -21,6 +31,7 @@ BENCHMARKS: list[tuple[str, Callable[[bool], str]]] = [
     ("detach", detach.run),
     ("table", table.run),
     ("kernel", kernel.run),
+    ("dask", dask),
 ]
 
 

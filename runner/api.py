@@ -558,10 +558,14 @@ def launch(
 
     def prepare(first: Definition, runs: int) -> None:
         """Workers start while the runs are planned and recorded."""
-        launcher = make_launcher(first.fields["launcher"], first.fields.get("max_parallelism"))
+        fields = first.fields
+        launcher = make_launcher(
+            fields["launcher"], fields.get("max_parallelism"), fields.get("addr")
+        )
         if detach:
-            # Checked here as for any launch; its workers start in its own process, and
-            # this one never imports joblib (releasing it would: 0.4 s before exiting).
+            # Checked here as for any launch (a cluster reached); its workers start in its
+            # own process. Releasing an unprepared local launcher does not import joblib.
+            launcher.release()
             return
         launcher.prepare(runs)
         launchers.append(launcher)
@@ -932,10 +936,13 @@ def _execute(
     from runner.launchers import make_launcher
     from runner.worker import Task
 
+    own = launcher is None
     new_task = tuple.__new__
     if launcher is None:
         definition = record.definition
-        launcher = make_launcher(definition["launcher"], definition.get("max_parallelism"))
+        launcher = make_launcher(
+            definition["launcher"], definition.get("max_parallelism"), definition.get("addr")
+        )
         launcher.prepare(record.run_count)
     runs_root = os.path.join(store.run_dir("").resolve(), "")  # ends with a separator
     registered = Path(record.project_root).is_relative_to((store.home / "snapshots").resolve())
@@ -1000,6 +1007,9 @@ def _execute(
             record.id,
             f"not run: --fail-fast stopped the launch after run {stop.outcome.run_id} failed",
         )
+    finally:
+        if own:
+            launcher.release()  # a cluster's client is closed
     return _recorded(store, record.id)
 
 

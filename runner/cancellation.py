@@ -6,7 +6,7 @@ import contextlib
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from runner.store import Store
@@ -52,14 +52,21 @@ class Watcher:
     """Polls the store for cancel requests of one launch in a thread; stops the worker
     processes that hold cancelled runs (a loky pool then breaks, which the engine sees).
     Runs of the threads or sequential launchers cannot be stopped midway: the engine starts
-    nothing more and drops what they return."""
+    nothing more and drops what they return. A launcher that hands runs to others (a Dask
+    cluster) is given `stop`: the run ids to stop, or None for all of the launch's."""
 
     def __init__(
-        self, home: Path, launch_id: str, marker_dir: str | None, cancellation: Cancellation
+        self,
+        home: Path,
+        launch_id: str,
+        marker_dir: str | None,
+        cancellation: Cancellation,
+        stop: Stop | None = None,
     ) -> None:
         self.home = home
         self.launch_id = launch_id
         self.marker_dir = marker_dir
+        self.stop_runs = stop
         self.cancellation = cancellation
         self.last = 0
         self.pid = os.getpid()
@@ -94,6 +101,8 @@ class Watcher:
             self.cancellation.add(None)
         if self.marker_dir and (self.cancellation.launch or self.cancellation.runs):
             self._stop_workers(self.marker_dir)
+        if self.stop_runs and (self.cancellation.launch or self.cancellation.runs):
+            self.stop_runs(None if self.cancellation.launch else self.cancellation.unsettled())
 
     def _stop_workers(self, marker_dir: str) -> None:
         wanted = self.cancellation.unsettled()
@@ -104,14 +113,19 @@ class Watcher:
                     os.kill(pid, signal.SIGKILL)
 
 
+Stop = Callable[[set[str] | None], None]
+
+
 @contextlib.contextmanager
-def watching(store: Store, launch_id: str | None, marker_dir: str | None) -> Iterator[Cancellation]:
+def watching(
+    store: Store, launch_id: str | None, marker_dir: str | None, stop: Stop | None = None
+) -> Iterator[Cancellation]:
     """A Cancellation kept up to date while the block runs (never cancelled without a launch id)."""
     cancellation = Cancellation()
     if launch_id is None:
         yield cancellation
         return
-    watcher = Watcher(store.home, launch_id, marker_dir, cancellation)
+    watcher = Watcher(store.home, launch_id, marker_dir, cancellation, stop)
     watcher.start()
     try:
         yield cancellation

@@ -121,7 +121,17 @@ def _definition_options(func: Any) -> Any:
             type=click.IntRange(min=1),
             help="Refuse a launch of more runs than this (default 1,000,000; RUNNER_MAX_RUNS).",
         ),
-        click.option("--addr", help="Cluster address (recorded; used by the Dask launcher)."),
+        click.option(
+            "--addr",
+            envvar="RUNNER_ADDR",
+            help="A Dask scheduler (tcp://HOST:8786): the runs go to its workers (RUNNER_ADDR).",
+        ),
+        click.option(
+            "--copy",
+            type=click.Choice(["auto", "all"]),
+            help="With --addr, the code shipped to the workers: the workflow's package (auto,"
+            " the default) or the whole project root (all).",
+        ),
         click.option(
             "--timeout", help="Seconds a run may take; past it, it is stopped as timed_out."
         ),
@@ -618,6 +628,28 @@ def tui(config_dir: str | None) -> None:
     tui_main(config_dir)
 
 
+@cli.command(epilog=EPILOG)
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option(
+    "--threads", type=click.IntRange(min=1), default=1, show_default=True, help="Per worker."
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option(
+    "--port", type=click.IntRange(min=0), default=8786, show_default=True, help="0: any free one."
+)
+def cluster(workers: int, threads: int, host: str, port: int) -> None:
+    """Start a Dask scheduler and WORKERS worker processes on this machine and print the
+    scheduler's address, for `runner ... --addr ADDRESS`; Ctrl-C stops them all."""
+    from runner import cluster as local_cluster
+
+    def ready(address: str) -> None:
+        click.echo(f"Dask scheduler at {address} with {workers} workers ({threads} threads each)")
+        click.echo(f"  runner WORKFLOW --addr {address}    (or RUNNER_ADDR={address})")
+        click.echo("Ctrl-C stops them.")
+
+    local_cluster.serve(workers, threads, host=host, port=port, on_ready=ready)
+
+
 @cli.group(epilog=EPILOG)
 def store() -> None:
     """The run store under RUNNER_HOME (default ./.runner)."""
@@ -648,6 +680,9 @@ def _request(
     for accepted in ("multirun", "wait"):
         options.pop(accepted, None)
     inputs_file = options.pop("inputs_file", None)
+    copy = options.pop("copy", None)
+    if copy:
+        overrides.append(f"++launcher.copy={copy}")
     return (
         target,
         overrides,

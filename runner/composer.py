@@ -744,6 +744,8 @@ class Composer:
         ]
         sources.layers = layers
         fields.pop("sweep", None)
+        if fields.get("addr"):
+            fields["launcher"] = cluster_launcher(fields["launcher"], str(fields["addr"]))
         fields = {WORKFLOW_KEY: workflow.spec, **fields}
         validate.check(fields, _run_validator(), what="run definition", where=sources.where)
 
@@ -757,6 +759,26 @@ class Composer:
             raw_params={str(k): v for k, v in raw_params.items()},
             interpolates=has_interpolation(raw_params),
         )
+
+
+def cluster_launcher(launcher: dict[str, Any], addr: str) -> dict[str, Any]:
+    """`addr` (--addr, RUNNER_ADDR, a run file's addr) sends the runs to a Dask cluster: the
+    default launcher becomes the dask one (options given to it, such as launcher.copy, kept);
+    another local launcher is refused."""
+    if launcher.get("backend") == "dask":
+        return launcher
+    name = launcher.get("name")
+    if name != "local":
+        raise DefinitionError(
+            f"addr {addr} sends the runs to a Dask cluster, but launcher '{name}' runs them"
+            f" on this machine; drop one of them (or choose launcher=dask)"
+        )
+    from importlib.resources import files
+
+    dask = yaml.safe_load(files("runner.conf").joinpath("launcher/dask.yaml").read_text())
+    # The local launcher's n_jobs counts this machine's cores, not the cluster's.
+    kept = {k: v for k, v in launcher.items() if k not in ("name", "backend", "n_jobs")}
+    return {**dask, **kept}
 
 
 # -- run files ------------------------------------------------------------------------------

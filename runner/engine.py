@@ -83,7 +83,12 @@ def execute(
     succeeded = RunStatus.SUCCEEDED
     with (
         tempfile.TemporaryDirectory(prefix="runner-workers-") as marker_dir,
-        watching(store, launch_id, marker_dir if launcher.isolated else None) as cancel,
+        watching(
+            store,
+            launch_id,
+            marker_dir if launcher.isolated else None,
+            getattr(launcher, "stop", None),
+        ) as cancel,
     ):
         try:
             round_: Iterable[Task] = tasks

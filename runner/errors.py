@@ -67,6 +67,13 @@ class StoreError(RunnerError):
     exit_code = 5
 
 
+class ClusterUnreachable(RunnerError):
+    """The cluster a launch goes to (--addr: a Dask scheduler) cannot be reached; nothing
+    was recorded."""
+
+    exit_code = 5
+
+
 class Interrupted(RunnerError):
     """Ctrl-C or SIGTERM: no new runs started; unfinished ones are recorded as cancelled."""
 
@@ -93,7 +100,7 @@ EXIT_CODES = {
     3: "the run store is unusable (damaged, not a database, or from a newer runner;"
     " runner store check says more)",
     4: "one or more runs failed (the launch waited for them)",
-    5: "internal error",
+    5: "internal error, or the cluster (--addr) cannot be reached (nothing was recorded)",
     124: "runner wait --timeout: gave up waiting (the launch goes on)",
     130: "interrupted (Ctrl-C / SIGTERM) or cancelled (runner cancel); unfinished runs recorded as cancelled",
 }

@@ -58,7 +58,9 @@ class WorkerCrash(Exception):
 
 
 class Launcher(Protocol):
-    """Runs tasks and yields their outcomes as they finish, in any order."""
+    """Runs tasks and yields their outcomes as they finish, in any order. A launcher that
+    hands runs to others (runner.dask_launcher) also has `stop(run_ids | None)`, which the
+    cancel watcher calls; it yields a cancelled outcome for each run it stopped."""
 
     name: str
     n_jobs: int
@@ -117,13 +119,14 @@ class JoblibLauncher:
     def release(self) -> None:
         # The warm-up calls are waited for, not aborted: aborting a loky pool that is still
         # starting races in loky's manager thread. The workers stay in loky's reusable pool.
+        preparing, self._preparing = self._preparing, None
+        if preparing is None:
+            return  # nothing prepared: joblib need not even be imported
         from joblib.externals.loky.process_executor import BrokenProcessPool
 
-        preparing, self._preparing = self._preparing, None
-        if preparing is not None:
-            with contextlib.suppress(BrokenProcessPool):  # run() starts a new pool then
-                for _ in preparing:
-                    pass
+        with contextlib.suppress(BrokenProcessPool):  # run() starts a new pool then
+            for _ in preparing:
+                pass
 
     def run(self, tasks: Iterable[Task], marker_dir: str | None = None) -> Iterator[RunOutcome]:
         _import_joblib(self.isolated)
@@ -191,12 +194,18 @@ def _exit_codes(message: str) -> str:
     return f"worker died (exit codes {found.group(1)})" if found else "worker died"
 
 
-BACKENDS = ("loky", "threading", "sequential")
+BACKENDS = ("loky", "threading", "sequential", "dask")
 
 
-def make_launcher(config: dict[str, Any], max_parallelism: int | None) -> Launcher:
-    """The launcher a run definition's `launcher` config and --max-parallelism ask for."""
+def make_launcher(
+    config: dict[str, Any], max_parallelism: int | None, addr: str | None = None
+) -> Launcher:
+    """The launcher a run definition's `launcher` config, --max-parallelism and --addr ask
+    for. A Dask launcher connects to its scheduler here, so that an unreachable one stops
+    the launch before anything is recorded."""
     backend = config.get("backend", "loky")
+    if backend == "dask":
+        return _dask_launcher(config, max_parallelism, addr)
     if backend not in BACKENDS:
         raise DefinitionError(
             f"launcher '{config.get('name')}': backend '{backend}' is not available here;"
@@ -204,3 +213,38 @@ def make_launcher(config: dict[str, Any], max_parallelism: int | None) -> Launch
         )
     n_jobs = max_parallelism or config.get("n_jobs") or os.cpu_count() or 1
     return JoblibLauncher(name=str(config.get("name", backend)), backend=backend, n_jobs=n_jobs)
+
+
+def _dask_launcher(
+    config: dict[str, Any], max_parallelism: int | None, addr: str | None
+) -> Launcher:
+    name = config.get("name", "dask")
+    address = config.get("address") or addr
+    if not address:
+        raise DefinitionError(
+            f"launcher '{name}' needs the address of a Dask scheduler:"
+            " --addr tcp://HOST:8786, RUNNER_ADDR, or launcher.address=..."
+        )
+    copy = config.get("copy") or "auto"
+    import importlib.util
+
+    if importlib.util.find_spec("distributed") is None:
+        raise DefinitionError(
+            f"launcher '{name}' needs dask.distributed, which is not installed here;"
+            " install it with: pip install 'runner-launch[dask]'"
+        )
+    from runner.dask_launcher import CONNECT_TIMEOUT, COPY_MODES, DaskLauncher
+
+    if copy not in COPY_MODES:
+        raise DefinitionError(
+            f"launcher '{name}': copy '{copy}' is not one of: {', '.join(COPY_MODES)}"
+        )
+    launcher = DaskLauncher(
+        name=str(name),
+        address=str(address),
+        n_jobs=max_parallelism or config.get("n_jobs") or 0,
+        copy=copy,
+        connect_timeout=float(config.get("connect_timeout") or CONNECT_TIMEOUT),
+    )
+    launcher.connect()
+    return launcher

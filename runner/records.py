@@ -221,6 +221,8 @@ class RunOutcome:
     # A big result's file (runner/result_files.py): result_json is then its summary. The
     # worker gives the file's path; the store keeps it relative to its home.
     result_ref: str | None = None
+    host: str | None = None  # where a run on a cluster ran (hostname); None for local runs
+    worker: str | None = None  # the Dask worker's address that ran it
 
     @property
     def duration(self) -> float:
@@ -247,6 +249,8 @@ class RunOutcome:
                 self.attempt,
                 self.cached_from,
                 self.result_ref,
+                self.host,
+                self.worker,
             ),
         )
 
@@ -309,6 +313,8 @@ class RunRecord:
     result_ref: str | None = None  # a big result's file, relative to the store's home
     summary: Any = None  # what the store shows of a big result (result_files.summary)
     home: str | None = field(default=None, repr=False, compare=False)  # the store's home
+    host: str | None = None  # where it ran, for runs on a Dask cluster (None: this machine)
+    worker: str | None = None  # the Dask worker's address
 
     @property
     def duration(self) -> float | None:
@@ -365,6 +371,8 @@ class RunRecord:
             "run_dir": self.run_dir,
             "attempts": self.attempts,
             "cached_from": self.cached_from,
+            "host": self.host,
+            "worker": self.worker,
         }
 
 

@@ -415,6 +415,8 @@ def status(found: list[Any], *, expand: bool) -> None:
                     lines.append(f"  {key}: {getattr(record, key)}")
             if record.tags:
                 lines.append(f"  tags: {', '.join(record.tags)}")
+            if record.addr:  # a launch on a Dask cluster
+                lines.append(f"  cluster: {record.addr} (launcher {record.launcher})")
             for key in ("labels", "annotations", "env"):
                 if getattr(record, key):
                     lines.append(f"  {key}: {_compact(getattr(record, key))}")
@@ -552,6 +554,8 @@ def _run_detail(console: Console, run: RunRecord | None) -> None:
         rows.append(("cached from", run.cached_from))
     if run.attempts > 1:
         rows.append(("attempts", str(run.attempts)))
+    if run.worker or run.host:  # a run on a Dask cluster
+        rows.append(("ran on", f"{run.host or '?'} (Dask worker {run.worker or '?'})"))
     if run.run_dir:
         rows.append(("folder", run.run_dir))
     width = max(len(key) for key, _ in rows)

@@ -147,7 +147,7 @@ _LAUNCH_COLUMNS = (
 _RUN_COLUMNS = (
     "id, launch_id, parent_id, idx, workflow_id, workflow_version, params, seed, status,"
     " created, started, ended, result, error, traceback, run_dir, entrypoint, attempts,"
-    " cached_from, result_ref"
+    " cached_from, result_ref, host, worker"
 )
 PAGE = 1000  # rows a streaming read fetches at a time: its memory, whatever the launch
 _UNFINISHED = (RunStatus.PENDING.value, RunStatus.RUNNING.value)
@@ -493,8 +493,17 @@ class Store:
         # A batch may hold several attempts of one run: its row takes the last one.
         latest = {o.run_id: o for o in outcomes}.values()
         # Most runs succeed on their first attempt with no folder: they take a shorter write.
-        plain = [o for o in latest if o.status is RunStatus.SUCCEEDED and o.run_dir is None]
-        other = [o for o in latest if not (o.status is RunStatus.SUCCEEDED and o.run_dir is None)]
+        # (a run on a Dask cluster names its host and worker: it takes the longer write)
+        plain = [
+            o
+            for o in latest
+            if o.status is RunStatus.SUCCEEDED and o.run_dir is None and o.host is None
+        ]
+        other = [
+            o
+            for o in latest
+            if not (o.status is RunStatus.SUCCEEDED and o.run_dir is None and o.host is None)
+        ]
         # (A result kept in a file has a folder, so it is never plain.)
         by_row = [o for o in plain if o.run_id in rows]
         if by_row:
@@ -514,7 +523,7 @@ class Store:
             )
             db.executemany(
                 "UPDATE runs SET status=?, started=?, ended=?, result=?, error=?, traceback=?,"
-                " run_dir=?, attempts=?, cached_from=?, result_ref=?"
+                " run_dir=?, attempts=?, cached_from=?, result_ref=?, host=?, worker=?"
                 " WHERE id=? AND status != 'cancelled'",
                 (
                     (
@@ -528,6 +537,8 @@ class Store:
                         o.attempt,
                         o.cached_from,
                         self._ref(o.result_ref),
+                        o.host,
+                        o.worker,
                         o.run_id,
                     )
                     for o in other
@@ -703,13 +714,14 @@ class Store:
             )
             if run_ids is not None:
                 db.executemany(
-                    "UPDATE runs SET status=?, error=NULL, traceback=NULL WHERE id=?",
+                    "UPDATE runs SET status=?, error=NULL, traceback=NULL, host=NULL, worker=NULL"
+                    " WHERE id=?",
                     ((RunStatus.PENDING.value, run_id) for run_id in run_ids),
                 )
                 return
             db.execute(
-                "UPDATE runs SET status=?, error=NULL, traceback=NULL WHERE launch_id=?"
-                " AND status NOT IN (?, ?)",
+                "UPDATE runs SET status=?, error=NULL, traceback=NULL, host=NULL, worker=NULL"
+                " WHERE launch_id=? AND status NOT IN (?, ?)",
                 (
                     RunStatus.PENDING.value,
                     launch_id,
@@ -1088,4 +1100,6 @@ class Store:
             result_ref=ref,
             summary=result if ref else None,
             home=str(self.home),
+            host=row[20],
+            worker=row[21],
         )

@@ -285,8 +285,8 @@ BAD_INPUT = [
     pytest.param(
         ["add", "launcher.backend=dask"],
         2,
-        "error: launcher 'local': backend 'dask' is not available here",
-        id="unavailable-backend",
+        "error: launcher 'local' needs the address of a Dask scheduler: --addr tcp://HOST:8786,",
+        id="dask-without-address",
     ),
     pytest.param(
         # The first runs are valid, so the launcher's workers are already starting.

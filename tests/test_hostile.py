@@ -56,7 +56,7 @@ OVERRIDES = [
     pytest.param(["~workflow"], 2, "'~workflow': the workflow cannot be deleted", id="del-wf"),
     pytest.param(["~launcher"], 2, "'~launcher'", id="del-launcher"),
     pytest.param(["launcher=null"], 2, "launcher is a config group", id="launcher-null"),
-    pytest.param(["launcher=1"], 2, "choose one of its options (local", id="launcher-1"),
+    pytest.param(["launcher=1"], 2, "choose one of its options (dask, local", id="launcher-1"),
     pytest.param(["hydra=1"], 2, "'hydra=1': hydra is a config group", id="hydra-1"),
     pytest.param(["repeat=2.0"], 2, "repeat: 2.0 is not an integer", id="repeat-float"),
     pytest.param(["repeat=choice(1,2),3"], 2, "cannot be a sweep itself", id="repeat-nested"),

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-HEAVY = ("textual", "joblib", "dask", "pandas")
+HEAVY = ("textual", "joblib", "dask", "distributed", "pandas")
 
 
 def imported(code: str) -> set[str]:
