@@ -643,7 +643,10 @@ def cluster(workers: int, threads: int, host: str, port: int) -> None:
     from runner import cluster as local_cluster
 
     def ready(address: str) -> None:
-        click.echo(f"Dask scheduler at {address} with {workers} workers ({threads} threads each)")
+        click.echo(
+            f"Dask scheduler at {address} with {workers} worker{'s' * (workers != 1)}"
+            f" ({threads} thread{'s' * (threads != 1)} each)"
+        )
         click.echo(f"  runner WORKFLOW --addr {address}    (or RUNNER_ADDR={address})")
         click.echo("Ctrl-C stops them.")
 
