@@ -228,6 +228,8 @@ class LaunchScreen(Screen[None]):
 
     def _checked(self, call: Call, problems: dict[str, list[str]], preview: Any) -> None:
         self.checking = False
+        if not self.is_attached:
+            return  # the form was closed while its check ran
         self.call = call
         self.valid = not problems
         index_of = {param.name: str(i) for i, param in enumerate(self.params)}

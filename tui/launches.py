@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Input, Static
 
 import runner
 from runner.tui.text import clean, plain, status_text, when
+from runner.tui.threads import still_shown
 
 LAUNCHES_SHOWN = 200  # the most recent launches listed
 PAGE = 200  # runs read at first; 500 more load each time the cursor nears the end
@@ -106,6 +107,8 @@ class LaunchesPane(Vertical):
     def _show(
         self, launches: list[runner.LaunchRecord], runs_key: tuple[Any, ...], table: Any
     ) -> None:
+        if not still_shown(self, "#launch-table", "#launch-filter", "#run-table"):
+            return
         seen = tuple((r.id, tuple(sorted(r.counts.items())), r.name) for r in launches)
         if seen != self._seen:
             self._seen = seen

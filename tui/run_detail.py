@@ -15,6 +15,7 @@ from textual.widgets import Footer, Log, Static
 
 import runner
 from runner.tui.text import block, clean, duration, status_text, when
+from runner.tui.threads import still_shown
 
 FOLLOW = 0.5  # seconds between looks at the log and the run's record
 
@@ -65,6 +66,8 @@ class RunScreen(Screen[None]):
         self.app.call_from_thread(self._show, run, new)
 
     def _show(self, run: runner.RunRecord, new_log: str) -> None:
+        if not still_shown(self, "#run-head", "#run-body", "#run-log"):
+            return
         if run.status.value != self.status:
             self.status = run.status.value
             head = Text()

@@ -16,6 +16,7 @@ from textual.widgets.option_list import Option
 
 import runner
 from runner.tui.text import clean, plain, short_path, status_text, when
+from runner.tui.threads import still_shown
 
 
 @dataclass
@@ -93,6 +94,8 @@ class WorkflowsPane(Horizontal):
     def show_entities(
         self, workflows: list[runner.WorkflowInfo], presets: list[runner.PresetInfo]
     ) -> None:
+        if not self.is_attached:
+            return  # read while the app closed
         by_id = {w.id: w for w in workflows}
         self.entities = [Entity(f"wf:{w.id}", w.id, w) for w in workflows]
         for preset in presets:
@@ -201,4 +204,8 @@ class WorkflowsPane(Horizontal):
                 text.append_text(status_text(f"{count} {status}"))
                 text.append(" ")
             text.append("\n")
-        self.app.call_from_thread(self.query_one("#wf-recent", Static).update, text)
+        self.app.call_from_thread(self._show_recent, text)
+
+    def _show_recent(self, text: Text) -> None:
+        if still_shown(self, "#wf-recent"):
+            self.query_one("#wf-recent", Static).update(text)
