@@ -49,6 +49,7 @@ def test_timeout_stops_the_run_and_frees_its_worker(cli) -> None:
     assert launch["runs"][1]["error"] == "timed out after 1s"
 
 
+@pytest.mark.slow  # quick suite under 5 minutes; CI runs it
 def test_a_run_that_ignores_its_timeout_loses_its_worker(cli) -> None:
     code, launch = launched(cli, "stubborn", "params.seconds=30,0.1", "--timeout", "1")
     assert code == 4
@@ -112,6 +113,7 @@ def test_interrupt_cancels_and_keeps_what_finished(cli, project, home, elsewhere
     assert all(r["result"] == 0.3 for r in launch["runs"] if r["status"] == "succeeded")
 
 
+@pytest.mark.slow  # quick suite under 5 minutes; CI runs it
 def test_sigkill_then_status_shows_lost_and_resume_finishes(cli, project, home, elsewhere) -> None:
     with popen(
         project,
@@ -168,6 +170,7 @@ def test_two_concurrent_launches_on_one_store(project, home, elsewhere, cli) -> 
     assert sorted(launch["counts"]["succeeded"] for launch in recorded) == [40, 40]
 
 
+@pytest.mark.slow  # quick suite under 5 minutes; CI runs it
 def test_cache_hit_miss_and_overwrite(cli) -> None:
     _, first = launched(cli, "draw", "params.n=1,2", "--seed", "3", "--cache")
     assert statuses(first) == ["succeeded", "succeeded"]

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 
+
+@pytest.mark.slow  # quick suite under 5 minutes; CI runs it
 def test_registered_version_runs_the_old_code(cli, project: Path) -> None:
     first = cli("register", "add:1.0", "-q")
     assert first.code == 0, first.err
