@@ -567,7 +567,7 @@ def _run_detail(console: Console, run: RunRecord | None) -> None:
 
 def _more(console: Console, total: int, how: str, shown: int = SHOWN_ROWS) -> None:
     if total > shown:
-        console.print(f"... {total - shown} more ({how} for all)")
+        console.print(f"... {total - shown:,} more ({how} for all)")
 
 
 def _counts(counts: dict[str, int]) -> str:
