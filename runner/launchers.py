@@ -7,6 +7,7 @@ import itertools
 import os
 import re
 import sys
+import warnings
 from collections.abc import Generator, Iterable, Iterator, Sized
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -14,6 +15,12 @@ from typing import Any, Protocol
 from runner.errors import DefinitionError
 from runner.records import RunOutcome
 from runner.worker import Task, execute_many, ready
+
+# A launch that stops early (cancelled, --fail-fast, Ctrl-C) closes joblib's generator on
+# purpose; joblib then warns that finished tasks went unused, which says nothing to the user.
+warnings.filterwarnings(
+    "ignore", message=r".*tasks have been successfully executed", category=UserWarning
+)
 
 # The thread-count variables of the BLAS libraries numpy may load.
 BLAS_THREAD_VARS = (

@@ -454,12 +454,21 @@ class Store:
         (last,) = db.execute("SELECT IFNULL(MAX(rowid), 0) FROM runs").fetchone()
         parent = launch.id if launch.has_parent else None
         created, launch_id = launch.created, launch.id
+        # Runs recorded after their launch was cancelled (a streamed launch records them as
+        # they are about to run) are recorded cancelled, for the same reason: the cancel and
+        # this insert are two write transactions, so one of them sees the other.
+        cancel = db.execute(
+            "SELECT requested, reason FROM cancels WHERE launch_id=? AND run_id IS NULL"
+            " ORDER BY id LIMIT 1",
+            (launch_id,),
+        ).fetchone()
+        status, ended, error = ("cancelled", *cancel) if cancel else ("pending", None, None)
         # Only the columns a pending run has; the others start NULL or at their default.
         # Runs whose params follow from their index keep '' (see _params).
         db.executemany(
             "INSERT INTO runs (rowid, id, launch_id, parent_id, idx, workflow_id,"
-            " workflow_version, params, seed, status, created, entrypoint, cache_key)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
+            " workflow_version, params, seed, status, created, entrypoint, cache_key, ended,"
+            " error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 (
                     last + 1 + n,
@@ -471,9 +480,12 @@ class Store:
                     s.workflow_version,
                     "" if by_index else to_json(s.params),
                     s.seed,
+                    status,
                     created,
                     s.entrypoint,
                     s.cache_key if s.cache else None,
+                    ended,
+                    error,
                 )
                 for n, s in enumerate(specs)
             ),

@@ -154,6 +154,33 @@ def test_runner_show_of_a_million_point_sweep_reads_only_what_it_shows(project: 
     assert peak < 120 * 2**20, f"peak {peak / 2**20:.0f} MB"
 
 
+def test_a_streamed_launch_cancelled_midway_counts_every_run_once(
+    project: Path, home: Path, small_limits: None
+) -> None:
+    """Runs recorded after the cancel (the launch records them as they are about to run) are
+    recorded cancelled too: nothing is left pending, nothing shows lost."""
+    launched: list[str] = []
+    seen = 0
+
+    def outcome(_outcome) -> None:
+        nonlocal seen
+        seen += 1
+        if seen == 10:
+            runner.cancel(launched, home=home)
+
+    done = runner.launch(
+        "nap", ["params.seconds=0.01,0.02", "launcher=sequential"], config_dir=project / "conf",
+        home=home, progress=False, repeat=100, on_outcome=outcome,
+        on_created=lambda record, specs: launched.append(record.id),
+    )  # fmt: skip
+    assert done.cancelled
+    counts = done.record.counts
+    assert set(counts) == {"succeeded", "cancelled"} and sum(counts.values()) == 200
+    rows = _rows(home, done.id)
+    assert {row[4] for row in rows} <= {"succeeded", "cancelled"}
+    assert counts["succeeded"] == sum(row[4] == "succeeded" for row in rows)
+
+
 def test_runner_show_prints_the_first_rows_and_the_count(cli) -> None:
     shown = cli("show", "add", "params.a=range(0,1000000)")
     assert shown.code == 0, shown.err
