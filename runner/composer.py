@@ -586,50 +586,18 @@ class Composer:
         is_params = key.startswith("params.") and not override.is_delete()
         _check_size(override, label, self.request.max_runs)
         sweep = override.value()
-        if (
-            is_params
-            and isinstance(sweep, RangeSweep)
-            and not sweep.shuffle
-            and all(type(v) is int for v in (sweep.start, sweep.stop, sweep.step))
-        ):
-            # An int range stays a range: range(0,1000000) costs a million values nowhere.
-            values_range = range(
-                cast(int, sweep.start), cast(int, sweep.stop), cast(int, sweep.step)
-            )
-            if not values_range:
-                raise CompositionError(
-                    f"sweep '{override.input_line}'{_origin(label)} has no values"
-                )
-            return Axis(
-                key=key,
-                values=values_range,
-                source=label,
-                is_params=True,
-                kind=override.type,
-                line=str(override.input_line),
-            )
+        values: Sequence[Any]
         try:
-            elements = list(override.sweep_iterator())
-            nested = [e for e in elements if isinstance(e, Sweep)]
-            if nested:
-                raise CompositionError(
-                    f"'{override.input_line}'{_origin(label)}: an element of a sweep cannot be a"
-                    f" sweep itself ({type(nested[0]).__name__}); list the values in one sweep"
-                )
-            if is_params:
-                # Quoted elements arrive as the parser's QuotedString: their text is the value.
-                # (Plain numbers, as range() makes, are left as they are: a million of them.)
-                convert = Override._convert_value
-                values: tuple[Any, ...] = tuple(
-                    e if type(e) is int or type(e) is float else convert(e) for e in elements
-                )
+            if (
+                is_params
+                and isinstance(sweep, RangeSweep)
+                and not sweep.shuffle
+                and all(type(v) is int for v in (sweep.start, sweep.stop, sweep.step))
+            ):
+                # An int range stays a range: range(0,1000000) costs a million values nowhere.
+                values = range(cast(int, sweep.start), cast(int, sweep.stop), cast(int, sweep.step))
             else:
-                prefix = override.get_key_element()
-                items = list(override.sweep_string_iterator())
-                if key == WORKFLOW_KEY and override.value_type is ValueType.GLOB_CHOICE_SWEEP:
-                    # glob() yields declaration file names; pin each to what its file declares.
-                    items = [self.space.by_option(item).spec for item in items]
-                values = tuple(f"{prefix}={v}" for v in items)
+                values = self._sweep_values(key, override, label, is_params)
         except (HydraException, ValueError, ArithmeticError) as exc:
             raise CompositionError(
                 f"cannot expand sweep '{override.input_line}'{_origin(label)}: {hydra_message(exc)}"
@@ -644,6 +612,30 @@ class Composer:
             kind=override.type,
             line=str(override.input_line),
         )
+
+    def _sweep_values(
+        self, key: str, override: Override, label: str, is_params: bool
+    ) -> tuple[Any, ...]:
+        """A sweep's elements as Hydra's parser makes them: typed values (params keys) or
+        `key=value` override strings (the others)."""
+        elements = list(override.sweep_iterator())
+        nested = [e for e in elements if isinstance(e, Sweep)]
+        if nested:
+            raise CompositionError(
+                f"'{override.input_line}'{_origin(label)}: an element of a sweep cannot be a"
+                f" sweep itself ({type(nested[0]).__name__}); list the values in one sweep"
+            )
+        if is_params:
+            # Quoted elements arrive as the parser's QuotedString: their text is the value.
+            # (Plain numbers are left as they are: a sweep may hold a million of them.)
+            convert = Override._convert_value
+            return tuple(e if type(e) is int or type(e) is float else convert(e) for e in elements)
+        prefix = override.get_key_element()
+        items = list(override.sweep_string_iterator())
+        if key == WORKFLOW_KEY and override.value_type is ValueType.GLOB_CHOICE_SWEEP:
+            # glob() yields declaration file names; pin each to what its file declares.
+            items = [self.space.by_option(item).spec for item in items]
+        return tuple(f"{prefix}={v}" for v in items)
 
     # -- definitions ------------------------------------------------------------------------
 

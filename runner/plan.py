@@ -24,7 +24,7 @@ from runner.composer import (
 )
 from runner.errors import CompositionError, DefinitionError, ValidationError
 from runner.inputs import InputError, from_json
-from runner.records import IndexPlan, LaunchRecord, RunSpec, Sets, Specs, with_sets
+from runner.records import IndexPlan, LaunchRecord, RunSpec, Sets, Specs, set_path, with_sets
 from runner.validate import UNKNOWN_KEY, PointCheck, bounded, problems_of
 
 SEED_BITS = 63  # seeds are non-negative 64-bit integers, so SQLite stores them exactly
@@ -450,7 +450,7 @@ class PointResolver:
                 value = OmegaConf.select(self.cfg, ".".join(("params", *leaf)))
                 if isinstance(value, Container):
                     value = OmegaConf.to_container(value, resolve=True)
-                _set_path(params, leaf, value)
+                set_path(params, leaf, value)
         except OmegaConfBaseException as exc:
             raise CompositionError(
                 f"cannot resolve the params at sweep point {point}: {hydra_message(exc)}"
@@ -550,16 +550,6 @@ def _at_points(problem: str, points: list[str]) -> str:
     shown = "; ".join(points[:3])
     more = f" and {len(points) - 3} more" if len(points) > 3 else ""
     return f"{problem} ({len(points)} sweep points: {shown}{more})"
-
-
-def _set_path(params: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
-    """Set a value in place, copying the dicts along its path (they may be shared)."""
-    node = params
-    for key in path[:-1]:
-        child = node.get(key)
-        node[key] = child = dict(child) if isinstance(child, dict) else {}
-        node = child
-    node[path[-1]] = value
 
 
 def index_specs(plan: IndexPlan, launch: LaunchRecord, start: int) -> Iterator[RunSpec]:

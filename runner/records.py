@@ -39,13 +39,18 @@ def with_sets(base: dict[str, Any], sets: Sets) -> dict[str, Any]:
     is (so runs of one sweep share everything but what they change)."""
     params = dict(base)
     for path, value in sets:
-        node = params
-        for key in path[:-1]:
-            child = node.get(key)
-            node[key] = child = dict(child) if isinstance(child, dict) else {}
-            node = child
-        node[path[-1]] = value
+        set_path(params, path, value)
     return params
+
+
+def set_path(params: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    """Set a value in place, copying the dicts along its path (they may be shared)."""
+    node = params
+    for key in path[:-1]:
+        child = node.get(key)
+        node[key] = child = dict(child) if isinstance(child, dict) else {}
+        node = child
+    node[path[-1]] = value
 
 
 @dataclass(frozen=True)
