@@ -73,9 +73,9 @@ def start_early_workers() -> None:
     _import_joblib(True)
     from joblib import Parallel, delayed
 
-    _early = Parallel(
-        n_jobs=EARLY_WORKERS, backend="loky", return_as="generator_unordered"
-    )(delayed(ready)() for _ in range(EARLY_WORKERS))
+    _early = Parallel(n_jobs=EARLY_WORKERS, backend="loky", return_as="generator_unordered")(
+        delayed(ready)() for _ in range(EARLY_WORKERS)
+    )
 
 
 def _take_early_workers() -> Generator[int, None, None] | None:
