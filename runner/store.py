@@ -151,6 +151,27 @@ _RUN_COLUMNS = (
 )
 PAGE = 1000  # rows a streaming read fetches at a time: its memory, whatever the launch
 _UNFINISHED = (RunStatus.PENDING.value, RunStatus.RUNNING.value)
+# The statuses most runs have (finished, still to run, cancelled midway, failed), then the
+# others a run is stored with (lost is only ever shown): counting a status costs a
+# comparison a run, so the others are counted only when some run has one.
+_COMMON = ("succeeded", "pending", "cancelled", "failed")
+_RARE = tuple(s.value for s in RunStatus if s.value not in _COMMON and s is not RunStatus.LOST)
+# The rowids of a launch's first and last runs in plan order (two lookups in runs_launch).
+_ENDS = (
+    "SELECT (SELECT rowid FROM runs WHERE launch_id=?1 ORDER BY idx LIMIT 1),"
+    " (SELECT rowid FROM runs WHERE launch_id=?1 ORDER BY idx DESC LIMIT 1)"
+)
+
+
+def _in_range(statuses: tuple[str, ...]) -> str:
+    """A launch's runs in a range of rowids, read in table order (`+launch_id`: not through
+    runs_launch): how many, and how many of each status (a count each: GROUP BY would sort
+    every run, which takes longer than reading them)."""
+    each = ", ".join(f"COUNT(*) FILTER (WHERE status='{status}')" for status in statuses)
+    return f"SELECT COUNT(*), {each} FROM runs WHERE rowid BETWEEN ? AND ? AND +launch_id=?"
+
+
+_COUNT_COMMON, _COUNT_RARE = _in_range(_COMMON), _in_range(_RARE)
 # When the whole launch was cancelled (runner cancel, Ctrl-C), read with every launch.
 _CANCELLED = (
     "(SELECT MIN(requested) FROM cancels WHERE cancels.launch_id = launches.id"
@@ -999,23 +1020,14 @@ class Store:
         return matches[0]
 
     def fill_counts(self, launches: list[LaunchRecord]) -> None:
-        """Each launch's runs by status (one GROUP BY), unfinished ones of a launcher that is
-        gone counted lost."""
-        if not launches:
-            return
-        by_id = {launch.id: launch for launch in launches}
+        """Each launch's runs by status, unfinished ones of a launcher that is gone counted
+        lost."""
         for launch in launches:
             launch.counts = {}
-        marks = ", ".join("?" * len(by_id))
-        for launch_id, status, count in self._db.execute(
-            f"SELECT launch_id, status, COUNT(*) FROM runs WHERE launch_id IN ({marks})"
-            " GROUP BY launch_id, status",
-            tuple(by_id),
-        ):
-            launch = by_id[launch_id]
-            if status in _UNFINISHED and not launcher_alive(launch.pid, launch.pid_start):
-                status = RunStatus.LOST.value
-            launch.counts[status] = launch.counts.get(status, 0) + count
+            for status, count in self._counted(launch).items():
+                if status in _UNFINISHED and not launcher_alive(launch.pid, launch.pid_start):
+                    status = RunStatus.LOST.value
+                launch.counts[status] = launch.counts.get(status, 0) + count
         for launch in launches:
             # A launch whose runs follow from their indexes records them as they are about to
             # run: the ones not recorded yet are pending (lost, when the launcher is gone;
@@ -1029,6 +1041,50 @@ class Store:
                 else:
                     status = RunStatus.LOST.value
                 launch.counts[status] = launch.counts.get(status, 0) + missing
+
+    def _counted(self, launch: LaunchRecord) -> dict[str, int]:
+        """A launch's recorded runs by stored status, read in one transaction (one state of
+        the store). Its runs are inserted in plan order, so they mostly fill the range of
+        rowids from its first run's to its last's: that range is read in table order (0.3 s
+        for a million runs, where reading them through runs_launch, a lookup a run and a sort
+        to group them, takes 0.7 s), and counted so if every run recorded is in it."""
+        db, launch_id = self._db, launch.id
+        with self._lock:
+            begun = not db.in_transaction  # (a writer's own transaction is one state already)
+            if begun:
+                db.execute("BEGIN")
+            try:
+                first, last = db.execute(_ENDS, (launch_id,)).fetchone()
+                if first is None:
+                    return {}
+                low, high = min(first, last), max(first, last)
+                # Runs of launches recorded at the same time share the range: it is read only
+                # while it is mostly this launch's.
+                if high - low < 2 * launch.run_count:
+                    bounds = (low, high, launch_id)
+                    total, *common = db.execute(_COUNT_COMMON, bounds).fetchone()
+                    counts = dict(zip(_COMMON, common, strict=True))
+                    if sum(common) < total:
+                        rare = db.execute(_COUNT_RARE, bounds).fetchone()[1:]
+                        counts.update(zip(_RARE, rare, strict=True))
+                    # A launch records each of its runs once (at most run_count): finding that
+                    # many in the range, it need not count them through runs_launch.
+                    if total != launch.run_count:
+                        (recorded,) = db.execute(
+                            "SELECT COUNT(*) FROM runs WHERE launch_id=?", (launch_id,)
+                        ).fetchone()
+                        total = total if total == recorded else -1
+                    if total == sum(counts.values()):  # (every run has a status counted)
+                        return {status: n for status, n in counts.items() if n}
+                return dict(
+                    db.execute(
+                        "SELECT status, COUNT(*) FROM runs WHERE launch_id=? GROUP BY status",
+                        (launch_id,),
+                    ).fetchall()
+                )
+            finally:
+                if begun:
+                    db.execute("COMMIT")
 
     @staticmethod
     def _launch(row: tuple[Any, ...]) -> LaunchRecord:
