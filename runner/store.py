@@ -1050,9 +1050,7 @@ class Store:
         to group them, takes 0.7 s), and counted so if every run recorded is in it."""
         db, launch_id = self._db, launch.id
         with self._lock:
-            begun = not db.in_transaction  # (a writer's own transaction is one state already)
-            if begun:
-                db.execute("BEGIN")
+            db.execute("BEGIN")
             try:
                 first, last = db.execute(_ENDS, (launch_id,)).fetchone()
                 if first is None:
@@ -1083,8 +1081,7 @@ class Store:
                     ).fetchall()
                 )
             finally:
-                if begun:
-                    db.execute("COMMIT")
+                db.execute("COMMIT")
 
     @staticmethod
     def _launch(row: tuple[Any, ...]) -> LaunchRecord:
