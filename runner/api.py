@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import itertools
+import operator
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -966,10 +967,9 @@ def _execute(
     from runner import engine
     from runner.cancellation import Cancelled
     from runner.launchers import make_launcher
-    from runner.worker import Task
+    from runner.worker import Batch, Shared
 
     own = launcher is None
-    new_task = tuple.__new__
     if launcher is None:
         definition = record.definition
         launcher = make_launcher(
@@ -980,41 +980,52 @@ def _execute(
     registered = Path(record.project_root).is_relative_to((store.home / "snapshots").resolve())
     sys_path = (record.project_root,)  # one tuple, so pickling sends it once per batch
     env = record.env
+    # Consecutive runs of one definition share these (the same objects: compared at once).
+    shared = operator.attrgetter("entrypoint", "base", "timeout", "retries")
 
-    def tasks(batch: list[RunSpec], first_row: int) -> Iterator[Task]:
-        # The batch's rows follow each other from first_row (0: not known here).
-        rows = {spec.id: first_row + n for n, spec in enumerate(batch)} if first_row else {}
-        for spec in _serve_cached(store, batch, overwrite_cache, on_outcome):
-            # tuple.__new__: a NamedTuple's own __new__ is Python code, run a million times.
-            yield new_task(
-                Task,
-                (
-                    spec.id,
-                    spec.entrypoint,
-                    spec.base,
-                    spec.seed,
-                    runs_root + spec.id,
+    def batches(specs: list[RunSpec], first_row: int) -> Iterator[Batch]:
+        # The specs' rows follow each other from first_row (0: not known here).
+        served = _serve_cached(store, specs, overwrite_cache, on_outcome)
+        if not first_row:
+            rows = [0] * len(served)
+        elif served is specs:
+            rows = list(range(first_row, first_row + len(specs)))
+        else:
+            row_of = {spec.id: first_row + n for n, spec in enumerate(specs)}
+            rows = [row_of[spec.id] for spec in served]
+        start = 0
+        for (entrypoint, base, timeout, retries), group in itertools.groupby(served, shared):
+            runs = list(group)
+            stop = start + len(runs)
+            yield Batch(
+                Shared(
+                    entrypoint,
+                    base,
+                    runs_root,
                     sys_path,
                     env,
-                    spec.timeout,
-                    1,
+                    timeout,
                     registered,
-                    spec.retries,
-                    rows.get(spec.id, 0),
-                    spec.sets,
+                    retries,
+                    fail_fast,
                 ),
+                [spec.id for spec in runs],
+                [spec.seed for spec in runs],
+                [spec.sets for spec in runs],
+                rows[start:stop],
             )
+            start = stop
 
     unrecorded = iter(fresh)
 
-    def stream() -> Iterator[Task]:
+    def stream() -> Iterator[Batch]:
         for batch in _batches(specs, RECORD_EVERY):
-            yield from tasks(batch, 0)
+            yield from batches(batch, 0)
         for batch in _batches(unrecorded, RECORD_EVERY):
             first_row = store.record_runs(record, batch)
             if on_recorded:
                 on_recorded(batch)
-            yield from tasks(batch, first_row)
+            yield from batches(batch, first_row)
 
     try:
         engine.execute(

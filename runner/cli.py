@@ -409,7 +409,11 @@ def _launched(
 ) -> None:
     """api.launch with the launch's display, then the summary and the exit code."""
     from runner import api, render
-    from runner.launchers import launch_only_process
+    from runner.launchers import (
+        launch_only_process,
+        start_early_workers,
+        stop_waiting_for_early_workers,
+    )
 
     if detach:
         shown = render.ids if quiet else None if as_json else render.created
@@ -422,14 +426,28 @@ def _launched(
             render.detached(done)
         return
     launch_only_process()
-    with render.Watch(quiet=quiet, as_json=as_json) as watch:
-        done = api.launch(
-            on_created=watch.created,
-            on_outcome=watch.outcome,
-            on_recorded=watch.recorded,
-            **launch,
-        )
+    if _default_launcher_likely(launch):
+        start_early_workers()
+    try:
+        with render.Watch(quiet=quiet, as_json=as_json) as watch:
+            done = api.launch(
+                on_created=watch.created,
+                on_outcome=watch.outcome if watch.shows_outcomes else None,
+                on_recorded=watch.recorded,
+                **launch,
+            )
+    finally:
+        stop_waiting_for_early_workers()
     _finish(done, quiet=quiet, as_json=as_json, dump_snippet=dump_snippet)
+
+
+def _default_launcher_likely(launch: dict[str, Any]) -> bool:
+    """Whether nothing on the command line names a launcher other than the default (local
+    processes): a cluster address, or an override of the launcher or its parallelism."""
+    if launch.get("addr") or os.environ.get("RUNNER_ADDR"):
+        return False
+    named = ("launcher", "addr", "max_parallelism")
+    return not any(word in override for override in launch.get("overrides", ()) for word in named)
 
 
 def _watched(call: Any, ident: str, *, quiet: bool, as_json: bool) -> None:

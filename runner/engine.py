@@ -12,7 +12,7 @@ from runner.cancellation import Cancellation, Cancelled, watching
 from runner.launchers import Launcher, WorkerCrash
 from runner.records import RunOutcome, RunStatus
 from runner.store import Store
-from runner.worker import Task, read_markers
+from runner.worker import Batch, Done, Task, read_markers
 
 # Seconds between batched writes of finished runs: short, so the writes happen while the
 # launcher would otherwise wait for its workers.
@@ -33,54 +33,48 @@ class FailedFast(Exception):
 
 
 class Recorder:
-    """Writes outcomes to the store in batches: few transactions, however many runs."""
+    """Writes what finished to the store in batches: few transactions, however many runs."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.pending: list[RunOutcome] = []
-        self.rows: dict[str, int] = {}  # run id -> rowid, for the runs whose rowid is known
+        self.parts: list[tuple[Batch, list[Done]]] = []
+        self.runs = 0
         self.last = time.monotonic()
 
-    def add(self, outcome: RunOutcome, row: int = 0) -> None:
-        pending = self.pending
-        pending.append(outcome)
-        if row:
-            self.rows[outcome.run_id] = row
-        if len(pending) >= FLUSH_SIZE or time.monotonic() - self.last > FLUSH_EVERY:
+    def add(self, part: Batch, done: list[Done]) -> None:
+        self.parts.append((part, done))
+        self.runs += len(done)
+        if self.runs >= FLUSH_SIZE or time.monotonic() - self.last > FLUSH_EVERY:
             self.flush()
 
     def flush(self) -> None:
         """Everything added so far is in the store when this returns."""
-        if self.pending:
-            if self.rows:
-                self.store.record_outcomes(self.pending, self.rows)
-            else:
-                self.store.record_outcomes(self.pending)
-            self.pending = []
-            self.rows = {}
+        if self.parts:
+            self.store.record_done(self.parts)
+            self.parts = []
+            self.runs = 0
         self.last = time.monotonic()
 
 
 def execute(
     store: Store,
     launcher: Launcher,
-    tasks: Iterable[Task],
+    batches: Iterable[Batch],
     *,
     fail_fast: bool = False,
     on_outcome: Callable[[RunOutcome], None] | None = None,
     launch_id: str | None = None,
 ) -> None:
-    """Run every task to a final outcome, recording each attempt as it arrives.
+    """Run every batch's runs to a final outcome, recording each attempt as it arrives.
 
-    `tasks` are read as the launcher takes them: a million-run launch holds the runs in
+    `batches` are read as the launcher takes them: a million-run launch holds the runs in
     flight, not all its runs. A failed attempt is retried (same seed) while the run has
-    retries left (`Task.retries`), once the first attempts are done. KeyboardInterrupt and
+    retries left (`Batch.retries`), once the first attempts are done. KeyboardInterrupt and
     FailedFast propagate after what finished is recorded; the caller cancels the rest. With
     `launch_id`, cancel requests in the store (`runner cancel`, from any process) stop the
     launch (Cancelled propagates) or drop single runs; whoever cancels records them.
     """
     recorder = Recorder(store)
-    succeeded = RunStatus.SUCCEEDED
     with (
         tempfile.TemporaryDirectory(prefix="runner-workers-") as marker_dir,
         watching(
@@ -91,28 +85,33 @@ def execute(
         ) as cancel,
     ):
         try:
-            round_: Iterable[Task] = tasks
+            round_: Iterable[Batch] = batches
             while True:
                 if cancel.launch:
                     raise Cancelled()
-                again: list[Task] = []  # failed attempts to retry: as many as failures
+                again: list[Batch] = []  # failed attempts to retry: as many as failures
                 attempts = _attempts(launcher, round_, marker_dir, cancel)
-                with contextlib.closing(attempts) as outcomes:
-                    for outcome, task in outcomes:
+                with contextlib.closing(attempts) as finished:
+                    for part, done in finished:
                         if cancel.launch:
                             raise Cancelled()
-                        if outcome.run_id in cancel.runs:  # recorded cancelled already
-                            cancel.settle(outcome.run_id)
-                            continue
-                        recorder.add(outcome, task.row)
+                        if cancel.runs:  # recorded cancelled already
+                            part, done = _not_cancelled(part, done, cancel)
+                        recorder.add(part, done)
                         if on_outcome:
-                            on_outcome(outcome)
-                        if outcome.status is succeeded or outcome.status.ok:
-                            continue
-                        if task.attempt <= task.retries:
-                            again.append(task._replace(attempt=task.attempt + 1))
-                        elif fail_fast:
-                            raise FailedFast(outcome)
+                            for outcome in part.outcomes(done):
+                                on_outcome(outcome)
+                        # Most runs succeed (a tuple): only the others are looked at.
+                        retry = []
+                        for i, other in enumerate(done):
+                            if isinstance(other, tuple) or other.status.ok:
+                                continue
+                            if part.attempt <= part.retries:
+                                retry.append(i)
+                            elif fail_fast:
+                                raise FailedFast(other)
+                        if retry:
+                            again.append(part.pick(retry).again())
                 if not again:
                     return
                 round_ = again
@@ -120,24 +119,55 @@ def execute(
             recorder.flush()
 
 
+def _not_cancelled(part: Batch, done: list[Done], cancel: Cancellation) -> tuple[Batch, list[Done]]:
+    """The part's runs not cancelled meanwhile (the canceller recorded those)."""
+    kept = []
+    for i, run_id in enumerate(part.run_ids):
+        if run_id in cancel.runs:
+            cancel.settle(run_id)
+        else:
+            kept.append(i)
+    return part.pick(kept), [done[i] for i in kept]
+
+
+class _Taken:
+    """A batch the launcher took, and the parts of it that came back so far."""
+
+    __slots__ = ("batch", "finished", "parts")
+
+    def __init__(self, batch: Batch) -> None:
+        self.batch = batch
+        self.finished = 0
+        self.parts: list[Batch] = []
+
+    def unfinished(self) -> list[int]:
+        """The indexes of the batch's runs that have not come back."""
+        back: set[int] = set()
+        for part in self.parts:
+            back.update(range(part.offset, part.offset + len(part)))
+        return [i for i in range(len(self.batch)) if i not in back]
+
+
 def _attempts(
-    launcher: Launcher, tasks: Iterable[Task], marker_dir: str, cancel: Cancellation
-) -> Generator[tuple[RunOutcome, Task], None, None]:
-    """One attempt of each task, with the task. When a worker dies, the runs the dead workers
-    held (their markers say which) are run again one at a time, so a crash fails only the
-    run that causes it; the others go on in a new pool. A worker ended because its run was
-    cancelled is no crash: the runs beside it go on in a new pool. Only the tasks the
-    launcher has taken and not finished are held here."""
-    inflight: dict[str, Task] = {}
+    launcher: Launcher, batches: Iterable[Batch], marker_dir: str, cancel: Cancellation
+) -> Generator[tuple[Batch, list[Done]], None, None]:
+    """One attempt of each batch's runs: the parts that finish, with what their runs did.
+    When a worker dies, the runs the dead workers held (their markers say which) are run
+    again one at a time, so a crash fails only the run that causes it; the others go on in
+    a new pool. A worker ended because its run was cancelled is no crash: the runs beside it
+    go on in a new pool. Only the batches the launcher has taken and not finished are held
+    here."""
+    inflight: dict[int, _Taken] = {}
 
-    def taken(source: Iterator[Task]) -> Iterator[Task]:
-        for task in source:
-            if task.run_id in cancel.runs:
-                continue
-            inflight[task.run_id] = task
-            yield task
+    def taken(source: Iterator[Batch]) -> Iterator[Batch]:
+        for batch in source:
+            if cancel.runs:
+                batch = batch.pick([i for i, r in enumerate(batch.run_ids) if r not in cancel.runs])
+            if len(batch):
+                inflight[id(batch)] = _Taken(batch)
+                yield batch
 
-    source: Iterator[Task] = iter(tasks)
+    source: Iterator[Batch] = iter(batches)
     while True:
         first = next(source, None)
         if first is None:
@@ -145,17 +175,29 @@ def _attempts(
         # A round of at most ROUND runs per launcher call: joblib hands out runs as workers
         # finish, whether or not their outcomes were read yet, so outcomes that arrive faster
         # than they are recorded pile up, at most a round's worth.
-        round_ = itertools.chain([first], itertools.islice(source, ROUND - 1))
+        round_ = itertools.chain([first], _up_to(source, ROUND - len(first)))
         try:
-            for outcome in launcher.run(taken(round_), marker_dir):
-                task = inflight.pop(outcome.run_id)
-                yield outcome, task
+            for part, done in _run_batches(launcher, taken(round_), marker_dir):
+                if len(done) < len(part):  # it stopped at a failure (--fail-fast)
+                    part = part.part(0, len(done))
+                took = inflight[id(part.source)]
+                took.finished += len(part)
+                if took.finished >= len(took.batch):
+                    del inflight[id(part.source)]
+                else:
+                    took.parts.append(part)
+                yield part, done
             continue
         except WorkerCrash as crash:
             if cancel.launch:
                 raise Cancelled() from None
             held = read_markers(marker_dir)
-            unfinished = dict(inflight)
+            # run id -> (its batch, its index there), for every run taken and not finished
+            unfinished = {
+                took.batch.run_ids[i]: (took.batch, i)
+                for took in inflight.values()
+                for i in took.unfinished()
+            }
             inflight.clear()
             stopped = [run_id for run_id in held if run_id in cancel.runs]
             if stopped:
@@ -163,15 +205,53 @@ def _attempts(
                     unfinished.pop(run_id, None)
                     cancel.settle(run_id)
             else:
-                suspects = [unfinished[run_id] for run_id in held if run_id in unfinished]
-                for task in suspects or list(unfinished.values()):
-                    del unfinished[task.run_id]
-                    if held.get(task.run_id):  # its own worker ended it for its timeout
-                        yield _lost_worker(task, time.time(), crash, timed_out=True), task
+                suspects = [run_id for run_id in held if run_id in unfinished]
+                for run_id in suspects or list(unfinished):
+                    batch, i = unfinished.pop(run_id)
+                    task = batch.task(i)
+                    if held.get(run_id):  # its own worker ended it for its timeout
+                        outcome = _lost_worker(task, time.time(), crash, timed_out=True)
                     else:
-                        yield _alone(launcher, task, marker_dir), task
+                        outcome = _alone(launcher, task, marker_dir)
+                    yield batch.part(i, i + 1), [outcome]
             # The runs taken and not finished go first in the new pool, then the rest.
-            source = itertools.chain(list(unfinished.values()), round_, source)
+            by_batch: dict[int, tuple[Batch, list[int]]] = {}
+            for batch, i in unfinished.values():
+                by_batch.setdefault(id(batch), (batch, []))[1].append(i)
+            rest = [batch.pick(indexes) for batch, indexes in by_batch.values()]
+            source = itertools.chain(rest, round_, source)
+
+
+def _up_to(source: Iterator[Batch], runs: int) -> Iterator[Batch]:
+    """Batches from `source` while they hold fewer than `runs` runs in all."""
+    while runs > 0:
+        batch = next(source, None)
+        if batch is None:
+            return
+        runs -= len(batch)
+        yield batch
+
+
+def _run_batches(
+    launcher: Launcher, batches: Iterator[Batch], marker_dir: str
+) -> Iterator[tuple[Batch, list[Done]]]:
+    """The launcher's parts and what their runs did; a launcher that takes runs one at a
+    time (a Dask cluster's) is given them so, each coming back as a part of one run."""
+    run_batches = getattr(launcher, "run_batches", None)
+    if run_batches is not None:
+        yield from run_batches(batches, marker_dir)
+        return
+    places: dict[str, tuple[Batch, int]] = {}
+
+    def tasks() -> Iterator[Task]:
+        for batch in batches:
+            for i in range(len(batch)):
+                places[batch.run_ids[i]] = (batch, i)
+                yield batch.task(i)
+
+    for outcome in launcher.run(tasks(), marker_dir):
+        batch, i = places.pop(outcome.run_id)
+        yield batch.part(i, i + 1), [outcome]
 
 
 def _alone(launcher: Launcher, task: Task, marker_dir: str) -> RunOutcome:

@@ -640,6 +640,12 @@ class Watch:
             sys.stdout.write("".join(f"{spec.id}\n" for spec in specs))
             sys.stdout.flush()
 
+    @property
+    def shows_outcomes(self) -> bool:
+        """Whether `outcome` shows anything: with -q or --json and no progress bar, the
+        runs' outcomes are only recorded (a million calls saved)."""
+        return self.live or not (self.quiet or self.as_json)
+
     def outcome(self, outcome: Any) -> None:
         if self.progress is None and (
             outcome.status is _SUCCEEDED or self.first_failure_shown or outcome.status.ok

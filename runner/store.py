@@ -11,7 +11,7 @@ import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner.errors import StoreError, StoreUnusable, UsageError
 from runner.records import (
@@ -23,6 +23,9 @@ from runner.records import (
     RunSpec,
     RunStatus,
 )
+
+if TYPE_CHECKING:
+    from runner.worker import Batch, Done
 
 DB_NAME = "runner.db"
 
@@ -511,20 +514,67 @@ class Store:
         )
         return int(last + 1)
 
-    def record_outcomes(
-        self, outcomes: Iterable[RunOutcome], rows: dict[str, int] | None = None
-    ) -> None:
-        """Finished attempts, many per transaction: the run's latest state and its attempt.
-        `rows`: run id -> rowid, for the runs whose rowid the caller knows (their update
-        then finds the row by it, not through the index of random ids)."""
+    def record_outcomes(self, outcomes: Iterable[RunOutcome]) -> None:
+        """Finished attempts, in one transaction: each run's latest state and its attempt."""
         outcomes = list(outcomes)
-        if not outcomes:
-            return
-        rows = rows or {}
+        if outcomes:
+            with self._transaction() as db:
+                self._write_outcomes(db, outcomes, {})
+
+    def record_done(self, parts: Iterable[tuple[Batch, list[Done]]]) -> None:
+        """What the runs of batches did (engine.Recorder), in one transaction. A first
+        attempt that succeeded and left no files (most runs) is one short write, by rowid
+        when the batch knows it; anything else is written as a RunOutcome."""
+        by_row: list[tuple[Any, ...]] = []
+        by_id: list[tuple[Any, ...]] = []
+        outcomes: list[RunOutcome] = []
+        rows: dict[str, int] = {}
+        for part, done in parts:
+            if part.attempt > 1:  # after an earlier attempt of its run: in order, below
+                outcomes.extend(part.outcomes(done))
+                rows.update(zip(part.run_ids, part.rows, strict=True))
+                continue
+            for run_id, row, d in zip(part.run_ids, part.rows, done, strict=True):
+                if not isinstance(d, tuple):
+                    outcomes.append(d)
+                    rows[run_id] = row
+                elif row:
+                    by_row.append((*d, 1, row))
+                else:
+                    by_id.append((*d, 1, run_id))
+        with self._transaction() as db:
+            self._write_succeeded(db, by_row, by_id)
+            if outcomes:
+                self._write_outcomes(db, outcomes, rows)
+
+    @staticmethod
+    def _write_succeeded(
+        db: sqlite3.Connection, by_row: list[tuple[Any, ...]], by_id: list[tuple[Any, ...]]
+    ) -> None:
+        # (started, ended, result, attempts, rowid or id). A run cancelled meanwhile
+        # (`runner cancel`, from any process) keeps that status: every run ends with one
+        # final status, whichever was written first.
+        if by_row:
+            db.executemany(
+                "UPDATE runs SET status='succeeded', started=?, ended=?, result=?, attempts=?"
+                " WHERE rowid=? AND status != 'cancelled'",
+                by_row,
+            )
+        if by_id:
+            db.executemany(
+                "UPDATE runs SET status='succeeded', started=?, ended=?, result=?, attempts=?"
+                " WHERE id=? AND status != 'cancelled'",
+                by_id,
+            )
+
+    def _write_outcomes(
+        self, db: sqlite3.Connection, outcomes: list[RunOutcome], rows: dict[str, int]
+    ) -> None:
+        """`rows`: run id -> rowid, for the runs whose rowid the caller knows (0: unknown)."""
         # A batch may hold several attempts of one run: its row takes the last one.
         latest = {o.run_id: o for o in outcomes}.values()
-        # Most runs succeed on their first attempt with no folder: they take a shorter write.
-        # (a run on a Dask cluster names its host and worker: it takes the longer write)
+        # A plain success (no folder, not on a cluster, so no result file either) takes the
+        # shorter write.
         plain = [
             o
             for o in latest
@@ -535,58 +585,54 @@ class Store:
             for o in latest
             if not (o.status is RunStatus.SUCCEEDED and o.run_dir is None and o.host is None)
         ]
-        # (A result kept in a file has a folder, so it is never plain.)
-        by_row = [o for o in plain if o.run_id in rows]
-        if by_row:
-            plain = [o for o in plain if o.run_id not in rows]
-        # A run cancelled meanwhile (`runner cancel`, from any process) keeps that status:
-        # every run ends with one final status, whichever was written first.
-        with self._transaction() as db:
-            db.executemany(
-                "UPDATE runs SET status='succeeded', started=?, ended=?, result=?, attempts=?"
-                " WHERE rowid=? AND status != 'cancelled'",
-                [(o.started, o.ended, o.result_json, o.attempt, rows[o.run_id]) for o in by_row],
-            )
-            db.executemany(
-                "UPDATE runs SET status='succeeded', started=?, ended=?, result=?, attempts=?"
-                " WHERE id=? AND status != 'cancelled'",
-                [(o.started, o.ended, o.result_json, o.attempt, o.run_id) for o in plain],
-            )
-            db.executemany(
-                "UPDATE runs SET status=?, started=?, ended=?, result=?, error=?, traceback=?,"
-                " run_dir=?, attempts=?, cached_from=?, result_ref=?, host=?, worker=?"
-                " WHERE id=? AND status != 'cancelled'",
+        self._write_succeeded(
+            db,
+            [
+                (o.started, o.ended, o.result_json, o.attempt, rows[o.run_id])
+                for o in plain
+                if rows.get(o.run_id)
+            ],
+            [
+                (o.started, o.ended, o.result_json, o.attempt, o.run_id)
+                for o in plain
+                if not rows.get(o.run_id)
+            ],
+        )
+        db.executemany(
+            "UPDATE runs SET status=?, started=?, ended=?, result=?, error=?, traceback=?,"
+            " run_dir=?, attempts=?, cached_from=?, result_ref=?, host=?, worker=?"
+            " WHERE id=? AND status != 'cancelled'",
+            (
                 (
-                    (
-                        o.status.value,
-                        o.started,
-                        o.ended,
-                        o.result_json,
-                        o.error,
-                        o.traceback,
-                        o.run_dir,
-                        o.attempt,
-                        o.cached_from,
-                        self._ref(o.result_ref),
-                        o.host,
-                        o.worker,
-                        o.run_id,
-                    )
-                    for o in other
-                ),
-            )
-            # The runs row is the record of a run's last attempt; attempts holds the history of
-            # runs that took more than one (each failed attempt, and the last of a retried run).
-            db.executemany(
-                "INSERT OR REPLACE INTO attempts"
-                " (run_id, attempt, status, started, ended, error, traceback)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    (o.run_id, o.attempt, o.status.value, o.started, o.ended, o.error, o.traceback)
-                    for o in outcomes
-                    if o.attempt > 1 or not o.status.ok
-                ),
-            )
+                    o.status.value,
+                    o.started,
+                    o.ended,
+                    o.result_json,
+                    o.error,
+                    o.traceback,
+                    o.run_dir,
+                    o.attempt,
+                    o.cached_from,
+                    self._ref(o.result_ref),
+                    o.host,
+                    o.worker,
+                    o.run_id,
+                )
+                for o in other
+            ),
+        )
+        # The runs row is the record of a run's last attempt; attempts holds the history of
+        # runs that took more than one (each failed attempt, and the last of a retried run).
+        db.executemany(
+            "INSERT OR REPLACE INTO attempts"
+            " (run_id, attempt, status, started, ended, error, traceback)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                (o.run_id, o.attempt, o.status.value, o.started, o.ended, o.error, o.traceback)
+                for o in outcomes
+                if o.attempt > 1 or not o.status.ok
+            ),
+        )
 
     def _ref(self, path: str | None) -> str | None:
         """A result file's path as the store keeps it: relative to its home when under it

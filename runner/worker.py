@@ -53,7 +53,142 @@ class Task(NamedTuple):
     sets: Sets = ()
 
 
-_on_path: tuple[str, ...] = ()  # the last task's sys_path, put on sys.path
+class Shared(NamedTuple):
+    """What the runs of a batch share: one definition's, in one launch."""
+
+    entrypoint: str
+    params: dict[str, Any]  # each run sets its `sets` on these
+    runs_root: str  # a run's folder is runs_root + its id
+    sys_path: tuple[str, ...]
+    env: Mapping[str, str]
+    timeout: float | None
+    registered: bool
+    retries: int
+    fail_fast: bool = False  # a failure for good stops the launch: its batch stops there
+
+
+class Batch:
+    """Runs of one definition as they go to the workers: what they share once, what differs
+    as columns (run i is run_ids[i], seeds[i], sets[i]; rows[i] its rowid, 0 if unknown).
+    A launch hands its runs out in batches and a worker sends back one list per batch: a
+    million runs make a few thousand objects on their way, not a million (launchers.Chunks
+    says how many runs a batch holds). `part` cuts a batch into smaller ones, which know
+    the batch they came from (`source`, `offset`)."""
+
+    __slots__ = ("attempt", "offset", "rows", "run_ids", "seeds", "sets", "shared", "source")
+
+    def __init__(
+        self,
+        shared: Shared,
+        run_ids: list[str],
+        seeds: list[int],
+        sets: list[Sets],
+        rows: list[int],
+        attempt: int = 1,
+    ) -> None:
+        self.shared = shared
+        self.run_ids = run_ids
+        self.seeds = seeds
+        self.sets = sets
+        self.rows = rows
+        self.attempt = attempt
+        self.source = self
+        self.offset = 0
+
+    @classmethod
+    def of(cls, task: Task) -> Batch:
+        """A batch of one task (a crash suspect run alone, a launcher's single run)."""
+        runs_root = task.run_dir.removesuffix(task.run_id)
+        if runs_root + task.run_id != task.run_dir:
+            raise ValueError(f"run {task.run_id}: its folder must end with its id")
+        shared = Shared(
+            task.entrypoint,
+            task.params,
+            runs_root,
+            task.sys_path,
+            task.env,
+            task.timeout,
+            task.registered,
+            task.retries,
+        )
+        return cls(shared, [task.run_id], [task.seed], [task.sets], [task.row], task.attempt)
+
+    @property
+    def retries(self) -> int:
+        return self.shared.retries
+
+    def __len__(self) -> int:
+        return len(self.run_ids)
+
+    def part(self, start: int, stop: int) -> Batch:
+        if start == 0 and stop >= len(self.run_ids):
+            return self
+        part = Batch(
+            self.shared,
+            self.run_ids[start:stop],
+            self.seeds[start:stop],
+            self.sets[start:stop],
+            self.rows[start:stop],
+            self.attempt,
+        )
+        part.source, part.offset = self.source, self.offset + start
+        return part
+
+    def pick(self, indexes: list[int]) -> Batch:
+        """A batch of its own (not a part) of the runs at these indexes."""
+        if self.source is self and len(indexes) == len(self.run_ids):
+            return self
+        return Batch(
+            self.shared,
+            [self.run_ids[i] for i in indexes],
+            [self.seeds[i] for i in indexes],
+            [self.sets[i] for i in indexes],
+            [self.rows[i] for i in indexes],
+            self.attempt,
+        )
+
+    def again(self) -> Batch:
+        """The same runs, for their next attempt."""
+        return Batch(self.shared, self.run_ids, self.seeds, self.sets, self.rows, self.attempt + 1)
+
+    def task(self, i: int) -> Task:
+        shared, run_id = self.shared, self.run_ids[i]
+        return Task(
+            run_id,
+            shared.entrypoint,
+            shared.params,
+            self.seeds[i],
+            shared.runs_root + run_id,
+            shared.sys_path,
+            shared.env,
+            shared.timeout,
+            self.attempt,
+            shared.registered,
+            shared.retries,
+            self.rows[i],
+            self.sets[i],
+        )
+
+    def wire(self, number: int) -> tuple[Any, ...]:
+        """What execute_batch receives: plain values, which pickle without Python code."""
+        shared = self.shared
+        return (
+            number,
+            tuple(shared),
+            self.attempt,
+            shared.fail_fast and self.attempt > shared.retries,
+            self.run_ids,
+            self.seeds,
+            self.sets,
+        )
+
+    def outcomes(self, done: list[Done]) -> list[RunOutcome]:
+        """What the batch's runs did, each as a RunOutcome."""
+        attempt = self.attempt
+        return [
+            succeeded(run_id, d, attempt) if isinstance(d, tuple) else d
+            for run_id, d in zip(self.run_ids, done, strict=True)
+        ]
 
 
 class RunTimeout(BaseException):
@@ -67,66 +202,145 @@ def execute(task: Task, marker_dir: str | None = None) -> RunOutcome:
     `marker_dir` is given in worker processes: the worker notes there which run it holds, so
     that if it dies the launcher knows which run killed it.
     """
+    _put_on_path(task.sys_path)
+    done = _run(
+        task.entrypoint,
+        task.params,
+        task.sets,
+        task.seed,
+        task.run_id,
+        task.run_dir,
+        task.sys_path[0] if task.registered else "",
+        task.env,
+        task.timeout,
+        task.attempt,
+        marker_dir,
+    )
+    return succeeded(task.run_id, done, task.attempt) if isinstance(done, tuple) else done
+
+
+# A run that succeeded and left nothing behind but its result: (started, ended, result JSON).
+# Most runs of a big launch end so; a batch sends them back as these, not as RunOutcomes.
+Succeeded = tuple[float, float, str]
+Done = RunOutcome | Succeeded
+
+
+def succeeded(run_id: str, done: Succeeded, attempt: int) -> RunOutcome:
+    started, ended, result_json = done
+    return RunOutcome(run_id, RunStatus.SUCCEEDED, started, ended, result_json, attempt=attempt)
+
+
+def execute_batch(batch: tuple[Any, ...], marker_dir: str | None = None) -> tuple[int, list[Done]]:
+    """Run a batch's runs one after the other (Batch.wire says what it holds); returns the
+    batch's number and what each run did, in order. A batch whose failures are final under
+    --fail-fast stops at its first failure: the runs after it never start."""
+    number, shared, attempt, stops, run_ids, seeds, sets = batch
+    entrypoint, params, runs_root, sys_path, env, timeout, registered = shared[:7]
+    _put_on_path(sys_path)
+    snapshot = sys_path[0] if registered else ""
+
+    def runs() -> Iterator[Done]:
+        for run_id, seed, run_sets in zip(run_ids, seeds, sets, strict=True):
+            yield _run(
+                entrypoint,
+                params,
+                run_sets,
+                seed,
+                run_id,
+                runs_root + run_id,
+                snapshot,
+                env,
+                timeout,
+                attempt,
+                marker_dir,
+            )
+
+    if not stops:
+        return number, list(runs())
+    done: list[Done] = []
+    for one in runs():
+        done.append(one)
+        if not isinstance(one, tuple) and not one.status.ok:
+            break
+    return number, done
+
+
+_on_path: tuple[str, ...] = ()  # the last batch's sys_path, put on sys.path
+
+
+def _put_on_path(sys_path: tuple[str, ...]) -> None:
     global _on_path
-    if task.sys_path != _on_path:  # the same for every run of a launch: checked once
-        for entry in task.sys_path:
+    if sys_path != _on_path:  # the same for every run of a launch: checked once
+        for entry in sys_path:
             if entry not in sys.path:
                 sys.path.insert(0, entry)
-        _on_path = task.sys_path
+        _on_path = sys_path
+
+
+def _run(
+    entrypoint: str,
+    params: dict[str, Any],
+    sets: Sets,
+    seed: int,
+    run_id: str,
+    run_dir: str,
+    snapshot: str,
+    env: Mapping[str, str],
+    timeout: float | None,
+    attempt: int,
+    marker_dir: str | None,
+) -> Done:
     if marker_dir:
-        _mark(marker_dir, task.run_id.encode())
+        _mark(marker_dir, run_id.encode())
     started = time.time()
-    log = _LazyLog(task.run_dir)
+    log = _LazyLog(run_dir)
     status, result_json, error, trace = RunStatus.SUCCEEDED, None, None, None
     result_ref = None
     kwargs: dict[str, Any] = {}
     try:
-        func = _entrypoint(task.entrypoint, task.sys_path[0] if task.registered else "")
-        kwargs = call_kwargs(func, with_sets(task.params, task.sets) if task.sets else task.params)
+        func = _entrypoint(entrypoint, snapshot)
+        kwargs = call_kwargs(func, with_sets(params, sets) if sets else params)
         if _wants(func, "seed"):
-            kwargs["seed"] = task.seed
+            kwargs["seed"] = seed
         if _wants(func, "output_dir"):
-            Path(task.run_dir).mkdir(parents=True, exist_ok=True)
-            kwargs["output_dir"] = Path(task.run_dir)
-        seed_generators(task.seed)
+            Path(run_dir).mkdir(parents=True, exist_ok=True)
+            kwargs["output_dir"] = Path(run_dir)
+        seed_generators(seed)
         _install()
         _local.buffer = log
         try:
-            if task.env or task.timeout:
-                with _environment(task.env), _time_limit(task, marker_dir):
+            if env or timeout:
+                with _environment(env), _time_limit(run_id, timeout, marker_dir):
                     result = func(**kwargs)
             else:  # the common case, without the cost of two context managers
                 result = func(**kwargs)
         finally:
             _local.buffer = None
-        result_json, result_ref = encode_result(result, task.run_dir, log)
+        result_json, result_ref = encode_result(result, run_dir, log)
     except RunTimeout:
         status = RunStatus.TIMED_OUT
-        error = f"timed out after {task.timeout:g}s"
+        error = f"timed out after {timeout:g}s"
     except Exception as exc:
         status = RunStatus.FAILED
         error = f"{type(exc).__name__}: {exc}".strip()
         trace = traceback.format_exc()
         log.write(trace)
     log.close()
+    kept = log.opened or result_ref or "output_dir" in kwargs
+    if status is RunStatus.SUCCEEDED and not kept:
+        return started, time.time(), result_json  # type: ignore[return-value]
     return RunOutcome(
-        run_id=task.run_id,
+        run_id=run_id,
         status=status,
         started=started,
         ended=time.time(),
         result_json=result_json,
         error=error,
         traceback=trace,
-        run_dir=_kept(task.run_dir) if log.opened or result_ref or "output_dir" in kwargs else None,
-        attempt=task.attempt,
+        run_dir=_kept(run_dir) if kept else None,
+        attempt=attempt,
         result_ref=result_ref,
     )
-
-
-def execute_many(items: list[tuple[Any, ...]], marker_dir: str | None = None) -> list[RunOutcome]:
-    """Run a chunk of tasks, sent as plain tuples (launchers.Chunks), one after the other."""
-    make = Task._make
-    return [execute(make(item), marker_dir) for item in items]
 
 
 def encode_result(result: Any, run_dir: str, log: _LazyLog) -> tuple[str, str | None]:
@@ -184,9 +398,9 @@ def held_runs(marker_dir: str) -> dict[int, str]:
 
 
 @contextlib.contextmanager
-def _time_limit(task: Task, marker_dir: str | None) -> Iterator[None]:
+def _time_limit(run_id: str, timeout: float | None, marker_dir: str | None) -> Iterator[None]:
     """SIGALRM interrupts the run at its timeout; a run that will not stop ends its worker."""
-    if not task.timeout:
+    if not timeout:
         yield
         return
     if threading.current_thread() is not threading.main_thread():
@@ -196,10 +410,10 @@ def _time_limit(task: Task, marker_dir: str | None) -> Iterator[None]:
         raise RunTimeout()
 
     previous = signal.signal(signal.SIGALRM, interrupt)
-    signal.setitimer(signal.ITIMER_REAL, task.timeout)
+    signal.setitimer(signal.ITIMER_REAL, timeout)
     watchdog = None
     if marker_dir:  # only in a worker process, never in the launcher itself
-        watchdog = threading.Timer(task.timeout + TIMEOUT_GRACE, _end_worker, (task, marker_dir))
+        watchdog = threading.Timer(timeout + TIMEOUT_GRACE, _end_worker, (run_id, marker_dir))
         watchdog.daemon = True
         watchdog.start()
     try:
@@ -211,8 +425,8 @@ def _time_limit(task: Task, marker_dir: str | None) -> Iterator[None]:
             watchdog.cancel()
 
 
-def _end_worker(task: Task, marker_dir: str) -> None:
-    _mark(marker_dir, task.run_id.encode() + TIMED_OUT_MARK)
+def _end_worker(run_id: str, marker_dir: str) -> None:
+    _mark(marker_dir, run_id.encode() + TIMED_OUT_MARK)
     os._exit(124)
 
 

@@ -205,13 +205,15 @@ def test_a_failed_write_of_outcomes_is_raised(tmp_path: Path) -> None:
     """A batch the store cannot take is not dropped silently: the launcher sees the error."""
     from runner.engine import Recorder
     from runner.errors import StoreError
-    from runner.records import RunOutcome, RunStatus
+    from runner.worker import Batch, Shared
 
     class FullDisk:
-        def record_outcomes(self, outcomes: list[RunOutcome]) -> None:
+        def record_done(self, parts: list) -> None:
             raise StoreError("cannot write the run store: database or disk is full")
 
+    shared = Shared("m:f", {}, str(tmp_path / ""), (), {}, None, False, 0)
+    batch = Batch(shared, ["r1"], [0], [()], [0])
     recorder = Recorder(FullDisk())  # type: ignore[arg-type]
-    recorder.add(RunOutcome("r1", RunStatus.SUCCEEDED, 1.0, 2.0, "1"))
+    recorder.add(batch, [(1.0, 2.0, "1")])
     with pytest.raises(StoreError, match="disk is full"):
         recorder.flush()
