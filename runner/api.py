@@ -15,7 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 from runner.catalog import describe_presets, describe_workflows, registered_versions
 from runner.errors import Interrupted, UsageError, WorkflowError
-from runner.records import LaunchRecord, RunOutcome, RunRecord, RunSpec, RunStatus, Specs
+from runner.records import (
+    IndexPlan,
+    LaunchRecord,
+    RunBlock,
+    RunOutcome,
+    RunRecord,
+    RunSpec,
+    RunStatus,
+    Specs,
+)
 from runner.store import Store
 
 if TYPE_CHECKING:
@@ -556,7 +565,7 @@ def launch(
     wait: bool = True,
     on_created: Callable[[LaunchRecord, Sequence[RunSpec]], None] | None = None,
     on_outcome: Callable[[RunOutcome], None] | None = None,
-    on_recorded: Callable[[list[RunSpec]], None] | None = None,
+    on_recorded: Callable[[list[str]], None] | None = None,
     progress: bool | None = None,
     **options: Any,
 ) -> Launch:
@@ -629,7 +638,7 @@ def launch(
                 store,
                 record,
                 () if streamed else the_plan.specs,
-                fresh=the_plan.specs if streamed else (),
+                fresh=_fresh(record, the_plan.by_index) if streamed else (),
                 on_recorded=on_recorded,
                 launcher=launchers[0],
                 fail_fast=fail_fast or bool(the_plan.base.fields.get("fail_fast")),
@@ -639,6 +648,15 @@ def launch(
     finally:
         for launcher in launchers:
             launcher.release()  # a no-op once its runs ran
+
+
+def _fresh(record: LaunchRecord, by_index: dict[str, Any] | None) -> Iterator[RunBlock]:
+    """A streamed launch's runs, a block at a time, from its plan."""
+    from runner.plan import index_blocks, index_template
+
+    assert by_index is not None
+    plan = IndexPlan.from_json(by_index)
+    return index_blocks(plan, index_template(plan, record), 0, RECORD_EVERY)
 
 
 OnCreated = Callable[[LaunchRecord, Sequence[RunSpec]], None]
@@ -825,7 +843,7 @@ def resume(
         if on_created:
             on_created(record, specs)
         return _execute(
-            store, record, specs.recorded(), fresh=specs.missing(), on_outcome=on_outcome
+            store, record, specs.recorded(), fresh=specs.missing_blocks(), on_outcome=on_outcome
         )
 
 
@@ -835,7 +853,7 @@ class Todo(Specs):
     (its launcher was stopped first). Sized, so progress knows how many there are."""
 
     def __init__(self, store: Store, record: LaunchRecord) -> None:
-        from runner.plan import index_specs
+        from runner.plan import index_blocks, index_specs, index_template
 
         pending = store.count_pending(record.id)
         recorded = store.count_runs(record.id)
@@ -843,6 +861,11 @@ class Todo(Specs):
         missing = record.run_count - recorded if plan is not None else 0
         self.recorded = lambda: (_respec(run, record) for run in store.pending(record.id))
         self.missing = lambda: index_specs(plan, record, recorded) if plan is not None else iter(())
+        self.missing_blocks = lambda: (
+            index_blocks(plan, index_template(plan, record), recorded, RECORD_EVERY)
+            if plan is not None
+            else iter(())
+        )
         self.missing_count = missing
         super().__init__(
             pending + missing, lambda: itertools.chain(self.recorded(), self.missing())
@@ -854,7 +877,8 @@ def _todo(store: Store, record: LaunchRecord, *, record_missing: bool = False) -
     now (a detached process reads its runs back from the store)."""
     todo = Todo(store, record)
     if record_missing and todo.missing_count:
-        store.record_runs(record, todo.missing())
+        for block in todo.missing_blocks():
+            store.record_block(record, block)
         todo = Todo(store, record)
     return todo
 
@@ -953,16 +977,16 @@ def _execute(
     record: LaunchRecord,
     specs: Iterable[RunSpec],
     *,
-    fresh: Iterable[RunSpec] = (),
-    on_recorded: Callable[[list[RunSpec]], None] | None = None,
+    fresh: Iterable[RunBlock] = (),
+    on_recorded: Callable[[list[str]], None] | None = None,
     launcher: Launcher | None = None,
     fail_fast: bool = False,
     overwrite_cache: bool = False,
     on_outcome: Callable[[RunOutcome], None] | None = None,
 ) -> Launch:
     """Serve cached runs, then execute the rest; what finished is recorded whatever happens.
-    `specs` are recorded already; `fresh` ones are recorded as pending in batches just before
-    the launcher takes them. Both are read as they are used, never held whole.
+    `specs` are recorded already; `fresh` ones are recorded as pending a block at a time just
+    before the launcher takes them. Both are read as they are used, never held whole.
     `launcher`: one already prepared; else the launch's own is made."""
     from runner import engine
     from runner.cancellation import Cancelled
@@ -1021,11 +1045,27 @@ def _execute(
     def stream() -> Iterator[Batch]:
         for batch in _batches(specs, RECORD_EVERY):
             yield from batches(batch, 0)
-        for batch in _batches(unrecorded, RECORD_EVERY):
-            first_row = store.record_runs(record, batch)
+        for block in unrecorded:
+            first_row = store.record_block(record, block)
             if on_recorded:
-                on_recorded(batch)
-            yield from batches(batch, first_row)
+                on_recorded(block.ids)
+            t = block.template
+            if t.cache:  # some may be served from the cache
+                yield from batches(block.specs(), first_row)
+                continue
+            shared = Shared(
+                t.entrypoint,
+                t.base,
+                runs_root,
+                sys_path,
+                env,
+                t.timeout,
+                registered,
+                t.retries,
+                fail_fast,
+            )
+            rows = list(range(first_row, first_row + len(block)))
+            yield Batch(shared, block.ids, block.seeds, block.sets, rows)
 
     try:
         engine.execute(
@@ -1045,7 +1085,8 @@ def _execute(
             f"interrupted: {cancelled} unfinished runs of launch {record.id} recorded as cancelled"
         ) from None
     except engine.FailedFast as stop:
-        store.record_runs(record, unrecorded)  # to record them cancelled too
+        for block in unrecorded:  # to record them cancelled too
+            store.record_block(record, block)
         store.cancel_unfinished(
             record.id,
             f"not run: --fail-fast stopped the launch after run {stop.outcome.run_id} failed",

@@ -543,9 +543,9 @@ def converters(func: Callable[..., Any]) -> tuple[tuple[str, Any], ...]:
     return tuple(found)
 
 
-def call_kwargs(func: Callable[..., Any], params: dict[str, Any]) -> dict[str, Any]:
-    """The keyword arguments for the call: params turned into their annotated types."""
-    kwargs = dict(params)
+def call_kwargs(func: Callable[..., Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments for the call: `kwargs` (the run's own copy of its params, changed
+    in place) with the params turned into their annotated types."""
     for name, annotation in converters(func):
         if name in kwargs:
             try:

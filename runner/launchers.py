@@ -239,7 +239,7 @@ class Chunks:
     worker's marker, which names the one run it was executing)."""
 
     SECONDS = 0.05
-    MOST = 1024
+    MOST = 4096
 
     def __init__(self) -> None:
         self.size = 1

@@ -151,6 +151,6 @@ def run_pending(
         store,
         record,
         todo.recorded(),
-        fresh=todo.missing(),
+        fresh=todo.missing_blocks(),
         fail_fast=fail_fast or bool(record.definition.get("fail_fast")),
     )

@@ -24,7 +24,16 @@ from runner.composer import (
 )
 from runner.errors import CompositionError, DefinitionError, ValidationError
 from runner.inputs import InputError, from_json
-from runner.records import IndexPlan, LaunchRecord, RunSpec, Sets, Specs, set_path, with_sets
+from runner.records import (
+    IndexPlan,
+    LaunchRecord,
+    RunBlock,
+    RunSpec,
+    Sets,
+    Specs,
+    set_path,
+    with_sets,
+)
 from runner.validate import UNKNOWN_KEY, PointCheck, bounded, problems_of
 
 SEED_BITS = 63  # seeds are non-negative 64-bit integers, so SQLite stores them exactly
@@ -555,24 +564,46 @@ def _at_points(problem: str, points: list[str]) -> str:
 def index_specs(plan: IndexPlan, launch: LaunchRecord, start: int) -> Iterator[RunSpec]:
     """The runs of a launch planned by index, from index `start`: what a launch stopped
     before it recorded them all (its launcher killed) resumes with. Made as they were."""
+    for block in index_blocks(plan, index_template(plan, launch), start, ID_BLOCK):
+        yield from block.specs()
+
+
+def index_template(plan: IndexPlan, launch: LaunchRecord) -> RunSpec:
+    """What every run of a launch planned by index shares (as its run 0)."""
     definition = launch.definition
-    timeout, retries = definition.get("timeout"), int(definition.get("retries") or 0)
+    return RunSpec(
+        "",
+        0,
+        launch.workflow_id,
+        launch.workflow_version,
+        plan.entrypoint,
+        plan.params,
+        plan.seeds[0],
+        0,
+        definition.get("timeout"),
+        int(definition.get("retries") or 0),
+        plan.cache,
+    )
+
+
+def index_blocks(plan: IndexPlan, template: RunSpec, start: int, size: int) -> Iterator[RunBlock]:
+    """The runs of a launch planned by index from index `start`, `size` at a time, as
+    columns: the same ids, seeds and params as the planner makes them one by one."""
     ids = run_ids(plan.id_key, plan.count, start)
-    for index in range(start, plan.count):
-        yield RunSpec(
-            next(ids),
-            index,
-            launch.workflow_id,
-            launch.workflow_version,
-            plan.entrypoint,
-            plan.params,
-            plan.seeds[index % plan.repeat],
-            index % plan.repeat,
-            timeout,
-            retries,
-            plan.cache,
-            plan.sets(index),
-        )
+    repeat, seeds, axes = plan.repeat, plan.seeds, plan.axes
+    for first in range(start, plan.count, size):
+        indexes = range(first, min(first + size, plan.count))
+        if repeat == 1:
+            block_seeds = [seeds[0]] * len(indexes)
+        else:
+            block_seeds = [seeds[index % repeat] for index in indexes]
+        if len(axes) == 1:  # the common sweep, without a call per run
+            ((path, values),) = axes
+            sets: list[Sets] = [((path, values[index // repeat]),) for index in indexes]
+        else:
+            sets = [plan.sets(index) for index in indexes]
+        block_ids = list(itertools.islice(ids, len(indexes)))
+        yield RunBlock(template, first, block_ids, block_seeds, sets, repeat)
 
 
 def axis_json(values: Sequence[Any]) -> Any:

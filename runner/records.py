@@ -166,6 +166,56 @@ class RunSpec:
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
+class RunBlock:
+    """Consecutive runs of one definition in plan order, as columns: run i of the block is
+    index start + i, with ids[i], seeds[i] and sets[i]; what they share is `template`'s (any
+    run of theirs). A streamed launch records and runs its runs a block at a time, without
+    an object per run (plan.index_blocks); `specs` makes the objects where they are needed."""
+
+    __slots__ = ("ids", "repeat", "seeds", "sets", "start", "template")
+
+    def __init__(
+        self,
+        template: RunSpec,
+        start: int,
+        ids: list[str],
+        seeds: list[int],
+        sets: list[Sets],
+        repeat: int,  # the launch's: a run's repeat index is its index modulo this
+    ) -> None:
+        self.template = template
+        self.start = start
+        self.ids = ids
+        self.seeds = seeds
+        self.sets = sets
+        self.repeat = repeat
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def specs(self) -> list[RunSpec]:
+        t, repeat = self.template, self.repeat
+        return [
+            RunSpec(
+                run_id,
+                index,
+                t.workflow_id,
+                t.workflow_version,
+                t.entrypoint,
+                t.base,
+                seed,
+                index % repeat,
+                t.timeout,
+                t.retries,
+                t.cache,
+                sets,
+            )
+            for index, run_id, seed, sets in zip(
+                itertools.count(self.start), self.ids, self.seeds, self.sets
+            )
+        ]
+
+
 class Specs(Sequence[RunSpec]):
     """A launch's runs in plan order, made as they are read: iterating a million-run launch
     holds one run at a time. Reading one by index plans up to it, for the first few."""

@@ -634,10 +634,10 @@ class Watch:
             self.progress.start()
             self._refresh()
 
-    def recorded(self, specs: list[RunSpec]) -> None:
+    def recorded(self, ids: list[str]) -> None:
         """Runs of a streamed launch, recorded now: -q prints their ids."""
         if self.quiet:
-            sys.stdout.write("".join(f"{spec.id}\n" for spec in specs))
+            sys.stdout.write("\n".join(ids) + "\n")
             sys.stdout.flush()
 
     @property

@@ -168,3 +168,25 @@ def test_never_more_workers_than_runs(tmp_path: Path) -> None:
     tasks = [task(f"w{i}", "mypkg.flows:add", {"a": i}, tmp_path) for i in range(3)]
     assert sorted(o.result for o in launcher.run(tasks)) == [1, 2, 3]
     assert len(started) <= 3
+
+
+SEEDED_ON_IMPORT = """
+import sys
+import numpy
+from runner.worker import seed_generators
+seed_generators(2**40 + 11)
+lazy = "numpy.random" not in sys.modules  # numpy 2 imports it on first use
+drawn = numpy.random.random(3).tolist()
+numpy.random.seed(11)
+print(lazy, drawn == numpy.random.random(3).tolist())
+"""
+
+
+def test_numpy_seeded_as_the_run_imports_it_draws_as_if_seeded_before() -> None:
+    """A worker seeds numpy's global generator only once numpy.random is imported (numpy 2
+    imports it on first use); a run that imports it draws what it would have drawn had it
+    been seeded before the run."""
+    done = subprocess.run(
+        [sys.executable, "-c", SEEDED_ON_IMPORT], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["True", "True"]

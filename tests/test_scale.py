@@ -64,7 +64,7 @@ def test_a_streamed_launch_records_every_run_once_as_a_kept_one_does(
         progress=False,
         repeat=2,
         seed=5,
-        on_recorded=lambda batch: recorded.append([spec.id for spec in batch]),
+        on_recorded=lambda ids: recorded.append(list(ids)),
     )
     assert streamed.ok and streamed.record.run_count == 80
     assert [len(batch) for batch in recorded] == [7] * 11 + [3]
