@@ -77,8 +77,9 @@ def build(root: Path) -> tuple[str, str]:
 
 def _synthesize(home: Path, runs: int) -> str:
     """A finished launch of `runs` runs sweeping params.x, inserted straight into SQLite as
-    a launch of that size records them: planned by index (its runs' params follow from the
-    plan), each run inserted pending in plan order (rowids in order) and updated succeeded."""
+    a launch of that size records them (Store.record_block, then the outcomes): planned by
+    index, each run's row keeps only what is its own (its params, workflow and parent are
+    its launch's), inserted in plan order (rowids in order), then updated succeeded."""
     from runner.plan import run_ids
     from runner.records import LaunchRecord
     from runner.store import Store
@@ -132,15 +133,13 @@ def _synthesize(home: Path, runs: int) -> str:
             folder.mkdir(parents=True)
             (folder / "log.txt").write_text(f"run {i} says hello\n")
             run_dir = str(folder)
-        rows.append(
-            (last + 1 + i, run_id, launch_id, launch_id, i, "inc", "1.0", "", 7, "succeeded")
-        )
-        rows[-1] += (now, now, now + 0.001, str(i + 1), run_dir, entrypoint, 1)
+        rows.append((last + 1 + i, run_id, launch_id, i, 7, "succeeded", now, now, now + 0.001))
+        rows[-1] += (str(i + 1), run_dir, 1)
     with db:
         db.executemany(
-            "INSERT INTO runs (rowid, id, launch_id, parent_id, idx, workflow_id,"
-            " workflow_version, params, seed, status, created, started, ended, result, run_dir,"
-            " entrypoint, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO runs (rowid, id, launch_id, idx, seed, status, created, started, ended,"
+            " result, run_dir, attempts, workflow_id, workflow_version, params)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', '')",
             rows,
         )
     db.close()
@@ -214,8 +213,8 @@ def main() -> None:
     parser.add_argument(
         "--store",
         type=Path,
-        # -2: its launch's runs recorded as a launch records them (planned by index).
-        default=Path(tempfile.gettempdir()) / "runner-bench-reads-2",
+        # -3: its launch's runs recorded as a launch records them (planned by index).
+        default=Path(tempfile.gettempdir()) / "runner-bench-reads-3",
     )
     parser.add_argument("--synthesize", type=Path, help=argparse.SUPPRESS)
     options = parser.parse_args()
