@@ -99,11 +99,43 @@ class Launch:
             yield from self._store.run_ids(self.id)
 
     def count(self) -> dict[str, int]:
-        """Its runs by status, read again from the store into `record.counts` (one GROUP
-        BY over its runs: 0.7 s for a million)."""
+        """Its runs by status, read again from the store into `record.counts` (every run
+        read: 0.27 s for a million)."""
         if self._store is not None:
             self._store.fill_counts([self.record])
         return self.record.counts
+
+    def counting(self) -> Callable[[], dict[str, int]]:
+        """`count` started in a thread, on a connection of its own (SQLite reads without
+        holding the GIL), for a reader to show the first runs meanwhile; what it returns
+        waits for the counts and returns them (or raises what counting raised)."""
+        if self._store is None:
+            return self.count
+        import threading
+
+        home, record = self._store.home, self.record
+        failed: list[Exception] = []
+
+        def count() -> None:
+            try:
+                store = Store(home)
+                try:
+                    store.fill_counts([record])
+                finally:
+                    store.close()
+            except Exception as exc:  # raised by the caller, in its thread
+                failed.append(exc)
+
+        thread = threading.Thread(target=count, name=f"count {record.id}", daemon=True)
+        thread.start()
+
+        def counted() -> dict[str, int]:
+            thread.join()
+            if failed:
+                raise failed[0]
+            return record.counts
+
+        return counted
 
     def first_run(self) -> RunRecord | None:
         """Its first run in plan order (one row read)."""

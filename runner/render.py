@@ -368,11 +368,17 @@ def entities(found: Entities, *, registered: bool = False) -> None:
 
 
 def status(found: list[Any], *, expand: bool) -> None:
-    from rich.table import Table
-    from rich.text import Text
-
     from runner import api
     from runner.api import Launch
+
+    # A big launch's counts read every run: on another core, while the rest is shown.
+    counting = {
+        id(item): item.counting()
+        for item in found
+        if expand and isinstance(item, Launch) and item.record.run_count > WHOLE_RUNS
+    }
+    from rich.table import Table
+    from rich.text import Text
 
     console = _console()
     if not found:
@@ -426,7 +432,7 @@ def status(found: list[Any], *, expand: bool) -> None:
                 _run_detail(console, item.first_run())
             elif big:
                 first_page(console, item)
-                item.count()
+                counting[id(item)]()
                 console.print(f"{record.status}; runs: {_counts(record.counts)}", markup=False)
             else:
                 results(console, api.table(item), how=f"runner compare {record.id[:12]}")

@@ -156,6 +156,25 @@ _RUN_COLUMNS = (
 )
 PAGE = 1000  # rows a streaming read fetches at a time: its memory, whatever the launch
 _UNFINISHED = (RunStatus.PENDING.value, RunStatus.RUNNING.value)
+# The statuses runner records a run with (not `running`, nor `lost`, which is only shown):
+# counted one by one, a comparison a run each; a launch with a run of another status (an
+# older runner's `running`) is counted through runs_launch.
+_RECORDED = tuple(
+    status.value for status in RunStatus if status not in (RunStatus.RUNNING, RunStatus.LOST)
+)
+# The rowids of a launch's first and last runs in plan order (two lookups in runs_launch).
+_ENDS = (
+    "SELECT (SELECT rowid FROM runs WHERE launch_id=?1 ORDER BY idx LIMIT 1),"
+    " (SELECT rowid FROM runs WHERE launch_id=?1 ORDER BY idx DESC LIMIT 1)"
+)
+# A launch's runs in a range of rowids, read in table order (`+launch_id`: not through
+# runs_launch): how many, and how many of each status (a count each: GROUP BY would sort
+# every run, which takes longer than reading them).
+_IN_RANGE = (
+    "SELECT COUNT(*), "
+    + ", ".join(f"COUNT(*) FILTER (WHERE status='{status}')" for status in _RECORDED)
+    + " FROM runs WHERE rowid BETWEEN ? AND ? AND +launch_id=?"
+)
 # When the whole launch was cancelled (runner cancel, Ctrl-C), read with every launch.
 _CANCELLED = (
     "(SELECT MIN(requested) FROM cancels WHERE cancels.launch_id = launches.id"
@@ -900,7 +919,7 @@ class Store:
 
     def launch(self, launch_id: str, *, counts: bool = True) -> LaunchRecord | None:
         """A launch; `counts=False` leaves its counts empty (they read every run of the
-        launch: 0.7 s for a million runs), for a read that does not show them."""
+        launch: 0.27 s for a million runs), for a read that does not show them."""
         row = self._db.execute(
             f"SELECT {_LAUNCH_COLUMNS}, {_CANCELLED} FROM launches WHERE id=?", (launch_id,)
         ).fetchone()
@@ -1110,23 +1129,14 @@ class Store:
         return matches[0]
 
     def fill_counts(self, launches: list[LaunchRecord]) -> None:
-        """Each launch's runs by status (one GROUP BY), unfinished ones of a launcher that is
-        gone counted lost."""
-        if not launches:
-            return
-        by_id = {launch.id: launch for launch in launches}
+        """Each launch's runs by status, unfinished ones of a launcher that is gone counted
+        lost."""
         for launch in launches:
             launch.counts = {}
-        marks = ", ".join("?" * len(by_id))
-        for launch_id, status, count in self._db.execute(
-            f"SELECT launch_id, status, COUNT(*) FROM runs WHERE launch_id IN ({marks})"
-            " GROUP BY launch_id, status",
-            tuple(by_id),
-        ):
-            launch = by_id[launch_id]
-            if status in _UNFINISHED and not launcher_alive(launch.pid, launch.pid_start):
-                status = RunStatus.LOST.value
-            launch.counts[status] = launch.counts.get(status, 0) + count
+            for status, count in self._counted(launch).items():
+                if status in _UNFINISHED and not launcher_alive(launch.pid, launch.pid_start):
+                    status = RunStatus.LOST.value
+                launch.counts[status] = launch.counts.get(status, 0) + count
         for launch in launches:
             # A launch whose runs follow from their indexes records them as they are about to
             # run: the ones not recorded yet are pending (lost, when the launcher is gone;
@@ -1140,6 +1150,42 @@ class Store:
                 else:
                     status = RunStatus.LOST.value
                 launch.counts[status] = launch.counts.get(status, 0) + missing
+
+    def _counted(self, launch: LaunchRecord) -> dict[str, int]:
+        """A launch's recorded runs by stored status, read in one transaction (one state of
+        the store). Its runs are inserted in plan order, so they mostly fill the range of
+        rowids from its first run's to its last's: that range is read in table order (0.27 s
+        for a million runs, where reading them through runs_launch, a lookup a run and a sort
+        to group them, took 0.72 s), and counted so if every run recorded is in it."""
+        db, launch_id = self._db, launch.id
+        with self._lock:
+            db.execute("BEGIN")
+            try:
+                first, last = db.execute(_ENDS, (launch_id,)).fetchone()
+                if first is None:
+                    return {}
+                low, high = min(first, last), max(first, last)
+                # Runs of launches recorded at the same time share the range: it is read only
+                # while it is mostly this launch's.
+                if high - low < 2 * launch.run_count:
+                    total, *each = db.execute(_IN_RANGE, (low, high, launch_id)).fetchone()
+                    # A launch records each of its runs once (at most run_count): finding that
+                    # many in the range, it need not count them through runs_launch.
+                    if total != launch.run_count:
+                        (recorded,) = db.execute(
+                            "SELECT COUNT(*) FROM runs WHERE launch_id=?", (launch_id,)
+                        ).fetchone()
+                        total = total if total == recorded else -1
+                    if total == sum(each):  # (no run has a status of another kind)
+                        return {status: n for status, n in zip(_RECORDED, each, strict=True) if n}
+                return dict(
+                    db.execute(
+                        "SELECT status, COUNT(*) FROM runs WHERE launch_id=? GROUP BY status",
+                        (launch_id,),
+                    ).fetchall()
+                )
+            finally:
+                db.execute("COMMIT")
 
     @staticmethod
     def _launch(row: tuple[Any, ...]) -> LaunchRecord:

@@ -13,6 +13,7 @@ import pytest
 
 import runner
 from runner import api, render, result_files
+from runner.errors import StoreError
 from runner.records import LaunchRecord
 from runner.store import Store
 
@@ -376,3 +377,27 @@ def test_logs_of_a_launch_where_nothing_printed(cli, home) -> None:
     shown = cli("logs", launch_id)
     assert (shown.code, shown.out) == (0, "")
     assert shown.err == f"launch {launch_id}: none of its 3 runs printed anything\n"
+
+
+def test_status_of_a_big_launch_counts_it_while_its_first_page_shows(home, capsys) -> None:
+    launch_id = synthesize(home, 3000, failed=7)
+    with sqlite3.connect(home / "runner.db") as db:
+        db.execute("UPDATE runs SET status='pending' WHERE launch_id=? AND idx>=2000", (launch_id,))
+    Store(home).cancel(launch_id, None, "cancelled by user")  # as from another process
+    found = api.status([launch_id], home=home, counts=False)
+    render.status(found, expand=True)
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == "failed; runs: 1000 cancelled, 1 failed, 1999 succeeded"
+    assert any(line.startswith("... the first 50 of 3,000 runs") for line in out)
+
+
+def test_counting_in_a_thread_raises_what_counting_raised(home, monkeypatch) -> None:
+    (launch,) = api.status([synthesize(home, 3)], home=home, counts=False)
+
+    def damaged(self, launches) -> None:
+        raise StoreError("cannot read the run store")
+
+    monkeypatch.setattr(Store, "fill_counts", damaged)
+    counted = launch.counting()
+    with pytest.raises(StoreError, match="cannot read"):
+        counted()

@@ -205,3 +205,119 @@ def test_a_version_4_store_gains_cancels_and_reads_as_before(tmp_path: Path) -> 
     launch = store.launch("a4")
     assert launch is not None and launch.cancelled is None
     assert store.cancel_requests("a4") == []
+
+
+# -- counts by status: read from the launch's range of rowids, exact whatever the runs' order
+
+
+def _done(store: Store, specs: list[RunSpec], status: RunStatus, attempt: int = 1) -> None:
+    now = time.time()
+    store.record_outcomes(
+        [RunOutcome(s.id, status, now, now + 1, result_json="1", attempt=attempt) for s in specs]
+    )
+
+
+def _truth(store: Store, launch_id: str) -> dict[str, int]:
+    """The stored statuses counted through runs_launch, as fill_counts did before."""
+    return dict(
+        store._db.execute(
+            "SELECT status, COUNT(*) FROM runs WHERE launch_id=? GROUP BY status", (launch_id,)
+        ).fetchall()
+    )
+
+
+def test_counts_of_a_launch_cancelled_midway_then_resumed(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    record, specs = make_launch("a1" * 16, 10)
+    store.record_launch(record, specs)
+    _done(store, specs[:3], RunStatus.SUCCEEDED)
+    _done(store, specs[3:4], RunStatus.FAILED)
+    assert store.launch(record.id).counts == {"succeeded": 3, "failed": 1, "pending": 6}
+    # From another process, as `runner cancel` does; a run finishing after it stays cancelled.
+    assert Store(tmp_path).cancel(record.id, None, "cancelled by user") == 6
+    _done(store, specs[4:5], RunStatus.SUCCEEDED)
+    cancelled = store.launch(record.id)
+    assert cancelled.counts == {"succeeded": 3, "failed": 1, "cancelled": 6}
+    store.reopen(record.id, None, 1, "")  # runner resume: what did not succeed runs again
+    assert store.launch(record.id).counts == {"succeeded": 3, "pending": 7}
+    _done(store, specs[3:5], RunStatus.SUCCEEDED, attempt=2)  # a retried run: its last attempt
+    _done(store, specs[5:], RunStatus.TIMED_OUT)
+    assert store.launch(record.id).counts == {"succeeded": 5, "timed_out": 5}
+
+
+def test_counts_of_a_launch_whose_launcher_is_gone_are_lost(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    record, specs = make_launch("a2" * 16, 6)
+    record.pid = 2**22 + 1  # above Linux's largest pid: no such process
+    store.record_launch(record, specs)
+    _done(store, specs[:2], RunStatus.SUCCEEDED)
+    _done(store, specs[2:3], RunStatus.CACHED)
+    assert store.launch(record.id).counts == {"succeeded": 2, "cached": 1, "lost": 3}
+
+
+@pytest.mark.parametrize(
+    "alive", [pytest.param(True, id="running"), pytest.param(False, id="lost")]
+)
+def test_counts_of_a_streamed_launch_partly_recorded(tmp_path: Path, alive: bool) -> None:
+    """Runs a streamed launch has not recorded yet count as pending (lost when its launcher is
+    gone), then cancelled once the launch is, as are those it records after the cancel."""
+    store = Store(tmp_path)
+    record, specs = make_launch("a3" * 16, 12)
+    record.pid = 1 if alive else 2**22 + 1
+    store.record_launch(record, None)
+    store.record_runs(record, specs[:5])
+    _done(store, specs[:2], RunStatus.SUCCEEDED)
+    unfinished = "pending" if alive else "lost"
+    assert store.launch(record.id).counts == {"succeeded": 2, unfinished: 10}
+    assert store.cancel(record.id, None, "cancelled by user") == 10
+    assert store.launch(record.id).counts == {"succeeded": 2, "cancelled": 10}
+    store.record_runs(record, specs[5:8])
+    assert store.launch(record.id).counts == {"succeeded": 2, "cancelled": 10}
+    assert _truth(store, record.id) == {"succeeded": 2, "cancelled": 6}
+
+
+def test_counts_of_launches_recorded_at_the_same_time(tmp_path: Path) -> None:
+    """Their runs share a range of rowids: each launch counts its own."""
+    store = Store(tmp_path)
+    first, first_specs = make_launch("a4" * 16, 40)
+    second, second_specs = make_launch("a5" * 16, 40)
+    store.record_launch(first, None)
+    store.record_launch(second, None)
+    for start in range(0, 40, 8):
+        store.record_runs(first, first_specs[start : start + 8])
+        store.record_runs(second, second_specs[start : start + 8])
+    _done(store, first_specs[::3], RunStatus.FAILED)
+    _done(store, second_specs[:7], RunStatus.SUCCEEDED)
+    assert store.launch(first.id).counts == {"failed": 14, "pending": 26}
+    assert store.launch(second.id).counts == {"succeeded": 7, "pending": 33}
+    listed = {launch.id: launch.counts for launch in store.launches()}
+    assert listed == {first.id: {"failed": 14, "pending": 26}, second.id: _truth(store, second.id)}
+
+
+@pytest.mark.parametrize(
+    "order",
+    [
+        pytest.param([3, 2, 1, 0], id="reversed"),
+        pytest.param([1, 0, 3, 2], id="first-and-last-run-not-at-the-ends"),
+        pytest.param([0, 2, 1, 3], id="in-range"),
+    ],
+)
+def test_counts_whatever_the_order_runs_were_recorded_in(tmp_path: Path, order: list[int]) -> None:
+    store = Store(tmp_path)
+    record, specs = make_launch("a6" * 16, 4)
+    store.record_launch(record, None)
+    for index in order:  # one run a transaction, in this order of their indexes
+        store.record_runs(record, [specs[index]])
+    _done(store, specs[1:2], RunStatus.FAILED)
+    _done(store, specs[2:3], RunStatus.SUCCEEDED)
+    assert store.launch(record.id).counts == {"pending": 2, "failed": 1, "succeeded": 1}
+
+
+def test_counts_of_a_status_no_runner_writes_today(tmp_path: Path) -> None:
+    """A status outside the ones counted one by one (a newer runner's) is still counted."""
+    store = Store(tmp_path)
+    record, specs = make_launch("a7" * 16, 5)
+    store.record_launch(record, specs)
+    store._db.execute("UPDATE runs SET status='paused' WHERE id=?", (specs[0].id,))
+    store._db.execute("UPDATE runs SET status='running' WHERE id=?", (specs[1].id,))
+    assert store.launch(record.id).counts == {"paused": 1, "running": 1, "pending": 3}
