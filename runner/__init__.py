@@ -20,42 +20,131 @@ and to write a workflow in Python::
     def train(lr: float = 0.01, epochs: int = 10, seed: int = 0) -> dict: ...
 """
 
-from runner.api import (
-    Entities,
-    Launch,
-    Preview,
-    Runs,
-    compose,
-    entities,
-    get,
-    launch,
-    log_path,
-    rerun,
-    resume,
-    runs,
-    show,
-    status,
-    table,
-    watch,
-)
-from runner.catalog import Param, PresetInfo, WorkflowInfo, presets, workflows
-from runner.decorated import workflow
-from runner.errors import (
-    CompositionError,
-    DefinitionError,
-    Interrupted,
-    LaunchCancelled,
-    RunnerError,
-    RunsFailed,
-    UsageError,
-    ValidationError,
-    WaitTimeout,
-    WorkflowError,
-)
-from runner.inputs import ExistingPath
-from runner.lifecycle import CancelResult, cancel, wait
-from runner.records import LaunchRecord, RunRecord, RunSpec, RunStatus
-from runner.results import Column, ResultsTable, Row
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Where each public name lives. They are imported when first used, so that a worker process,
+# which imports runner.worker and the workflow's module (often `import runner`), does not
+# import the API, Hydra and jsonschema with them (35 ms a worker).
+_EXPORTS = {
+    **dict.fromkeys(
+        (
+            "Entities",
+            "Launch",
+            "Preview",
+            "Runs",
+            "compose",
+            "entities",
+            "get",
+            "launch",
+            "log_path",
+            "rerun",
+            "resume",
+            "runs",
+            "show",
+            "status",
+            "table",
+            "watch",
+        ),
+        "runner.api",
+    ),
+    **dict.fromkeys(
+        (
+            "Param",
+            "PresetInfo",
+            "WorkflowInfo",
+            "presets",
+            "workflows",
+        ),
+        "runner.catalog",
+    ),
+    **dict.fromkeys(
+        ("workflow",),
+        "runner.decorated",
+    ),
+    **dict.fromkeys(
+        (
+            "CompositionError",
+            "DefinitionError",
+            "Interrupted",
+            "LaunchCancelled",
+            "RunnerError",
+            "RunsFailed",
+            "UsageError",
+            "ValidationError",
+            "WaitTimeout",
+            "WorkflowError",
+        ),
+        "runner.errors",
+    ),
+    **dict.fromkeys(
+        ("ExistingPath",),
+        "runner.inputs",
+    ),
+    **dict.fromkeys(
+        (
+            "CancelResult",
+            "cancel",
+            "wait",
+        ),
+        "runner.lifecycle",
+    ),
+    **dict.fromkeys(
+        (
+            "LaunchRecord",
+            "RunRecord",
+            "RunSpec",
+            "RunStatus",
+        ),
+        "runner.records",
+    ),
+    **dict.fromkeys(
+        (
+            "Column",
+            "ResultsTable",
+            "Row",
+        ),
+        "runner.results",
+    ),
+}
+
+if TYPE_CHECKING:
+    from runner.api import (
+        Entities,
+        Launch,
+        Preview,
+        Runs,
+        compose,
+        entities,
+        get,
+        launch,
+        log_path,
+        rerun,
+        resume,
+        runs,
+        show,
+        status,
+        table,
+        watch,
+    )
+    from runner.catalog import Param, PresetInfo, WorkflowInfo, presets, workflows
+    from runner.decorated import workflow
+    from runner.errors import (
+        CompositionError,
+        DefinitionError,
+        Interrupted,
+        LaunchCancelled,
+        RunnerError,
+        RunsFailed,
+        UsageError,
+        ValidationError,
+        WaitTimeout,
+        WorkflowError,
+    )
+    from runner.inputs import ExistingPath
+    from runner.lifecycle import CancelResult, cancel, wait
+    from runner.records import LaunchRecord, RunRecord, RunSpec, RunStatus
+    from runner.results import Column, ResultsTable, Row
 
 __all__ = [
     "CancelResult",
@@ -102,3 +191,16 @@ __all__ = [
     "workflow",
     "workflows",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'runner' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -53,6 +53,29 @@ def set_path(params: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
     node[path[-1]] = value
 
 
+def to_json(value: Any) -> str:
+    """JSON for the store: results that JSON cannot hold are kept as their repr."""
+    return _ENCODER.encode(value)
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "item") and callable(value.item):  # numpy scalars
+        return value.item()
+    if hasattr(value, "tolist") and callable(value.tolist):  # numpy arrays
+        return value.tolist()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    if isinstance(value, Path):
+        return str(value)
+    return repr(value)
+
+
+_ENCODER = json.JSONEncoder(
+    default=_jsonable
+)  # one encoder, not one per call as json.dumps(default=)
+
+
+
 @dataclass(frozen=True)
 class IndexPlan:
     """What makes any run's params of a launch from its index (plan order): its definition's

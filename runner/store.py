@@ -24,6 +24,7 @@ from runner.records import (
     RunRecord,
     RunSpec,
     RunStatus,
+    to_json,
 )
 
 if TYPE_CHECKING:
@@ -252,28 +253,6 @@ def file_problem(path: Path) -> str | None:
 
 def default_home() -> Path:
     return Path(os.environ.get("RUNNER_HOME") or ".runner")
-
-
-def to_json(value: Any) -> str:
-    """JSON for the store: results that JSON cannot hold are kept as their repr."""
-    return _ENCODER.encode(value)
-
-
-def _jsonable(value: Any) -> Any:
-    if hasattr(value, "item") and callable(value.item):  # numpy scalars
-        return value.item()
-    if hasattr(value, "tolist") and callable(value.tolist):  # numpy arrays
-        return value.tolist()
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
-    if isinstance(value, Path):
-        return str(value)
-    return repr(value)
-
-
-_ENCODER = json.JSONEncoder(
-    default=_jsonable
-)  # one encoder, not one per call as json.dumps(default=)
 
 
 def missing_tables(db: sqlite3.Connection) -> list[str]:

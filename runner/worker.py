@@ -23,8 +23,7 @@ from typing import Any, NamedTuple, TextIO
 from runner import result_files
 from runner.entrypoints import resolve_entrypoint, wants
 from runner.inputs import call_kwargs
-from runner.records import RunOutcome, RunStatus, Sets, with_sets
-from runner.store import to_json
+from runner.records import RunOutcome, RunStatus, Sets, to_json, with_sets
 
 LOG_NAME = "log.txt"
 
