@@ -426,7 +426,7 @@ def _launched(
             render.detached(done)
         return
     launch_only_process()
-    if _default_launcher_likely(launch) and not os.environ.get("NOEARLY"):
+    if _default_launcher_likely(launch):
         start_early_workers()
     try:
         with render.Watch(quiet=quiet, as_json=as_json) as watch:
