@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from runner.catalog import describe_presets, describe_workflows, registered_versions
 from runner.errors import Interrupted, UsageError, WorkflowError
 from runner.records import (
+    Done,
     IndexPlan,
     LaunchRecord,
     RunBlock,
@@ -985,8 +986,8 @@ def _execute(
     on_outcome: Callable[[RunOutcome], None] | None = None,
 ) -> Launch:
     """Serve cached runs, then execute the rest; what finished is recorded whatever happens.
-    `specs` are recorded already; `fresh` ones are recorded as pending a block at a time just
-    before the launcher takes them. Both are read as they are used, never held whole.
+    `specs` are recorded already; `fresh` ones are recorded a block at a time as their runs
+    finish, each run written once (see engine.Recorder). Both are read as they are used, never held whole.
     `launcher`: one already prepared; else the launch's own is made."""
     from runner import engine
     from runner.cancellation import Cancelled
@@ -1046,11 +1047,9 @@ def _execute(
         for batch in _batches(specs, RECORD_EVERY):
             yield from batches(batch, 0)
         for block in unrecorded:
-            first_row = store.record_block(record, block)
-            if on_recorded:
-                on_recorded(block.ids)
             t = block.template
-            if t.cache:  # some may be served from the cache
+            if t.cache:  # some may be served from the cache: recorded now
+                first_row = record_block(block)
                 yield from batches(block.specs(), first_row)
                 continue
             shared = Shared(
@@ -1064,8 +1063,15 @@ def _execute(
                 t.retries,
                 fail_fast,
             )
-            rows = list(range(first_row, first_row + len(block)))
-            yield Batch(shared, block.ids, block.seeds, block.sets, rows)
+            taken = Batch(shared, block.ids, block.seeds, block.sets, [0] * len(block))
+            taken.block = block  # recorded as its runs finish (engine.Recorder)
+            yield taken
+
+    def record_block(block: RunBlock, done: Sequence[Done | None] = ()) -> int:
+        first_row = store.record_block(record, block, done)
+        if on_recorded:
+            on_recorded(block.ids)
+        return first_row
 
     try:
         engine.execute(
@@ -1075,6 +1081,7 @@ def _execute(
             fail_fast=fail_fast,
             on_outcome=on_outcome,
             launch_id=record.id,
+            record_block=record_block,
         )
     except Cancelled:
         pass  # whoever cancelled recorded the runs; this process lives on (a TUI, a kernel)
@@ -1086,7 +1093,7 @@ def _execute(
         ) from None
     except engine.FailedFast as stop:
         for block in unrecorded:  # to record them cancelled too
-            store.record_block(record, block)
+            record_block(block)
         store.cancel_unfinished(
             record.id,
             f"not run: --fail-fast stopped the launch after run {stop.outcome.run_id} failed",

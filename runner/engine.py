@@ -6,13 +6,13 @@ import contextlib
 import itertools
 import tempfile
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 
 from runner.cancellation import Cancellation, Cancelled, watching
 from runner.launchers import Launcher, WorkerCrash
-from runner.records import RunOutcome, RunStatus
+from runner.records import Done, RunBlock, RunOutcome, RunStatus
 from runner.store import Store
-from runner.worker import Batch, Done, Task, read_markers
+from runner.worker import Batch, Task, read_markers
 
 # Seconds between batched writes of finished runs: short, so the writes happen while the
 # launcher would otherwise wait for its workers.
@@ -32,28 +32,93 @@ class FailedFast(Exception):
         self.outcome = outcome
 
 
-class Recorder:
-    """Writes what finished to the store in batches: few transactions, however many runs."""
+class _Held:
+    """A streamed launch's block taken by the launcher and not recorded yet: what its runs
+    did so far (None: not yet), and since when the first of them waits."""
 
-    def __init__(self, store: Store) -> None:
+    __slots__ = ("batch", "done", "left", "since")
+
+    def __init__(self, batch: Batch) -> None:
+        self.batch = batch
+        self.done: list[Done | None] = [None] * len(batch)
+        self.left = len(batch)
+        self.since: float | None = None
+
+
+class Recorder:
+    """Writes what finished to the store in batches: few transactions, however many runs.
+
+    A streamed launch's blocks (`Batch.block`) are recorded as their runs finish, each run
+    written once, finished (`record_block`), rather than pending before it runs and again
+    after. Blocks are recorded in plan order, so the runs recorded are always the first of
+    the launch (resume runs the others); no finished run waits more than FLUSH_EVERY: a
+    block whose runs are not all done by then is recorded with the rest pending, and those
+    are written when they finish."""
+
+    def __init__(
+        self,
+        store: Store,
+        record_block: Callable[[RunBlock, Sequence[Done | None]], int] | None = None,
+    ) -> None:
         self.store = store
+        self.record_block = record_block
         self.parts: list[tuple[Batch, list[Done]]] = []
         self.runs = 0
+        self.held: dict[int, _Held] = {}  # by id of the batch, in the order taken
         self.last = time.monotonic()
 
+    def take(self, batch: Batch) -> None:
+        """The launcher took this batch: a block is held from now on, in order."""
+        if batch.block is not None and self.record_block is not None:
+            self.held[id(batch)] = _Held(batch)
+
     def add(self, part: Batch, done: list[Done]) -> None:
-        self.parts.append((part, done))
-        self.runs += len(done)
+        held = self.held.get(id(part.source)) if self.held else None
+        if held is None:
+            source = part.source
+            if source.block is not None:  # its block is recorded: its rows are known now
+                part.rows = source.rows[part.offset : part.offset + len(part)]
+            elif self.held and not all(part.rows):
+                # Runs of a held block may come back in a batch of their own (run again
+                # after a worker died): their rows must exist before they are written.
+                self._record_blocks(everything=True)
+            self.parts.append((part, done))
+            self.runs += len(done)
+        else:
+            held.done[part.offset : part.offset + len(done)] = done
+            held.left -= len(done)
+            if held.since is None:
+                held.since = time.monotonic()
         if self.runs >= FLUSH_SIZE or time.monotonic() - self.last > FLUSH_EVERY:
             self.flush()
 
-    def flush(self) -> None:
-        """Everything added so far is in the store when this returns."""
+    def flush(self, everything: bool = False) -> None:
+        """What finished so far is in the store when this returns (`everything`: every
+        block held is recorded too, its unfinished runs pending)."""
+        if self.held:
+            self._record_blocks(everything)
         if self.parts:
             self.store.record_done(self.parts)
             self.parts = []
             self.runs = 0
         self.last = time.monotonic()
+
+    def _record_blocks(self, everything: bool) -> None:
+        assert self.record_block is not None
+        held = list(self.held.values())
+        now = time.monotonic()
+        # Every block up to the last one with a run waiting too long goes now, done or not.
+        due = max(
+            (n for n, h in enumerate(held) if h.since is not None and now - h.since > FLUSH_EVERY),
+            default=-1,
+        )
+        for n, h in enumerate(held):
+            if h.left and n > due and not everything:
+                break
+            first = self.record_block(h.batch.block, h.done)  # type: ignore[arg-type]
+            # Its runs still running are written by rowid when they finish.
+            h.batch.rows[:] = range(first, first + len(h.batch))
+            del self.held[id(h.batch)]
 
 
 def execute(
@@ -64,6 +129,7 @@ def execute(
     fail_fast: bool = False,
     on_outcome: Callable[[RunOutcome], None] | None = None,
     launch_id: str | None = None,
+    record_block: Callable[[RunBlock, Sequence[Done | None]], int] | None = None,
 ) -> None:
     """Run every batch's runs to a final outcome, recording each attempt as it arrives.
 
@@ -73,8 +139,9 @@ def execute(
     FailedFast propagate after what finished is recorded; the caller cancels the rest. With
     `launch_id`, cancel requests in the store (`runner cancel`, from any process) stop the
     launch (Cancelled propagates) or drop single runs; whoever cancels records them.
+    `record_block` records a batch's block (`Batch.block`) with what its runs did.
     """
-    recorder = Recorder(store)
+    recorder = Recorder(store, record_block)
     with (
         tempfile.TemporaryDirectory(prefix="runner-workers-") as marker_dir,
         watching(
@@ -90,7 +157,7 @@ def execute(
                 if cancel.launch:
                     raise Cancelled()
                 again: list[Batch] = []  # failed attempts to retry: as many as failures
-                attempts = _attempts(launcher, round_, marker_dir, cancel)
+                attempts = _attempts(launcher, round_, marker_dir, cancel, recorder.take)
                 with contextlib.closing(attempts) as finished:
                     for part, done in finished:
                         if cancel.launch:
@@ -112,15 +179,18 @@ def execute(
                                 raise FailedFast(other)
                         if retry:
                             again.append(part.pick(retry).again())
+                recorder.flush(everything=True)  # retries write over the runs' rows
                 if not again:
                     return
                 round_ = again
         finally:
-            recorder.flush()
+            recorder.flush(everything=True)
 
 
 def _not_cancelled(part: Batch, done: list[Done], cancel: Cancellation) -> tuple[Batch, list[Done]]:
     """The part's runs not cancelled meanwhile (the canceller recorded those)."""
+    if not any(run_id in cancel.runs for run_id in part.run_ids):
+        return part, done
     kept = []
     for i, run_id in enumerate(part.run_ids):
         if run_id in cancel.runs:
@@ -149,7 +219,11 @@ class _Taken:
 
 
 def _attempts(
-    launcher: Launcher, batches: Iterable[Batch], marker_dir: str, cancel: Cancellation
+    launcher: Launcher,
+    batches: Iterable[Batch],
+    marker_dir: str,
+    cancel: Cancellation,
+    on_taken: Callable[[Batch], None],
 ) -> Generator[tuple[Batch, list[Done]], None, None]:
     """One attempt of each batch's runs: the parts that finish, with what their runs did.
     When a worker dies, the runs the dead workers held (their markers say which) are run
@@ -161,10 +235,11 @@ def _attempts(
 
     def taken(source: Iterator[Batch]) -> Iterator[Batch]:
         for batch in source:
-            if cancel.runs:
+            if cancel.runs and any(run_id in cancel.runs for run_id in batch.run_ids):
                 batch = batch.pick([i for i, r in enumerate(batch.run_ids) if r not in cancel.runs])
             if len(batch):
                 inflight[id(batch)] = _Taken(batch)
+                on_taken(batch)
                 yield batch
 
     source: Iterator[Batch] = iter(batches)

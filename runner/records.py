@@ -333,6 +333,17 @@ class RunOutcome:
         )
 
 
+# A run that succeeded and left nothing behind but its result: (started, ended, result JSON).
+# Most runs of a big launch end so; a batch sends them back as these, not as RunOutcomes.
+Succeeded = tuple[float, float, str]
+Done = RunOutcome | Succeeded
+
+
+def succeeded(run_id: str, done: Succeeded, attempt: int) -> RunOutcome:
+    started, ended, result_json = done
+    return RunOutcome(run_id, RunStatus.SUCCEEDED, started, ended, result_json, attempt=attempt)
+
+
 def _outcome(run_id: str, status: str, *rest: Any) -> RunOutcome:
     return RunOutcome(run_id, _STATUSES[status], *rest)
 

@@ -9,7 +9,7 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from runner.errors import StoreError, StoreUnusable, UsageError
 from runner.records import (
     _UNLOADED,
+    Done,
     IndexPlan,
     LaunchRecord,
     RunBlock,
@@ -24,11 +25,12 @@ from runner.records import (
     RunRecord,
     RunSpec,
     RunStatus,
+    succeeded,
     to_json,
 )
 
 if TYPE_CHECKING:
-    from runner.worker import Batch, Done
+    from runner.worker import Batch
 
 DB_NAME = "runner.db"
 
@@ -452,23 +454,47 @@ class Store:
         with self._transaction() as db:
             return self._insert_runs(db, launch, specs, planned)
 
-    def record_block(self, launch: LaunchRecord, block: RunBlock) -> int:
-        """A block of runs of a launch planned by index (stored with its plan), as pending,
-        in one transaction; returns the rowid of the first, as record_runs does. Its rows
-        are written straight from its columns, with no Python code per run."""
+    def record_block(
+        self, launch: LaunchRecord, block: RunBlock, done: Sequence[Done | None] = ()
+    ) -> int:
+        """A block of runs of a launch planned by index (stored with its plan), in one
+        transaction; returns the rowid of the first, as record_runs does. `done`: what each
+        of its runs did, if anything yet (engine.Recorder records a block once its runs
+        are done): a run is written once, finished, rather than pending and again when it
+        finishes. Rows are written straight from the block's columns, with no Python code
+        per run, when every run succeeded (or none is done)."""
         if block.template.cache:  # each run's cache key is made from its params
             return self.record_runs(launch, block.specs())
         with self._transaction() as db:
             last, status, ended, error = self._insert_start(db, launch)
+            first = last + 1
+            common = (block.ids, itertools.repeat(launch.id), itertools.count(block.start))
+            if status == RunStatus.PENDING.value and done and all(type(d) is tuple for d in done):
+                # (a run finished after the launch was cancelled is cancelled, as any row
+                # recorded then: the cancel was written first)
+                started, ended_at, results = zip(*done, strict=True)
+                db.executemany(
+                    "INSERT INTO runs (rowid, id, launch_id, idx, seed, status, created,"
+                    " started, ended, result, attempts, workflow_id, workflow_version, params)"
+                    " VALUES (?, ?, ?, ?, ?, 'succeeded', ?, ?, ?, ?, 1, '', '', '')",
+                    zip(
+                        itertools.count(first),
+                        *common,
+                        block.seeds,
+                        itertools.repeat(launch.created),
+                        started,
+                        ended_at,
+                        results,
+                    ),
+                )
+                return first
             db.executemany(
                 "INSERT INTO runs (rowid, id, launch_id, idx, seed, status, created, ended,"
                 " error, workflow_id, workflow_version, params)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', '')",
                 zip(
-                    itertools.count(last + 1),
-                    block.ids,
-                    itertools.repeat(launch.id),
-                    itertools.count(block.start),
+                    itertools.count(first),
+                    *common,
                     block.seeds,
                     itertools.repeat(status),
                     itertools.repeat(launch.created),
@@ -476,7 +502,14 @@ class Store:
                     itertools.repeat(error),
                 ),
             )
-            return int(last + 1)
+            if status == RunStatus.PENDING.value and any(d is not None for d in done):
+                finished = [
+                    (run_id, first + n, d)
+                    for n, (run_id, d) in enumerate(zip(block.ids, done, strict=True))
+                    if d is not None
+                ]
+                self._write_finished(db, finished, 1)
+            return first
 
     def _insert_start(
         self, db: sqlite3.Connection, launch: LaunchRecord
@@ -562,30 +595,34 @@ class Store:
                 self._write_outcomes(db, outcomes, {})
 
     def record_done(self, parts: Iterable[tuple[Batch, list[Done]]]) -> None:
-        """What the runs of batches did (engine.Recorder), in one transaction. A first
-        attempt that succeeded and left no files (most runs) is one short write, by rowid
-        when the batch knows it; anything else is written as a RunOutcome."""
+        """What the runs of batches did (engine.Recorder), in one transaction."""
+        with self._transaction() as db:
+            for part, done in parts:
+                finished = zip(part.run_ids, part.rows, done, strict=True)
+                self._write_finished(db, finished, part.attempt)
+
+    def _write_finished(
+        self, db: sqlite3.Connection, finished: Iterable[tuple[str, int, Done]], attempt: int
+    ) -> None:
+        """(run id, rowid or 0, what it did) of runs whose rows exist. A first attempt that
+        succeeded and left no files (most runs) is one short write, by rowid when known;
+        anything else is written as a RunOutcome."""
         by_row: list[tuple[Any, ...]] = []
         by_id: list[tuple[Any, ...]] = []
         outcomes: list[RunOutcome] = []
         rows: dict[str, int] = {}
-        for part, done in parts:
-            if part.attempt > 1:  # after an earlier attempt of its run: in order, below
-                outcomes.extend(part.outcomes(done))
-                rows.update(zip(part.run_ids, part.rows, strict=True))
-                continue
-            for run_id, row, d in zip(part.run_ids, part.rows, done, strict=True):
-                if not isinstance(d, tuple):
-                    outcomes.append(d)
-                    rows[run_id] = row
-                elif row:
-                    by_row.append((*d, 1, row))
-                else:
-                    by_id.append((*d, 1, run_id))
-        with self._transaction() as db:
-            self._write_succeeded(db, by_row, by_id)
-            if outcomes:
-                self._write_outcomes(db, outcomes, rows)
+        for run_id, row, d in finished:
+            if not isinstance(d, tuple) or attempt > 1:
+                # (after an earlier attempt of its run: written in order, with it)
+                outcomes.append(succeeded(run_id, d, attempt) if isinstance(d, tuple) else d)
+                rows[run_id] = row
+            elif row:
+                by_row.append((*d, 1, row))
+            else:
+                by_id.append((*d, 1, run_id))
+        self._write_succeeded(db, by_row, by_id)
+        if outcomes:
+            self._write_outcomes(db, outcomes, rows)
 
     @staticmethod
     def _write_succeeded(

@@ -23,7 +23,16 @@ from typing import Any, NamedTuple, TextIO
 from runner import result_files
 from runner.entrypoints import resolve_entrypoint, wants
 from runner.inputs import call_kwargs
-from runner.records import RunOutcome, RunStatus, Sets, to_json, with_sets
+from runner.records import (
+    Done,
+    RunBlock,
+    RunOutcome,
+    RunStatus,
+    Sets,
+    succeeded,
+    to_json,
+    with_sets,
+)
 
 LOG_NAME = "log.txt"
 
@@ -76,7 +85,17 @@ class Batch:
     says how many runs a batch holds). `part` cuts a batch into smaller ones, which know
     the batch they came from (`source`, `offset`)."""
 
-    __slots__ = ("attempt", "offset", "rows", "run_ids", "seeds", "sets", "shared", "source")
+    __slots__ = (
+        "attempt",
+        "block",
+        "offset",
+        "rows",
+        "run_ids",
+        "seeds",
+        "sets",
+        "shared",
+        "source",
+    )
 
     def __init__(
         self,
@@ -95,6 +114,9 @@ class Batch:
         self.attempt = attempt
         self.source = self
         self.offset = 0
+        # A streamed launch's block not recorded yet: recorded with what its runs did
+        # (engine.Recorder), its rows then known.
+        self.block: RunBlock | None = None
 
     @classmethod
     def of(cls, task: Task) -> Batch:
@@ -219,17 +241,6 @@ def execute(task: Task, marker_dir: str | None = None) -> RunOutcome:
         marker_dir,
     )
     return succeeded(task.run_id, done, task.attempt) if isinstance(done, tuple) else done
-
-
-# A run that succeeded and left nothing behind but its result: (started, ended, result JSON).
-# Most runs of a big launch end so; a batch sends them back as these, not as RunOutcomes.
-Succeeded = tuple[float, float, str]
-Done = RunOutcome | Succeeded
-
-
-def succeeded(run_id: str, done: Succeeded, attempt: int) -> RunOutcome:
-    started, ended, result_json = done
-    return RunOutcome(run_id, RunStatus.SUCCEEDED, started, ended, result_json, attempt=attempt)
 
 
 def execute_batch(batch: tuple[Any, ...], marker_dir: str | None = None) -> tuple[int, list[Done]]:
