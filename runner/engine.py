@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 
@@ -18,6 +19,7 @@ from runner.worker import Batch, Task, read_markers
 # launcher would otherwise wait for its workers.
 FLUSH_EVERY = 0.05
 FLUSH_SIZE = 1000  # or this many finished runs, whichever comes first
+HOLD_MOST = 1.0  # seconds a streamed launch's runs may run before they are recorded
 # Runs per call of the launcher, at most: what a launch holds in memory, whatever its size
 # (runs handed out, finished, their outcomes not yet recorded). A call ends by waiting for
 # its last runs, so a round is long enough for that to cost little.
@@ -36,13 +38,14 @@ class _Held:
     """A streamed launch's block taken by the launcher and not recorded yet: what its runs
     did so far (None: not yet), and since when the first of them waits."""
 
-    __slots__ = ("batch", "done", "left", "since")
+    __slots__ = ("batch", "done", "left", "since", "taken")
 
     def __init__(self, batch: Batch) -> None:
         self.batch = batch
         self.done: list[Done | None] = [None] * len(batch)
         self.left = len(batch)
         self.since: float | None = None
+        self.taken = time.monotonic()
 
 
 class Recorder:
@@ -51,9 +54,10 @@ class Recorder:
     A streamed launch's blocks (`Batch.block`) are recorded as their runs finish, each run
     written once, finished (`record_block`), rather than pending before it runs and again
     after. Blocks are recorded in plan order, so the runs recorded are always the first of
-    the launch (resume runs the others); no finished run waits more than FLUSH_EVERY: a
-    block whose runs are not all done by then is recorded with the rest pending, and those
-    are written when they finish."""
+    the launch (resume runs the others); no finished run waits more than FLUSH_EVERY, and no
+    run taken more than HOLD_MOST (so long runs can be looked up while they run): a block
+    whose runs are not all done by then is recorded with the rest pending, and those are
+    written when they finish."""
 
     def __init__(
         self,
@@ -66,13 +70,40 @@ class Recorder:
         self.runs = 0
         self.held: dict[int, _Held] = {}  # by id of the batch, in the order taken
         self.last = time.monotonic()
+        # Held blocks are also recorded on time when no run finishes for a while (long
+        # runs): by a thread of their own, so everything here is done under a lock.
+        self._lock = threading.Lock()
+        self._ticking: threading.Thread | None = None
+        self._stop = threading.Event()
 
     def take(self, batch: Batch) -> None:
         """The launcher took this batch: a block is held from now on, in order."""
-        if batch.block is not None and self.record_block is not None:
+        if batch.block is None or self.record_block is None:
+            return
+        with self._lock:
             self.held[id(batch)] = _Held(batch)
+        if self._ticking is None:
+            self._ticking = threading.Thread(target=self._tick, name="runner-record", daemon=True)
+            self._ticking.start()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(HOLD_MOST / 4):
+            with self._lock:
+                if self.held:
+                    self._record_blocks(everything=False)
+
+    def close(self) -> None:
+        """Record everything, and stop the thread that records held blocks on time."""
+        self._stop.set()
+        if self._ticking is not None:
+            self._ticking.join()
+        self.flush(everything=True)
 
     def add(self, part: Batch, done: list[Done]) -> None:
+        with self._lock:
+            self._add(part, done)
+
+    def _add(self, part: Batch, done: list[Done]) -> None:
         held = self.held.get(id(part.source)) if self.held else None
         if held is None:
             source = part.source
@@ -90,11 +121,15 @@ class Recorder:
             if held.since is None:
                 held.since = time.monotonic()
         if self.runs >= FLUSH_SIZE or time.monotonic() - self.last > FLUSH_EVERY:
-            self.flush()
+            self._flush(everything=False)
 
     def flush(self, everything: bool = False) -> None:
         """What finished so far is in the store when this returns (`everything`: every
         block held is recorded too, its unfinished runs pending)."""
+        with self._lock:
+            self._flush(everything)
+
+    def _flush(self, everything: bool) -> None:
         if self.held:
             self._record_blocks(everything)
         if self.parts:
@@ -107,9 +142,13 @@ class Recorder:
         assert self.record_block is not None
         held = list(self.held.values())
         now = time.monotonic()
-        # Every block up to the last one with a run waiting too long goes now, done or not.
+        # Every block up to the last one held too long goes now, done or not.
         due = max(
-            (n for n, h in enumerate(held) if h.since is not None and now - h.since > FLUSH_EVERY),
+            (
+                n
+                for n, h in enumerate(held)
+                if now - h.taken > HOLD_MOST or (h.since is not None and now - h.since > FLUSH_EVERY)
+            ),
             default=-1,
         )
         for n, h in enumerate(held):
@@ -184,7 +223,7 @@ def execute(
                     return
                 round_ = again
         finally:
-            recorder.flush(everything=True)
+            recorder.close()
 
 
 def _not_cancelled(part: Batch, done: list[Done], cancel: Cancellation) -> tuple[Batch, list[Done]]:

@@ -181,6 +181,71 @@ def test_a_streamed_launch_cancelled_midway_counts_every_run_once(
     assert counts["succeeded"] == sum(row[4] == "succeeded" for row in rows)
 
 
+def test_a_streamed_launch_writes_each_run_once(
+    project: Path, home: Path, small_limits: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its runs' rows are written finished, a block at a time, in plan order: never pending
+    first and again once they finish."""
+    from runner.store import Store
+
+    written: list[int] = []
+    monkeypatch.setattr(
+        Store, "record_done", lambda self, parts: written.extend(len(d) for _, d in parts)
+    )
+    done = _launch(project, home, "params.a=range(0,40)", seed=2)
+    assert done.record.counts == {"succeeded": 40} and written == []
+    assert [row[4] for row in _rows(home, done.id)] == ["succeeded"] * 40
+
+
+def test_a_dead_worker_in_a_streamed_launch_fails_only_its_run(
+    project: Path, home: Path, small_limits: None
+) -> None:
+    """The runs beside the crash, held with their block until it is recorded, are run again
+    and written once, after their block's rows exist."""
+    done = runner.launch(
+        "crash", ["params.a=range(0,30)"], config_dir=project / "conf", home=home,
+        progress=False, max_parallelism=2,
+    )  # fmt: skip
+    rows = _rows(home, done.id)
+    assert [row[0] for row in rows] == list(range(30))
+    assert [row[4] for row in rows] == ["succeeded"] * 3 + ["failed"] + ["succeeded"] * 26
+    assert [json.loads(row[5]) for row in rows if row[4] == "succeeded"] == [
+        a for a in range(30) if a != 3
+    ]
+
+
+@pytest.mark.slow
+def test_a_streamed_launch_of_long_runs_records_them_while_they_run(
+    project: Path, home: Path, small_limits: None
+) -> None:
+    """Its runs are held until they finish only so long: runs that last 4 s can be looked up
+    as running within a second or two of starting."""
+    import threading
+
+    launched: list[str] = []
+    background = threading.Thread(
+        target=runner.launch,
+        args=("nap", ["params.seconds=4", "launcher=threads"]),
+        kwargs={
+            "config_dir": project / "conf", "home": home, "progress": False, "repeat": 12,
+            "max_parallelism": 12, "on_created": lambda record, _: launched.append(record.id),
+        },
+    )  # fmt: skip
+    started = time.monotonic()
+    background.start()
+    try:
+        while not launched and time.monotonic() - started < 10:
+            time.sleep(0.05)
+        time.sleep(2.5)
+        rows = _rows(home, launched[0])
+        running = time.monotonic() - started < 4
+        assert running and len(rows) == 12 and {row[4] for row in rows} == {"pending"}
+        assert runner.get(rows[0][1], home=home).status.value == "pending"
+    finally:
+        background.join()
+    assert [row[4] for row in _rows(home, launched[0])] == ["succeeded"] * 12
+
+
 def test_runner_show_prints_the_first_rows_and_the_count(cli) -> None:
     shown = cli("show", "add", "params.a=range(0,1000000)")
     assert shown.code == 0, shown.err
