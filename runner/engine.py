@@ -147,7 +147,8 @@ class Recorder:
             (
                 n
                 for n, h in enumerate(held)
-                if now - h.taken > HOLD_MOST or (h.since is not None and now - h.since > FLUSH_EVERY)
+                if now - h.taken > HOLD_MOST
+                or (h.since is not None and now - h.since > FLUSH_EVERY)
             ),
             default=-1,
         )

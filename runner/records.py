@@ -75,7 +75,6 @@ _ENCODER = json.JSONEncoder(
 )  # one encoder, not one per call as json.dumps(default=)
 
 
-
 @dataclass(frozen=True)
 class IndexPlan:
     """What makes any run's params of a launch from its index (plan order): its definition's
