@@ -209,8 +209,9 @@ def execute(
                             for outcome in part.outcomes(done):
                                 on_outcome(outcome)
                         # Most runs succeed (a tuple): only the others are looked at.
-                        retry = []
-                        for i, other in enumerate(done):
+                        retry: list[int] = []
+                        others = enumerate(done) if set(map(type, done)) != {tuple} else ()
+                        for i, other in others:
                             if isinstance(other, tuple) or other.status.ok:
                                 continue
                             if part.attempt <= part.retries:

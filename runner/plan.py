@@ -104,10 +104,9 @@ def run_ids(key: int, count: int, start: int = 0) -> Iterator[str]:
         low, high = space * block // blocks, space * (block + 1) // blocks
         size = min(ID_BLOCK, count - block * ID_BLOCK)
         bits, width = random.Random(f"{key}:{block}").getrandbits, high - low
-        ids = sorted(low + (bits(128) * width >> 128) for _ in range(size))
+        ids = sorted([low + (bits(128) * width >> 128) for _ in range(size)])
         skip = start - block * ID_BLOCK if block == start // ID_BLOCK else 0
-        for value in ids[skip:]:
-            yield f"{value:032x}"
+        yield from [f"{value:032x}" for value in ids[skip:]]
 
 
 def plan_runs(
@@ -499,7 +498,7 @@ def needs_hydra(definition: Definition, axes: list[Axis]) -> bool:
             definition.raw_params, axis.param_path
         ):
             return True
-        if any(
+        if not isinstance(axis.values, range) and any(  # (a range holds only ints)
             isinstance(v, dict | str | list) and (isinstance(v, dict) or has_interpolation(v))
             for v in axis.values
         ):

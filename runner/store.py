@@ -469,7 +469,7 @@ class Store:
             last, status, ended, error = self._insert_start(db, launch)
             first = last + 1
             common = (block.ids, itertools.repeat(launch.id), itertools.count(block.start))
-            if status == RunStatus.PENDING.value and done and all(type(d) is tuple for d in done):
+            if status == RunStatus.PENDING.value and done and set(map(type, done)) == {tuple}:
                 # (a run finished after the launch was cancelled is cancelled, as any row
                 # recorded then: the cancel was written first)
                 started, ended_at, results = zip(*done, strict=True)
