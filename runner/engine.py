@@ -71,7 +71,7 @@ class Recorder:
         self.held: dict[int, _Held] = {}  # by id of the batch, in the order taken
         self.last = time.monotonic()
         # Held blocks are also recorded on time when no run finishes for a while (long
-        # runs): by a thread of their own, so everything here is done under a lock.
+        # runs): by a thread of their own, so recording is done under a lock.
         self._lock = threading.Lock()
         self._ticking: threading.Thread | None = None
         self._stop = threading.Event()
@@ -80,8 +80,10 @@ class Recorder:
         """The launcher took this batch: a block is held from now on, in order."""
         if batch.block is None or self.record_block is None:
             return
-        with self._lock:
-            self.held[id(batch)] = _Held(batch)
+        # Without the lock: joblib dispatches from here, and must not wait for a write to
+        # the store (workers then sat idle). A dict's item is set atomically, and recording
+        # reads the blocks held from a copy of them, in order.
+        self.held[id(batch)] = _Held(batch)
         if self._ticking is None:
             self._ticking = threading.Thread(target=self._tick, name="runner-record", daemon=True)
             self._ticking.start()
