@@ -122,6 +122,8 @@ class Recorder:
             held.left -= len(done)
             if held.since is None:
                 held.since = time.monotonic()
+            if not held.left:  # done: recorded now if the blocks before it are
+                self._record_blocks(everything=False)
         if self.runs >= FLUSH_SIZE or time.monotonic() - self.last > FLUSH_EVERY:
             self._flush(everything=False)
 
