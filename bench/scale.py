@@ -6,7 +6,8 @@ process's peak memory, and a sweep over a 1,000-key config.
     python bench/scale.py --sizes 10000 --repeat 5 --plot scale.png
 
 Each size runs raw joblib and runner in turn (paired), so the machine's load hits both; the
-table gives their medians and the ratio. Peak RSS is the launching process's own (wait4's
+table gives their medians and the ratio. runner's modules are compiled to bytecode first, as
+installing it does (see sweep.compile_runner). Peak RSS is the launching process's own (wait4's
 ru_maxrss of that process: the workers are its grandchildren, so they never count).
 """
 
@@ -20,7 +21,17 @@ import sys
 import tempfile
 from pathlib import Path
 
-from sweep import PROJECT, RUNNER, Done, check, execute, raw_joblib, runner_env, write_projects
+from sweep import (
+    PROJECT,
+    RUNNER,
+    Done,
+    check,
+    compile_runner,
+    execute,
+    raw_joblib,
+    runner_env,
+    write_projects,
+)
 
 SIZES = (10_000, 100_000, 300_000, 1_000_000)
 QUICK_SIZES = (10_000, 100_000)
@@ -61,6 +72,7 @@ def main() -> None:
     parser.add_argument("--plot", type=Path, help="also draw peak RSS and ratio to this PNG")
     args = parser.parse_args()
     sizes = args.sizes or (QUICK_SIZES if args.quick else SIZES)
+    compile_runner()
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="runner-scale-") as tmp:

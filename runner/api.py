@@ -582,10 +582,11 @@ def launch(
     `.cancel()` follow them. `progress`: a live bar (tqdm.auto: a widget in Jupyter, a line
     in a console) of done, failed and running runs with an ETA while this call waits; None
     shows it unless `on_created` / `on_outcome` follow the launch (the CLI, the TUI).
-    A launch of more than 20,000 runs made from their indexes records its runs as it is about
-    to run them, in constant memory: the specs `on_created` receives are then `streamed`, and
-    `on_recorded` receives each batch as it is recorded (a run's id can be looked up once
-    its batch is)::
+    A launch of more than 2,000 runs made from their indexes records its runs as they run,
+    each written once, in constant memory: the specs `on_created` receives are then
+    `streamed`, and `on_recorded` receives the ids of each block of runs as it is recorded
+    (as its runs finish, or a second after they started; a run's id can be looked up from
+    then on)::
 
         launch = runner.launch("pi", sweep={"samples": [100, 1000]}, repeat=3, seed=0)
         launch.results                      # 6 results, in plan order

@@ -42,7 +42,8 @@ MAX_PROBLEMS = 20  # past this many invalid runs, the message says how many more
 
 # A launch of up to this many runs keeps its specs once planned; a bigger one plans them
 # again each time they are read (its ids, seeds and params follow from its indexes), so its
-# memory does not grow with the number of runs.
+# memory does not grow with the number of runs, and (made from its indexes) records its runs
+# as they run: 10,000 runs start running at once, not after they are all recorded.
 KEPT_SPECS = 2_000
 ID_BLOCK = 10_000  # ids are drawn sorted, in blocks of this many runs (see run_ids)
 
