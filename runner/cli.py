@@ -410,6 +410,7 @@ def _launched(
     """api.launch with the launch's display, then the summary and the exit code."""
     from runner import api, render
     from runner.launchers import (
+        end_workers,
         launch_only_process,
         start_early_workers,
         stop_waiting_for_early_workers,
@@ -438,6 +439,7 @@ def _launched(
             )
     finally:
         stop_waiting_for_early_workers()
+        end_workers()
     _finish(done, quiet=quiet, as_json=as_json, dump_snippet=dump_snippet)
 
 
