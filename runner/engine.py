@@ -91,8 +91,14 @@ class Recorder:
     def _tick(self) -> None:
         while not self._stop.wait(HOLD_MOST / 4):
             with self._lock:
-                if self.held:
+                if not self.held:
+                    continue
+                try:
                     self._record_blocks(everything=False)
+                except Exception:
+                    # (a store that cannot be written: the launch's own next write meets the
+                    # same error and reports it, with the exit code it calls for)
+                    return
 
     def close(self) -> None:
         """Record everything, and stop the thread that records held blocks on time."""
