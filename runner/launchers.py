@@ -7,7 +7,7 @@ import os
 import re
 import sys
 import warnings
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator, Sized
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -193,8 +193,9 @@ class JoblibLauncher:
         _wait_for(preparing)
 
     def run(self, tasks: Iterable[Task], marker_dir: str | None = None) -> Iterator[RunOutcome]:
-        tasks = list(tasks)
-        for part, done in self.run_batches(map(Batch.of, tasks), marker_dir, len(tasks)):
+        # A stream is read as workers are free, as the protocol says: never held whole.
+        size = len(tasks) if isinstance(tasks, Sized) else None
+        for part, done in self.run_batches(map(Batch.of, tasks), marker_dir, size):
             yield from part.outcomes(done)
 
     def run_batches(
