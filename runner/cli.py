@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from runner.errors import EXIT_CODES, LaunchCancelled, RunnerError, RunsFailed, UsageError
+from runner.pipes import survive_closed_readers
 from runner.printable import clean_lines, clipped
 
 # Accio spells its options with one dash (-name=x -json); these are rewritten to --name=x.
@@ -844,6 +845,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the `runner` console script: one place turns errors into exit codes."""
     args = normalise_argv(sys.argv[1:] if argv is None else argv)
     signal.signal(signal.SIGTERM, _terminated)
+    survive_closed_readers()
     try:
         _check_utf8(args)
         code = cli.main(args=args, prog_name="runner", standalone_mode=False)
