@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from runner.cli_help import RunCommand, wants_help
 from runner.errors import EXIT_CODES, LaunchCancelled, RunnerError, RunsFailed, UsageError
 from runner.printable import clean_lines, clipped
 
@@ -183,7 +184,7 @@ def _launch_options(func: Any) -> Any:
     return _definition_options(func)
 
 
-@cli.command(epilog=EPILOG)
+@cli.command(cls=RunCommand, epilog=EPILOG)
 @click.argument("args", nargs=-1)
 @_launch_options
 def run(
@@ -254,6 +255,11 @@ def run_file(
         cli_file.list_workflows(path, found)
         return
     workflow = pyfile.pick(path, found, rest[0])
+    if wants_help(rest[1:]):
+        from runner.cli_help import show_file_help
+
+        show_file_help(click.get_current_context(), workflow, prog=f"runner {path} {rest[0]}")
+        return
     inputs = cli_file.inputs_of(workflow, rest[1:], prog=f"runner run {path} {rest[0]}")
     dump_snippet = options.pop("dump_snippet")
     detach = options.pop("detach") or not options["wait"]

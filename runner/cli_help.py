@@ -1,0 +1,249 @@
+"""`runner WORKFLOW --help`: the workflow's own params (name, type, default, description) and
+a usage line with a real example, above the general options of the command."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import shlex
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from runner.printable import clean
+
+if TYPE_CHECKING:
+    from runner.catalog import Described, Param, PresetInfo, WorkflowInfo
+
+HELP_WORDS = ("-h", "--help")
+# Where `runner run`'s --help finds the target it describes, and --config-dir (set as it
+# parses: click answers --help before the command's other params are processed).
+TARGET = "runner.help_target"
+CONFIG_DIR = "runner.help_config_dir"
+
+
+def wants_help(args: list[str] | tuple[str, ...]) -> bool:
+    return any(arg in HELP_WORDS for arg in args)
+
+
+class RunCommand(click.Command):
+    """`runner run`: with a target, `--help` describes that workflow (or saved definition)
+    before the general options."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not ctx.resilient_parsing and wants_help(args):
+            target = _target(self, ctx, args)
+            if target:
+                ctx.meta[TARGET] = target
+        return super().parse_args(ctx, args)
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        target = ctx.meta.get(TARGET)
+        if not target:
+            super().format_help(ctx, formatter)
+            return
+        from runner import catalog
+
+        described = catalog.describe(target, config_dir=ctx.meta.get(CONFIG_DIR))
+        write(formatter, described, prog=f"{ctx.find_root().info_name} {target}")
+        self.format_options(ctx, formatter)
+        self.format_epilog(ctx, formatter)
+
+
+def _parsed(command: click.Command, ctx: click.Context, args: list[str]) -> Any:
+    """click's own parse of ARGS: {param name: value as typed}, no callback run."""
+    parser = command.make_parser(ctx)
+    parser.ignore_unknown_options = True
+    return parser.parse_args(args=list(args))
+
+
+def _target(command: click.Command, ctx: click.Context, args: list[str]) -> str | None:
+    """The target among ARGS: the first positional that is not an override, or the value of
+    a `workflow=`/`+workflow=` or `+run=` override. A run file is described generically."""
+    try:
+        options, _, _ = _parsed(command, ctx, args)
+    except click.UsageError:
+        return None
+    ctx.meta[CONFIG_DIR] = options.get("config_dir")
+    for arg in options.get("args") or ():
+        key, sep, value = arg.lstrip("+").partition("=")
+        if sep and key in ("workflow", "run") and value:
+            return str(value)
+        if not sep and not arg.startswith(("~", "+", "-")):
+            suffix = Path(arg).suffix
+            return None if suffix in (".yaml", ".yml", ".json", ".py") else str(arg)
+    return None
+
+
+def show_file_help(ctx: click.Context, workflow: Any, prog: str) -> None:
+    """`runner FILE.py WORKFLOW --help`: that workflow's params, then the command's options."""
+    from runner import catalog
+
+    formatter = ctx.make_formatter()
+    write(formatter, catalog.Described(catalog.describe_workflow(workflow)), prog=prog)
+    ctx.command.format_options(ctx, formatter)
+    click.echo(formatter.getvalue().rstrip("\n"))
+
+
+def write(formatter: click.HelpFormatter, described: Described, *, prog: str) -> None:
+    """The usage line, what the target is, its params as a table, and an example."""
+    info, preset = described.workflow, described.preset
+    formatter.write_usage(prog, "[params.NAME=VALUE...] [OVERRIDES...] [OPTIONS]")
+    formatter.write_paragraph()
+    formatter.write(render(info, preset, prog=prog, width=formatter.width or 80))
+
+
+def render(info: WorkflowInfo, preset: PresetInfo | None, *, prog: str, width: int) -> str:
+    """The workflow's section of the help as plain text, at most `width` columns."""
+    import io
+
+    from rich import box
+    from rich.console import Console
+    from rich.padding import Padding
+    from rich.table import Table
+    from rich.text import Text
+
+    out = io.StringIO()
+    console = Console(file=out, width=width, color_system=None, highlight=False, soft_wrap=False)
+
+    def say(text: str = "", indent: int = 2) -> None:
+        console.print(Padding(Text(text), (0, 0, 0, indent)))
+
+    if preset is not None:
+        say(f"{preset.label or preset.name}: launches workflow {preset.workflow} and sets:")
+        for key, value in _flat(preset.fields):
+            say(f"{key}: {clean(value)}", indent=4)
+        say()
+    if info.description:
+        say(clean(info.description))
+        say()
+    say(f"Workflow {info.id}:{info.version} ({_where(info)})")
+    if info.error:
+        say(f"its params are unknown: {info.error}")
+    say()
+    set_here = (preset.fields.get("params") or {}) if preset is not None else {}
+    if info.params:
+        say("Params (set with params.NAME=VALUE; a comma list sweeps: params.NAME=1,2):")
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, expand=False)
+        table.add_column("name", no_wrap=True)
+        table.add_column("type", overflow="fold")
+        table.add_column("default", overflow="fold", max_width=24)
+        table.add_column("description", overflow="fold", ratio=1)
+        for param in info.params:
+            default = clean(param.default) if param.has_default else "required"
+            if isinstance(set_here, dict) and param.name in set_here:
+                default = f"{clean(set_here[param.name])} (set by {preset.name})"  # type: ignore[union-attr]
+            table.add_row(
+                Text(clean(param.name)),
+                Text(_type(param)),
+                Text(default),
+                Text(clean(param.description)),
+            )
+        console.print(Padding(table, (0, 0, 0, 2)))
+        say()
+    elif not info.error:
+        say("Params: none")
+        say()
+    if preset is not None:  # examples start from what the preset sets
+        info = dataclasses.replace(info, params=[_preset_default(p, set_here) for p in info.params])
+    say("Examples:")
+    say(example(info, prog), indent=4)
+    sweep = sweep_example(info, prog)
+    if sweep:
+        say(f"{sweep}    # a sweep", indent=4)
+    return "\n".join(line.rstrip() for line in out.getvalue().splitlines()) + "\n"
+
+
+def _preset_default(param: Param, set_here: Any) -> Param:
+    if not isinstance(set_here, dict) or param.name not in set_here:
+        return param
+    return dataclasses.replace(param, default=set_here[param.name], has_default=True)
+
+
+def _flat(fields: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    rows: list[tuple[str, Any]] = []
+    for key, value in fields.items():
+        if isinstance(value, dict) and value:
+            rows.extend(_flat(value, f"{prefix}{key}."))
+        else:
+            rows.append((f"{prefix}{key}", value))
+    return rows
+
+
+def _where(info: WorkflowInfo) -> str:
+    source = info.source
+    try:
+        source = str(Path(source).relative_to(Path.cwd()))
+    except ValueError:
+        pass
+    where = f"{source}:{info.line}" if info.line else source
+    if info.kind == "python":
+        return f"@runner.workflow in {clean(where)}"
+    if source.startswith("registered "):
+        return clean(where)
+    return f"declared in {clean(where)}"
+
+
+def _type(param: Param) -> str:
+    if "enum" in param.schema:
+        return " | ".join(clean(choice) for choice in param.schema["enum"])
+    return param.type
+
+
+def example_value(param: Param) -> Any:
+    """A plausible value other than the default, within the schema's bounds."""
+    schema, default = param.schema, param.default if param.has_default else None
+    if "enum" in schema and schema["enum"]:
+        others = [choice for choice in schema["enum"] if choice != default]
+        return (others or schema["enum"])[0]
+    kind = param.type
+    if kind == "boolean":
+        return not default if isinstance(default, bool) else True
+    if kind in ("integer", "number"):
+        if isinstance(default, int | float) and math.isfinite(default):
+            start = default
+            candidates = [start * 10, start + 1, schema.get("minimum"), schema.get("maximum")]
+        else:
+            start = 1
+            candidates = [1, schema.get("minimum"), schema.get("maximum"), 0]
+        for value in candidates:
+            if isinstance(value, bool) or not isinstance(value, int | float) or value == default:
+                continue
+            if "minimum" in schema and value < schema["minimum"]:
+                continue
+            if "maximum" in schema and value > schema["maximum"]:
+                continue
+            return float(value) if kind == "number" and isinstance(value, int) else value
+        return start
+    if kind == "string":
+        return default if isinstance(default, str) and default else "text"
+    return default
+
+
+def _override(param: Param, value: Any) -> str:
+    text = value if isinstance(value, str) else clean(value)
+    return shlex.quote(f"params.{param.name}={text}")
+
+
+def example(info: WorkflowInfo, prog: str) -> str:
+    """`runner ID params.a=... params.b=...`: its required params and up to two others."""
+    scalar = ("integer", "number", "string", "boolean", "enum")
+    required = [p for p in info.params if p.required]
+    others = [p for p in info.params if not p.required and p.type in scalar][:2]
+    chosen = (required + others)[: max(3, len(required))]
+    return " ".join([prog, *(_override(p, example_value(p)) for p in chosen)])
+
+
+def sweep_example(info: WorkflowInfo, prog: str) -> str | None:
+    """A sweep over the first numeric or enum param, its required ones set."""
+    for param in info.params:
+        if param.type in ("integer", "number", "enum"):
+            first = param.default if param.has_default else example_value(param)
+            second = example_value(param)
+            if first == second or not isinstance(first, int | float | str):
+                continue
+            values = f"{clean(first)},{clean(second)}"
+            rest = [_override(p, example_value(p)) for p in info.params if p.required and p != param]
+            return " ".join([prog, shlex.quote(f"params.{param.name}={values}"), *rest])
+    return None
