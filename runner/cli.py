@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from runner import cli_completion as completion
 from runner.cli_help import RunCommand, wants_help
 from runner.errors import EXIT_CODES, LaunchCancelled, RunnerError, RunsFailed, UsageError
 from runner.printable import clean_lines, clipped
@@ -59,6 +60,8 @@ class DefaultRunGroup(click.Group):
     """`runner ARGS` means `runner run ARGS` unless ARGS starts with a command name."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args and ctx.resilient_parsing:  # completing the first word
+            return super().parse_args(ctx, args)
         if not args:
             click.echo(ctx.get_help())
             ctx.exit(0)
@@ -67,6 +70,16 @@ class DefaultRunGroup(click.Group):
         if args[0] == "run" and any(_is_python_file(arg) for arg in args[1:]):
             args = ["run-file", *args[1:]]
         return super().parse_args(ctx, args)
+
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[Any]:
+        """The first word: a command, or what `runner run` takes first (a workflow id, a saved
+        run definition, a file)."""
+        found = super().shell_complete(ctx, incomplete)
+        if not incomplete.startswith("-"):
+            found += completion.guarded(lambda *_: completion.arguments([], incomplete))(
+                ctx, self, incomplete
+            )
+        return found
 
 
 def _is_python_file(arg: str) -> bool:
@@ -185,7 +198,7 @@ def _launch_options(func: Any) -> Any:
 
 
 @cli.command(cls=RunCommand, epilog=EPILOG)
-@click.argument("args", nargs=-1)
+@click.argument("args", nargs=-1, shell_complete=completion.guarded(completion.overrides))
 @_launch_options
 def run(
     args: tuple[str, ...],
@@ -281,7 +294,7 @@ def run_file(
 
 
 @cli.command(epilog=EPILOG)
-@click.argument("launch_id")
+@click.argument("launch_id", shell_complete=completion.guarded(completion.launch_ids))
 @click.option("-q", "--quiet", is_flag=True, help="Print only run ids.")
 @click.option("--json", "as_json", is_flag=True, help="Print pretty JSON.")
 def resume(launch_id: str, quiet: bool, as_json: bool) -> None:
@@ -292,7 +305,7 @@ def resume(launch_id: str, quiet: bool, as_json: bool) -> None:
 
 
 @cli.command(epilog=EPILOG)
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=completion.guarded(completion.run_ids))
 @click.option("-q", "--quiet", is_flag=True, help="Print only the new run's id.")
 @click.option("--json", "as_json", is_flag=True, help="Print pretty JSON.")
 def rerun(run_id: str, quiet: bool, as_json: bool) -> None:
@@ -303,7 +316,7 @@ def rerun(run_id: str, quiet: bool, as_json: bool) -> None:
 
 
 @cli.command(epilog=EPILOG)
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=completion.guarded(completion.any_ids))
 @click.option(
     "-f", "--follow", is_flag=True, help="Keep printing while the run (a launch's first) runs."
 )
@@ -362,7 +375,7 @@ WAIT_EPILOG = (
 
 
 @cli.command(epilog=WAIT_EPILOG)
-@click.argument("launch_id")
+@click.argument("launch_id", shell_complete=completion.guarded(completion.launch_ids))
 @click.option(
     "--poll-interval",
     type=FiniteFloat(min=0.01),
@@ -396,7 +409,9 @@ def wait(
 
 
 @cli.command(epilog=EPILOG)
-@click.argument("ids", nargs=-1, required=True)
+@click.argument(
+    "ids", nargs=-1, required=True, shell_complete=completion.guarded(completion.any_ids)
+)
 @click.option("--json", "as_json", is_flag=True, help="Print pretty JSON.")
 def cancel(ids: tuple[str, ...], as_json: bool) -> None:
     """Cancel launches or runs (IDS, prefixes work), whichever process runs them: pending runs
@@ -489,7 +504,7 @@ def _finish(launch: Any, *, quiet: bool, as_json: bool, dump_snippet: bool = Fal
 
 
 @cli.command(epilog=EPILOG)
-@click.argument("args", nargs=-1)
+@click.argument("args", nargs=-1, shell_complete=completion.guarded(completion.overrides))
 @_definition_options
 @click.option("--schema", is_flag=True, help="Print the workflow's params JSON Schema instead.")
 def show(
@@ -544,7 +559,7 @@ def register(workflow: str, config_dir: str | None, quiet: bool) -> None:
 
 
 @cli.command(epilog=EPILOG)
-@click.argument("ids", nargs=-1)
+@click.argument("ids", nargs=-1, shell_complete=completion.guarded(completion.any_ids))
 @click.option(
     "-n",
     "--limit",
@@ -571,7 +586,9 @@ def status(ids: tuple[str, ...], limit: int, quiet: bool, as_json: bool) -> None
 
 
 @cli.command(epilog=EPILOG)
-@click.argument("launch_ids", nargs=-1)
+@click.argument(
+    "launch_ids", nargs=-1, shell_complete=completion.guarded(completion.launch_ids)
+)
 @click.option("--workflow", help="Compare the launches of this workflow id.")
 @click.option("--tag", help="Compare the launches with this tag.")
 @click.option("--last", type=click.IntRange(min=1), help="Only the N most recent launches.")
