@@ -163,7 +163,7 @@ def first_word(incomplete: str, config_dir: str | None = None) -> list[Any]:
 def _workflow_items(dirs: list[Path], incomplete: str, prefix: str = "") -> list[Any]:
     """Workflow ids; once a `:` is typed, ID:VERSION for declared and registered versions."""
     versions: dict[str, list[str]] = {}
-    found = workflows(dirs, versions)
+    found = dict(sorted(workflows(dirs, versions).items()))
     spec = incomplete[len(prefix) :]
     if ":" not in spec:
         return _items(found, incomplete, prefix)
