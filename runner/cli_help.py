@@ -65,8 +65,9 @@ def _target(command: click.Command, ctx: click.Context, args: list[str]) -> str 
         options, _, _ = _parsed(command, ctx, args)
     except click.UsageError:
         return None
-    ctx.meta[CONFIG_DIR] = options.get("config_dir")
-    for arg in options.get("args") or ():
+    config_dir, words = options.get("config_dir"), options.get("args")
+    ctx.meta[CONFIG_DIR] = config_dir if isinstance(config_dir, str) else None
+    for arg in words if isinstance(words, list | tuple) else ():  # else click's "not given"
         key, sep, value = arg.lstrip("+").partition("=")
         if sep and key in ("workflow", "run") and value:
             return str(value)
