@@ -76,9 +76,7 @@ class DefaultRunGroup(click.Group):
         run definition, a file)."""
         found = super().shell_complete(ctx, incomplete)
         if not incomplete.startswith("-"):
-            found += completion.guarded(lambda *_: completion.arguments([], incomplete))(
-                ctx, self, incomplete
-            )
+            found += completion.first_word_or_override(incomplete)
         return found
 
 
@@ -86,8 +84,17 @@ def _is_python_file(arg: str) -> bool:
     return arg.endswith(".py") and not arg.startswith("-") and "=" not in arg
 
 
+COMPLETION_EPILOG = """\b
+Shell completion:
+  eval "$(_RUNNER_COMPLETE=bash_source runner)"   in ~/.bashrc
+  eval "$(_RUNNER_COMPLETE=zsh_source runner)"    in ~/.zshrc
+  _RUNNER_COMPLETE=fish_source runner | source    in config.fish"""
+
+
 @click.group(
-    cls=DefaultRunGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]}
+    cls=DefaultRunGroup,
+    epilog=EPILOG + "\n\n" + COMPLETION_EPILOG,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.version_option(package_name="runner-launch", prog_name="runner")
 def cli() -> None:
@@ -586,9 +593,7 @@ def status(ids: tuple[str, ...], limit: int, quiet: bool, as_json: bool) -> None
 
 
 @cli.command(epilog=EPILOG)
-@click.argument(
-    "launch_ids", nargs=-1, shell_complete=completion.guarded(completion.launch_ids)
-)
+@click.argument("launch_ids", nargs=-1, shell_complete=completion.guarded(completion.launch_ids))
 @click.option("--workflow", help="Compare the launches of this workflow id.")
 @click.option("--tag", help="Compare the launches with this tag.")
 @click.option("--last", type=click.IntRange(min=1), help="Only the N most recent launches.")

@@ -40,9 +40,11 @@ def conf_dirs(config_dir: str | None = None) -> list[Path]:
     project = Path(chosen).expanduser() if chosen else Path("conf")
     if project.is_dir():
         dirs.append(project)
-    import runner.conf  # an empty package: its folder is the built-in config dir
+    from importlib.util import find_spec
 
-    dirs.append(Path(runner.conf.__file__).parent)
+    builtin = find_spec("runner.conf")  # an empty package: its folder is the built-in conf
+    if builtin is not None and builtin.submodule_search_locations:
+        dirs.append(Path(list(builtin.submodule_search_locations)[0]))
     return dirs
 
 
@@ -63,7 +65,7 @@ def _yaml(path: Path) -> Any:
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     with open(path, encoding="utf-8") as file:
-        return yaml.load(file, Loader=loader)  # noqa: S506 - a safe loader
+        return yaml.load(file, Loader=loader)
 
 
 def workflows(dirs: list[Path], versions: dict[str, list[str]] | None = None) -> dict[str, str]:
@@ -214,7 +216,7 @@ def arguments(words: list[str], incomplete: str, config_dir: str | None = None) 
     target = _target(words)
     sign = incomplete[: len(incomplete) - len(incomplete.lstrip("+~"))]
     bare = incomplete[len(sign) :]
-    key, sep, value = bare.partition("=")
+    key, sep, _value = bare.partition("=")
     if target is None and not sep and not sign:
         return first_word(incomplete, config_dir)
     dirs = conf_dirs(config_dir)
@@ -231,7 +233,8 @@ def arguments(words: list[str], incomplete: str, config_dir: str | None = None) 
         CompletionItem(f"{sign}{group}={option}")
         for group, options in groups.items()
         for option in options
-        if group != WORKFLOW_GROUP and f"{sign}{group}=".startswith(incomplete[: len(group) + 1])
+        if group != WORKFLOW_GROUP
+        and f"{sign}{group}=".startswith(incomplete[: len(group) + 1])
         and f"{sign}{group}={option}".startswith(incomplete)
     ]
     if target and ("params.".startswith(bare) or bare.startswith("params.")):
@@ -309,6 +312,14 @@ def run_ids(ctx: click.Context, param: click.Parameter, incomplete: str) -> list
 def any_ids(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
     """Recent launch ids, then recent run ids (commands that take either)."""
     return _store_ids(LAUNCHES, incomplete) + _store_ids(RUNS, incomplete)
+
+
+def first_word_or_override(incomplete: str) -> list[Any]:
+    """`runner WORD<TAB>`, besides the commands click completes: what `runner run` takes."""
+    try:
+        return arguments([], incomplete)
+    except Exception:  # a TAB never prints an error
+        return []
 
 
 def guarded(

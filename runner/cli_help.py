@@ -3,6 +3,7 @@ a usage line with a real example, above the general options of the command."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import shlex
@@ -174,10 +175,8 @@ def _flat(fields: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
 
 def _where(info: WorkflowInfo) -> str:
     source = info.source
-    try:
+    with contextlib.suppress(ValueError):
         source = str(Path(source).relative_to(Path.cwd()))
-    except ValueError:
-        pass
     where = f"{source}:{info.line}" if info.line else source
     if info.kind == "python":
         return f"@runner.workflow in {clean(where)}"
@@ -195,7 +194,7 @@ def _type(param: Param) -> str:
 def example_value(param: Param) -> Any:
     """A plausible value other than the default, within the schema's bounds."""
     schema, default = param.schema, param.default if param.has_default else None
-    if "enum" in schema and schema["enum"]:
+    if schema.get("enum"):
         others = [choice for choice in schema["enum"] if choice != default]
         return (others or schema["enum"])[0]
     kind = param.type
@@ -245,6 +244,8 @@ def sweep_example(info: WorkflowInfo, prog: str) -> str | None:
             if first == second or not isinstance(first, int | float | str):
                 continue
             values = f"{clean(first)},{clean(second)}"
-            rest = [_override(p, example_value(p)) for p in info.params if p.required and p != param]
+            rest = [
+                _override(p, example_value(p)) for p in info.params if p.required and p != param
+            ]
             return " ".join([prog, shlex.quote(f"params.{param.name}={values}"), *rest])
     return None

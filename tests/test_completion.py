@@ -89,7 +89,9 @@ def test_param_keys_complete_from_the_workflows_params(complete) -> None:
 
 def test_launch_and_run_ids_complete_most_recent_first(complete, project: Path) -> None:
     conf = project / "conf"
-    first = runner.launch("add", ["params.a=1,2", "launcher=sequential"], config_dir=conf, progress=False)
+    first = runner.launch(
+        "add", ["params.a=1,2", "launcher=sequential"], config_dir=conf, progress=False
+    )
     second = runner.launch("add", ["launcher=sequential"], config_dir=conf, progress=False)
     for command in ("status", "logs", "cancel"):
         offered = complete(f"runner {command} ")
