@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from runner import cli_completion as completion
-from runner.cli_help import RunCommand, wants_help
+from runner.cli_help import FileCommand, RunCommand
 from runner.errors import EXIT_CODES, LaunchCancelled, RunnerError, RunsFailed, UsageError
 from runner.printable import clean_lines, clipped
 
@@ -243,6 +243,7 @@ def run(
 
 
 @cli.command(
+    cls=FileCommand,
     name="run-file",
     hidden=True,
     epilog=EPILOG,
@@ -275,11 +276,6 @@ def run_file(
         cli_file.list_workflows(path, found)
         return
     workflow = pyfile.pick(path, found, rest[0])
-    if wants_help(rest[1:]):
-        from runner.cli_help import show_file_help
-
-        show_file_help(click.get_current_context(), workflow, prog=f"runner {path} {rest[0]}")
-        return
     inputs = cli_file.inputs_of(workflow, rest[1:], prog=f"runner run {path} {rest[0]}")
     dump_snippet = options.pop("dump_snippet")
     detach = options.pop("detach") or not options["wait"]

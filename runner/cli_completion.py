@@ -44,7 +44,7 @@ def conf_dirs(config_dir: str | None = None) -> list[Path]:
 
     builtin = find_spec("runner.conf")  # an empty package: its folder is the built-in conf
     if builtin is not None and builtin.submodule_search_locations:
-        dirs.append(Path(list(builtin.submodule_search_locations)[0]))
+        dirs.append(Path(next(iter(builtin.submodule_search_locations))))
     return dirs
 
 

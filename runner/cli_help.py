@@ -78,14 +78,33 @@ def _target(command: click.Command, ctx: click.Context, args: list[str]) -> str 
     return None
 
 
-def show_file_help(ctx: click.Context, workflow: Any, prog: str) -> None:
-    """`runner FILE.py WORKFLOW --help`: that workflow's params, then the command's options."""
-    from runner import catalog
+class FileCommand(click.Command):
+    """`runner [run] FILE.py WORKFLOW --help`: that workflow's params, its inputs' options,
+    then the general options."""
 
-    formatter = ctx.make_formatter()
-    write(formatter, catalog.Described(catalog.describe_workflow(workflow)), prog=prog)
-    ctx.command.format_options(ctx, formatter)
-    click.echo(formatter.getvalue().rstrip("\n"))
+    def invoke(self, ctx: click.Context) -> Any:
+        args = ctx.params.get("args") or ()
+        if len(args) < 2 or not wants_help(args[2:]):
+            return super().invoke(ctx)
+        from runner import catalog, cli_file, pyfile
+
+        path = Path(args[0])
+        _, found = pyfile.workflows_in(path)
+        workflow = pyfile.pick(path, found, args[1])
+        prog = f"{ctx.find_root().info_name} {args[0]} {args[1]}"
+        formatter = ctx.make_formatter()
+        write(formatter, catalog.Described(catalog.describe_workflow(workflow)), prog=prog)
+        inputs = cli_file.input_command(workflow)
+        records = [
+            record
+            for param in inputs.get_params(ctx)
+            if param.name != "help" and (record := param.get_help_record(ctx))
+        ]
+        with formatter.section("Inputs (or params.NAME=VALUE; a trailing - reads them from stdin)"):
+            formatter.write_dl(records)
+        self.format_options(ctx, formatter)
+        click.echo(formatter.getvalue().rstrip("\n"))
+        return None
 
 
 def write(formatter: click.HelpFormatter, described: Described, *, prog: str) -> None:
