@@ -83,7 +83,7 @@ class FileCommand(click.Command):
     then the general options."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        args = ctx.params.get("args") or ()
+        args: tuple[str, ...] = tuple(ctx.params.get("args") or ())
         if len(args) < 2 or not wants_help(args[2:]):
             return super().invoke(ctx)
         from runner import catalog, cli_file, pyfile
