@@ -77,7 +77,7 @@ class DefaultRunGroup(click.Group):
         found = super().shell_complete(ctx, incomplete)
         if not incomplete.startswith("-"):
             found += completion.first_word_or_override(incomplete)
-        return found
+        return completion.or_files(found, incomplete)
 
 
 def _is_python_file(arg: str) -> bool:

@@ -157,9 +157,13 @@ def first_word(incomplete: str, config_dir: str | None = None) -> list[Any]:
     dirs = conf_dirs(config_dir)
     found = _workflow_items(dirs, incomplete)
     found += _items(group_options(dirs).get(PRESET_GROUP, []), incomplete)
-    if not found or "/" in incomplete or "." in incomplete:
-        found.append(CompletionItem(incomplete, type="file"))
     return found
+
+
+def or_files(found: list[Any], incomplete: str) -> list[Any]:
+    """What was found, or else the shell's own file names (a run file, FILE.py): bash drops
+    every other completion once it is told to complete files."""
+    return found or [CompletionItem(incomplete, type="file")]
 
 
 def _workflow_items(dirs: list[Path], incomplete: str, prefix: str = "") -> list[Any]:
@@ -208,7 +212,8 @@ def overrides(ctx: click.Context, param: click.Parameter, incomplete: str) -> li
     """`runner [run|show] TARGET OVERRIDES`: the target first; then `group=option`,
     `params.KEY=` (the target's params) and a param's values when they are few."""
     words = list(ctx.params.get(param.name or "args") or ())
-    return arguments(words, incomplete, ctx.params.get("config_dir"))
+    found = arguments(words, incomplete, ctx.params.get("config_dir"))
+    return or_files(found, incomplete) if _target(words) is None else found
 
 
 def arguments(words: list[str], incomplete: str, config_dir: str | None = None) -> list[Any]:
@@ -238,11 +243,17 @@ def arguments(words: list[str], incomplete: str, config_dir: str | None = None) 
         and f"{sign}{group}={option}".startswith(incomplete)
     ]
     if target and ("params.".startswith(bare) or bare.startswith("params.")):
-        found += [
-            CompletionItem(f"{sign}params.{p.name}=", help=p.description or p.type)
+        keys = [
+            (f"{sign}params.{p.name}=", p)
             for p in _params(target, config_dir)
             if f"{sign}params.{p.name}=".startswith(incomplete)
         ]
+        found += [CompletionItem(key, help=p.description or p.type) for key, p in keys]
+        if len(keys) == 1 and keys[0][1].has_default:
+            # With its default as a second choice, a shell completes the key without the
+            # space it puts after a word it completed whole (bash has no other way).
+            key, param = keys[0]
+            found.append(CompletionItem(f"{key}{_json(param.default)}", help="its default"))
     return found
 
 
@@ -349,7 +360,8 @@ class RunnerBashComplete(BashComplete):
         words: list[str] = []
         glue = False
         for word in [*args, incomplete]:
-            if words and (glue or word in WORD_BREAKS):
+            # (an empty last word after `=` is a new word: a space was typed after the `=`)
+            if words and ((glue and word) or word in WORD_BREAKS):
                 words[-1] += word
             else:
                 words.append(word)

@@ -45,6 +45,19 @@ def complete(project: Path, home: Path, monkeypatch: pytest.MonkeyPatch, capsys)
 
 def test_first_word_completes_commands_without_the_help(complete) -> None:
     assert complete("runner st") == ["status", "store", "stubborn"]
+    assert complete("runner stat") == ["status"]
+
+
+def test_files_are_completed_when_nothing_else_is(complete, monkeypatch, capsys) -> None:
+    """The shell completes file names then (a run file, FILE.py); bash would drop every
+    other completion given with them."""
+    assert complete("runner proj/mypkg/fl") == ["proj/mypkg/fl"]
+    assert complete("runner run proj/") == ["proj/"]
+    monkeypatch.setenv("COMP_WORDS", "runner proj/mypkg/fl")
+    monkeypatch.setenv("COMP_CWORD", "1")
+    with pytest.raises(SystemExit):
+        cli.main([])
+    assert capsys.readouterr().out == "file,proj/mypkg/fl\n"
 
 
 def test_first_word_completes_declared_and_decorated_workflows_and_saved_definitions(
@@ -80,11 +93,18 @@ def test_config_group_options_complete(complete) -> None:
 
 def test_param_keys_complete_from_the_workflows_params(complete) -> None:
     assert complete("runner train params.") == ["params.lr=", "params.width=", "params.epochs="]
-    assert complete("runner scale params.f") == ["params.factor="]
-    assert complete("runner show train params.e") == ["params.epochs="]
+    # one key left: its default too, so that bash completes `params.factor=` with no space
+    assert complete("runner scale params.f") == ["params.factor=", "params.factor=2.0"]
+    assert complete("runner show train params.e") == ["params.epochs=", "params.epochs=10"]
+    after_a_space = complete("runner train params.epochs = ")  # bash: a new word after `=`
+    assert "launcher=local" in after_a_space and "10" not in after_a_space
+    assert complete("runner train params.epochs =") == ["10"]
     # a saved run definition: its workflow's params
     assert complete("runner nightly params.") == ["params.a=", "params.b="]
-    assert complete("runner +workflow=shout params.", shell="zsh") == ["params.word="]
+    assert complete("runner +workflow=shout params.", shell="zsh") == [
+        "params.word=",
+        "params.word=hi",
+    ]
 
 
 def test_launch_and_run_ids_complete_most_recent_first(complete, project: Path) -> None:
