@@ -77,6 +77,7 @@ def test_workflow_versions_complete_after_a_colon(complete) -> None:
 
 
 def test_options_complete(complete) -> None:
+    assert complete("runner --") == ["--version", "--help"]
     assert complete("runner train --re") == ["--repeat", "--retries"]
     assert complete("runner status --j") == ["--json"]
 
@@ -108,6 +109,7 @@ def test_param_keys_complete_from_the_workflows_params(complete) -> None:
 
 
 def test_launch_and_run_ids_complete_most_recent_first(complete, project: Path) -> None:
+    assert complete("runner status ") == []  # no store yet
     conf = project / "conf"
     first = runner.launch(
         "add", ["params.a=1,2", "launcher=sequential"], config_dir=conf, progress=False
@@ -123,18 +125,6 @@ def test_launch_and_run_ids_complete_most_recent_first(complete, project: Path) 
     assert complete(f"runner rerun {first.runs[1].id[:6]}") == [first.runs[1].id]
     assert complete(f"runner compare {first.id[:8]}") == [first.id]
     assert complete("runner status x[") == []
-
-
-def test_nothing_is_offered_without_a_store(complete) -> None:
-    assert complete("runner status ") == []
-
-
-@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
-def test_the_shell_scripts_are_clicks(project, home, shell, monkeypatch, capsys) -> None:
-    monkeypatch.setenv("_RUNNER_COMPLETE", f"{shell}_source")
-    with pytest.raises(SystemExit):
-        cli.main([])
-    assert "_RUNNER_COMPLETE" in capsys.readouterr().out
 
 
 def test_completing_through_the_real_command_imports_no_hydra(project, home, tmp_path) -> None:
