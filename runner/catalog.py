@@ -94,7 +94,7 @@ class PresetInfo:
     description: str
     error: str | None = None
     label: str = ""  # where it is: "preset 'nightly' (.../run/nightly.yaml)"
-    fields: dict[str, Any] = field(default_factory=dict)  # what it sets, workflow apart
+    fields: dict[str, Any] = field(default_factory=dict)  # what it sets (sweep too), not workflow
 
 
 @dataclass
@@ -196,7 +196,7 @@ def describe(
             workflow=document.workflow,
             description=str(document.data.get("notes") or document.data.get("name") or ""),
             label=document.label,
-            fields=document.fields,
+            fields={**document.fields, **({"sweep": document.sweep} if document.sweep else {})},
         )
         if document.workflow is None:
             raise DefinitionError(f"{document.label} names no workflow")

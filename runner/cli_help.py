@@ -133,8 +133,11 @@ def render(info: WorkflowInfo, preset: PresetInfo | None, *, prog: str, width: i
 
     if preset is not None:
         say(f"{preset.label or preset.name}: launches workflow {preset.workflow} and sets:")
-        for key, value in _flat(preset.fields):
+        sweep = preset.fields.get("sweep") or {}
+        for key, value in _flat({k: v for k, v in preset.fields.items() if k != "sweep"}):
             say(f"{key}: {clean(value)}", indent=4)
+        for key, value in sweep.items() if isinstance(sweep, dict) else ():
+            say(f"{key}: {clean(value)}  (a sweep)", indent=4)
         say()
     if info.description:
         say(clean(info.description))
@@ -153,7 +156,10 @@ def render(info: WorkflowInfo, preset: PresetInfo | None, *, prog: str, width: i
         table.add_column("description", overflow="fold", ratio=1)
         for param in info.params:
             default = clean(param.default) if param.has_default else "required"
-            if isinstance(set_here, dict) and param.name in set_here:
+            swept = (preset.fields.get("sweep") or {}) if preset is not None else {}
+            if isinstance(swept, dict) and f"params.{param.name}" in swept:
+                default = f"{clean(swept[f'params.{param.name}'])} (swept)"
+            elif isinstance(set_here, dict) and param.name in set_here:
                 default = f"{clean(set_here[param.name])} (set by {preset.name})"  # type: ignore[union-attr]
             table.add_row(
                 Text(clean(param.name)),

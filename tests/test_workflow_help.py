@@ -106,6 +106,9 @@ def test_a_saved_definitions_help_shows_its_workflow_and_what_it_sets(helped) ->
     assert "    repeat: 2\n" in out and "    params.a: 100\n" in out
     assert _rows(out)["a"] == ["integer", "100", "(set", "by", "nightly)"]
     assert "runner nightly params.a=1000" in out
+    swept = helped("pi_sweep", "--help")  # runner's own: it sweeps
+    assert "    params.samples: 1000,10000,100000  (a sweep)\n" in swept
+    assert _rows(swept)["samples"][:3] == ["integer", "1000,10000,100000", "points"]
 
 
 def test_a_registered_versions_help(helped) -> None:
