@@ -100,6 +100,11 @@ def test_param_keys_complete_from_the_workflows_params(complete) -> None:
     after_a_space = complete("runner train params.epochs = ")  # bash: a new word after `=`
     assert "launcher=local" in after_a_space and "10" not in after_a_space
     assert complete("runner train params.epochs =") == ["10"]
+    assert complete("runner typed params.flag=", shell="zsh") == [
+        "params.flag=true",
+        "params.flag=false",
+    ]
+    assert complete("runner typed params.count =") == ["2"]  # its default
     # a saved run definition: its workflow's params
     assert complete("runner nightly params.") == ["params.a=", "params.b="]
     assert complete("runner +workflow=shout params.", shell="zsh") == [
