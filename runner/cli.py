@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from runner import cli_completion as completion
-from runner.cli_help import FileCommand, RunCommand
+from runner import cli_help
 from runner.errors import EXIT_CODES, LaunchCancelled, RunnerError, RunsFailed, UsageError
 from runner.printable import clean_lines, clipped
 
@@ -69,6 +69,8 @@ class DefaultRunGroup(click.Group):
             args = ["run", *args]
         if args[0] == "run" and any(_is_python_file(arg) for arg in args[1:]):
             args = ["run-file", *args[1:]]
+        if args[0] in ("run", "run-file") and cli_help.wants_help(args[1:]):
+            cli_help.show(ctx, self.commands[args[0]], args[1:])  # a workflow's own help
         return super().parse_args(ctx, args)
 
     def shell_complete(self, ctx: click.Context, incomplete: str) -> list[Any]:
@@ -204,7 +206,7 @@ def _launch_options(func: Any) -> Any:
     return _definition_options(func)
 
 
-@cli.command(cls=RunCommand, epilog=EPILOG)
+@cli.command(epilog=EPILOG)
 @click.argument("args", nargs=-1, shell_complete=completion.guarded(completion.overrides))
 @_launch_options
 def run(
@@ -243,7 +245,6 @@ def run(
 
 
 @cli.command(
-    cls=FileCommand,
     name="run-file",
     hidden=True,
     epilog=EPILOG,

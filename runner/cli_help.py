@@ -18,57 +18,49 @@ if TYPE_CHECKING:
     from runner.catalog import Described, Param, PresetInfo, WorkflowInfo
 
 HELP_WORDS = ("-h", "--help")
-# Where `runner run`'s --help finds the target it describes, and --config-dir (set as it
-# parses: click answers --help before the command's other params are processed).
-TARGET = "runner.help_target"
-CONFIG_DIR = "runner.help_config_dir"
 
 
 def wants_help(args: list[str] | tuple[str, ...]) -> bool:
     return any(arg in HELP_WORDS for arg in args)
 
 
-class RunCommand(click.Command):
-    """`runner run`: with a target, `--help` describes that workflow (or saved definition)
-    before the general options."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if not ctx.resilient_parsing and wants_help(args):
-            target = _target(self, ctx, args)
-            if target:
-                ctx.meta[TARGET] = target
-        return super().parse_args(ctx, args)
-
-    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        target = ctx.meta.get(TARGET)
-        if not target:
-            super().format_help(ctx, formatter)
+def show(ctx: click.Context, command: click.Command, args: list[str]) -> None:
+    """`runner [run] TARGET ... --help` (`command` is run, or run-file for FILE.py WORKFLOW):
+    print what the target is, its params and examples, then the command's options, and exit.
+    Without a target (or for a run file) it returns, and the command's own help follows."""
+    sub = click.Context(command, info_name=command.name, parent=ctx, **command.context_settings)
+    parser = command.make_parser(sub)
+    parser.ignore_unknown_options = True
+    try:
+        options, _, _ = parser.parse_args(args=list(args))  # click's parse; nothing runs
+    except click.UsageError:
+        return
+    config_dir, words = options.get("config_dir"), options.get("args")
+    config_dir = config_dir if isinstance(config_dir, str) else None
+    words = list(words) if isinstance(words, list | tuple) else []  # else click's "not given"
+    formatter = sub.make_formatter()
+    if command.name == "run-file":
+        if len(words) < 2 or not wants_help(words[2:]):
+            return
+        _file_help(sub, formatter, words[0], words[1])
+    else:
+        target = _target(words)
+        if target is None:
             return
         from runner import catalog
 
-        described = catalog.describe(target, config_dir=ctx.meta.get(CONFIG_DIR))
-        write(formatter, described, prog=f"{ctx.find_root().info_name} {target}")
-        self.format_options(ctx, formatter)
-        self.format_epilog(ctx, formatter)
+        described = catalog.describe(target, config_dir=config_dir)
+        write(formatter, described, prog=f"{ctx.info_name} {target}")
+    command.format_options(sub, formatter)
+    command.format_epilog(sub, formatter)
+    click.echo(formatter.getvalue().rstrip("\n"))
+    ctx.exit(0)
 
 
-def _parsed(command: click.Command, ctx: click.Context, args: list[str]) -> Any:
-    """click's own parse of ARGS: {param name: value as typed}, no callback run."""
-    parser = command.make_parser(ctx)
-    parser.ignore_unknown_options = True
-    return parser.parse_args(args=list(args))
-
-
-def _target(command: click.Command, ctx: click.Context, args: list[str]) -> str | None:
-    """The target among ARGS: the first positional that is not an override, or the value of
+def _target(words: list[str]) -> str | None:
+    """The target among the arguments: the first that is not an override, or the value of
     a `workflow=`/`+workflow=` or `+run=` override. A run file is described generically."""
-    try:
-        options, _, _ = _parsed(command, ctx, args)
-    except click.UsageError:
-        return None
-    config_dir, words = options.get("config_dir"), options.get("args")
-    ctx.meta[CONFIG_DIR] = config_dir if isinstance(config_dir, str) else None
-    for arg in words if isinstance(words, list | tuple) else ():  # else click's "not given"
+    for arg in words:
         key, sep, value = arg.lstrip("+").partition("=")
         if sep and key in ("workflow", "run") and value:
             return str(value)
@@ -78,33 +70,22 @@ def _target(command: click.Command, ctx: click.Context, args: list[str]) -> str 
     return None
 
 
-class FileCommand(click.Command):
-    """`runner [run] FILE.py WORKFLOW --help`: that workflow's params, its inputs' options,
-    then the general options."""
+def _file_help(ctx: click.Context, formatter: click.HelpFormatter, file: str, name: str) -> None:
+    """FILE.py WORKFLOW: the workflow's params and examples, then its inputs' options."""
+    from runner import catalog, cli_file, pyfile
 
-    def invoke(self, ctx: click.Context) -> Any:
-        args: tuple[str, ...] = tuple(ctx.params.get("args") or ())
-        if len(args) < 2 or not wants_help(args[2:]):
-            return super().invoke(ctx)
-        from runner import catalog, cli_file, pyfile
-
-        path = Path(args[0])
-        _, found = pyfile.workflows_in(path)
-        workflow = pyfile.pick(path, found, args[1])
-        prog = f"{ctx.find_root().info_name} {args[0]} {args[1]}"
-        formatter = ctx.make_formatter()
-        write(formatter, catalog.Described(catalog.describe_workflow(workflow)), prog=prog)
-        inputs = cli_file.input_command(workflow)
-        records = [
-            record
-            for param in inputs.get_params(ctx)
-            if param.name != "help" and (record := param.get_help_record(ctx))
-        ]
-        with formatter.section("Inputs (or params.NAME=VALUE; a trailing - reads them from stdin)"):
-            formatter.write_dl(records)
-        self.format_options(ctx, formatter)
-        click.echo(formatter.getvalue().rstrip("\n"))
-        return None
+    path = Path(file)
+    _, found = pyfile.workflows_in(path)
+    workflow = pyfile.pick(path, found, name)
+    prog = f"{ctx.find_root().info_name} {file} {name}"
+    write(formatter, catalog.Described(catalog.describe_workflow(workflow)), prog=prog)
+    records = [
+        record
+        for param in cli_file.input_command(workflow).get_params(ctx)
+        if param.name != "help" and (record := param.get_help_record(ctx))
+    ]
+    with formatter.section("Inputs (or params.NAME=VALUE; a trailing - reads them from stdin)"):
+        formatter.write_dl(records)
 
 
 def write(formatter: click.HelpFormatter, described: Described, *, prog: str) -> None:
