@@ -546,7 +546,7 @@ def list_(config_dir: str | None, versions: bool, as_json: bool) -> None:
 
 
 @cli.command(epilog=EPILOG)
-@click.argument("workflow")
+@click.argument("workflow", shell_complete=completion.guarded(completion.workflow_ids))
 @click.option("--config-dir", type=click.Path(file_okay=False), help="Project config dir.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the version.")
 def register(workflow: str, config_dir: str | None, quiet: bool) -> None:
@@ -591,7 +591,11 @@ def status(ids: tuple[str, ...], limit: int, quiet: bool, as_json: bool) -> None
 
 @cli.command(epilog=EPILOG)
 @click.argument("launch_ids", nargs=-1, shell_complete=completion.guarded(completion.launch_ids))
-@click.option("--workflow", help="Compare the launches of this workflow id.")
+@click.option(
+    "--workflow",
+    help="Compare the launches of this workflow id.",
+    shell_complete=completion.guarded(completion.workflow_ids),
+)
 @click.option("--tag", help="Compare the launches with this tag.")
 @click.option("--last", type=click.IntRange(min=1), help="Only the N most recent launches.")
 @click.option(

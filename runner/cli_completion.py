@@ -310,6 +310,11 @@ RUNS = (
 )
 
 
+def workflow_ids(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Workflow ids (and ID:VERSION once a `:` is typed)."""
+    return _workflow_items(conf_dirs(ctx.params.get("config_dir")), incomplete)
+
+
 def launch_ids(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
     """Recent launch ids starting with what is typed."""
     return _store_ids(LAUNCHES, incomplete)

@@ -68,6 +68,8 @@ def test_first_word_completes_declared_and_decorated_workflows_and_saved_definit
     assert complete("runner sho") == ["show", "shout"]  # its id given to the decorator
     assert complete("runner ni") == ["nightly"]  # conf/run/nightly.yaml
     assert complete("runner run ni") == ["nightly"]
+    assert complete("runner register sc") == ["scale"]
+    assert complete("runner compare --workflow tr") == ["train"]
 
 
 def test_workflow_versions_complete_after_a_colon(complete) -> None:
