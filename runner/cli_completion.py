@@ -21,6 +21,8 @@ from typing import Any
 import click
 from click.shell_completion import BashComplete, CompletionItem, add_completion_class
 
+from runner.cli_help import target_of
+
 WORKFLOW_GROUP = "workflow"
 PRESET_GROUP = "run"
 RECENT = 50  # ids offered at most: the most recent ones matching what is typed
@@ -183,17 +185,6 @@ def _workflow_items(dirs: list[Path], incomplete: str, prefix: str = "") -> list
     )
 
 
-def _target(words: list[str]) -> str | None:
-    """The workflow or saved run definition the words typed so far launch."""
-    for word in words:
-        key, sep, value = word.lstrip("+").partition("=")
-        if sep and key in (WORKFLOW_GROUP, PRESET_GROUP):
-            return value
-        if not sep and not word.startswith(("-", "~", "+")):
-            return word
-    return None
-
-
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
     """A user's module may print as it is imported: nothing but completions reaches stdout."""
@@ -213,12 +204,12 @@ def overrides(ctx: click.Context, param: click.Parameter, incomplete: str) -> li
     `params.KEY=` (the target's params) and a param's values when they are few."""
     words = list(ctx.params.get(param.name or "args") or ())
     found = arguments(words, incomplete, ctx.params.get("config_dir"))
-    return or_files(found, incomplete) if _target(words) is None else found
+    return or_files(found, incomplete) if target_of(words) is None else found
 
 
 def arguments(words: list[str], incomplete: str, config_dir: str | None = None) -> list[Any]:
     """What may follow WORDS, the arguments of `runner run` typed so far."""
-    target = _target(words)
+    target = target_of(words)
     sign = incomplete[: len(incomplete) - len(incomplete.lstrip("+~"))]
     bare = incomplete[len(sign) :]
     key, sep, _value = bare.partition("=")
@@ -238,9 +229,7 @@ def arguments(words: list[str], incomplete: str, config_dir: str | None = None) 
         CompletionItem(f"{sign}{group}={option}")
         for group, options in groups.items()
         for option in options
-        if group != WORKFLOW_GROUP
-        and f"{sign}{group}=".startswith(incomplete[: len(group) + 1])
-        and f"{sign}{group}={option}".startswith(incomplete)
+        if group != WORKFLOW_GROUP and f"{sign}{group}={option}".startswith(incomplete)
     ]
     if target and ("params.".startswith(bare) or bare.startswith("params.")):
         keys = [

@@ -44,9 +44,9 @@ def show(ctx: click.Context, command: click.Command, args: list[str]) -> None:
             return
         _file_help(sub, formatter, words[0], words[1])
     else:
-        target = _target(words)
-        if target is None:
-            return
+        target = target_of(words)
+        if target is None or Path(target).suffix in (".yaml", ".yml", ".json"):
+            return  # a run file: the command's own help
         from runner import catalog
 
         described = catalog.describe(target, config_dir=config_dir)
@@ -57,16 +57,16 @@ def show(ctx: click.Context, command: click.Command, args: list[str]) -> None:
     ctx.exit(0)
 
 
-def _target(words: list[str]) -> str | None:
-    """The target among the arguments: the first that is not an override, or the value of
-    a `workflow=`/`+workflow=` or `+run=` override. A run file is described generically."""
+def target_of(words: list[str]) -> str | None:
+    """What the arguments of `runner run` launch: the first that is not an override or an
+    option (a workflow, a saved run definition, a run file), or the value of a
+    `workflow=`/`+workflow=` or `+run=` override."""
     for arg in words:
         key, sep, value = arg.lstrip("+").partition("=")
         if sep and key in ("workflow", "run") and value:
-            return str(value)
+            return value
         if not sep and not arg.startswith(("~", "+", "-")):
-            suffix = Path(arg).suffix
-            return None if suffix in (".yaml", ".yml", ".json", ".py") else str(arg)
+            return arg
     return None
 
 
