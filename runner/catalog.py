@@ -25,6 +25,7 @@ class Param:
     default: Any = None
     has_default: bool = False
     required: bool = False
+    description: str = ""  # the schema's description, else the docstring's for this argument
 
     @property
     def type(self) -> str:
@@ -92,6 +93,16 @@ class PresetInfo:
     workflow: str | None
     description: str
     error: str | None = None
+    label: str = ""  # where it is: "preset 'nightly' (.../run/nightly.yaml)"
+    fields: dict[str, Any] = field(default_factory=dict)  # what it sets (sweep too), not workflow
+
+
+@dataclass
+class Described:
+    """What `runner TARGET --help` describes: a workflow, and the preset that names it."""
+
+    workflow: WorkflowInfo
+    preset: PresetInfo | None = None
 
 
 def workflows(
@@ -126,27 +137,72 @@ def presets(*, config_dir: str | Path | None = None) -> list[PresetInfo]:
 def describe_workflows(space: ConfigSpace, *, params: bool = True) -> list[WorkflowInfo]:
     """`params=False` leaves out what only importing each entrypoint tells (the schema of a
     signature, its defaults, the source line), for listings that do not show them."""
-    from runner.entrypoints import latest, version_key
+    from runner.entrypoints import latest
 
-    found = []
-    for workflow_id, versions in sorted(space.workflows().items()):
-        newest = latest(versions)
-        info = WorkflowInfo(
-            id=workflow_id,
-            version=newest.version,
-            versions=sorted(versions, key=version_key, reverse=True),
-            registered=[],
-            kind="python" if newest.option == "" else "declared",
-            description=newest.description,
-            entrypoint=newest.entrypoint,
-            source=newest.source,
-            line=None,
-            params_schema=None,
+    return [
+        describe_workflow(latest(versions), versions=list(versions), params=params)
+        for _, versions in sorted(space.workflows().items())
+    ]
+
+
+def describe_workflow(
+    workflow: Workflow, *, versions: list[str] | None = None, params: bool = True
+) -> WorkflowInfo:
+    """One workflow, from its declaration (and, with `params`, its imported entrypoint)."""
+    from runner.entrypoints import version_key
+
+    info = WorkflowInfo(
+        id=workflow.id,
+        version=workflow.version,
+        versions=sorted(versions or [workflow.version], key=version_key, reverse=True),
+        registered=[],
+        kind="python" if workflow.option == "" else "declared",
+        description=workflow.description,
+        entrypoint=workflow.entrypoint,
+        source=workflow.source,
+        line=None,
+        params_schema=None,
+    )
+    if params:
+        _describe_params(info, workflow)
+    return info
+
+
+def describe(
+    target: str, *, config_dir: str | Path | None = None, home: str | Path | None = None
+) -> Described:
+    """The workflow TARGET launches, as a launch resolves it: WORKFLOW[:VERSION], a
+    registered version (WORKFLOW:rXXXXXXXXXXXX), or a saved run definition, which is
+    described with the workflow it names."""
+    from runner.composer import Project, config_space
+    from runner.snapshots import PREFIX, checkout
+
+    workflow_id, _, version = target.partition(":")
+    if version.startswith(PREFIX) and len(version) == 13:
+        store = Store.existing(home)
+        found = checkout(store, workflow_id, version) if store else None
+        if found is None:
+            raise DefinitionError(
+                f"workflow '{workflow_id}' has no registered version '{version}'"
+                " (runner list --versions shows them)"
+            )
+        return Described(describe_workflow(found[0]))
+    with config_space(Project.find(config_dir)) as space:
+        if target not in space.presets():
+            return Described(describe_workflow(space.resolve_workflow(target)))
+        document = space.preset(target)
+        preset = PresetInfo(
+            name=target,
+            workflow=document.workflow,
+            description=str(document.data.get("notes") or document.data.get("name") or ""),
+            label=document.label,
+            fields={**document.fields, **({"sweep": document.sweep} if document.sweep else {})},
         )
-        if params:
-            _describe_params(info, newest)
-        found.append(info)
-    return found
+        if document.workflow is None:
+            raise DefinitionError(f"{document.label} names no workflow")
+    # Its workflow may be registered, or declared: resolved as the preset's launch would be.
+    described = describe(document.workflow, config_dir=config_dir, home=home)
+    return Described(described.workflow, preset)
 
 
 def describe_presets(space: ConfigSpace) -> list[PresetInfo]:
@@ -183,6 +239,7 @@ def _describe_params(info: WorkflowInfo, workflow: Workflow) -> None:
     from runner.entrypoints import import_entrypoint
     from runner.inputs import signature_defaults, signature_schema
 
+    func: Any = None
     try:
         func = import_entrypoint(workflow)
     except RunnerError as exc:
@@ -203,18 +260,40 @@ def _describe_params(info: WorkflowInfo, workflow: Workflow) -> None:
     schema = info.params_schema or {}
     properties = schema.get("properties", {}) if isinstance(schema, dict) else {}
     required = set(schema.get("required", [])) if isinstance(schema, dict) else set()
+    documented = _documented(func) if func is not None else {}
     for name in dict.fromkeys([*properties, *defaults]):
         sub = properties.get(name, {})
+        sub = sub if isinstance(sub, dict) else {}
         has_default = name in defaults or "default" in sub
         info.params.append(
             Param(
                 name=name,
-                schema=sub if isinstance(sub, dict) else {},
-                default=defaults.get(name, sub.get("default") if isinstance(sub, dict) else None),
+                schema=sub,
+                default=defaults.get(name, sub.get("default")),
                 has_default=has_default,
                 required=name in required and not has_default,
+                description=str(sub.get("description") or documented.get(name, "")),
             )
         )
+
+
+def _documented(func: Any) -> dict[str, str]:
+    """Each argument's description in the function's docstring (Google, numpydoc, reST or
+    epydoc style), by name."""
+    import docstring_parser
+
+    text = inspect.getdoc(func)
+    if not text:
+        return {}
+    try:
+        parsed = docstring_parser.parse(text)
+    except docstring_parser.ParseError:
+        return {}
+    return {
+        param.arg_name: " ".join((param.description or "").split())
+        for param in parsed.params
+        if param.arg_name
+    }
 
 
 def registered_versions(home: str | Path | None) -> dict[str, list[str]]:

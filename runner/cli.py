@@ -13,6 +13,8 @@ from typing import Any
 
 import click
 
+from runner import cli_completion as completion
+from runner import cli_help
 from runner.errors import EXIT_CODES, LaunchCancelled, RunnerError, RunsFailed, UsageError
 from runner.pipes import survive_closed_readers
 from runner.printable import clean_lines, clipped
@@ -59,6 +61,8 @@ class DefaultRunGroup(click.Group):
     """`runner ARGS` means `runner run ARGS` unless ARGS starts with a command name."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args and ctx.resilient_parsing:  # completing the first word
+            return super().parse_args(ctx, args)
         if not args:
             click.echo(ctx.get_help())
             ctx.exit(0)
@@ -66,15 +70,34 @@ class DefaultRunGroup(click.Group):
             args = ["run", *args]
         if args[0] == "run" and any(_is_python_file(arg) for arg in args[1:]):
             args = ["run-file", *args[1:]]
+        if args[0] in ("run", "run-file") and cli_help.wants_help(args[1:]):
+            cli_help.show(ctx, self.commands[args[0]], args[1:])  # a workflow's own help
         return super().parse_args(ctx, args)
+
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[Any]:
+        """The first word: a command, or what `runner run` takes first (a workflow id, a saved
+        run definition, a file)."""
+        found = super().shell_complete(ctx, incomplete)
+        if not incomplete.startswith("-"):
+            found += completion.first_word_or_override(incomplete)
+        return completion.or_files(found, incomplete)
 
 
 def _is_python_file(arg: str) -> bool:
     return arg.endswith(".py") and not arg.startswith("-") and "=" not in arg
 
 
+COMPLETION_EPILOG = """\b
+Shell completion:
+  eval "$(_RUNNER_COMPLETE=bash_source runner)"   in ~/.bashrc
+  eval "$(_RUNNER_COMPLETE=zsh_source runner)"    in ~/.zshrc
+  _RUNNER_COMPLETE=fish_source runner | source    in config.fish"""
+
+
 @click.group(
-    cls=DefaultRunGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]}
+    cls=DefaultRunGroup,
+    epilog=EPILOG + "\n\n" + COMPLETION_EPILOG,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.version_option(package_name="runner-launch", prog_name="runner")
 def cli() -> None:
@@ -185,7 +208,7 @@ def _launch_options(func: Any) -> Any:
 
 
 @cli.command(epilog=EPILOG)
-@click.argument("args", nargs=-1)
+@click.argument("args", nargs=-1, shell_complete=completion.guarded(completion.overrides))
 @_launch_options
 def run(
     args: tuple[str, ...],
@@ -276,7 +299,7 @@ def run_file(
 
 
 @cli.command(epilog=EPILOG)
-@click.argument("launch_id")
+@click.argument("launch_id", shell_complete=completion.guarded(completion.launch_ids))
 @click.option("-q", "--quiet", is_flag=True, help="Print only run ids.")
 @click.option("--json", "as_json", is_flag=True, help="Print pretty JSON.")
 def resume(launch_id: str, quiet: bool, as_json: bool) -> None:
@@ -287,7 +310,7 @@ def resume(launch_id: str, quiet: bool, as_json: bool) -> None:
 
 
 @cli.command(epilog=EPILOG)
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=completion.guarded(completion.run_ids))
 @click.option("-q", "--quiet", is_flag=True, help="Print only the new run's id.")
 @click.option("--json", "as_json", is_flag=True, help="Print pretty JSON.")
 def rerun(run_id: str, quiet: bool, as_json: bool) -> None:
@@ -298,7 +321,7 @@ def rerun(run_id: str, quiet: bool, as_json: bool) -> None:
 
 
 @cli.command(epilog=EPILOG)
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=completion.guarded(completion.any_ids))
 @click.option(
     "-f", "--follow", is_flag=True, help="Keep printing while the run (a launch's first) runs."
 )
@@ -357,7 +380,7 @@ WAIT_EPILOG = (
 
 
 @cli.command(epilog=WAIT_EPILOG)
-@click.argument("launch_id")
+@click.argument("launch_id", shell_complete=completion.guarded(completion.launch_ids))
 @click.option(
     "--poll-interval",
     type=FiniteFloat(min=0.01),
@@ -391,7 +414,9 @@ def wait(
 
 
 @cli.command(epilog=EPILOG)
-@click.argument("ids", nargs=-1, required=True)
+@click.argument(
+    "ids", nargs=-1, required=True, shell_complete=completion.guarded(completion.any_ids)
+)
 @click.option("--json", "as_json", is_flag=True, help="Print pretty JSON.")
 def cancel(ids: tuple[str, ...], as_json: bool) -> None:
     """Cancel launches or runs (IDS, prefixes work), whichever process runs them: pending runs
@@ -484,7 +509,7 @@ def _finish(launch: Any, *, quiet: bool, as_json: bool, dump_snippet: bool = Fal
 
 
 @cli.command(epilog=EPILOG)
-@click.argument("args", nargs=-1)
+@click.argument("args", nargs=-1, shell_complete=completion.guarded(completion.overrides))
 @_definition_options
 @click.option("--schema", is_flag=True, help="Print the workflow's params JSON Schema instead.")
 def show(
@@ -522,7 +547,7 @@ def list_(config_dir: str | None, versions: bool, as_json: bool) -> None:
 
 
 @cli.command(epilog=EPILOG)
-@click.argument("workflow")
+@click.argument("workflow", shell_complete=completion.guarded(completion.workflow_ids))
 @click.option("--config-dir", type=click.Path(file_okay=False), help="Project config dir.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the version.")
 def register(workflow: str, config_dir: str | None, quiet: bool) -> None:
@@ -539,7 +564,7 @@ def register(workflow: str, config_dir: str | None, quiet: bool) -> None:
 
 
 @cli.command(epilog=EPILOG)
-@click.argument("ids", nargs=-1)
+@click.argument("ids", nargs=-1, shell_complete=completion.guarded(completion.any_ids))
 @click.option(
     "-n",
     "--limit",
@@ -566,8 +591,12 @@ def status(ids: tuple[str, ...], limit: int, quiet: bool, as_json: bool) -> None
 
 
 @cli.command(epilog=EPILOG)
-@click.argument("launch_ids", nargs=-1)
-@click.option("--workflow", help="Compare the launches of this workflow id.")
+@click.argument("launch_ids", nargs=-1, shell_complete=completion.guarded(completion.launch_ids))
+@click.option(
+    "--workflow",
+    help="Compare the launches of this workflow id.",
+    shell_complete=completion.guarded(completion.workflow_ids),
+)
 @click.option("--tag", help="Compare the launches with this tag.")
 @click.option("--last", type=click.IntRange(min=1), help="Only the N most recent launches.")
 @click.option(

@@ -201,3 +201,8 @@ def _short(annotation: Any) -> str:
     if isinstance(annotation, type) and not typing.get_args(annotation):
         return annotation.__qualname__
     return re.sub(r"\b[\w.]+\.(\w+)", r"\1", str(annotation)).replace("NoneType", "None")
+
+
+def input_command(workflow: Workflow) -> click.Command:
+    """The command that reads a file's workflow's inputs: one option per parameter."""
+    return _command(resolve_entrypoint(workflow.entrypoint), workflow)
