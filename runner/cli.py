@@ -378,7 +378,7 @@ def wait(
     progress, its table, and the exit code it would have had."""
     from runner import lifecycle, render
 
-    with render.Watch(quiet=quiet, as_json=as_json) as watch:
+    with render.Watch(quiet=quiet, as_json=as_json, run_ids=False) as watch:
         done = lifecycle.wait(
             launch_id,
             poll_interval=poll_interval,
@@ -622,7 +622,7 @@ def compare(
             " in Python, runner.runs(launch=ID, offset=N, limit=M) reads a page"
         )
     table = api.table(found, columns=_list([columns] if columns else []), **options)
-    render.export(table, fmt, output, how="runner compare ... --format csv")
+    render.export(table, fmt, output, how="runner compare ...")
 
 
 @cli.command(epilog=EPILOG)

@@ -156,9 +156,11 @@ def launch_html(launch: Launch) -> str:
 
 
 def runs_text(runs: Sequence[RunRecord]) -> str:
+    from runner.results import one_line
+
     lines = [f"{len(runs)} runs"]
     for run in runs[:MAX_ROWS]:
-        outcome = run.error if run.error else json.dumps(run.shown_result, default=str)
+        outcome = one_line(run.error) if run.error else json.dumps(run.shown_result, default=str)
         lines.append(
             f"  {run.id}  {run.status.value:<9}  {run.workflow_id}:{run.workflow_version}"
             f"  {json.dumps(run.params, default=str)}  {_clip(outcome or '')}"

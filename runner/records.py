@@ -30,6 +30,13 @@ class RunStatus(enum.StrEnum):
     def ok(self) -> bool:
         return self is RunStatus.SUCCEEDED or self is RunStatus.CACHED
 
+    @property
+    def failure(self) -> bool:
+        """The run went wrong (failed, timed out, or its launcher died); cancelled is not."""
+        return self in _FAILURES
+
+
+_FAILURES = frozenset((RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.LOST))
 
 Sets = tuple[tuple[tuple[str, ...], Any], ...]  # (params path, value) of a run's sweep values
 

@@ -66,14 +66,16 @@ def ids(record: LaunchRecord, specs: Sequence[RunSpec]) -> None:
     out.flush()
 
 
-def created(record: LaunchRecord, specs: Sequence[RunSpec]) -> None:
+def created(record: LaunchRecord, specs: Sequence[RunSpec], *, run_ids: bool = True) -> None:
+    """The launch's line, then (`run_ids`) its runs' ids: a wait for a launch made earlier
+    says which launch it follows, the ids having been printed when it was made."""
     what = clean(f"{record.workflow_id}:{record.workflow_version}")
     if record.has_parent:
-        print(f"launch {record.id}: {len(specs)} runs of {what} (seed {record.seed})")
-        for spec in specs[:SHOWN_IDS]:
+        print(f"launch {record.id}: {len(specs):,} runs of {what} (seed {record.seed})")
+        for spec in specs[:SHOWN_IDS] if run_ids else ():
             print(f"  run {spec.id}")
-        if len(specs) > SHOWN_IDS:
-            print(f"  ... and {len(specs) - SHOWN_IDS} more (runner status {record.id[:12]})")
+        if len(specs) > SHOWN_IDS and run_ids:
+            print(f"  ... and {len(specs) - SHOWN_IDS:,} more (runner status {record.id[:12]} -q)")
     else:
         print(f"run {specs[0].id}: {what} (seed {specs[0].seed})")
     sys.stdout.flush()
@@ -81,9 +83,9 @@ def created(record: LaunchRecord, specs: Sequence[RunSpec]) -> None:
 
 def summary(launch: Launch) -> None:
     """After a launch: its results table (the first rows and every failure when it is big).
-    The runs are read and flattened once: the points and the failures come from one table."""
+    The runs are read and flattened once: the points and the failures come from one table.
+    Cancelled runs are counted as cancelled, never listed as failures."""
     from runner import api
-    from runner.records import RunStatus
     from runner.results import points
 
     console = _console()
@@ -91,14 +93,11 @@ def summary(launch: Launch) -> None:
         _run_detail(console, launch.first_run())
         return
     how = f"runner compare {launch.id[:12]}"
-    failures = f"{how} --by-run --where status=failed"
+    failures = failures_hint(how, launch.record.counts)
     if launch.record.run_count > WHOLE_RUNS:
         first_page(console, launch)
         failed_runs = api.runs(
-            launch=launch.id,
-            status=[s.value for s in RunStatus if s.finished and not s.ok] + ["lost"],
-            limit=SUMMARY_ROWS,
-            home=launch.home,
+            launch=launch.id, status=list(FAILURES), limit=SUMMARY_ROWS, home=launch.home
         )
         if failed_runs:
             console.print(f"failed runs (the first {SUMMARY_ROWS}):", markup=False)
@@ -106,7 +105,7 @@ def summary(launch: Launch) -> None:
         console.print(f"{_counts(launch.record.counts)} ({how} to sort, filter, export)")
         return
     runs = api.table(launch, by_point=False)
-    failed = [row for row in runs.rows if row.status and not row.status.ok]
+    failed = [row for row in runs.rows if row.status and row.status.failure]
     if any(column.key == "repeat" for column in runs.columns):
         results(console, points(runs), max_rows=SHOWN_ROWS, how=how)
         if failed:
@@ -116,12 +115,30 @@ def summary(launch: Launch) -> None:
         results(console, runs, how=how)
     else:
         results(console, _with_rows(runs, runs.rows[:SUMMARY_ROWS]), how=how)
-        console.print(f"... {runs.runs - SUMMARY_ROWS} more runs ({how} for all)", markup=False)
-        later = [row for row in runs.rows[SUMMARY_ROWS:] if row.status and not row.status.ok]
+        console.print(
+            f"... {runs.runs - SUMMARY_ROWS:,} more runs ({how} {EVERY_ROW} for all)", markup=False
+        )
+        later = [row for row in runs.rows[SUMMARY_ROWS:] if row.status and row.status.failure]
         if later:
             console.print(f"failed runs past the first {SUMMARY_ROWS}:", markup=False)
             results(console, _with_rows(runs, later), max_rows=SUMMARY_ROWS, how=failures)
     console.print(f"{_counts(launch.record.counts)} ({how} to sort, filter, export)")
+
+
+# The statuses of runs that went wrong, listed after a launch ("failed runs:").
+FAILURES = tuple(status.value for status in RunStatus if status.failure)
+# What a table's command adds to print every row (a terminal's table stops at SHOWN_ROWS).
+EVERY_ROW = "--format csv"
+
+
+def failures_hint(how: str, counts: dict[str, int]) -> str:
+    """`runner compare` options that find exactly a launch's failed runs: its one failure
+    status by name, or every other status it has left out (--where clauses are and-ed)."""
+    wrong = [status for status in FAILURES if counts.get(status)]
+    if len(wrong) == 1:
+        return f"{how} --by-run --where status={wrong[0]}"
+    others = [status for status, n in sorted(counts.items()) if n and status not in FAILURES]
+    return " ".join([f"{how} --by-run", *(f"--where status!={status}" for status in others)])
 
 
 def _with_rows(table: ResultsTable, rows: list[Any]) -> ResultsTable:
@@ -166,7 +183,10 @@ def results(
     console.print(grid)
     if max_rows is not None and len(table.rows) > max_rows:
         console.print(
-            Text(f"... {len(table.rows) - max_rows} more rows ({how or 'runner compare'} for all)")
+            Text(
+                f"... {len(table.rows) - max_rows:,} more rows"
+                f" ({how or 'runner compare ...'} {EVERY_ROW} for all)"
+            )
         )
     if dropped:
         names = ", ".join(c.header for c in dropped)
@@ -566,7 +586,12 @@ def _run_detail(console: Console, run: RunRecord | None) -> None:
         rows.append(("folder", run.run_dir))
     width = max(len(key) for key, _ in rows)
     for key, value in rows:
-        console.print(f"{key:<{width}}  {clean(value)}", markup=False)
+        if key == "error":  # a message of several lines keeps them, each under the first
+            text = clean_lines("\n".join(line.rstrip() for line in value.strip().splitlines()))
+            text = text.replace("\n", "\n" + " " * (width + 2))
+        else:
+            text = clean(value)
+        console.print(f"{key:<{width}}  {text}", markup=False)
     if run.traceback:
         console.print(clean_lines(run.traceback.rstrip()), markup=False, style="dim")
 
@@ -596,7 +621,8 @@ class Watch:
     """What a launch shows while it runs: ids on creation, then (on a terminal) live progress
     with the first failure's reason as soon as it happens. Silent for -q's ids and --json."""
 
-    def __init__(self, *, quiet: bool, as_json: bool) -> None:
+    def __init__(self, *, quiet: bool, as_json: bool, run_ids: bool = True) -> None:
+        self.run_ids = run_ids  # False: a launch made earlier, its ids printed then
         self.quiet = quiet
         self.as_json = as_json
         self.live = not quiet and not as_json and sys.stdout.isatty()
@@ -616,7 +642,7 @@ class Watch:
         if self.quiet:
             ids(record, () if getattr(specs, "streamed", False) else specs)
         elif not self.as_json:
-            created(record, specs)
+            created(record, specs, run_ids=self.run_ids)
         self.total = len(specs)
         if self.live and self.total:
             from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -653,9 +679,11 @@ class Watch:
             return  # nothing to show: called for every run, so the common case is kept short
         status = outcome.status.value
         self.counts[status] = self.counts.get(status, 0) + 1
-        if not outcome.status.ok and not self.first_failure_shown and not self.as_json:
+        if outcome.status.failure and not self.first_failure_shown and not self.as_json:
             self.first_failure_shown = True
-            line = clean(f"run {outcome.run_id[:12]} {status}: {outcome.error}")
+            from runner.results import one_line
+
+            line = clean(f"run {outcome.run_id[:12]} {status}: {one_line(outcome.error or '')}")
             if self.progress is not None:
                 self.progress.console.print(line, style="red", markup=False)
             elif not self.quiet:
@@ -665,12 +693,15 @@ class Watch:
 
     def _refresh(self) -> None:
         done = sum(self.counts.values())
-        failed = done - self.counts.get("succeeded", 0) - self.counts.get("cached", 0)
+        cancelled = self.counts.get("cancelled", 0)
+        failed = done - self.counts.get("succeeded", 0) - self.counts.get("cached", 0) - cancelled
         elapsed = max(time.monotonic() - self.started, 1e-6)
+        stopped = f"{cancelled:,} cancelled, " if cancelled else ""
         self.progress.update(
             self.task,
             completed=done,
-            counts=f"{done - failed} done, {failed} failed, {self.total - done} to go",
+            counts=f"{done - failed - cancelled:,} done, {failed:,} failed, {stopped}"
+            f"{self.total - done:,} to go",
             rate=f"{done / elapsed:,.1f} runs/s",
         )
 

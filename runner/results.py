@@ -153,7 +153,7 @@ def format_value(value: Any, kind: str, *, exact: bool = False) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, str):
-        return _one_line(value)
+        return one_line(value)
     return json.dumps(value, default=str)
 
 
@@ -168,9 +168,19 @@ def _duration(seconds: float) -> str:
     return f"{minutes // 60}h{minutes % 60:02d}m"
 
 
-def _one_line(text: str) -> str:
-    lines = text.strip().splitlines()
-    return lines[0].strip() if lines else ""
+_LABEL = re.compile(r"[\w.]+:")  # `ValueError:` alone on its line: the message follows
+
+
+def one_line(text: str) -> str:
+    """Text as a table cell shows it: its first non-empty line. An error whose message starts
+    on a line of its own (scikit-learn's `ValueError: \\nAll the 5 fits failed.`) keeps its
+    type before that line: `ValueError: All the 5 fits failed.`"""
+    lines = (line.strip() for line in text.splitlines())
+    first = next((line for line in lines if line), "")
+    if _LABEL.fullmatch(first):
+        following = next((line for line in lines if line), "")
+        return f"{first} {following}" if following else first
+    return first
 
 
 # -- building ---------------------------------------------------------------------------------
@@ -255,7 +265,7 @@ def build(
                 values["result"] = result
                 result_keys.setdefault("result")
         if error:
-            values["error"] = _one_line(error)
+            values["error"] = one_line(error)
             any_error = True
         any_repeat = any_repeat or rep > 0
         flat.append(values)
@@ -410,9 +420,13 @@ def points(table: ResultsTable, stats: bool = False) -> ResultsTable:
     by_key = {c.key: c for c in table.columns}
     cols = [by_key[key] for key in keys]
     cols.append(Column("n", "n", "run", "integer"))
-    any_failed = any(row.status is not None and not row.status.ok for row in table.rows)
-    if any_failed:
-        cols.append(Column("failed", "failed", "run", "integer"))
+    # Runs that went wrong and runs cancelled are counted apart: a cancel is no failure.
+    tallies = [
+        (key, test)
+        for key, test in (("failed", _failure), ("cancelled", _cancelled))
+        if any(test(row) for row in table.rows)
+    ]
+    cols.extend(Column(key, key, "run", "integer") for key, _ in tallies)
     for column in numeric:
         for stat in wanted:
             cols.append(
@@ -429,8 +443,8 @@ def points(table: ResultsTable, stats: bool = False) -> ResultsTable:
     for members in groups.values():
         values: dict[str, Any] = {key: members[0].values.get(key) for key in keys}
         values["n"] = len(members)
-        if any_failed:
-            values["failed"] = sum(1 for m in members if m.status is not None and not m.status.ok)
+        for key, test in tallies:
+            values[key] = sum(1 for m in members if test(m))
         for column in numeric:
             numbers = [
                 float(v)
@@ -450,6 +464,14 @@ def points(table: ResultsTable, stats: bool = False) -> ResultsTable:
         runs=table.runs,
         launches=table.launches,
     )
+
+
+def _failure(row: Row) -> bool:
+    return row.status is not None and row.status.failure
+
+
+def _cancelled(row: Row) -> bool:
+    return row.status is RunStatus.CANCELLED
 
 
 def _stat(stat: str, numbers: list[float]) -> float | None:
