@@ -32,9 +32,17 @@ WHOLE_RUNS = 2000
 
 
 def _console() -> Console:
+    """The console for stdout. Piped (not a terminal), it is 80 columns, or COLUMNS: rich
+    would otherwise take the width of whichever terminal stdin or stderr is."""
+    import os
+
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=False)
+    piped = not sys.stdout.isatty() and not os.environ.get("COLUMNS", "").isdigit()
+    return Console(highlight=False, soft_wrap=False, width=PIPED_WIDTH if piped else None)
+
+
+PIPED_WIDTH = 80
 
 
 def snippet(launch: Launch) -> None:
@@ -338,8 +346,15 @@ def preview(p: Preview) -> None:
             for key, values in definition["sweep"].items()
         }  # fmt: skip
     if p.seed_drawn:
-        definition["seed"] = f"{p.seed}  # drawn now; a launch draws its own unless --seed is given"
-    sys.stdout.write(yaml.safe_dump(definition, sort_keys=False, default_flow_style=False))
+        definition["seed"] = p.seed
+    text = yaml.safe_dump(definition, sort_keys=False, default_flow_style=False)
+    if p.seed_drawn:  # the seed stays a number; what it is said in a YAML comment after it
+        seed = yaml.safe_dump({"seed": p.seed}, default_flow_style=False)
+        note = "  # drawn now; a launch draws its own unless --seed is given\n"
+        at = f"\n{text}".find(f"\n{seed}")  # the top-level key, at the start of its line
+        if at >= 0:
+            text = text[:at] + seed[:-1] + note + text[at + len(seed) :]
+    sys.stdout.write(text)
     if len(p.specs) > 1:
         from rich.table import Table
         from rich.text import Text
@@ -405,23 +420,29 @@ def status(found: list[Any], *, expand: bool) -> None:
         console.print("no launches recorded yet")
         return
     if not expand:
+        # One line a launch: ids, times and run counts stay whole; when the line is too
+        # wide, rich narrows the other columns, the widest first, each cell cut with an
+        # ellipsis (a column that may narrow holds cells that never wrap).
         table = Table(box=None, header_style="bold", pad_edge=False)
         for column in ("launch", "created", "workflow", "name", "runs", "swept", "status"):
-            # Ids and times stay whole; a long name or sweep wraps.
-            table.add_column(column, no_wrap=column not in ("name", "swept"))
+            table.add_column(
+                column,
+                no_wrap=column in ("launch", "created", "runs"),
+                justify="right" if column == "runs" else "left",
+            )
         for item in found:
             record = item.record
             cells = (
                 record.id[:12],
-                _when(record.created),
+                _when(record.created, seconds=False),
                 f"{record.workflow_id}:{record.workflow_version}",
                 record.name or "",
-                str(record.run_count),
+                f"{record.run_count:,}",
                 swept(record),
                 _counts(record.counts),
             )
             # User data: control characters escaped, markup ([/red], [link=...]) literal.
-            table.add_row(*(Text(clean(cell)) for cell in cells))
+            table.add_row(*(Text(clean(cell), no_wrap=True, overflow="ellipsis") for cell in cells))
         console.print(table)
         return
     for item in found:
@@ -484,9 +505,9 @@ def swept(record: LaunchRecord) -> str:
     if record.run_count < 2:
         return ""
     axes = record.definition.get("swept") or {}
-    parts = [f"{key.removeprefix('params.')}: {n} values" for key, n in axes.items()]
+    parts = [f"{key.removeprefix('params.')}: {n:,} values" for key, n in axes.items()]
     if record.repeat > 1:
-        parts.append(f"repeat {record.repeat}")
+        parts.append(f"repeat {record.repeat:,}")
     return ", ".join(parts)
 
 
@@ -602,7 +623,7 @@ def _more(console: Console, total: int, how: str, shown: int = SHOWN_ROWS) -> No
 
 
 def _counts(counts: dict[str, int]) -> str:
-    return ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    return ", ".join(f"{n:,} {status}" for status, n in sorted(counts.items()))
 
 
 def _compact(value: Any, limit: int = 80) -> str:
@@ -610,8 +631,9 @@ def _compact(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _when(timestamp: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
+def _when(timestamp: float, *, seconds: bool = True) -> str:
+    shown = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
+    return time.strftime(shown, time.localtime(timestamp))
 
 
 _SUCCEEDED = RunStatus.SUCCEEDED
