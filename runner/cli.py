@@ -477,7 +477,7 @@ def _finish(launch: Any, *, quiet: bool, as_json: bool, dump_snippet: bool = Fal
     if not launch.ok:
         # From the counts: a million-run launch is not read again to count its failures.
         raise RunsFailed(
-            f"{launch.failed} of {launch.record.run_count} runs did not succeed"
+            f"{launch.failed:,} of {launch.record.run_count:,} runs did not succeed"
             f" (launch {launch.id})"
         )
 

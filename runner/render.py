@@ -165,13 +165,15 @@ def results(
     from rich.text import Text
 
     if table.fixed:
-        fixed = ", ".join(f"{clean(k)}={clean(_cell(v))}" for k, v in table.fixed.items())
-        console.print(Text(f"fixed: {fixed}"))
+        console.print(Text(f"fixed: {clean(table.fixed_text())}"))
     if table.by_point:
-        points = f"{table.matched} points"
+        points = f"{table.matched:,} point{'s' * (table.matched != 1)}"
         if len(table.rows) < table.matched:
-            points = f"{len(table.rows)} of {table.matched} points"
-        console.print(Text(f"{points} ({table.runs} runs); results: mean ± std over n runs"))
+            points = f"{len(table.rows):,} of {points}"
+        runs = f"{table.runs:,} runs"
+        if table.runs_matched is not None:
+            runs = f"{table.runs_matched:,} of {table.runs:,} runs match --where"
+        console.print(Text(f"{points} ({runs}); results: mean ± std over n runs"))
     rows = table.rows if max_rows is None else table.rows[:max_rows]
     shown = _display_columns(table, rows)
     kept, dropped = _fit(shown, console.width)
@@ -198,17 +200,11 @@ def results(
         )
     if dropped:
         names = ", ".join(c.header for c in dropped)
-        more = "1 more column" if len(dropped) == 1 else f"{len(dropped)} more columns"
+        more = "1 more column" if len(dropped) == 1 else f"{len(dropped):,} more columns"
         console.print(Text(f"{more}: {names} (pick with --columns)"))
 
 
 _STATUS_STYLE = {"failed": "red", "timed_out": "red", "lost": "red", "cancelled": "yellow"}
-
-
-def _cell(value: Any) -> str:
-    from runner.results import format_value
-
-    return format_value(value, "json", exact=True)
 
 
 class _Shown:
@@ -243,11 +239,7 @@ def _display_columns(table: ResultsTable, rows: list[Any]) -> list[_Shown]:
             ]
             header = column.name[: -len(" mean")]
         else:
-            exact = column.group == "params"
-            cells = [
-                clean(format_value(row.values.get(column.key), column.kind, exact=exact))
-                for row in rows
-            ]
+            cells = [clean(table.cell(row, column)) for row in rows]
             header = column.name
         protected = column.group == "params" or column.key in ("launch", "run", "status", "n")
         if not protected and not any(cells):
@@ -759,6 +751,6 @@ def cancelled(results: list[Any]) -> None:
         what = f"{result.kind} {result.id[:12]}"
         if result.cancelled:
             runs = "run" if result.cancelled == 1 else "runs"
-            print(f"{what}: {result.cancelled} {runs} cancelled ({_counts(result.counts)})")
+            print(f"{what}: {result.cancelled:,} {runs} cancelled ({_counts(result.counts)})")
         else:
             print(f"{what} had ended ({_counts(result.counts)}); nothing to cancel")
