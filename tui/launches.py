@@ -175,7 +175,9 @@ class LaunchesPane(Vertical):
             text.append(clean(results.fixed_text()))
         record = self.selected_launch
         if record is not None and self.loaded < record.run_count:
-            text.append(f"  (rows 1-{self.loaded:,} of {record.run_count:,}; more load as you scroll)")
+            text.append(
+                f"  (rows 1-{self.loaded:,} of {record.run_count:,}; more load as you scroll)"
+            )
         self.query_one("#fixed", Static).update(text)
         self._loading_more = False
 
