@@ -454,6 +454,8 @@ def status(found: list[Any], *, expand: bool) -> None:
                     lines.append(f"  {key}: {getattr(record, key)}")
             if record.tags:
                 lines.append(f"  tags: {', '.join(record.tags)}")
+            if not big and record.process:  # what runs it, to find it (or stop it)
+                lines.append(f"  {_running_in(record)}")
             if record.addr:  # a launch on a Dask cluster
                 lines.append(f"  cluster: {record.addr} (launcher {record.launcher})")
             for key in ("labels", "annotations", "env"):
@@ -467,10 +469,16 @@ def status(found: list[Any], *, expand: bool) -> None:
                 first_page(console, item)
                 counting[id(item)]()
                 console.print(f"{record.status}; runs: {_counts(record.counts)}", markup=False)
+                if record.process:
+                    console.print(_running_in(record), markup=False)
             else:
                 results(console, api.table(item), how=f"runner compare {record.id[:12]}")
         else:
             _run_detail(console, item)
+
+
+def _running_in(record: LaunchRecord) -> str:
+    return clean(f"running in pid {record.pid} on {record.host or 'an unknown host'}")
 
 
 def first_page(console: Console, launch: Launch) -> None:
@@ -547,7 +555,7 @@ def status_json(found: list[Any], *, expand: bool) -> None:
         del head["runs"]
         counted = bool(item.record.counts) or not item.record.run_count
         if not counted:  # counted once the runs are written (every run is read to count)
-            del head["status"], head["counts"]
+            del head["status"], head["counts"], head["process"]
         write(_indented(head, 1)[: -len("\n  }")] + ',\n    "runs": [')
         first = True
         whole = item.record.run_count == 1  # a run's own JSON holds its whole result
@@ -557,7 +565,8 @@ def status_json(found: list[Any], *, expand: bool) -> None:
         write("]" if first else "\n    ]")
         if not counted:
             item.count()
-            tail = {"status": item.record.status, "counts": item.record.counts}
+            record = item.record
+            tail = {"status": record.status, "counts": record.counts, "process": record.process}
             write(",\n    " + _indented(tail, 1)[len("{\n    ") : -len("\n  }")])
         write("\n  }")
     write("\n]\n" if found else "]\n")
