@@ -444,10 +444,12 @@ def status(found: list[Any], *, expand: bool) -> None:
             if not big and not record.counts:
                 item.count()
             # A big launch's status (from its counts: every run read) comes after its rows.
-            status = "" if big else f"{record.status}  "
+            status = "" if big else record.status
+            # Two lines, so 80 columns hold them: what and how it went, then when and its seed.
             lines = [
-                f"launch {record.id}  {record.workflow_id}:{record.workflow_version}  "
-                f"{status}created {_when(record.created)}  seed {record.seed}"
+                f"launch {record.id}  {record.workflow_id}:{record.workflow_version}  {status}"
+                .rstrip(),
+                f"  created {_when(record.created)}  seed {record.seed}",
             ]
             for key in ("name", "notes"):
                 if getattr(record, key):
