@@ -446,9 +446,9 @@ def status(found: list[Any], *, expand: bool) -> None:
             # A big launch's status (from its counts: every run read) comes after its rows.
             status = "" if big else record.status
             # Two lines, so 80 columns hold them: what and how it went, then when and its seed.
+            what = f"{record.workflow_id}:{record.workflow_version}"
             lines = [
-                f"launch {record.id}  {record.workflow_id}:{record.workflow_version}  {status}"
-                .rstrip(),
+                f"launch {record.id}  {what}  {status}".rstrip(),
                 f"  created {_when(record.created)}  seed {record.seed}",
             ]
             for key in ("name", "notes"):

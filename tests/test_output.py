@@ -25,7 +25,7 @@ import runner
 from runner import api, display, render
 from runner.cli import main
 from runner.records import LaunchRecord, RunOutcome, RunStatus
-from runner.results import build, format_value, one_line, points, rows_of
+from runner.results import build, format_value, one_line, points
 from runner.store import MIGRATIONS, Store, process_start, this_host
 
 SKLEARN = (
@@ -139,7 +139,9 @@ def columns80(monkeypatch: pytest.MonkeyPatch) -> None:
     [
         pytest.param(SKLEARN, "ValueError: All the 5 fits failed.", id="sklearn"),
         pytest.param("KeyError: 'C'", "KeyError: 'C'", id="one-line"),
-        pytest.param("\n\n  RuntimeError: boom\nmore", "RuntimeError: boom", id="blank-lines-first"),
+        pytest.param(
+            "\n\n  RuntimeError: boom\nmore", "RuntimeError: boom", id="blank-lines-first"
+        ),
         pytest.param("ValueError: \n\n\n  deep\n", "ValueError: deep", id="blank-lines-between"),
         pytest.param("ValueError:", "ValueError:", id="type-alone"),
         pytest.param("ValueError: \n   \n", "ValueError:", id="type-and-blanks"),
@@ -326,7 +328,9 @@ def test_every_more_rows_hint_shows_every_row(home: Path, capsys, monkeypatch) -
     monkeypatch.setenv("COLUMNS", "300")  # the hint on one line
     launch_id = stored(home, [{"params": {"x": i}, "result": i} for i in range(60)])
     render.summary(runner.status([launch_id], home=home)[0])
-    hint = re.search(r"\.\.\. 40 more runs \((runner compare .*) for all\)", capsys.readouterr().out)
+    hint = re.search(
+        r"\.\.\. 40 more runs \((runner compare .*) for all\)", capsys.readouterr().out
+    )
     assert hint is not None
     _, found, _ = cli_out(capsys, *shlex.split(hint.group(1))[1:])
     assert len(list(csv.DictReader(io.StringIO(found)))) == 60
@@ -375,7 +379,10 @@ def _launches(home: Path) -> list[str]:
         stored(home, [{"params": {}}], workflow="nap"),
         stored(
             home,
-            [{"params": {"C": i % 2}, "status": "failed" if i % 3 else "succeeded"} for i in range(6)],
+            [
+                {"params": {"C": i % 2}, "status": "failed" if i % 3 else "succeeded"}
+                for i in range(6)
+            ],
             name="pi-convergence-study",
             swept={"params.C": 2},
             repeat=3,
