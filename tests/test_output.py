@@ -634,3 +634,10 @@ def test_a_store_of_schema_6_gains_the_hosts_column(tmp_path: Path) -> None:
     record = Store(home).launch("ab")
     assert record is not None and record.host == ""
     assert record.to_json()["process"] is None
+
+
+def test_a_workflows_html_writes_a_none_default_as_null(project: Path, home: Path) -> None:
+    (typed,) = [w for w in runner.workflows(config_dir=project / "conf") if w.id == "typed"]
+    html = typed._repr_html_()
+    assert "<td>items</td><td>array | null</td><td>null</td>" in html and "None" not in html
+    assert "<td>count</td><td>integer</td><td>2</td>" in html
