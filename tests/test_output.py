@@ -641,3 +641,12 @@ def test_a_workflows_html_writes_a_none_default_as_null(project: Path, home: Pat
     html = typed._repr_html_()
     assert "<td>items</td><td>array | null</td><td>null</td>" in html and "None" not in html
     assert "<td>count</td><td>integer</td><td>2</td>" in html
+
+
+def test_the_tui_forms_run_count_has_separators() -> None:
+    from types import SimpleNamespace
+
+    from runner.tui.form_values import summary
+
+    preview = SimpleNamespace(specs=range(300_000), definition={"repeat": 3})
+    assert summary(preview) == "100,000 points x 3 repeats = 300,000 runs"
