@@ -160,7 +160,8 @@ def results(
 ) -> None:
     """A results table for a terminal: the fixed params on one line, then the rows. The
     varying params are never cut; result and detail columns give way (rich shortens them
-    with an ellipsis) and those that do not fit at all are named below the table."""
+    with an ellipsis) and those that do not fit at all are named below the table. `how`: the
+    `runner compare` command of this table, named (with EVERY_ROW) past `max_rows` rows."""
     from rich.table import Table
     from rich.text import Text
 
