@@ -724,7 +724,7 @@ def _no_cycle_collection() -> Iterator[None]:
 
 def _launch_record(the_plan: Plan, project: Project) -> LaunchRecord:
     """The launch as the store keeps it."""
-    from runner.store import process_start
+    from runner.store import process_start, this_host
 
     base = the_plan.base.fields
     first = the_plan.specs[0]
@@ -756,6 +756,7 @@ def _launch_record(the_plan: Plan, project: Project) -> LaunchRecord:
         run_count=the_plan.count,
         project_root=str(project.root),
         pid_start=process_start(os.getpid()),
+        host=this_host(),
     )
 
 
@@ -903,7 +904,7 @@ def rerun(
     import dataclasses
 
     from runner.plan import new_id
-    from runner.store import process_start
+    from runner.store import process_start, this_host
 
     store = _store(home)
     original = _find_run(store, run_id)
@@ -918,6 +919,7 @@ def rerun(
         run_count=1,
         pid=os.getpid(),
         pid_start=process_start(os.getpid()),
+        host=this_host(),
         annotations={**launch_record.annotations, "rerun_of": original.id},
         definition={**launch_record.definition, "params": original.params, "seed": original.seed},
         counts={},

@@ -73,9 +73,11 @@ class WorkflowInfo:
     def _repr_html_(self) -> str:
         from html import escape
 
+        from runner.results import param_text  # defaults as overrides write them: null
+
         rows = "".join(
             f"<tr><td>{escape(p.name)}</td><td>{escape(p.type)}</td>"
-            f"<td>{escape(repr(p.default)) if p.has_default else '(required)'}</td></tr>"
+            f"<td>{escape(param_text(p.default)) if p.has_default else '(required)'}</td></tr>"
             for p in self.params
         )
         return (

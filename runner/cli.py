@@ -402,7 +402,7 @@ def wait(
     progress, its table, and the exit code it would have had."""
     from runner import lifecycle, render
 
-    with render.Watch(quiet=quiet, as_json=as_json) as watch:
+    with render.Watch(quiet=quiet, as_json=as_json, run_ids=False) as watch:
         done = lifecycle.wait(
             launch_id,
             poll_interval=poll_interval,
@@ -503,7 +503,7 @@ def _finish(launch: Any, *, quiet: bool, as_json: bool, dump_snippet: bool = Fal
     if not launch.ok:
         # From the counts: a million-run launch is not read again to count its failures.
         raise RunsFailed(
-            f"{launch.failed} of {launch.record.run_count} runs did not succeed"
+            f"{launch.failed:,} of {launch.record.run_count:,} runs did not succeed"
             f" (launch {launch.id})"
         )
 
@@ -652,7 +652,7 @@ def compare(
             " in Python, runner.runs(launch=ID, offset=N, limit=M) reads a page"
         )
     table = api.table(found, columns=_list([columns] if columns else []), **options)
-    render.export(table, fmt, output, how="runner compare ... --format csv")
+    render.export(table, fmt, output, how="runner compare ...")
 
 
 @cli.command(epilog=EPILOG)

@@ -155,6 +155,8 @@ def _input_option(name: str, annotation: Any, shown: str) -> click.Option:
 
 
 def _command(func: Any, workflow: Workflow) -> click.Command:
+    from runner.results import NULL  # a default of None, as overrides write it
+
     annotations = hints(func)
     options: list[click.Parameter] = []
     for name, param in _parameters(func).items():
@@ -163,7 +165,7 @@ def _command(func: Any, workflow: Workflow) -> click.Command:
             annotation = typing.get_args(annotation)[0]
         required = param.default is inspect.Parameter.empty
         default = None if required else to_json_value(param.default)
-        shown = "[required]" if required else f"[default: {default}]"
+        shown = "[required]" if required else f"[default: {NULL if default is None else default}]"
         # The name is given explicitly so that it keeps its case: click lower-cases one it derives.
         options.append(_input_option(name, annotation, shown))
     options.append(

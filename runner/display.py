@@ -41,14 +41,14 @@ def status_html(status: str | RunStatus | None) -> str:
 def counts_text(counts: dict[str, int]) -> str:
     order = [s.value for s in RunStatus]
     return ", ".join(
-        f"{counts[s]} {s}" for s in sorted(counts, key=lambda s: order.index(s)) if counts[s]
+        f"{counts[s]:,} {s}" for s in sorted(counts, key=lambda s: order.index(s)) if counts[s]
     )
 
 
 def counts_html(counts: dict[str, int]) -> str:
     order = [s.value for s in RunStatus]
     return ", ".join(
-        f"{counts[s]} {status_html(s)}"
+        f"{counts[s]:,} {status_html(s)}"
         for s in sorted(counts, key=lambda s: order.index(s))
         if counts[s]
     )
@@ -67,7 +67,7 @@ def _table(headers: Sequence[str], rows: list[list[str]], hidden: int = 0) -> st
         for row in rows
     )
     more = (
-        f'<tr><td colspan="{len(headers)}" style="{_CELL}"><i>&hellip; {hidden} more rows</i>'
+        f'<tr><td colspan="{len(headers)}" style="{_CELL}"><i>&hellip; {hidden:,} more rows</i>'
         "</td></tr>"
         if hidden
         else ""
@@ -90,12 +90,9 @@ def table_html(table: ResultsTable) -> str:
         ]
         for row in shown
     ]
-    fixed = ", ".join(
-        f"{escape(key)}={escape(json.dumps(value, default=str))}"
-        for key, value in table.fixed.items()
-    )
+    fixed = escape(table.fixed_text())
     what = "sweep points" if table.by_point else "runs"
-    caption = f"<small>{len(table.rows)} {what}" + (f"; fixed: {fixed}" if fixed else "")
+    caption = f"<small>{len(table.rows):,} {what}" + (f"; fixed: {fixed}" if fixed else "")
     return caption + "</small>" + _table(headers, rows, len(table.rows) - len(shown))
 
 
@@ -116,10 +113,10 @@ def table_text(table: ResultsTable) -> str:
     console = Console(file=out, width=120, color_system=None, force_jupyter=False)
     console.print(grid)
     what = "sweep points" if table.by_point else "runs"
-    fixed = " ".join(f"{k}={json.dumps(v, default=str)}" for k, v in table.fixed.items())
+    fixed = table.fixed_text()
     hidden = len(table.rows) - min(len(table.rows), MAX_ROWS)
-    tail = f"\n... {hidden} more rows" if hidden else ""
-    head = f"ResultsTable: {len(table.rows)} {what}" + (f"; fixed: {fixed}" if fixed else "")
+    tail = f"\n... {hidden:,} more rows" if hidden else ""
+    head = f"ResultsTable: {len(table.rows):,} {what}" + (f"; fixed: {fixed}" if fixed else "")
     return head + "\n" + out.getvalue().rstrip() + tail
 
 
@@ -128,7 +125,7 @@ def launch_text(launch: Launch) -> str:
     name = f" {record.name!r}" if record.name else ""
     return (
         f"<Launch {record.id}{name}: {record.workflow_id}:{record.workflow_version},"
-        f" {record.run_count} runs ({counts_text(record.counts) or 'none recorded'})>"
+        f" {record.run_count:,} runs ({counts_text(record.counts) or 'none recorded'})>"
     )
 
 
@@ -142,7 +139,7 @@ def launch_html(launch: Launch) -> str:
         f"<b>Launch {escape(record.id)}</b>"
         + (f" &ldquo;{escape(record.name)}&rdquo;" if record.name else "")
         + f" &mdash; {escape(record.workflow_id)}:{escape(record.workflow_version)},"
-        f" {record.run_count} runs: {counts_html(record.counts)}"
+        f" {record.run_count:,} runs: {counts_html(record.counts)}"
         + f"<br><small>created {_when(record.created)}; seed {record.seed}"
         + (f"; tags {tags}" if tags else "")
         + "</small>"
@@ -156,15 +153,17 @@ def launch_html(launch: Launch) -> str:
 
 
 def runs_text(runs: Sequence[RunRecord]) -> str:
-    lines = [f"{len(runs)} runs"]
+    from runner.results import one_line
+
+    lines = [f"{len(runs):,} runs"]
     for run in runs[:MAX_ROWS]:
-        outcome = run.error if run.error else json.dumps(run.shown_result, default=str)
+        outcome = one_line(run.error) if run.error else json.dumps(run.shown_result, default=str)
         lines.append(
             f"  {run.id}  {run.status.value:<9}  {run.workflow_id}:{run.workflow_version}"
             f"  {json.dumps(run.params, default=str)}  {_clip(outcome or '')}"
         )
     if len(runs) > MAX_ROWS:
-        lines.append(f"  ... {len(runs) - MAX_ROWS} more")
+        lines.append(f"  ... {len(runs) - MAX_ROWS:,} more")
     return "\n".join(lines)
 
 

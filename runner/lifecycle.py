@@ -131,7 +131,7 @@ def _wait(
 
 
 def _counts(counts: dict[str, int]) -> str:
-    return ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    return ", ".join(f"{n:,} {status}" for status, n in sorted(counts.items()))
 
 
 def run_pending(

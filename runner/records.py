@@ -30,6 +30,13 @@ class RunStatus(enum.StrEnum):
     def ok(self) -> bool:
         return self is RunStatus.SUCCEEDED or self is RunStatus.CACHED
 
+    @property
+    def failure(self) -> bool:
+        """The run went wrong (failed, timed out, or its launcher died); cancelled is not."""
+        return self in _FAILURES
+
+
+_FAILURES = frozenset((RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.LOST))
 
 Sets = tuple[tuple[tuple[str, ...], Any], ...]  # (params path, value) of a run's sweep values
 
@@ -487,6 +494,7 @@ class LaunchRecord:
     run_count: int
     project_root: str = ""  # importable by the runs; resume and rerun need it again
     pid_start: str = ""  # the launcher's start time, so a reused pid is not taken for it
+    host: str = ""  # the machine the launcher (pid) runs on
     counts: dict[str, int] = field(default_factory=dict)  # status -> number of runs
     cancelled: float | None = None  # when the whole launch was cancelled (runner cancel, Ctrl-C)
 
@@ -524,5 +532,13 @@ class LaunchRecord:
             "run_count": self.run_count,
             "counts": self.counts,
             "cancelled": self.cancelled,
+            "process": self.process,
             "definition": self.definition,
         }
+
+    @property
+    def process(self) -> dict[str, Any] | None:
+        """The process that runs the launch, {pid, host}, while it runs; None once it ended."""
+        if self.status != "running":
+            return None
+        return {"pid": self.pid, "host": self.host or None}

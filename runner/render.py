@@ -32,9 +32,17 @@ WHOLE_RUNS = 2000
 
 
 def _console() -> Console:
+    """The console for stdout. Piped (not a terminal), it is 80 columns, or COLUMNS: rich
+    would otherwise take the width of whichever terminal stdin or stderr is."""
+    import os
+
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=False)
+    piped = not sys.stdout.isatty() and not os.environ.get("COLUMNS", "").isdigit()
+    return Console(highlight=False, soft_wrap=False, width=PIPED_WIDTH if piped else None)
+
+
+PIPED_WIDTH = 80
 
 
 def snippet(launch: Launch) -> None:
@@ -66,14 +74,16 @@ def ids(record: LaunchRecord, specs: Sequence[RunSpec]) -> None:
     out.flush()
 
 
-def created(record: LaunchRecord, specs: Sequence[RunSpec]) -> None:
+def created(record: LaunchRecord, specs: Sequence[RunSpec], *, run_ids: bool = True) -> None:
+    """The launch's line, then (`run_ids`) its runs' ids: a wait for a launch made earlier
+    says which launch it follows, the ids having been printed when it was made."""
     what = clean(f"{record.workflow_id}:{record.workflow_version}")
     if record.has_parent:
-        print(f"launch {record.id}: {len(specs)} runs of {what} (seed {record.seed})")
-        for spec in specs[:SHOWN_IDS]:
+        print(f"launch {record.id}: {len(specs):,} runs of {what} (seed {record.seed})")
+        for spec in specs[:SHOWN_IDS] if run_ids else ():
             print(f"  run {spec.id}")
-        if len(specs) > SHOWN_IDS:
-            print(f"  ... and {len(specs) - SHOWN_IDS} more (runner status {record.id[:12]})")
+        if len(specs) > SHOWN_IDS and run_ids:
+            print(f"  ... and {len(specs) - SHOWN_IDS:,} more (runner status {record.id[:12]} -q)")
     else:
         print(f"run {specs[0].id}: {what} (seed {specs[0].seed})")
     sys.stdout.flush()
@@ -81,9 +91,9 @@ def created(record: LaunchRecord, specs: Sequence[RunSpec]) -> None:
 
 def summary(launch: Launch) -> None:
     """After a launch: its results table (the first rows and every failure when it is big).
-    The runs are read and flattened once: the points and the failures come from one table."""
+    The runs are read and flattened once: the points and the failures come from one table.
+    Cancelled runs are counted as cancelled, never listed as failures."""
     from runner import api
-    from runner.records import RunStatus
     from runner.results import points
 
     console = _console()
@@ -91,14 +101,11 @@ def summary(launch: Launch) -> None:
         _run_detail(console, launch.first_run())
         return
     how = f"runner compare {launch.id[:12]}"
-    failures = f"{how} --by-run --where status=failed"
+    failures = failures_hint(how, launch.record.counts)
     if launch.record.run_count > WHOLE_RUNS:
         first_page(console, launch)
         failed_runs = api.runs(
-            launch=launch.id,
-            status=[s.value for s in RunStatus if s.finished and not s.ok] + ["lost"],
-            limit=SUMMARY_ROWS,
-            home=launch.home,
+            launch=launch.id, status=list(FAILURES), limit=SUMMARY_ROWS, home=launch.home
         )
         if failed_runs:
             console.print(f"failed runs (the first {SUMMARY_ROWS}):", markup=False)
@@ -106,7 +113,7 @@ def summary(launch: Launch) -> None:
         console.print(f"{_counts(launch.record.counts)} ({how} to sort, filter, export)")
         return
     runs = api.table(launch, by_point=False)
-    failed = [row for row in runs.rows if row.status and not row.status.ok]
+    failed = [row for row in runs.rows if row.status and row.status.failure]
     if any(column.key == "repeat" for column in runs.columns):
         results(console, points(runs), max_rows=SHOWN_ROWS, how=how)
         if failed:
@@ -116,12 +123,30 @@ def summary(launch: Launch) -> None:
         results(console, runs, how=how)
     else:
         results(console, _with_rows(runs, runs.rows[:SUMMARY_ROWS]), how=how)
-        console.print(f"... {runs.runs - SUMMARY_ROWS} more runs ({how} for all)", markup=False)
-        later = [row for row in runs.rows[SUMMARY_ROWS:] if row.status and not row.status.ok]
+        console.print(
+            f"... {runs.runs - SUMMARY_ROWS:,} more runs ({how} {EVERY_ROW} for all)", markup=False
+        )
+        later = [row for row in runs.rows[SUMMARY_ROWS:] if row.status and row.status.failure]
         if later:
             console.print(f"failed runs past the first {SUMMARY_ROWS}:", markup=False)
             results(console, _with_rows(runs, later), max_rows=SUMMARY_ROWS, how=failures)
     console.print(f"{_counts(launch.record.counts)} ({how} to sort, filter, export)")
+
+
+# The statuses of runs that went wrong, listed after a launch ("failed runs:").
+FAILURES = tuple(status.value for status in RunStatus if status.failure)
+# What a table's command adds to print every row (a terminal's table stops at SHOWN_ROWS).
+EVERY_ROW = "--format csv"
+
+
+def failures_hint(how: str, counts: dict[str, int]) -> str:
+    """`runner compare` options that find exactly a launch's failed runs: its one failure
+    status by name, or every other status it has left out (--where clauses are and-ed)."""
+    wrong = [status for status in FAILURES if counts.get(status)]
+    if len(wrong) == 1:
+        return f"{how} --by-run --where status={wrong[0]}"
+    others = [status for status, n in sorted(counts.items()) if n and status not in FAILURES]
+    return " ".join([f"{how} --by-run", *(f"--where status!={status}" for status in others)])
 
 
 def _with_rows(table: ResultsTable, rows: list[Any]) -> ResultsTable:
@@ -135,18 +160,21 @@ def results(
 ) -> None:
     """A results table for a terminal: the fixed params on one line, then the rows. The
     varying params are never cut; result and detail columns give way (rich shortens them
-    with an ellipsis) and those that do not fit at all are named below the table."""
+    with an ellipsis) and those that do not fit at all are named below the table. `how`: the
+    `runner compare` command of this table, named (with EVERY_ROW) past `max_rows` rows."""
     from rich.table import Table
     from rich.text import Text
 
     if table.fixed:
-        fixed = ", ".join(f"{clean(k)}={clean(_cell(v))}" for k, v in table.fixed.items())
-        console.print(Text(f"fixed: {fixed}"))
+        console.print(Text(f"fixed: {clean(table.fixed_text())}"))
     if table.by_point:
-        points = f"{table.matched} points"
+        points = f"{table.matched:,} point{'s' * (table.matched != 1)}"
         if len(table.rows) < table.matched:
-            points = f"{len(table.rows)} of {table.matched} points"
-        console.print(Text(f"{points} ({table.runs} runs); results: mean ± std over n runs"))
+            points = f"{len(table.rows):,} of {points}"
+        runs = f"{table.runs:,} runs"
+        if table.runs_matched is not None:
+            runs = f"{table.runs_matched:,} of {table.runs:,} runs match --where"
+        console.print(Text(f"{points} ({runs}); results: mean ± std over n runs"))
     rows = table.rows if max_rows is None else table.rows[:max_rows]
     shown = _display_columns(table, rows)
     kept, dropped = _fit(shown, console.width)
@@ -166,21 +194,18 @@ def results(
     console.print(grid)
     if max_rows is not None and len(table.rows) > max_rows:
         console.print(
-            Text(f"... {len(table.rows) - max_rows} more rows ({how or 'runner compare'} for all)")
+            Text(
+                f"... {len(table.rows) - max_rows:,} more rows"
+                f" ({how or 'runner compare ...'} {EVERY_ROW} for all)"
+            )
         )
     if dropped:
         names = ", ".join(c.header for c in dropped)
-        more = "1 more column" if len(dropped) == 1 else f"{len(dropped)} more columns"
+        more = "1 more column" if len(dropped) == 1 else f"{len(dropped):,} more columns"
         console.print(Text(f"{more}: {names} (pick with --columns)"))
 
 
 _STATUS_STYLE = {"failed": "red", "timed_out": "red", "lost": "red", "cancelled": "yellow"}
-
-
-def _cell(value: Any) -> str:
-    from runner.results import format_value
-
-    return format_value(value, "json", exact=True)
 
 
 class _Shown:
@@ -215,11 +240,7 @@ def _display_columns(table: ResultsTable, rows: list[Any]) -> list[_Shown]:
             ]
             header = column.name[: -len(" mean")]
         else:
-            exact = column.group == "params"
-            cells = [
-                clean(format_value(row.values.get(column.key), column.kind, exact=exact))
-                for row in rows
-            ]
+            cells = [clean(table.cell(row, column)) for row in rows]
             header = column.name
         protected = column.group == "params" or column.key in ("launch", "run", "status", "n")
         if not protected and not any(cells):
@@ -318,8 +339,15 @@ def preview(p: Preview) -> None:
             for key, values in definition["sweep"].items()
         }  # fmt: skip
     if p.seed_drawn:
-        definition["seed"] = f"{p.seed}  # drawn now; a launch draws its own unless --seed is given"
-    sys.stdout.write(yaml.safe_dump(definition, sort_keys=False, default_flow_style=False))
+        definition["seed"] = p.seed
+    text = yaml.safe_dump(definition, sort_keys=False, default_flow_style=False)
+    if p.seed_drawn:  # the seed stays a number; what it is said in a YAML comment after it
+        seed = yaml.safe_dump({"seed": p.seed}, default_flow_style=False)
+        note = "  # drawn now; a launch draws its own unless --seed is given\n"
+        at = f"\n{text}".find(f"\n{seed}")  # the top-level key, at the start of its line
+        if at >= 0:
+            text = text[:at] + seed[:-1] + note + text[at + len(seed) :]
+    sys.stdout.write(text)
     if len(p.specs) > 1:
         from rich.table import Table
         from rich.text import Text
@@ -385,23 +413,29 @@ def status(found: list[Any], *, expand: bool) -> None:
         console.print("no launches recorded yet")
         return
     if not expand:
+        # One line a launch: ids, times and run counts stay whole; when the line is too
+        # wide, rich narrows the other columns, the widest first, each cell cut with an
+        # ellipsis (a column that may narrow holds cells that never wrap).
         table = Table(box=None, header_style="bold", pad_edge=False)
         for column in ("launch", "created", "workflow", "name", "runs", "swept", "status"):
-            # Ids and times stay whole; a long name or sweep wraps.
-            table.add_column(column, no_wrap=column not in ("name", "swept"))
+            table.add_column(
+                column,
+                no_wrap=column in ("launch", "created", "runs"),
+                justify="right" if column == "runs" else "left",
+            )
         for item in found:
             record = item.record
             cells = (
                 record.id[:12],
-                _when(record.created),
+                _when(record.created, seconds=False),
                 f"{record.workflow_id}:{record.workflow_version}",
                 record.name or "",
-                str(record.run_count),
+                f"{record.run_count:,}",
                 swept(record),
                 _counts(record.counts),
             )
             # User data: control characters escaped, markup ([/red], [link=...]) literal.
-            table.add_row(*(Text(clean(cell)) for cell in cells))
+            table.add_row(*(Text(clean(cell), no_wrap=True, overflow="ellipsis") for cell in cells))
         console.print(table)
         return
     for item in found:
@@ -411,16 +445,20 @@ def status(found: list[Any], *, expand: bool) -> None:
             if not big and not record.counts:
                 item.count()
             # A big launch's status (from its counts: every run read) comes after its rows.
-            status = "" if big else f"{record.status}  "
+            status = "" if big else record.status
+            # Two lines, so 80 columns hold them: what and how it went, then when and its seed.
+            what = f"{record.workflow_id}:{record.workflow_version}"
             lines = [
-                f"launch {record.id}  {record.workflow_id}:{record.workflow_version}  "
-                f"{status}created {_when(record.created)}  seed {record.seed}"
+                f"launch {record.id}  {what}  {status}".rstrip(),
+                f"  created {_when(record.created)}  seed {record.seed}",
             ]
             for key in ("name", "notes"):
                 if getattr(record, key):
                     lines.append(f"  {key}: {getattr(record, key)}")
             if record.tags:
                 lines.append(f"  tags: {', '.join(record.tags)}")
+            if not big and record.process:  # what runs it, to find it (or stop it)
+                lines.append(f"  {_running_in(record)}")
             if record.addr:  # a launch on a Dask cluster
                 lines.append(f"  cluster: {record.addr} (launcher {record.launcher})")
             for key in ("labels", "annotations", "env"):
@@ -434,10 +472,16 @@ def status(found: list[Any], *, expand: bool) -> None:
                 first_page(console, item)
                 counting[id(item)]()
                 console.print(f"{record.status}; runs: {_counts(record.counts)}", markup=False)
+                if record.process:
+                    console.print(_running_in(record), markup=False)
             else:
                 results(console, api.table(item), how=f"runner compare {record.id[:12]}")
         else:
             _run_detail(console, item)
+
+
+def _running_in(record: LaunchRecord) -> str:
+    return clean(f"running in pid {record.pid} on {record.host or 'an unknown host'}")
 
 
 def first_page(console: Console, launch: Launch) -> None:
@@ -464,9 +508,9 @@ def swept(record: LaunchRecord) -> str:
     if record.run_count < 2:
         return ""
     axes = record.definition.get("swept") or {}
-    parts = [f"{key.removeprefix('params.')}: {n} values" for key, n in axes.items()]
+    parts = [f"{key.removeprefix('params.')}: {n:,} values" for key, n in axes.items()]
     if record.repeat > 1:
-        parts.append(f"repeat {record.repeat}")
+        parts.append(f"repeat {record.repeat:,}")
     return ", ".join(parts)
 
 
@@ -514,7 +558,7 @@ def status_json(found: list[Any], *, expand: bool) -> None:
         del head["runs"]
         counted = bool(item.record.counts) or not item.record.run_count
         if not counted:  # counted once the runs are written (every run is read to count)
-            del head["status"], head["counts"]
+            del head["status"], head["counts"], head["process"]
         write(_indented(head, 1)[: -len("\n  }")] + ',\n    "runs": [')
         first = True
         whole = item.record.run_count == 1  # a run's own JSON holds its whole result
@@ -524,7 +568,8 @@ def status_json(found: list[Any], *, expand: bool) -> None:
         write("]" if first else "\n    ]")
         if not counted:
             item.count()
-            tail = {"status": item.record.status, "counts": item.record.counts}
+            record = item.record
+            tail = {"status": record.status, "counts": record.counts, "process": record.process}
             write(",\n    " + _indented(tail, 1)[len("{\n    ") : -len("\n  }")])
         write("\n  }")
     write("\n]\n" if found else "]\n")
@@ -566,7 +611,12 @@ def _run_detail(console: Console, run: RunRecord | None) -> None:
         rows.append(("folder", run.run_dir))
     width = max(len(key) for key, _ in rows)
     for key, value in rows:
-        console.print(f"{key:<{width}}  {clean(value)}", markup=False)
+        if key == "error":  # a message of several lines keeps them, each under the first
+            text = clean_lines("\n".join(line.rstrip() for line in value.strip().splitlines()))
+            text = text.replace("\n", "\n" + " " * (width + 2))
+        else:
+            text = clean(value)
+        console.print(f"{key:<{width}}  {text}", markup=False)
     if run.traceback:
         console.print(clean_lines(run.traceback.rstrip()), markup=False, style="dim")
 
@@ -577,7 +627,7 @@ def _more(console: Console, total: int, how: str, shown: int = SHOWN_ROWS) -> No
 
 
 def _counts(counts: dict[str, int]) -> str:
-    return ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    return ", ".join(f"{n:,} {status}" for status, n in sorted(counts.items()))
 
 
 def _compact(value: Any, limit: int = 80) -> str:
@@ -585,8 +635,9 @@ def _compact(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _when(timestamp: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
+def _when(timestamp: float, *, seconds: bool = True) -> str:
+    shown = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
+    return time.strftime(shown, time.localtime(timestamp))
 
 
 _SUCCEEDED = RunStatus.SUCCEEDED
@@ -596,7 +647,8 @@ class Watch:
     """What a launch shows while it runs: ids on creation, then (on a terminal) live progress
     with the first failure's reason as soon as it happens. Silent for -q's ids and --json."""
 
-    def __init__(self, *, quiet: bool, as_json: bool) -> None:
+    def __init__(self, *, quiet: bool, as_json: bool, run_ids: bool = True) -> None:
+        self.run_ids = run_ids  # False: a launch made earlier, its ids printed then
         self.quiet = quiet
         self.as_json = as_json
         self.live = not quiet and not as_json and sys.stdout.isatty()
@@ -616,7 +668,7 @@ class Watch:
         if self.quiet:
             ids(record, () if getattr(specs, "streamed", False) else specs)
         elif not self.as_json:
-            created(record, specs)
+            created(record, specs, run_ids=self.run_ids)
         self.total = len(specs)
         if self.live and self.total:
             from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -653,9 +705,11 @@ class Watch:
             return  # nothing to show: called for every run, so the common case is kept short
         status = outcome.status.value
         self.counts[status] = self.counts.get(status, 0) + 1
-        if not outcome.status.ok and not self.first_failure_shown and not self.as_json:
+        if outcome.status.failure and not self.first_failure_shown and not self.as_json:
             self.first_failure_shown = True
-            line = clean(f"run {outcome.run_id[:12]} {status}: {outcome.error}")
+            from runner.results import one_line
+
+            line = clean(f"run {outcome.run_id[:12]} {status}: {one_line(outcome.error or '')}")
             if self.progress is not None:
                 self.progress.console.print(line, style="red", markup=False)
             elif not self.quiet:
@@ -665,12 +719,15 @@ class Watch:
 
     def _refresh(self) -> None:
         done = sum(self.counts.values())
-        failed = done - self.counts.get("succeeded", 0) - self.counts.get("cached", 0)
+        cancelled = self.counts.get("cancelled", 0)
+        failed = done - self.counts.get("succeeded", 0) - self.counts.get("cached", 0) - cancelled
         elapsed = max(time.monotonic() - self.started, 1e-6)
+        stopped = f"{cancelled:,} cancelled, " if cancelled else ""
         self.progress.update(
             self.task,
             completed=done,
-            counts=f"{done - failed} done, {failed} failed, {self.total - done} to go",
+            counts=f"{done - failed - cancelled:,} done, {failed:,} failed, {stopped}"
+            f"{self.total - done:,} to go",
             rate=f"{done / elapsed:,.1f} runs/s",
         )
 
@@ -706,6 +763,6 @@ def cancelled(results: list[Any]) -> None:
         what = f"{result.kind} {result.id[:12]}"
         if result.cancelled:
             runs = "run" if result.cancelled == 1 else "runs"
-            print(f"{what}: {result.cancelled} {runs} cancelled ({_counts(result.counts)})")
+            print(f"{what}: {result.cancelled:,} {runs} cancelled ({_counts(result.counts)})")
         else:
             print(f"{what} had ended ({_counts(result.counts)}); nothing to cancel")

@@ -19,6 +19,7 @@ Kind = Literal["id", "status", "integer", "number", "boolean", "string", "durati
 Group = Literal["run", "params", "result"]
 STATS = ("mean", "std", "min", "max")  # what --by-point computes per numeric result column
 _NUMERIC = ("integer", "number")
+COUNTS = ("n", "failed", "cancelled")  # by point: how many runs (read with thousands separators)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,7 @@ class Row:
     values: dict[str, Any]
     run_id: str | None = None  # None for a row of a sweep point
     status: RunStatus | None = None
+    launch_id: str | None = None  # whole (the `launch` column is shortened for reading)
 
     def get(self, key: str) -> Any:
         return self.values.get(key)
@@ -57,6 +59,7 @@ class ResultsTable:
     runs: int = 0  # runs read, before --where
     matched: int = 0  # rows before --top
     launches: list[str] = field(default_factory=list)
+    runs_matched: int | None = None  # by point with --where: the runs of the points kept
 
     def column(self, name: str) -> Column:
         """The column a user names: its key, or its header when only one column has it."""
@@ -88,14 +91,33 @@ class ResultsTable:
         shown = ", ".join(c.key for c in self.columns)
         raise UsageError(f"no column '{name}'{hint}; the columns are: {shown}")
 
-    def records(self) -> list[dict[str, Any]]:
-        """The rows as dicts keyed by column key, exact values (for JSON and DataFrames)."""
+    def records(self, *, full_ids: bool = False) -> list[dict[str, Any]]:
+        """The rows as dicts keyed by column key, exact values (for JSON and DataFrames).
+        `full_ids`: the `run` and `launch` columns hold whole ids, as exports write them
+        (a table shows their first 8 characters)."""
         keys = [c.key for c in self.columns]
-        return [{key: row.values.get(key) for key in keys} for row in self.rows]
+        records = [{key: row.values.get(key) for key in keys} for row in self.rows]
+        if full_ids:
+            for record, row in zip(records, self.rows, strict=True):
+                if "run" in record and row.run_id:
+                    record["run"] = row.run_id
+                if "launch" in record and row.launch_id:
+                    record["launch"] = row.launch_id
+        return records
 
     def cell(self, row: Row, column: Column) -> str:
-        """A value as people read it (significant digits, durations); '' when empty."""
-        return format_value(row.values.get(column.key), column.kind, exact=column.group == "params")
+        """A value as people read it (significant digits, durations); '' when empty. A
+        param or result that is None reads `null`, as overrides write it."""
+        value = row.values.get(column.key)
+        if value is None and column.group != "run" and not column.stat and column.key in row.values:
+            return NULL
+        if column.key in COUNTS and column.group == "run" and isinstance(value, int):
+            return f"{value:,}"
+        return format_value(value, column.kind, exact=column.group == "params")
+
+    def fixed_text(self) -> str:
+        """The params equal in every run, as the line above a table says them: `a=1, b=null`."""
+        return ", ".join(f"{key}={param_text(value)}" for key, value in self.fixed.items())
 
     def to_dataframe(self) -> Any:
         """The table as a pandas DataFrame: columns keyed `params.x`, `result.y` (statistics
@@ -118,7 +140,7 @@ class ResultsTable:
 
         return table_html(self)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, *, full_ids: bool = False) -> dict[str, Any]:
         return {
             "columns": [
                 {"key": c.key, "name": c.name, "group": c.group, "kind": c.kind}
@@ -129,8 +151,16 @@ class ResultsTable:
             "by_point": self.by_point,
             "launches": self.launches,
             "runs": self.runs,
-            "rows": self.records(),
+            "rows": self.records(full_ids=full_ids),
         }
+
+
+NULL = "null"  # None, as people read it: the word overrides and YAML write
+
+
+def param_text(value: Any) -> str:
+    """A param's value as typed in an override: every digit, `null` for None, text as is."""
+    return NULL if value is None else format_value(value, "json", exact=True)
 
 
 def format_value(value: Any, kind: str, *, exact: bool = False) -> str:
@@ -153,7 +183,7 @@ def format_value(value: Any, kind: str, *, exact: bool = False) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, str):
-        return _one_line(value)
+        return one_line(value)
     return json.dumps(value, default=str)
 
 
@@ -168,9 +198,19 @@ def _duration(seconds: float) -> str:
     return f"{minutes // 60}h{minutes % 60:02d}m"
 
 
-def _one_line(text: str) -> str:
-    lines = text.strip().splitlines()
-    return lines[0].strip() if lines else ""
+_LABEL = re.compile(r"[\w.]+:")  # `ValueError:` alone on its line: the message follows
+
+
+def one_line(text: str) -> str:
+    """Text as a table cell shows it: its first non-empty line. An error whose message starts
+    on a line of its own (scikit-learn's `ValueError: \\nAll the 5 fits failed.`) keeps its
+    type before that line: `ValueError: All the 5 fits failed.`"""
+    lines = (line.strip() for line in text.splitlines())
+    first = next((line for line in lines if line), "")
+    if _LABEL.fullmatch(first):
+        following = next((line for line in lines if line), "")
+        return f"{first} {following}" if following else first
+    return first
 
 
 # -- building ---------------------------------------------------------------------------------
@@ -255,7 +295,7 @@ def build(
                 values["result"] = result
                 result_keys.setdefault("result")
         if error:
-            values["error"] = _one_line(error)
+            values["error"] = one_line(error)
             any_error = True
         any_repeat = any_repeat or rep > 0
         flat.append(values)
@@ -281,7 +321,7 @@ def build(
         + ["seed", "duration"]
     )
     cols = _columns(keys, flat)
-    rows = [Row(v, run[1], run[5]) for v, run in zip(flat, runs, strict=True)]
+    rows = [Row(v, run[1], run[5], run[0]) for v, run in zip(flat, runs, strict=True)]
     table = ResultsTable(columns=cols, rows=rows, fixed=fixed, runs=len(rows), launches=launch_ids)
     runs_table = table
 
@@ -309,6 +349,8 @@ def build(
                 parse_where(text, runs_table)  # the message about the runs' columns
                 raise
         table.rows = [row for row in table.rows if all(test(row) for test in point_tests)]
+        if where:
+            table.runs_matched = sum(row.values["n"] for row in table.rows)
     table.matched = len(table.rows)
     if sort is not None:
         _sort(table, sort, desc)
@@ -410,9 +452,13 @@ def points(table: ResultsTable, stats: bool = False) -> ResultsTable:
     by_key = {c.key: c for c in table.columns}
     cols = [by_key[key] for key in keys]
     cols.append(Column("n", "n", "run", "integer"))
-    any_failed = any(row.status is not None and not row.status.ok for row in table.rows)
-    if any_failed:
-        cols.append(Column("failed", "failed", "run", "integer"))
+    # Runs that went wrong and runs cancelled are counted apart: a cancel is no failure.
+    tallies = [
+        (key, test)
+        for key, test in (("failed", _failure), ("cancelled", _cancelled))
+        if any(test(row) for row in table.rows)
+    ]
+    cols.extend(Column(key, key, "run", "integer") for key, _ in tallies)
     for column in numeric:
         for stat in wanted:
             cols.append(
@@ -429,8 +475,8 @@ def points(table: ResultsTable, stats: bool = False) -> ResultsTable:
     for members in groups.values():
         values: dict[str, Any] = {key: members[0].values.get(key) for key in keys}
         values["n"] = len(members)
-        if any_failed:
-            values["failed"] = sum(1 for m in members if m.status is not None and not m.status.ok)
+        for key, test in tallies:
+            values[key] = sum(1 for m in members if test(m))
         for column in numeric:
             numbers = [
                 float(v)
@@ -440,7 +486,7 @@ def points(table: ResultsTable, stats: bool = False) -> ResultsTable:
             ]
             for stat in wanted:
                 values[f"{column.key}.{stat}"] = _stat(stat, numbers)
-        rows.append(Row(values=values))
+        rows.append(Row(values=values, launch_id=members[0].launch_id))
     return ResultsTable(
         columns=cols,
         rows=rows,
@@ -452,11 +498,23 @@ def points(table: ResultsTable, stats: bool = False) -> ResultsTable:
     )
 
 
+def _failure(row: Row) -> bool:
+    return row.status is not None and row.status.failure
+
+
+def _cancelled(row: Row) -> bool:
+    return row.status is RunStatus.CANCELLED
+
+
 def _stat(stat: str, numbers: list[float]) -> float | None:
     # Not the statistics module: its stdev computes in exact fractions, 30 us a call, which
     # was most of a by-point table of 10,000 runs. fsum keeps the sums exact enough.
     if not numbers:
         return None
+    if stat in ("mean", "std"):
+        lowest = min(numbers)
+        if lowest == max(numbers):  # equal values: their mean is that value, exactly, std 0
+            return lowest if stat == "mean" else (0.0 if len(numbers) > 1 else None)
     if stat == "mean":
         return math.fsum(numbers) / len(numbers)
     if stat == "std":

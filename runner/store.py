@@ -140,6 +140,11 @@ MIGRATIONS: list[str] = [
     ALTER TABLE runs ADD COLUMN host TEXT;
     ALTER TABLE runs ADD COLUMN worker TEXT;
     """,
+    # 7: the host of the process that runs a launch (its pid is only meaningful there), so
+    # `runner status LAUNCH` can say "running in pid N on HOST".
+    """
+    ALTER TABLE launches ADD COLUMN host TEXT NOT NULL DEFAULT '';
+    """,
 ]
 
 # The tables the last migration leaves; a store without one of them is damaged.
@@ -150,7 +155,8 @@ _CREATION_SECONDS = 5.0
 
 _LAUNCH_COLUMNS = (
     "id, created, workflow_id, workflow_version, name, tags, notes, seed, repeat, labels,"
-    " annotations, env, launcher, addr, definition, pid, run_count, project_root, pid_start"
+    " annotations, env, launcher, addr, definition, pid, run_count, project_root, pid_start,"
+    " host"
 )
 _RUN_COLUMNS = (
     "id, launch_id, parent_id, idx, workflow_id, workflow_version, params, seed, status,"
@@ -193,6 +199,14 @@ def _stat(pid: int) -> tuple[str, str]:
         return fields[0].decode(), fields[19].decode()
     except (OSError, IndexError):
         return "", ""
+
+
+def this_host() -> str:
+    """The machine's name: an owner's pid (always a process on the machine that writes it)
+    is recorded with it."""
+    import socket
+
+    return socket.gethostname()
 
 
 def process_start(pid: int) -> str:
@@ -415,7 +429,7 @@ class Store:
         its runs are then recorded with `record_runs`, as they are about to run."""
         with self._transaction() as db:
             db.execute(
-                f"INSERT INTO launches ({_LAUNCH_COLUMNS}, plan) VALUES ({', '.join('?' * 20)})",
+                f"INSERT INTO launches ({_LAUNCH_COLUMNS}, plan) VALUES ({', '.join('?' * 21)})",
                 (
                     launch.id,
                     launch.created,
@@ -436,6 +450,7 @@ class Store:
                     launch.run_count,
                     launch.project_root,
                     launch.pid_start,
+                    launch.host or this_host(),
                     None if plan is None else to_json(plan),
                 ),
             )
@@ -785,7 +800,8 @@ class Store:
         """The process that runs the launch now (a detached launch's background process)."""
         with self._transaction() as db:
             db.execute(
-                "UPDATE launches SET pid=?, pid_start=? WHERE id=?", (pid, pid_start, launch_id)
+                "UPDATE launches SET pid=?, pid_start=?, host=? WHERE id=?",
+                (pid, pid_start, this_host(), launch_id),
             )
 
     def pending(self, launch_id: str, page: int = 1000) -> Iterator[RunRecord]:
@@ -864,7 +880,8 @@ class Store:
         with self._transaction() as db:
             db.execute("DELETE FROM cancels WHERE launch_id=?", (launch_id,))
             db.execute(
-                "UPDATE launches SET pid=?, pid_start=? WHERE id=?", (pid, pid_start, launch_id)
+                "UPDATE launches SET pid=?, pid_start=?, host=? WHERE id=?",
+                (pid, pid_start, this_host(), launch_id),
             )
             if run_ids is not None:
                 db.executemany(
@@ -1225,7 +1242,8 @@ class Store:
             run_count=row[16],
             project_root=row[17],
             pid_start=row[18],
-            cancelled=row[19],
+            host=row[19],
+            cancelled=row[20],
         )
 
     def _plan(self, launch_id: str) -> IndexPlan | None:

@@ -101,7 +101,7 @@ def report(found: StoreCheck) -> str:
         rows.extend(("", line) for line in found.integrity if found.integrity != ["ok"])
     if found.launches is not None:
         rows.append(("launches", str(found.launches)))
-        runs = ", ".join(f"{n} {status}" for status, n in found.runs.items()) or "none"
+        runs = ", ".join(f"{n:,} {status}" for status, n in found.runs.items()) or "none"
         rows.append(("runs", f"{sum(found.runs.values())} ({runs})"))
     rows.extend(("problem", problem) for problem in found.problems)
     lines = [f"{key:<9}  {value}".rstrip() for key, value in rows]

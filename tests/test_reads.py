@@ -325,7 +325,7 @@ def test_a_big_launch_shows_its_first_page_and_its_counts(home, capsys) -> None:
     render.status(api.status([launch_id], home=home), expand=True)
     out = capsys.readouterr().out
     assert f"the first 50 of {render.WHOLE_RUNS + 1:,} runs" in out
-    assert f"succeeded; runs: {render.WHOLE_RUNS + 1} succeeded" in out
+    assert f"succeeded; runs: {render.WHOLE_RUNS + 1:,} succeeded" in out
     assert "fixed: b=1" in out
     lines = [line for line in out.splitlines() if line.startswith("000")]
     assert len(lines) == 50  # one row per run of the first page, x varying
@@ -340,7 +340,7 @@ def test_the_report_after_a_big_launch_finds_its_failures_past_the_first_page(ho
     out = capsys.readouterr().out
     assert "the first 50 of 2,001 runs" in out
     assert "failed runs (the first 20):" in out and f"{1500:032x}"[:8] in out
-    assert "1 failed, 2000 succeeded" in out
+    assert "1 failed, 2,000 succeeded" in out
 
 
 def test_a_big_launch_by_point_shows_whole_points(home, capsys) -> None:
@@ -387,7 +387,7 @@ def test_status_of_a_big_launch_counts_it_while_its_first_page_shows(home, capsy
     found = api.status([launch_id], home=home, counts=False)
     render.status(found, expand=True)
     out = capsys.readouterr().out.splitlines()
-    assert out[-1] == "failed; runs: 1000 cancelled, 1 failed, 1999 succeeded"
+    assert out[-1] == "failed; runs: 1,000 cancelled, 1 failed, 1,999 succeeded"
     assert any(line.startswith("... the first 50 of 3,000 runs") for line in out)
 
 

@@ -66,7 +66,7 @@ def test_columns_are_the_varying_params_and_the_flattened_result(cli) -> None:
     runs = run_results(cli, launch)
     assert len(table["rows"]) == len(runs) == 12
     for row, run in zip(table["rows"], runs, strict=True):
-        assert row["run"] == run["id"][:8]
+        assert row["run"] == run["id"]  # an export carries whole ids
         assert row["params.width"] == run["params"]["width"]
         assert row["result.acc.test"] == run["result"]["acc"]["test"]  # JSON keeps exact values
         assert row["result.curve"] == run["result"]["curve"]
@@ -306,7 +306,7 @@ def test_two_launches_one_still_running(cli, project: Path, home: Path, elsewher
                 break
             time.sleep(0.2)
         assert [c["key"] for c in table["columns"]][:3] == ["launch", "run", "status"]
-        assert [row["launch"] for row in table["rows"]] == [done[:8]] * 2 + [running[:8]] * 2
+        assert [row["launch"] for row in table["rows"]] == [done] * 2 + [running] * 2
         assert statuses[:3] == ["succeeded"] * 3 and statuses[3] in ("pending", "running")
         assert table["rows"][3]["result"] is None
         # Both workflows' params vary across the launches: a and seconds are columns.
@@ -353,7 +353,7 @@ def test_launches_picked_by_workflow_tag_and_last(cli) -> None:
         table = compare_json(cli, *args)
         return list(dict.fromkeys(row.get("launch") for row in table["rows"]))
 
-    assert launches("--workflow", "add") == [first[:8], second[:8]]  # oldest first
+    assert launches("--workflow", "add") == [first, second]  # oldest first
     assert launches("--workflow", "add", "--last", "1") == [None]  # one launch: no column
     table = compare_json(cli, "--workflow", "add", "--last", "1")
     assert [row["params.a"] for row in table["rows"]] == [3, 4]

@@ -303,7 +303,7 @@ def test_members_with_one_json_form_are_refused_not_mixed_up(pyrun, home: Path) 
 
 def test_help_shows_union_members_in_the_order_tried(project, home, tmp_path) -> None:
     text = help_text(project, home, tmp_path, "unions")
-    assert "--mixed TEXT            int | datetime | Color | Path | None [default: None]" in text
+    assert "--mixed TEXT            int | datetime | Color | Path | None [default: null]" in text
     assert "--text_first TEXT       int | str | None" in text
     assert "--choice_or_count TEXT  'auto' | 'off' | int | None" in text
     assert "--path_or_names TEXT    list[str] | Path | None" in text

@@ -118,7 +118,7 @@ class RunnerApp(App[None]):
         main = self.get_screen_stack_main()
         main.action_view("launches-tab")  # type: ignore[attr-defined]
         self.launches.show_launch(launch_id)
-        self.notify(f"launched {launch_id[:12]}: {runs} run{'s' * (runs != 1)}")
+        self.notify(f"launched {launch_id[:12]}: {runs:,} run{'s' * (runs != 1)}")
 
     @work(thread=True, group="launch")
     def rerun(self, run_id: str) -> None:

@@ -140,7 +140,10 @@ def summary(preview: Any) -> str:
     noun = "run" if runs == 1 else "runs"
     if points == 1 and repeat == 1:
         return f"1 {noun}"
-    return f"{points} point{'s' * (points != 1)} x {repeat} repeat{'s' * (repeat != 1)} = {runs} {noun}"
+    return (
+        f"{points:,} point{'s' * (points != 1)} x {repeat:,} repeat{'s' * (repeat != 1)}"
+        f" = {runs:,} {noun}"
+    )
 
 
 _UNSET = object()

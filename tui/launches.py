@@ -132,7 +132,7 @@ class LaunchesPane(Vertical):
                 plain(f"{record.workflow_id}:{record.workflow_version}"),
                 plain(record.name or ""),
                 status_text(record.status),
-                f"{finished}/{record.run_count}",
+                f"{finished:,}/{record.run_count:,}",
                 _count_text(record.counts),
                 key=record.id,
             )
@@ -172,10 +172,12 @@ class LaunchesPane(Vertical):
         text = Text()
         if fixed:
             text.append("fixed: ", style="dim")
-            text.append(clean(", ".join(f"{k}={v}" for k, v in fixed.items())))
+            text.append(clean(results.fixed_text()))
         record = self.selected_launch
         if record is not None and self.loaded < record.run_count:
-            text.append(f"  (rows 1-{self.loaded} of {record.run_count}; more load as you scroll)")
+            text.append(
+                f"  (rows 1-{self.loaded:,} of {record.run_count:,}; more load as you scroll)"
+            )
         self.query_one("#fixed", Static).update(text)
         self._loading_more = False
 
@@ -301,5 +303,5 @@ def _count_text(counts: dict[str, int]) -> Text:
     for status, count in sorted(counts.items()):
         if text:
             text.append(" ")
-        text.append_text(status_text(f"{count} {status}"))
+        text.append_text(status_text(f"{count:,} {status}"))
     return text

@@ -201,7 +201,7 @@ class WorkflowsPane(Horizontal):
             if record.name:
                 text.append(clean(record.name) + "  ", style="italic")
             for status, count in sorted(record.counts.items()):
-                text.append_text(status_text(f"{count} {status}"))
+                text.append_text(status_text(f"{count:,} {status}"))
                 text.append(" ")
             text.append("\n")
         self.app.call_from_thread(self._show_recent, text)
