@@ -413,29 +413,37 @@ def status(found: list[Any], *, expand: bool) -> None:
         console.print("no launches recorded yet")
         return
     if not expand:
-        # One line a launch: ids, times and run counts stay whole; when the line is too
-        # wide, rich narrows the other columns, the widest first, each cell cut with an
-        # ellipsis (a column that may narrow holds cells that never wrap).
+        # One line a launch: ids, times, run counts and statuses stay whole; when the line is
+        # too wide, rich narrows the name, workflow and sweep, the widest first, each cell cut
+        # with an ellipsis (a column that may narrow holds cells that never wrap). A column
+        # empty on every line (no launch named) is left out.
+        rows = [
+            {
+                "launch": record.id[:12],
+                "created": _when(record.created, seconds=False, year=False),
+                "workflow": f"{record.workflow_id}:{record.workflow_version}",
+                "name": record.name or "",
+                "runs": f"{record.run_count:,}",
+                "swept": swept(record, short=True),
+                "status": _counts(record.counts),
+            }
+            for record in (item.record for item in found)
+        ]
         table = Table(box=None, header_style="bold", pad_edge=False)
-        for column in ("launch", "created", "workflow", "name", "runs", "swept", "status"):
+        shown = [key for key in rows[0] if key not in ("name", "swept") or any(r[key] for r in rows)]
+        for column in shown:
+            whole = column in ("launch", "created", "runs", "status")
             table.add_column(
                 column,
-                no_wrap=column in ("launch", "created", "runs"),
+                no_wrap=whole,
+                min_width=max(len(row[column]) for row in rows) if whole else None,
                 justify="right" if column == "runs" else "left",
             )
-        for item in found:
-            record = item.record
-            cells = (
-                record.id[:12],
-                _when(record.created, seconds=False),
-                f"{record.workflow_id}:{record.workflow_version}",
-                record.name or "",
-                f"{record.run_count:,}",
-                swept(record),
-                _counts(record.counts),
-            )
+        for row in rows:
             # User data: control characters escaped, markup ([/red], [link=...]) literal.
-            table.add_row(*(Text(clean(cell), no_wrap=True, overflow="ellipsis") for cell in cells))
+            table.add_row(
+                *(Text(clean(row[key]), no_wrap=True, overflow="ellipsis") for key in shown)
+            )
         console.print(table)
         return
     for item in found:
@@ -503,12 +511,14 @@ def first_page(console: Console, launch: Launch) -> None:
     )
 
 
-def swept(record: LaunchRecord) -> str:
-    """What a launch swept, to find it again: 'samples: 3 values, repeat 4'."""
+def swept(record: LaunchRecord, *, short: bool = False) -> str:
+    """What a launch swept, to find it again: 'samples: 3 values, repeat 4' (short, for one
+    line a launch: 'samples ×3, repeat 4')."""
     if record.run_count < 2:
         return ""
     axes = record.definition.get("swept") or {}
-    parts = [f"{key.removeprefix('params.')}: {n:,} values" for key, n in axes.items()]
+    each = "{key} ×{n:,}" if short else "{key}: {n:,} values"
+    parts = [each.format(key=key.removeprefix("params."), n=n) for key, n in axes.items()]
     if record.repeat > 1:
         parts.append(f"repeat {record.repeat:,}")
     return ", ".join(parts)
@@ -635,9 +645,13 @@ def _compact(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _when(timestamp: float, *, seconds: bool = True) -> str:
+def _when(timestamp: float, *, seconds: bool = True, year: bool = True) -> str:
+    """A local time; without `year`, this year's times drop it (12-06 21:40)."""
+    when = time.localtime(timestamp)
     shown = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
-    return time.strftime(shown, time.localtime(timestamp))
+    if not year and when.tm_year == time.localtime().tm_year:
+        shown = shown.removeprefix("%Y-")
+    return time.strftime(shown, when)
 
 
 _SUCCEEDED = RunStatus.SUCCEEDED
