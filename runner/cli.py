@@ -241,8 +241,9 @@ def run_file(
     """runner [run] [OPTIONS] FILE.py [WORKFLOW [INPUTS...]]: list a file's workflows, or run one.
 
     INPUTS are one option per parameter of WORKFLOW (see `runner run FILE.py WORKFLOW --help`),
-    --inputs-file FILE, and a trailing `-` to read YAML/JSON inputs from stdin. Precedence,
-    lowest to highest: signature defaults < inputs file < stdin < options.
+    --inputs-file FILE, `-` to read YAML/JSON inputs from stdin, and Hydra overrides as for a
+    declared workflow: params.C=10, params.C=0.1,1 (a sweep), repeat=3. Precedence, lowest to
+    highest: signature defaults < inputs file < stdin < options < overrides.
     """
     from pathlib import Path
 
@@ -254,10 +255,10 @@ def run_file(
         cli_file.list_workflows(path, found)
         return
     workflow = pyfile.pick(path, found, rest[0])
-    inputs = cli_file.inputs_of(workflow, rest[1:], prog=f"runner run {path} {rest[0]}")
+    inputs, overrides = cli_file.inputs_of(workflow, rest[1:], prog=f"runner run {path} {rest[0]}")
     dump_snippet = options.pop("dump_snippet")
     detach = options.pop("detach") or not options["wait"]
-    _, _, values = _request((), options)
+    _, option_overrides, values = _request((), options)  # --copy is an override
     _launched(
         quiet=quiet,
         as_json=as_json,
@@ -266,6 +267,7 @@ def run_file(
         config_dir=config_dir,
         root=root,
         workflow=workflow,
+        overrides=[*option_overrides, *overrides],
         inputs=inputs,
         inputs_label=f"the inputs given to {workflow.id}",
         fail_fast=fail_fast,
