@@ -377,9 +377,45 @@ def request(
     """
     from runner.composer import Request
 
+    if target is not None and not isinstance(target, str):
+        what = type(target).__name__
+        raise UsageError(
+            f"target: a run file, WORKFLOW[:VERSION] or a saved run definition's name is a"
+            f" string, not a {what}; overrides go second (launch(target, [overrides]))"
+        )
+    if isinstance(overrides, str):
+        raise UsageError(f"overrides: a list of strings, not one string ({[overrides]!r})")
+    overrides = list(overrides)
+    # Iterables read once, here, so that they can be checked and then used.
+    tags = list(tags) if tags is not None else None
+    params = params if params is None or isinstance(params, dict) else list(params)
+    sweep = {
+        key: list(values)
+        if isinstance(values, Iterable) and not isinstance(values, str | range)
+        else values
+        for key, values in (sweep or {}).items()
+    }
+    _check_usable(
+        target=target,
+        overrides=overrides,
+        name=name,
+        tags=tags,
+        notes=notes,
+        repeat=repeat,
+        seed=seed,
+        params=params,
+        labels=labels,
+        annotations=annotations,
+        env=env,
+        addr=addr,
+        timeout=timeout,
+        retries=retries,
+        inputs=inputs,
+        sweep={k: v for k, v in sweep.items() if not isinstance(v, range)},
+    )
     options = {
         "name": name,
-        "tags": list(tags) if tags is not None else None,
+        "tags": tags,
         "notes": notes,
         "repeat": repeat,
         "seed": seed,
@@ -411,6 +447,18 @@ def request(
         sweeps=dict(sweep or {}),
         max_runs=max_runs or _max_runs_setting(),
     )
+
+
+def _check_usable(**arguments: Any) -> None:
+    """Refuse, naming the argument, what no store, file or message can hold: text with a lone
+    surrogate, an integer of more digits than Python writes (the CLI refuses arguments that
+    are not UTF-8 as it reads them; run and inputs files are checked as they are parsed)."""
+    from runner.documents import unusable
+
+    for argument, value in arguments.items():
+        found = unusable({argument: value})
+        if found:
+            raise UsageError(f"argument {found.where}: {found.what}; {found.why}")
 
 
 def _max_runs_setting() -> int:

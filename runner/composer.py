@@ -93,9 +93,12 @@ class Project:
         """--config-dir, then RUNNER_CONFIG_DIR, then ./conf; none is fine (built-ins only)."""
         chosen = config_dir or os.environ.get("RUNNER_CONFIG_DIR")
         if chosen:
-            path = Path(chosen).expanduser().resolve()
+            origin = "--config-dir" if config_dir else "RUNNER_CONFIG_DIR"
+            try:
+                path = Path(chosen).expanduser().resolve()
+            except (UnicodeError, ValueError) as exc:  # no file system names it (\ud800, NUL)
+                raise UsageError(f"{origin}: {str(chosen)!a} is no path: {exc}") from None
             if not path.is_dir():
-                origin = "--config-dir" if config_dir else "RUNNER_CONFIG_DIR"
                 raise UsageError(f"{origin}: config directory {path} does not exist")
             return cls(config_dir=path, root=path.parent)
         local = Path.cwd() / "conf"
