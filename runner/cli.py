@@ -68,6 +68,59 @@ class DefaultRunGroup(click.Group):
         return super().parse_args(ctx, args)
 
 
+class DefinitionCommand(click.Command):
+    """A command that composes a run definition (run, show): an option it does not have that
+    is one of the workflow's params (`--C 10`) is answered with the override that sets it."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        given = list(args)  # click's parser consumes the list it is given
+        try:
+            return super().parse_args(ctx, args)
+        except click.NoSuchOption as exc:
+            hint = _param_hint(self, ctx, given, exc.option_name)
+            if hint is None:
+                raise
+            raise UsageError(f"no such option '{exc.option_name}': {hint}") from None
+
+
+def _param_hint(
+    command: click.Command, ctx: click.Context, args: list[str], option: str
+) -> str | None:
+    """`C is a param of 'digits': did you mean params.C=10?` when `option` (--C) names one
+    of the params of the workflow the arguments target; else None. The arguments are parsed
+    again by click, unknown options kept, to find the target and --config-dir."""
+    from runner import api
+
+    again = click.Context(
+        command, info_name=ctx.info_name, parent=ctx.parent, ignore_unknown_options=True
+    )
+    try:
+        click.Command.parse_args(command, again, list(args))
+        words = [w for w in again.params.get("args", ()) if not w.startswith("-")]
+        target, _ = _split_args(tuple(w for w in words if "=" in w or w == words[0]))
+        if target is None:
+            return None
+        schema = api.params_schema(target, config_dir=again.params.get("config_dir"))
+    except (click.ClickException, RunnerError, IndexError):
+        return None
+    name = option.lstrip("-")
+    params = schema.get("properties", {})
+    for key in (name, name.replace("-", "_")):
+        if key in params:
+            at = args.index(option) if option in args else -1
+            given = [a for a in args if a.startswith(f"{option}=")]
+            if given:
+                value = given[0].split("=", 1)[1]
+            elif 0 <= at < len(args) - 1 and not args[at + 1].startswith("-"):
+                value = args[at + 1]
+            else:
+                value = "VALUE"
+            return (
+                f"{key} is a param of '{target.split(':')[0]}': did you mean params.{key}={value}?"
+            )
+    return None
+
+
 def _is_python_file(arg: str) -> bool:
     return arg.endswith(".py") and not arg.startswith("-") and "=" not in arg
 
@@ -183,7 +236,7 @@ def _launch_options(func: Any) -> Any:
     return _definition_options(func)
 
 
-@cli.command(epilog=EPILOG)
+@cli.command(cls=DefinitionCommand, epilog=EPILOG)
 @click.argument("args", nargs=-1)
 @_launch_options
 def run(
@@ -484,7 +537,7 @@ def _finish(launch: Any, *, quiet: bool, as_json: bool, dump_snippet: bool = Fal
         )
 
 
-@cli.command(epilog=EPILOG)
+@cli.command(cls=DefinitionCommand, epilog=EPILOG)
 @click.argument("args", nargs=-1)
 @_definition_options
 @click.option("--schema", is_flag=True, help="Print the workflow's params JSON Schema instead.")

@@ -281,7 +281,10 @@ class ConfigSpace:
         label = f"preset '{name}' ({_source_path(loaded)}/{PRESET_KEY}/{name}.yaml)"
         document = Document(label=label, data={str(k): v for k, v in data.items()})
         validate.check(
-            document.data, _run_validator(), what=f"run definition in {label}", where=_always(label)
+            _known_fields(document.data),
+            _run_validator(),
+            what=f"run definition in {label}",
+            where=_always(label),
         )
         return document
 
@@ -435,6 +438,7 @@ class Composer:
         self.sources = Sources()
         self._cache: dict[tuple[str, ...], Definition] = {}
         self._composed: dict[tuple[str, ...], DictConfig] = {}
+        self.lines: dict[str, str] = {}  # key -> the override line that set it last
         self._collect_overrides()
 
     # -- inputs -----------------------------------------------------------------------------
@@ -488,6 +492,7 @@ class Composer:
         for line, label in lines:
             override = parse_override(parser, line, label)
             key = override.key_or_group
+            self.lines[key] = line
             if key == PRESET_KEY:
                 continue  # loaded as a document above
             if key == WORKFLOW_KEY:
@@ -682,6 +687,28 @@ class Composer:
                     hint=unknown_key_hint(workflow),
                 )
 
+    def _params_suggestion(
+        self, workflow: Workflow, schema: dict[str, Any], defaults: dict[str, Any]
+    ) -> validate.Suggest:
+        """For an unknown top-level key that is one of the workflow's params (`C=10` for
+        `params.C=10`): the override, or the place in a file, it was meant to be."""
+        names = {*schema.get("properties", {}), *defaults, *workflow.params}
+
+        def suggest(path: tuple[str | int, ...], value: Any) -> str | None:
+            key = str(path[0])
+            if len(path) != 1 or key not in names:
+                return None
+            line = self.lines.get(key)
+            # An override is given again under params; a file's key goes under `params:`.
+            if line:
+                meant = f"params.{line.lstrip('+')}"
+            else:
+                flow = yaml.safe_dump({key: value}, default_flow_style=True, width=1_000).strip()
+                meant = f"params: {_clip(flow, 60)}"
+            return f"{key} is a param of '{workflow.id}': did you mean {meant}?"
+
+        return suggest
+
     def _define(self, choices: tuple[str, ...]) -> Definition:
         parser = self.space.parser()
         chosen = parser.parse_overrides(list(choices))
@@ -742,7 +769,13 @@ class Composer:
         if fields.get("addr"):
             fields["launcher"] = cluster_launcher(fields["launcher"], str(fields["addr"]))
         fields = {WORKFLOW_KEY: workflow.spec, **fields}
-        validate.check(fields, _run_validator(), what="run definition", where=sources.where)
+        validate.check(
+            fields,
+            _run_validator(),
+            what="run definition",
+            where=sources.where,
+            suggest=self._params_suggestion(workflow, schema, defaults),
+        )
 
         validator = validate.compile_schema(schema, f"params schema of workflow '{workflow.id}'")
         return Definition(
@@ -796,9 +829,16 @@ def load_run_file(path: Path) -> Document:
         )
     document = Document(label=label, data=data)
     validate.check(
-        data, _run_validator(), what=f"run definition in {label}", where=lambda _p: label
+        _known_fields(data), _run_validator(), what=f"run definition in {label}", where=_always(label)
     )
     return document
+
+
+def _known_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """A file's fields that a run definition has: the others are reported with the
+    definition, once the workflow is known (`C: 10` may be meant as one of its params)."""
+    fields = _run_validator().schema["properties"]
+    return {k: v for k, v in data.items() if k in fields}
 
 
 # -- helpers --------------------------------------------------------------------------------
