@@ -193,7 +193,16 @@ def describe(
         text = f"{head} is not {' or '.join(o for o in options if o)}"
     else:
         text = f"{head}: {error.message}"
+    if isinstance(value, str) and value.strip().lower() == "none":
+        text += _null_hint(schema)
     return _with_source(text, path, where)
+
+
+def _null_hint(schema: dict[str, Any]) -> str:
+    """For the text None given where it is refused: Hydra and YAML spell None `null`."""
+    if StrictValidator(schema).is_valid(None):
+        return " (did you mean null? Hydra and YAML spell None as null)"
+    return " (Hydra and YAML spell None as null, which this key does not take either)"
 
 
 def _missing_key(error: SchemaError) -> str:
