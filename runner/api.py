@@ -449,6 +449,23 @@ def request(
     )
 
 
+def _request(
+    target: str | None, overrides: Iterable[str], options: dict[str, Any], call: str
+) -> Request:
+    """request() from a call's keyword arguments: one that is no option of a run definition
+    is named (a workflow's param given as `C=10` belongs in params)."""
+    import inspect
+
+    known = inspect.signature(request).parameters
+    for name in options:
+        if name not in known:
+            raise UsageError(
+                f"runner.{call}() has no argument '{name}'; a workflow's params go in"
+                f" params={{{name!r}: ...}} (or an override 'params.{name}=...')"
+            )
+    return request(target, overrides, **options)
+
+
 def _check_usable(**arguments: Any) -> None:
     """Refuse, naming the argument, what no store, file or message can hold: text with a lone
     surrogate, an integer of more digits than Python writes (the CLI refuses arguments that
@@ -535,7 +552,10 @@ def compose(
     Raises what `launch` would (runner.DefinitionError and its kinds) for the same input.
     """
     the_plan, _ = plan(
-        request(target, overrides, **options), config_dir=config_dir, root=root, home=home
+        _request(target, overrides, options, "compose"),
+        config_dir=config_dir,
+        root=root,
+        home=home,
     )
     base = the_plan.base
     definition = dict(base.fields)
@@ -665,7 +685,7 @@ def launch(
     try:
         with _no_cycle_collection():
             the_plan, project = plan(
-                request(target, overrides, **options),
+                _request(target, overrides, options, "launch"),
                 config_dir=config_dir,
                 root=root,
                 home=home,

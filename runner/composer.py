@@ -731,6 +731,18 @@ class Composer:
         func = import_entrypoint(workflow)
         defaults = signature_defaults(func)
         schema = workflow.schema if workflow.schema is not None else signature_schema(func)
+        suggest = self._params_suggestion(workflow, schema, defaults)
+        for document in self.documents:
+            # Checked alone when the file was read but for the keys no run definition has,
+            # refused here before a merge (0.5 ms a key), now that the workflow is known.
+            if len(_known_fields(document.data)) < len(document.data):
+                validate.check(
+                    document.data,
+                    _run_validator(),
+                    what=f"run definition in {document.label}",
+                    where=_always(document.label),
+                    suggest=suggest,
+                )
         self._refuse_unknown_keys(schema, workflow)
         base_params = OmegaConf.create({**defaults, **workflow.params})
         sources = Sources(overrides=dict(self.sources.overrides))
@@ -774,7 +786,7 @@ class Composer:
             _run_validator(),
             what="run definition",
             where=sources.where,
-            suggest=self._params_suggestion(workflow, schema, defaults),
+            suggest=suggest,
         )
 
         validator = validate.compile_schema(schema, f"params schema of workflow '{workflow.id}'")

@@ -456,3 +456,5 @@ def test_a_param_in_a_run_file_or_the_api_says_where_it_goes(project: Path, tmp_
     ]  # fmt: skip
     with pytest.raises(runner.ValidationError, match=r"did you mean params\.a=1\?"):
         runner.launch("add", ["a=1"], config_dir=conf)
+    with pytest.raises(runner.UsageError, match=r"no argument 'a'; a workflow's params go in par"):
+        runner.launch("add", a=1, config_dir=conf)  # type: ignore[call-arg]
