@@ -221,7 +221,7 @@ def _command(func: Any, workflow: Workflow) -> click.Command:
             help="YAML or JSON file of inputs (below stdin and options).",
         )
     )
-    options.append(click.Argument(["rest"], nargs=-1))
+    options.append(click.Argument(["rest"], nargs=-1, metavar="[OVERRIDES]... [-]"))
     return click.Command(
         workflow.id, params=options, help=workflow.description, add_help_option=True
     )
