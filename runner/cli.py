@@ -101,7 +101,7 @@ def _param_hint(
         if target is None:
             return None
         schema = api.params_schema(target, config_dir=again.params.get("config_dir"))
-    except (click.ClickException, RunnerError, IndexError):
+    except Exception:  # a hint at best: click's own message stands
         return None
     name = option.lstrip("-")
     params = schema.get("properties", {})

@@ -132,6 +132,8 @@ def _positionals(
 
 
 def _stray_hint(arg: str, key: str, parameters: dict[str, inspect.Parameter]) -> str:
+    if arg == STDIN:
+        return "stdin (-) is read once"
     if key in parameters or key.replace("-", "_") in parameters:
         value = arg.split("=", 1)[1] if "=" in arg else "VALUE"
         return f"did you mean params.{key}={value}? (or --{key} {value})"

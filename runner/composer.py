@@ -841,7 +841,10 @@ def load_run_file(path: Path) -> Document:
         )
     document = Document(label=label, data=data)
     validate.check(
-        _known_fields(data), _run_validator(), what=f"run definition in {label}", where=_always(label)
+        _known_fields(data),
+        _run_validator(),
+        what=f"run definition in {label}",
+        where=_always(label),
     )
     return document
 

@@ -162,7 +162,9 @@ def describe(
             text = f"{dotted(key_path)}: {UNKNOWN_KEY}"
             text += f" ({moved})" if moved else ""
             text += f" (did you mean '{hint[0]}'?)" if hint else ""
-            text += f"; expected one of: {', '.join(known)}" if known and not (hint or moved) else ""
+            text += (
+                f"; expected one of: {', '.join(known)}" if known and not (hint or moved) else ""
+            )
             lines.append(_with_source(text, key_path, where))
         return "\n  - ".join(lines)
     if kind == "required":

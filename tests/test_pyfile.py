@@ -346,4 +346,4 @@ def test_file_form_stdin_is_only_a_dash(flows, capsys, monkeypatch) -> None:
     code, out, err = run(capsys, "--json", path, "f", "-", "params.kernel=y", "launcher=sequential")
     assert (code, _results(out)) == (0, [{"C": 3, "kernel": "y", "n": None}]), err
     code, _, err = run(capsys, path, "f", "-", "-")
-    assert code == 1 and "unexpected argument '-'" in err
+    assert code == 1 and "unexpected argument '-'" in err and "stdin (-) is read once" in err
