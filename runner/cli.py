@@ -308,7 +308,13 @@ def run_file(
         cli_file.list_workflows(path, found)
         return
     workflow = pyfile.pick(path, found, rest[0])
-    inputs, overrides = cli_file.inputs_of(workflow, rest[1:], prog=f"runner run {path} {rest[0]}")
+    own = click.get_current_context().command.params
+    inputs, overrides = cli_file.inputs_of(
+        workflow,
+        rest[1:],
+        prog=f"runner run {path} {rest[0]}",
+        run_options={opt for param in own for opt in [*param.opts, *param.secondary_opts]},
+    )
     dump_snippet = options.pop("dump_snippet")
     detach = options.pop("detach") or not options["wait"]
     _, option_overrides, values = _request((), options)  # --copy is an override

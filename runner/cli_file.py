@@ -8,7 +8,7 @@ import inspect
 import re
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,9 @@ def list_workflows(path: Path, found: list[Workflow]) -> None:
         click.echo(clean(f"workflow  {workflow.id:<{width}}  {workflow.description}"))
 
 
-def inputs_of(workflow: Workflow, args: list[str], prog: str) -> tuple[dict[str, Any], list[str]]:
+def inputs_of(
+    workflow: Workflow, args: list[str], prog: str, run_options: Collection[str] = ()
+) -> tuple[dict[str, Any], list[str]]:
     """The workflow's inputs, in their JSON form, and the Hydra overrides among the arguments.
 
     Signature defaults are left to the definition; then the inputs file, stdin (`-`), and the
@@ -55,6 +57,11 @@ def inputs_of(workflow: Workflow, args: list[str], prog: str) -> tuple[dict[str,
             given = dict(ctx.params)
     except click.exceptions.Exit as done:  # --help
         raise SystemExit(done.exit_code) from None
+    except click.NoSuchOption as exc:
+        hint = None
+        if exc.option_name in run_options:  # `runner f.py wf -q`: runner's own, misplaced
+            hint = f"{exc.option_name} is an option of runner run: give it before the file"
+        raise DefinitionError(f"{prog}: {exc.format_message()}", hint=hint) from None
     except click.ClickException as exc:
         raise DefinitionError(f"{prog}: {exc.format_message()}") from None
     stdin, overrides = _positionals(given.pop("rest"), _parameters(func), prog)

@@ -347,3 +347,11 @@ def test_file_form_stdin_is_only_a_dash(flows, capsys, monkeypatch) -> None:
     assert (code, _results(out)) == (0, [{"C": 3, "kernel": "y", "n": None}]), err
     code, _, err = run(capsys, path, "f", "-", "-")
     assert code == 1 and "unexpected argument '-'" in err and "stdin (-) is read once" in err
+
+
+def test_file_form_names_a_run_option_given_after_the_workflow(flows, capsys) -> None:
+    path, run = flows
+    code, _, err = run(capsys, path, "f", "params.C=2", "-q")
+    assert code == 2 and "-q is an option of runner run: give it before the file" in err
+    code, _, err = run(capsys, path, "f", "--nope")
+    assert code == 2 and "No such option '--nope'" in err and "hint" not in err
