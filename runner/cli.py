@@ -874,7 +874,13 @@ def _check_utf8(args: Sequence[str]) -> None:
         try:
             arg.encode("utf-8")
         except UnicodeEncodeError as exc:
-            raw = arg.encode("utf-8", "surrogateescape")
+            try:
+                raw = arg.encode("utf-8", "surrogateescape")
+            except UnicodeEncodeError:  # a surrogate no byte stands for: main() called so
+                raise UsageError(
+                    f"argument {arg!a} holds a lone surrogate"
+                    f" ({arg[exc.start]!a}), which is not Unicode text"
+                ) from None
             at = len(arg[: exc.start].encode("utf-8", "surrogateescape"))
             shown = raw.decode("utf-8", "backslashreplace")
             raise UsageError(

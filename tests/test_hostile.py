@@ -375,3 +375,23 @@ def test_a_huge_sweep_is_checked_fast_enough() -> None:
     assert unusable({"sweep": {"a": list(range(1_000_000)), "b": ["x"] * 1000}}) is None
     found = unusable({"sweep": {"a": [*range(1000), 10**5000]}})
     assert found is not None and found.where == "sweep.a[1000]"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["show", f"{SURROGATE}=1"], ["show", "add", "--name", SURROGATE], ["status", "\udfff"]],
+    ids=["override", "option", "id"],
+)
+def test_main_called_with_a_lone_surrogate(
+    args: list[str], project: Path, home: Path, monkeypatch, capsys
+) -> None:
+    """runner.cli.main called from Python with a surrogate no byte stands for: exit 1 (was 5)."""
+    from runner.cli import main
+
+    monkeypatch.setenv("RUNNER_CONFIG_DIR", str(project / "conf"))
+    with pytest.raises(SystemExit) as done:
+        main(args)
+    err = capsys.readouterr().err
+    assert done.value.code == 1, err
+    assert "holds a lone surrogate" in err and "internal error" not in err
+    assert not home.exists()
