@@ -37,7 +37,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from runner import validate
 from runner.decorated import from_modules
-from runner.documents import MAX_DEPTH, DocumentError, nesting, parse, read
+from runner.documents import MAX_DEPTH, DocumentError, nesting, parse, read, unusable
 from runner.entrypoints import Workflow, ensure_importable, import_entrypoint, latest
 from runner.errors import (
     CompositionError,
@@ -337,6 +337,13 @@ class ConfigSpace:
             data = _yaml_file(path)
         except (OSError, yaml.YAMLError) as exc:
             raise WorkflowError(f"workflow declaration {path} cannot be read: {exc}") from exc
+        except ValueError:  # not UTF-8, an integer past 4,300 digits: read again, to name it
+            data = None
+        if data is None or unusable(data):
+            try:
+                data = parse(read(path), as_json=False)
+            except DocumentError as exc:
+                raise WorkflowError(f"workflow declaration {path} {exc}") from None
         if isinstance(data, dict):
             data.pop("defaults", None)  # Hydra's defaults list: not a field of the declaration
         return str(path), data

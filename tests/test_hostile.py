@@ -395,3 +395,16 @@ def test_main_called_with_a_lone_surrogate(
     assert done.value.code == 1, err
     assert "holds a lone surrogate" in err and "internal error" not in err
     assert not home.exists()
+
+
+def test_a_declaration_holding_a_huge_integer_is_broken_not_a_crash(project: Path) -> None:
+    import runner
+
+    (project / "conf/workflow/huge.yaml").write_text(
+        f"id: huge\nversion: '1'\nentrypoint: mypkg.flows:add\nparams:\n  a: {BIG}\n"
+    )
+    with pytest.raises(runner.DefinitionError) as raised:
+        runner.show("huge", config_dir=project / "conf")
+    assert raised.value.exit_code == 2
+    assert "huge.yaml holds an integer of 4,401 digits at params.a" in str(raised.value)
+    assert runner.show("add", ["params.a=1"], config_dir=project / "conf").specs  # others work
