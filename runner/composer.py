@@ -267,7 +267,16 @@ class ConfigSpace:
         return list(self.loader.get_group_options(PRESET_KEY))
 
     def preset(self, name: str) -> Document:
-        loaded = self.repository.load_config(f"{PRESET_KEY}/{name}")
+        try:
+            loaded = self.repository.load_config(f"{PRESET_KEY}/{name}")
+        except ValueError as exc:  # not UTF-8, an integer past 4,300 digits: read again, to name it
+            path = self._config_file(f"{PRESET_KEY}/{name}")
+            try:
+                if path is not None:
+                    parse(read(path), as_json=False)
+            except DocumentError as problem:
+                raise DefinitionError(f"saved run definition {path} {problem}") from None
+            raise DefinitionError(f"saved run definition '{name}' cannot be read: {exc}") from None
         if loaded is None:
             hint = _did_you_mean(name, self.presets())
             raise DefinitionError(
@@ -320,19 +329,23 @@ class ConfigSpace:
             )
         return versions[version]
 
+    def _config_file(self, name: str) -> Path | None:
+        """The file of a config (`workflow/pi`) on Hydra's search path, or None."""
+        from hydra.core.object_type import ObjectType
+
+        # Which search path entry holds the file: Hydra's repository answers, privately.
+        found = self.repository._find_object_source(name, ObjectType.CONFIG)
+        if found is None:
+            return None
+        return Path(_source_path(SimpleNamespace(path=found.full_path()))) / f"{name}.yaml"
+
     def _read_declaration(self, option: str) -> tuple[str, Any]:
         """(the file, its data) of workflow/<option>.yaml, found on Hydra's search path and
         read with libyaml: Hydra's own loading (OmegaConf) costs ~5 ms a file, which a project
         of 200 workflows pays on every launch and listing; libyaml takes ~50 us."""
-        from hydra.core.object_type import ObjectType
-
-        name = f"{WORKFLOW_KEY}/{option}"
-        # Which search path entry holds the file: Hydra's repository answers, privately.
-        found = self.repository._find_object_source(name, ObjectType.CONFIG)
-        if found is None:
+        path = self._config_file(f"{WORKFLOW_KEY}/{option}")
+        if path is None:
             return option, None
-        folder = _source_path(SimpleNamespace(path=found.full_path()))
-        path = Path(folder) / WORKFLOW_KEY / f"{option}.yaml"
         try:
             data = _yaml_file(path)
         except (OSError, yaml.YAMLError) as exc:

@@ -408,3 +408,21 @@ def test_a_declaration_holding_a_huge_integer_is_broken_not_a_crash(project: Pat
     assert raised.value.exit_code == 2
     assert "huge.yaml holds an integer of 4,401 digits at params.a" in str(raised.value)
     assert runner.show("add", ["params.a=1"], config_dir=project / "conf").specs  # others work
+
+
+def test_a_saved_definition_holding_a_huge_integer_or_latin1_is_named(project: Path) -> None:
+    import runner
+
+    (project / "conf/run/huge.yaml").write_text(f"workflow: add\nseed: {BIG}\n")
+    (project / "conf/run/latin.yaml").write_bytes(
+        "workflow: add\nname: caf\xe9\n".encode("latin-1")
+    )
+    for name, problem in [
+        ("huge", "holds an integer of 4,401 digits at seed"),
+        ("latin", "is not UTF-8"),
+    ]:
+        with pytest.raises(runner.DefinitionError) as raised:
+            runner.show(name, config_dir=project / "conf")
+        assert f"saved run definition {project / 'conf/run'}/{name}.yaml {problem}" in str(
+            raised.value
+        )
