@@ -377,9 +377,45 @@ def request(
     """
     from runner.composer import Request
 
+    if target is not None and not isinstance(target, str):
+        what = type(target).__name__
+        raise UsageError(
+            f"target: a run file, WORKFLOW[:VERSION] or a saved run definition's name is a"
+            f" string, not a {what}; overrides go second (launch(target, [overrides]))"
+        )
+    if isinstance(overrides, str):
+        raise UsageError(f"overrides: a list of strings, not one string ({[overrides]!r})")
+    overrides = list(overrides)
+    # Iterables read once, here, so that they can be checked and then used.
+    tags = list(tags) if tags is not None else None
+    params = params if params is None or isinstance(params, dict) else list(params)
+    sweep = {
+        key: list(values)
+        if isinstance(values, Iterable) and not isinstance(values, str | range)
+        else values
+        for key, values in (sweep or {}).items()
+    }
+    _check_usable(
+        target=target,
+        overrides=overrides,
+        name=name,
+        tags=tags,
+        notes=notes,
+        repeat=repeat,
+        seed=seed,
+        params=params,
+        labels=labels,
+        annotations=annotations,
+        env=env,
+        addr=addr,
+        timeout=timeout,
+        retries=retries,
+        inputs=inputs,
+        sweep={k: v for k, v in sweep.items() if not isinstance(v, range)},
+    )
     options = {
         "name": name,
-        "tags": list(tags) if tags is not None else None,
+        "tags": tags,
         "notes": notes,
         "repeat": repeat,
         "seed": seed,
@@ -411,6 +447,35 @@ def request(
         sweeps=dict(sweep or {}),
         max_runs=max_runs or _max_runs_setting(),
     )
+
+
+def _request(
+    target: str | None, overrides: Iterable[str], options: dict[str, Any], call: str
+) -> Request:
+    """request() from a call's keyword arguments: one that is no option of a run definition
+    is named (a workflow's param given as `C=10` belongs in params)."""
+    import inspect
+
+    known = inspect.signature(request).parameters
+    for name in options:
+        if name not in known:
+            raise UsageError(
+                f"runner.{call}() has no argument '{name}'; a workflow's params go in"
+                f" params={{{name!r}: ...}} (or an override 'params.{name}=...')"
+            )
+    return request(target, overrides, **options)
+
+
+def _check_usable(**arguments: Any) -> None:
+    """Refuse, naming the argument, what no store, file or message can hold: text with a lone
+    surrogate, an integer of more digits than Python writes (the CLI refuses arguments that
+    are not UTF-8 as it reads them; run and inputs files are checked as they are parsed)."""
+    from runner.documents import unusable
+
+    for argument, value in arguments.items():
+        found = unusable({argument: value})
+        if found:
+            raise UsageError(f"argument {found.where}: {found.what}; {found.why}")
 
 
 def _max_runs_setting() -> int:
@@ -487,7 +552,10 @@ def compose(
     Raises what `launch` would (runner.DefinitionError and its kinds) for the same input.
     """
     the_plan, _ = plan(
-        request(target, overrides, **options), config_dir=config_dir, root=root, home=home
+        _request(target, overrides, options, "compose"),
+        config_dir=config_dir,
+        root=root,
+        home=home,
     )
     base = the_plan.base
     definition = dict(base.fields)
@@ -617,7 +685,7 @@ def launch(
     try:
         with _no_cycle_collection():
             the_plan, project = plan(
-                request(target, overrides, **options),
+                _request(target, overrides, options, "launch"),
                 config_dir=config_dir,
                 root=root,
                 home=home,

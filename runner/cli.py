@@ -83,6 +83,59 @@ class DefaultRunGroup(click.Group):
         return completion.or_files(found, incomplete)
 
 
+class DefinitionCommand(click.Command):
+    """A command that composes a run definition (run, show): an option it does not have that
+    is one of the workflow's params (`--C 10`) is answered with the override that sets it."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        given = list(args)  # click's parser consumes the list it is given
+        try:
+            return super().parse_args(ctx, args)
+        except click.NoSuchOption as exc:
+            hint = _param_hint(self, ctx, given, exc.option_name)
+            if hint is None:
+                raise
+            raise UsageError(f"no such option '{exc.option_name}': {hint}") from None
+
+
+def _param_hint(
+    command: click.Command, ctx: click.Context, args: list[str], option: str
+) -> str | None:
+    """`C is a param of 'digits': did you mean params.C=10?` when `option` (--C) names one
+    of the params of the workflow the arguments target; else None. The arguments are parsed
+    again by click, unknown options kept, to find the target and --config-dir."""
+    from runner import api
+
+    again = click.Context(
+        command, info_name=ctx.info_name, parent=ctx.parent, ignore_unknown_options=True
+    )
+    try:
+        click.Command.parse_args(command, again, list(args))
+        words = [w for w in again.params.get("args", ()) if not w.startswith("-")]
+        target, _ = _split_args(tuple(w for w in words if "=" in w or w == words[0]))
+        if target is None:
+            return None
+        schema = api.params_schema(target, config_dir=again.params.get("config_dir"))
+    except Exception:  # a hint at best: click's own message stands
+        return None
+    name = option.lstrip("-")
+    params = schema.get("properties", {})
+    for key in (name, name.replace("-", "_")):
+        if key in params:
+            at = args.index(option) if option in args else -1
+            given = [a for a in args if a.startswith(f"{option}=")]
+            if given:
+                value = given[0].split("=", 1)[1]
+            elif 0 <= at < len(args) - 1 and not args[at + 1].startswith("-"):
+                value = args[at + 1]
+            else:
+                value = "VALUE"
+            return (
+                f"{key} is a param of '{target.split(':')[0]}': did you mean params.{key}={value}?"
+            )
+    return None
+
+
 def _is_python_file(arg: str) -> bool:
     return arg.endswith(".py") and not arg.startswith("-") and "=" not in arg
 
@@ -207,7 +260,7 @@ def _launch_options(func: Any) -> Any:
     return _definition_options(func)
 
 
-@cli.command(epilog=EPILOG)
+@cli.command(cls=DefinitionCommand, epilog=EPILOG)
 @click.argument("args", nargs=-1, shell_complete=completion.guarded(completion.overrides))
 @_launch_options
 def run(
@@ -265,8 +318,9 @@ def run_file(
     """runner [run] [OPTIONS] FILE.py [WORKFLOW [INPUTS...]]: list a file's workflows, or run one.
 
     INPUTS are one option per parameter of WORKFLOW (see `runner run FILE.py WORKFLOW --help`),
-    --inputs-file FILE, and a trailing `-` to read YAML/JSON inputs from stdin. Precedence,
-    lowest to highest: signature defaults < inputs file < stdin < options.
+    --inputs-file FILE, `-` to read YAML/JSON inputs from stdin, and Hydra overrides as for a
+    declared workflow: params.C=10, params.C=0.1,1 (a sweep), repeat=3. Precedence, lowest to
+    highest: signature defaults < inputs file < stdin < options < overrides.
     """
     from pathlib import Path
 
@@ -278,10 +332,16 @@ def run_file(
         cli_file.list_workflows(path, found)
         return
     workflow = pyfile.pick(path, found, rest[0])
-    inputs = cli_file.inputs_of(workflow, rest[1:], prog=f"runner run {path} {rest[0]}")
+    own = click.get_current_context().command.params
+    inputs, overrides = cli_file.inputs_of(
+        workflow,
+        rest[1:],
+        prog=f"runner run {path} {rest[0]}",
+        run_options={opt for param in own for opt in [*param.opts, *param.secondary_opts]},
+    )
     dump_snippet = options.pop("dump_snippet")
     detach = options.pop("detach") or not options["wait"]
-    _, _, values = _request((), options)
+    _, option_overrides, values = _request((), options)  # --copy is an override
     _launched(
         quiet=quiet,
         as_json=as_json,
@@ -290,6 +350,7 @@ def run_file(
         config_dir=config_dir,
         root=root,
         workflow=workflow,
+        overrides=[*option_overrides, *overrides],
         inputs=inputs,
         inputs_label=f"the inputs given to {workflow.id}",
         fail_fast=fail_fast,
@@ -508,7 +569,7 @@ def _finish(launch: Any, *, quiet: bool, as_json: bool, dump_snippet: bool = Fal
         )
 
 
-@cli.command(epilog=EPILOG)
+@cli.command(cls=DefinitionCommand, epilog=EPILOG)
 @click.argument("args", nargs=-1, shell_complete=completion.guarded(completion.overrides))
 @_definition_options
 @click.option("--schema", is_flag=True, help="Print the workflow's params JSON Schema instead.")
@@ -843,7 +904,13 @@ def _check_utf8(args: Sequence[str]) -> None:
         try:
             arg.encode("utf-8")
         except UnicodeEncodeError as exc:
-            raw = arg.encode("utf-8", "surrogateescape")
+            try:
+                raw = arg.encode("utf-8", "surrogateescape")
+            except UnicodeEncodeError:  # a surrogate no byte stands for: main() called so
+                raise UsageError(
+                    f"argument {arg!a} holds a lone surrogate"
+                    f" ({arg[exc.start]!a}), which is not Unicode text"
+                ) from None
             at = len(arg[: exc.start].encode("utf-8", "surrogateescape"))
             shown = raw.decode("utf-8", "backslashreplace")
             raise UsageError(

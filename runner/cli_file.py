@@ -8,14 +8,14 @@ import inspect
 import re
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
 import click
 
 from runner.entrypoints import Workflow, resolve_entrypoint
-from runner.errors import DefinitionError
+from runner.errors import DefinitionError, UsageError
 from runner.inputs import (
     INJECTED,
     InputError,
@@ -41,9 +41,15 @@ def list_workflows(path: Path, found: list[Workflow]) -> None:
         click.echo(clean(f"workflow  {workflow.id:<{width}}  {workflow.description}"))
 
 
-def inputs_of(workflow: Workflow, args: list[str], prog: str) -> dict[str, Any]:
-    """The workflow's inputs, in their JSON form: signature defaults are left to the
-    definition; then the inputs file, stdin (`-`), and the options, each above the last."""
+def inputs_of(
+    workflow: Workflow, args: list[str], prog: str, run_options: Collection[str] = ()
+) -> tuple[dict[str, Any], list[str]]:
+    """The workflow's inputs, in their JSON form, and the Hydra overrides among the arguments.
+
+    Signature defaults are left to the definition; then the inputs file, stdin (`-`), and the
+    options, each above the last. The overrides (`params.C=10`, `params.C=0.1,1`, `repeat=3`,
+    `~params.x`, `+params.y=1`) go to the composer as a declared workflow's do, above them all.
+    """
     func = resolve_entrypoint(workflow.entrypoint)
     command = _command(func, workflow)
     try:
@@ -51,8 +57,16 @@ def inputs_of(workflow: Workflow, args: list[str], prog: str) -> dict[str, Any]:
             given = dict(ctx.params)
     except click.exceptions.Exit as done:  # --help
         raise SystemExit(done.exit_code) from None
+    except click.NoSuchOption as exc:
+        hint = None
+        if exc.option_name in run_options:  # `runner f.py wf -q`: runner's own, misplaced
+            hint = f"{exc.option_name} is an option of runner run: give it before the file"
+        raise DefinitionError(f"{prog}: {exc.format_message()}", hint=hint) from None
     except click.ClickException as exc:
         raise DefinitionError(f"{prog}: {exc.format_message()}") from None
+    stdin, overrides = _positionals(given.pop("rest"), _parameters(func), prog)
+    if stdin:
+        given["stdin"] = STDIN
 
     annotations = hints(func)
     parameters = _parameters(func)
@@ -89,13 +103,56 @@ def inputs_of(workflow: Workflow, args: list[str], prog: str) -> dict[str, Any]:
         for name, param in parameters.items()
         if param.default is inspect.Parameter.empty and name not in values
     ]
+    missing = [m for m in missing if not _overridden(m[2:], overrides)]
     if missing:
         problems.append(
             f"missing required input{'s' if len(missing) > 1 else ''}: {', '.join(missing)}"
         )
     if problems:
         raise DefinitionError(f"invalid inputs for {workflow.id}:", problems=problems)
-    return values
+    return values, overrides
+
+
+def _positionals(
+    args: tuple[str, ...], parameters: dict[str, inspect.Parameter], prog: str
+) -> tuple[bool, list[str]]:
+    """(whether `-` asked for stdin, the overrides) of the arguments after the options: an
+    override names a params key (`params.C=10`) or a run definition field (`repeat=3`), as
+    for a declared workflow; any other word is refused, by name."""
+    from runner.validate import builtin_schema
+
+    # The entity is the workflow: every other field of a run definition may be overridden.
+    fields = set(builtin_schema("run.schema.json")["properties"]) - {"workflow"}
+    stdin = False
+    overrides: list[str] = []
+    for arg in args:
+        key = arg.lstrip("~+").split("=", 1)[0]
+        if arg == STDIN and not stdin:
+            stdin = True
+        elif ("=" in arg or arg.startswith("~")) and key.split(".")[0] in fields:
+            overrides.append(arg)
+        else:
+            raise UsageError(
+                f"{prog}: unexpected argument '{arg}'", hint=_stray_hint(arg, key, parameters)
+            )
+    return stdin, overrides
+
+
+def _stray_hint(arg: str, key: str, parameters: dict[str, inspect.Parameter]) -> str:
+    if arg == STDIN:
+        return "stdin (-) is read once"
+    if key in parameters or key.replace("-", "_") in parameters:
+        value = arg.split("=", 1)[1] if "=" in arg else "VALUE"
+        return f"did you mean params.{key}={value}? (or --{key} {value})"
+    return (
+        "after the workflow come its inputs (--NAME VALUE, --inputs-file FILE, - for stdin)"
+        " and overrides (params.NAME=VALUE, sweeps params.NAME=a,b, repeat=N)"
+    )
+
+
+def _overridden(name: str, overrides: list[str]) -> bool:
+    """Whether an override sets the params key `name` (a required input given that way)."""
+    return any(o.lstrip("+").split("=", 1)[0] == f"params.{name}" for o in overrides if "=" in o)
 
 
 def _read(reader: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -175,7 +232,7 @@ def _command(func: Any, workflow: Workflow) -> click.Command:
             help="YAML or JSON file of inputs (below stdin and options).",
         )
     )
-    options.append(click.Argument(["stdin"], required=False))
+    options.append(click.Argument(["rest"], nargs=-1, metavar="[OVERRIDES]... [-]"))
     return click.Command(
         workflow.id, params=options, help=workflow.description, add_help_option=True
     )

@@ -37,7 +37,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from runner import validate
 from runner.decorated import from_modules
-from runner.documents import MAX_DEPTH, DocumentError, nesting, parse, read
+from runner.documents import MAX_DEPTH, DocumentError, nesting, parse, read, unusable
 from runner.entrypoints import Workflow, ensure_importable, import_entrypoint, latest
 from runner.errors import (
     CompositionError,
@@ -93,9 +93,12 @@ class Project:
         """--config-dir, then RUNNER_CONFIG_DIR, then ./conf; none is fine (built-ins only)."""
         chosen = config_dir or os.environ.get("RUNNER_CONFIG_DIR")
         if chosen:
-            path = Path(chosen).expanduser().resolve()
+            origin = "--config-dir" if config_dir else "RUNNER_CONFIG_DIR"
+            try:
+                path = Path(chosen).expanduser().resolve()
+            except (UnicodeError, ValueError) as exc:  # no file system names it (\ud800, NUL)
+                raise UsageError(f"{origin}: {str(chosen)!a} is no path: {exc}") from None
             if not path.is_dir():
-                origin = "--config-dir" if config_dir else "RUNNER_CONFIG_DIR"
                 raise UsageError(f"{origin}: config directory {path} does not exist")
             return cls(config_dir=path, root=path.parent)
         local = Path.cwd() / "conf"
@@ -264,7 +267,16 @@ class ConfigSpace:
         return list(self.loader.get_group_options(PRESET_KEY))
 
     def preset(self, name: str) -> Document:
-        loaded = self.repository.load_config(f"{PRESET_KEY}/{name}")
+        try:
+            loaded = self.repository.load_config(f"{PRESET_KEY}/{name}")
+        except ValueError as exc:  # not UTF-8, an integer past 4,300 digits: read again, to name it
+            path = self._config_file(f"{PRESET_KEY}/{name}")
+            try:
+                if path is not None:
+                    parse(read(path), as_json=False)
+            except DocumentError as problem:
+                raise DefinitionError(f"saved run definition {path} {problem}") from None
+            raise DefinitionError(f"saved run definition '{name}' cannot be read: {exc}") from None
         if loaded is None:
             hint = _did_you_mean(name, self.presets())
             raise DefinitionError(
@@ -278,7 +290,10 @@ class ConfigSpace:
         label = f"preset '{name}' ({_source_path(loaded)}/{PRESET_KEY}/{name}.yaml)"
         document = Document(label=label, data={str(k): v for k, v in data.items()})
         validate.check(
-            document.data, _run_validator(), what=f"run definition in {label}", where=_always(label)
+            _known_fields(document.data),
+            _run_validator(),
+            what=f"run definition in {label}",
+            where=_always(label),
         )
         return document
 
@@ -314,23 +329,34 @@ class ConfigSpace:
             )
         return versions[version]
 
+    def _config_file(self, name: str) -> Path | None:
+        """The file of a config (`workflow/pi`) on Hydra's search path, or None."""
+        from hydra.core.object_type import ObjectType
+
+        # Which search path entry holds the file: Hydra's repository answers, privately.
+        found = self.repository._find_object_source(name, ObjectType.CONFIG)
+        if found is None:
+            return None
+        return Path(_source_path(SimpleNamespace(path=found.full_path()))) / f"{name}.yaml"
+
     def _read_declaration(self, option: str) -> tuple[str, Any]:
         """(the file, its data) of workflow/<option>.yaml, found on Hydra's search path and
         read with libyaml: Hydra's own loading (OmegaConf) costs ~5 ms a file, which a project
         of 200 workflows pays on every launch and listing; libyaml takes ~50 us."""
-        from hydra.core.object_type import ObjectType
-
-        name = f"{WORKFLOW_KEY}/{option}"
-        # Which search path entry holds the file: Hydra's repository answers, privately.
-        found = self.repository._find_object_source(name, ObjectType.CONFIG)
-        if found is None:
+        path = self._config_file(f"{WORKFLOW_KEY}/{option}")
+        if path is None:
             return option, None
-        folder = _source_path(SimpleNamespace(path=found.full_path()))
-        path = Path(folder) / WORKFLOW_KEY / f"{option}.yaml"
         try:
             data = _yaml_file(path)
         except (OSError, yaml.YAMLError) as exc:
             raise WorkflowError(f"workflow declaration {path} cannot be read: {exc}") from exc
+        except ValueError:  # not UTF-8, an integer past 4,300 digits: read again, to name it
+            data = None
+        if data is None or unusable(data):
+            try:
+                data = parse(read(path), as_json=False)
+            except DocumentError as exc:
+                raise WorkflowError(f"workflow declaration {path} {exc}") from None
         if isinstance(data, dict):
             data.pop("defaults", None)  # Hydra's defaults list: not a field of the declaration
         return str(path), data
@@ -432,6 +458,7 @@ class Composer:
         self.sources = Sources()
         self._cache: dict[tuple[str, ...], Definition] = {}
         self._composed: dict[tuple[str, ...], DictConfig] = {}
+        self.lines: dict[str, str] = {}  # key -> the override line that set it last
         self._collect_overrides()
 
     # -- inputs -----------------------------------------------------------------------------
@@ -485,6 +512,7 @@ class Composer:
         for line, label in lines:
             override = parse_override(parser, line, label)
             key = override.key_or_group
+            self.lines[key] = line
             if key == PRESET_KEY:
                 continue  # loaded as a document above
             if key == WORKFLOW_KEY:
@@ -679,6 +707,28 @@ class Composer:
                     hint=unknown_key_hint(workflow),
                 )
 
+    def _params_suggestion(
+        self, workflow: Workflow, schema: dict[str, Any], defaults: dict[str, Any]
+    ) -> validate.Suggest:
+        """For an unknown top-level key that is one of the workflow's params (`C=10` for
+        `params.C=10`): the override, or the place in a file, it was meant to be."""
+        names = {*schema.get("properties", {}), *defaults, *workflow.params}
+
+        def suggest(path: tuple[str | int, ...], value: Any) -> str | None:
+            key = str(path[0])
+            if len(path) != 1 or key not in names:
+                return None
+            line = self.lines.get(key)
+            # An override is given again under params; a file's key goes under `params:`.
+            if line:
+                meant = f"params.{line.lstrip('+')}"
+            else:
+                flow = yaml.safe_dump({key: value}, default_flow_style=True, width=1_000).strip()
+                meant = f"params: {_clip(flow, 60)}"
+            return f"{key} is a param of '{workflow.id}': did you mean {meant}?"
+
+        return suggest
+
     def _define(self, choices: tuple[str, ...]) -> Definition:
         parser = self.space.parser()
         chosen = parser.parse_overrides(list(choices))
@@ -701,6 +751,18 @@ class Composer:
         func = import_entrypoint(workflow)
         defaults = signature_defaults(func)
         schema = workflow.schema if workflow.schema is not None else signature_schema(func)
+        suggest = self._params_suggestion(workflow, schema, defaults)
+        for document in self.documents:
+            # Checked alone when the file was read but for the keys no run definition has,
+            # refused here before a merge (0.5 ms a key), now that the workflow is known.
+            if len(_known_fields(document.data)) < len(document.data):
+                validate.check(
+                    document.data,
+                    _run_validator(),
+                    what=f"run definition in {document.label}",
+                    where=_always(document.label),
+                    suggest=suggest,
+                )
         self._refuse_unknown_keys(schema, workflow)
         base_params = OmegaConf.create({**defaults, **workflow.params})
         sources = Sources(overrides=dict(self.sources.overrides))
@@ -739,7 +801,13 @@ class Composer:
         if fields.get("addr"):
             fields["launcher"] = cluster_launcher(fields["launcher"], str(fields["addr"]))
         fields = {WORKFLOW_KEY: workflow.spec, **fields}
-        validate.check(fields, _run_validator(), what="run definition", where=sources.where)
+        validate.check(
+            fields,
+            _run_validator(),
+            what="run definition",
+            where=sources.where,
+            suggest=suggest,
+        )
 
         validator = validate.compile_schema(schema, f"params schema of workflow '{workflow.id}'")
         return Definition(
@@ -793,9 +861,19 @@ def load_run_file(path: Path) -> Document:
         )
     document = Document(label=label, data=data)
     validate.check(
-        data, _run_validator(), what=f"run definition in {label}", where=lambda _p: label
+        _known_fields(data),
+        _run_validator(),
+        what=f"run definition in {label}",
+        where=_always(label),
     )
     return document
+
+
+def _known_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """A file's fields that a run definition has: the others are reported with the
+    definition, once the workflow is known (`C: 10` may be meant as one of its params)."""
+    fields = _run_validator().schema["properties"]
+    return {k: v for k, v in data.items() if k in fields}
 
 
 # -- helpers --------------------------------------------------------------------------------

@@ -257,17 +257,23 @@ def _structured(text: str, annotation: Any) -> Any:
     )
     if not structured:
         return text
-    if text.endswith((".json", ".yaml", ".yml")) and Path(text).is_file():
-        import yaml
+    from runner.documents import DocumentError, parse, read
 
-        return yaml.safe_load(Path(text).read_text(encoding="utf-8"))
+    if text.endswith((".json", ".yaml", ".yml")) and Path(text).is_file():
+        try:  # read as a run file is: UTF-8, bounded
+            return parse(read(Path(text)), as_json=text.endswith(".json"))
+        except DocumentError as exc:
+            raise InputError(f"{_structured_kind(annotation)}: {text} {exc}") from None
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"{_structured_kind(annotation)} in JSON or a .json/.yaml file"
-            f" ({exc.msg}, column {exc.colno})"
-        ) from None
+        return parse(text, as_json=True)
+    except DocumentError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, json.JSONDecodeError):
+            raise InputError(
+                f"{_structured_kind(annotation)} in JSON or a .json/.yaml file"
+                f" ({cause.msg}, column {cause.colno})"
+            ) from None
+        raise InputError(f"{_structured_kind(annotation)}: the JSON {exc}") from None
 
 
 def _structured_kind(annotation: Any) -> str:

@@ -18,6 +18,8 @@ from runner.errors import DefinitionError, ValidationError
 
 # (key path) -> "from override 'params.a=1'" or None when unknown.
 Where = Callable[[tuple[str | int, ...]], str | None]
+# (an unknown key's path, its value) -> where it belongs ("did you mean params.C=10?"), or None.
+Suggest = Callable[[tuple[str | int, ...], Any], str | None]
 UNKNOWN_KEY = "unknown key"  # how a key the schema does not allow is reported
 MAX_SHOWN = 20  # problems listed in one message; past that, how many more
 
@@ -91,9 +93,10 @@ def check(
     what: str,
     prefix: tuple[str | int, ...] = (),
     where: Where | None = None,
+    suggest: Suggest | None = None,
 ) -> None:
     """Raise one ValidationError listing every problem, or return quietly."""
-    problems = problems_of(instance, validator, prefix=prefix, where=where)
+    problems = problems_of(instance, validator, prefix=prefix, where=where, suggest=suggest)
     if problems:
         noun = "problem" if len(problems) == 1 else "problems"
         raise ValidationError(
@@ -115,13 +118,14 @@ def problems_of(
     *,
     prefix: tuple[str | int, ...] = (),
     where: Where | None = None,
+    suggest: Suggest | None = None,
 ) -> list[str]:
     if validator.is_valid(instance):  # the fast path, taken by nearly every run
         return []
     errors = sorted(validator.iter_errors(instance), key=lambda e: [str(p) for p in e.path])
     lines: list[str] = []
     for error in errors:
-        lines.extend(describe(error, prefix, where).split("\n  - "))
+        lines.extend(describe(error, prefix, where, suggest).split("\n  - "))
     return lines
 
 
@@ -137,7 +141,12 @@ def show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def describe(error: SchemaError, prefix: tuple[str | int, ...], where: Where | None) -> str:
+def describe(
+    error: SchemaError,
+    prefix: tuple[str | int, ...],
+    where: Where | None,
+    suggest: Suggest | None = None,
+) -> str:
     path = (*prefix, *error.absolute_path)
     schema = error.schema if isinstance(error.schema, dict) else {}
     kind = error.validator
@@ -148,10 +157,14 @@ def describe(error: SchemaError, prefix: tuple[str | int, ...], where: Where | N
         lines = []
         for key in sorted(set(value) - set(known)):
             key_path = (*path, key)
-            hint = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+            moved = suggest(key_path, value[key]) if suggest else None
+            hint = [] if moved else difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
             text = f"{dotted(key_path)}: {UNKNOWN_KEY}"
+            text += f" ({moved})" if moved else ""
             text += f" (did you mean '{hint[0]}'?)" if hint else ""
-            text += f"; expected one of: {', '.join(known)}" if known and not hint else ""
+            text += (
+                f"; expected one of: {', '.join(known)}" if known and not (hint or moved) else ""
+            )
             lines.append(_with_source(text, key_path, where))
         return "\n  - ".join(lines)
     if kind == "required":
@@ -182,7 +195,16 @@ def describe(error: SchemaError, prefix: tuple[str | int, ...], where: Where | N
         text = f"{head} is not {' or '.join(o for o in options if o)}"
     else:
         text = f"{head}: {error.message}"
+    if isinstance(value, str) and value.strip().lower() == "none":
+        text += _null_hint(schema)
     return _with_source(text, path, where)
+
+
+def _null_hint(schema: dict[str, Any]) -> str:
+    """For the text None given where it is refused: Hydra and YAML spell None `null`."""
+    if StrictValidator(schema).is_valid(None):
+        return " (did you mean null? Hydra and YAML spell None as null)"
+    return " (Hydra and YAML spell None as null, which this key does not take either)"
 
 
 def _missing_key(error: SchemaError) -> str:

@@ -391,3 +391,70 @@ def test_glob_sweeps_config_group_options_and_multirun_flag_is_accepted(cli) -> 
         ("add", "1.0", 2),
         ("add", "2.0", 6),
     ]
+
+
+# -- a param given where a run definition field goes: "did you mean params.C=10?" ---------------
+
+
+@pytest.fixture
+def main_in_process(project: Path, home: Path, monkeypatch: pytest.MonkeyPatch):
+    """`runner ARGS` in this process: (exit code, stdout, stderr)."""
+    from runner.cli import main
+
+    monkeypatch.setenv("RUNNER_CONFIG_DIR", str(project / "conf"))
+    monkeypatch.chdir(project.parent)
+
+    def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as done:
+            main(list(args))
+        out, err = capsys.readouterr()
+        assert isinstance(done.value.code, int)
+        return done.value.code, out, err
+
+    return run
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["add", "a=3"], 2, "a: unknown key (a is a param of 'add': did you mean params.a=3?)"),
+        (["show", "add", "b=1,2"], 2, "did you mean params.b=1,2?) (from override 'b=1,2')"),
+        (["show", "add", "+b=1"], 2, "b is a param of 'add': did you mean params.b=1?"),
+        (["show", "train", "width=8"], 2, "did you mean params.width=8?"),
+        (["add", "--a", "3"], 1, "no such option '--a': a is a param of 'add': did you mean params.a=3?"),
+        (["show", "--name", "x", "add", "--b=2"], 1, "did you mean params.b=2?"),
+        (["run", "train", "--json", "--width"], 1, "did you mean params.width=VALUE?"),
+    ],
+    ids=["override", "sweep", "plus", "declared-params", "option", "option=value", "no-value"],
+)  # fmt: skip
+def test_a_param_named_as_a_field_says_where_it_goes(
+    main_in_process, capsys, home: Path, args: list[str], code: int, message: str
+) -> None:
+    got, _, err = main_in_process(capsys, *args)
+    assert (got, message in err) == (code, True), err
+    assert not home.exists()
+
+
+def test_unknown_options_and_keys_that_are_no_params_are_as_before(main_in_process, capsys) -> None:
+    code, _, err = main_in_process(capsys, "add", "--nope", "1")
+    assert code == 1 and "No such option '--nope'" in err and "params." not in err
+    code, _, err = main_in_process(capsys, "show", "add", "repaet=2")
+    assert code == 2 and "repaet: unknown key (did you mean 'repeat'?)" in err
+
+
+def test_a_param_in_a_run_file_or_the_api_says_where_it_goes(project: Path, tmp_path: Path) -> None:
+    import runner
+
+    conf = project / "conf"
+    (tmp_path / "r.yaml").write_text("workflow: add\na: 4\nrepaet: 2\n")
+    with pytest.raises(runner.ValidationError) as raised:
+        runner.show(str(tmp_path / "r.yaml"), config_dir=conf)
+    assert raised.value.problems == [
+        f"a: unknown key (a is a param of 'add': did you mean params: {{a: 4}}?) (from run file {tmp_path / 'r.yaml'})",
+        f"repaet: unknown key (did you mean 'repeat'?) (from run file {tmp_path / 'r.yaml'})",
+    ]  # fmt: skip
+    with pytest.raises(runner.ValidationError, match=r"did you mean params\.a=1\?"):
+        runner.launch("add", ["a=1"], config_dir=conf)
+    with pytest.raises(runner.UsageError, match=r"no argument 'a'; a workflow's params go in par"):
+        runner.launch("add", a=1, config_dir=conf)  # type: ignore[call-arg]

@@ -262,3 +262,167 @@ def test_a_message_quoting_a_huge_input_is_bounded(
     assert "Traceback" not in done.stderr
     if args[0] == "add":  # quoted, then clipped
         assert "more characters)" in done.stderr
+
+
+# -- values no store, file or terminal can hold: cheap, in this process -----------------------
+
+BIG = "1" + "0" * 4400  # past Python's 4,300 digits of int <-> str
+
+UNHOLDABLE_FILES = [
+    pytest.param("s.json", f'{{"workflow": "add", "seed": {BIG}}}', "seed", id="json-seed"),
+    pytest.param("s.yaml", f"workflow: add\nseed: {BIG}\n", "seed", id="yaml-seed"),
+    pytest.param("r.yaml", f"workflow: add\nrepeat: -{BIG}\n", "repeat", id="yaml-repeat"),
+    pytest.param(
+        "p.json",
+        f'{{"workflow": "add", "params": {{"a": [{BIG}]}}}}',
+        "params.a[0]",
+        id="json-param-list",
+    ),
+    pytest.param("n.json", '{"workflow": "add", "name": "x\\ud800"}', "name", id="json-name"),
+    pytest.param("t.yaml", 'workflow: add\ntags: [a, "\\udfff"]\n', "tags[1]", id="yaml-tag"),
+    pytest.param("k.yaml", 'workflow: add\nparams: {"\\ud800": 1}\n', "params", id="yaml-key"),
+    pytest.param(
+        "l.json", '{"workflow": "add", "labels": {"a": "\\udc80"}}', "labels.a", id="json-label"
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "where"), UNHOLDABLE_FILES)
+def test_run_files_holding_what_nothing_can_hold(
+    name: str, content: str, where: str, project: Path, home: Path, elsewhere: Path
+) -> None:
+    """A 4,400-digit integer or an escaped lone surrogate in a run file is exit 2, naming the
+    key (it was an internal error, exit 5)."""
+    import runner
+
+    (elsewhere / name).write_text(content)
+    with pytest.raises(runner.DefinitionError) as raised:
+        runner.show(str(elsewhere / name), config_dir=project / "conf")
+    message = str(raised.value)
+    assert raised.value.exit_code == 2
+    assert message.startswith(f"run file {elsewhere / name} holds ")
+    assert f" at {where}: " in message or f" at {where}" in message
+    message.encode("utf-8")  # printable as it is
+    assert not home.exists()
+
+
+@pytest.mark.parametrize(
+    "content", [f"a: {BIG}\n", '{"a": "\\ud800"}'], ids=["big-int", "surrogate"]
+)
+def test_inputs_holding_what_nothing_can_hold(content: str, tmp_path: Path) -> None:
+    from runner.inputs import InputError, read_inputs, read_inputs_file
+
+    (tmp_path / "in.yaml").write_text(content)
+    with pytest.raises(InputError, match=r"^stdin holds .* at a: "):
+        read_inputs(content, "stdin")
+    with pytest.raises(InputError, match=r"^inputs file in.yaml holds .* at a: "):
+        read_inputs_file(str(tmp_path / "in.yaml"), "inputs file in.yaml")
+
+
+SURROGATE = "\ud800"
+UNHOLDABLE_ARGUMENTS = [
+    pytest.param(([f"{SURROGATE}=1"],), {}, "overrides[0]", id="override-key"),
+    pytest.param((["params.a=" + SURROGATE],), {}, "overrides[0]", id="override-value"),
+    pytest.param((), {"name": SURROGATE}, "name", id="name"),
+    pytest.param((), {"tags": ("a", SURROGATE)}, "tags[1]", id="tags"),
+    pytest.param((), {"notes": "n" + SURROGATE}, "notes", id="notes"),
+    pytest.param((), {"params": {"a": SURROGATE}}, "params.a", id="params-value"),
+    pytest.param((), {"params": {SURROGATE: 1}}, "params", id="params-key"),
+    pytest.param((), {"params": [f"a={SURROGATE}"]}, "params[0]", id="params-pairs"),
+    pytest.param((), {"labels": {"k": SURROGATE}}, "labels.k", id="labels"),
+    pytest.param((), {"env": {"K": SURROGATE}}, "env.K", id="env"),
+    pytest.param((), {"sweep": {"a": [1, SURROGATE]}}, "sweep.a[1]", id="sweep-list"),
+    pytest.param((), {"seed": 10**4400}, "seed", id="seed-int"),
+    pytest.param((), {"repeat": -(10**4400)}, "repeat", id="repeat-int"),
+    pytest.param((), {"params": {"a": 10**4400}}, "params.a", id="params-int"),
+    pytest.param((), {"sweep": {"a": (1, 10**4400)}}, "sweep.a[1]", id="sweep-int"),
+]
+
+
+@pytest.mark.parametrize("call", ["show", "launch"])
+@pytest.mark.parametrize(("args", "kwargs", "where"), UNHOLDABLE_ARGUMENTS)
+def test_api_arguments_holding_what_nothing_can_hold(
+    call: str, args: tuple, kwargs: dict, where: str, project: Path, home: Path
+) -> None:
+    """runner.show / runner.launch refuse them (exit 1, the argument named) before any work,
+    as the CLI refuses an argument that is not UTF-8; they were exit 5 or stored."""
+    import runner
+
+    with pytest.raises(runner.UsageError) as raised:
+        getattr(runner, call)("add", *args, config_dir=project / "conf", **kwargs)
+    message = str(raised.value)
+    assert message.startswith(f"argument {where}: ") and raised.value.exit_code == 1
+    message.encode("utf-8")
+    assert not home.exists()
+
+
+def test_api_target_is_a_string(project: Path) -> None:
+    import runner
+
+    with pytest.raises(runner.UsageError, match="overrides go second"):
+        runner.show([f"{SURROGATE}=1"])  # type: ignore[arg-type]
+    with pytest.raises(runner.UsageError, match="a list of strings, not one string"):
+        runner.show("add", "params.a=1", config_dir=project / "conf")  # type: ignore[arg-type]
+    with pytest.raises(runner.UsageError, match=r"--config-dir: '\\ud800' is no path"):
+        runner.show("add", config_dir=SURROGATE)
+
+
+def test_a_huge_sweep_is_checked_fast_enough() -> None:
+    """The check walks every value an API call hands over: a million-value sweep list is
+    one pass (about 0.1 s), and a range is not walked at all."""
+    from runner.documents import unusable
+
+    assert unusable({"sweep": {"a": list(range(1_000_000)), "b": ["x"] * 1000}}) is None
+    found = unusable({"sweep": {"a": [*range(1000), 10**5000]}})
+    assert found is not None and found.where == "sweep.a[1000]"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["show", f"{SURROGATE}=1"], ["show", "add", "--name", SURROGATE], ["status", "\udfff"]],
+    ids=["override", "option", "id"],
+)
+def test_main_called_with_a_lone_surrogate(
+    args: list[str], project: Path, home: Path, monkeypatch, capsys
+) -> None:
+    """runner.cli.main called from Python with a surrogate no byte stands for: exit 1 (was 5)."""
+    from runner.cli import main
+
+    monkeypatch.setenv("RUNNER_CONFIG_DIR", str(project / "conf"))
+    with pytest.raises(SystemExit) as done:
+        main(args)
+    err = capsys.readouterr().err
+    assert done.value.code == 1, err
+    assert "holds a lone surrogate" in err and "internal error" not in err
+    assert not home.exists()
+
+
+def test_a_declaration_holding_a_huge_integer_is_broken_not_a_crash(project: Path) -> None:
+    import runner
+
+    (project / "conf/workflow/huge.yaml").write_text(
+        f"id: huge\nversion: '1'\nentrypoint: mypkg.flows:add\nparams:\n  a: {BIG}\n"
+    )
+    with pytest.raises(runner.DefinitionError) as raised:
+        runner.show("huge", config_dir=project / "conf")
+    assert raised.value.exit_code == 2
+    assert "huge.yaml holds an integer of 4,401 digits at params.a" in str(raised.value)
+    assert runner.show("add", ["params.a=1"], config_dir=project / "conf").specs  # others work
+
+
+def test_a_saved_definition_holding_a_huge_integer_or_latin1_is_named(project: Path) -> None:
+    import runner
+
+    (project / "conf/run/huge.yaml").write_text(f"workflow: add\nseed: {BIG}\n")
+    (project / "conf/run/latin.yaml").write_bytes(
+        "workflow: add\nname: caf\xe9\n".encode("latin-1")
+    )
+    for name, problem in [
+        ("huge", "holds an integer of 4,401 digits at seed"),
+        ("latin", "is not UTF-8"),
+    ]:
+        with pytest.raises(runner.DefinitionError) as raised:
+            runner.show(name, config_dir=project / "conf")
+        assert f"saved run definition {project / 'conf/run'}/{name}.yaml {problem}" in str(
+            raised.value
+        )

@@ -244,3 +244,114 @@ def test_existing_path_must_exist(pyrun, project: Path, home: Path) -> None:
     code, _, err = pyrun(str(project / FILE), "existing", "--where", "/no/such/place")
     assert code == 2
     assert "--where: '/no/such/place' is not an existing path" in err
+
+
+# -- overrides in the file form, in-process (runner.cli.main) ---------------------------------
+
+FLOWS = '''\
+import runner
+
+
+@runner.workflow
+def f(C: float = 1.0, kernel: str = "rbf", n: int | None = None) -> dict:
+    """Fit."""
+    return {"C": C, "kernel": kernel, "n": n}
+
+
+@runner.workflow
+def needs(k: int) -> int:
+    """A required input."""
+    return k
+'''
+
+
+@pytest.fixture
+def flows(tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch):
+    """A fresh Python file of workflows (a module name of its own) and `main(args)` ->
+    (exit code, stdout, stderr), run in this process from the file's directory."""
+    import uuid
+
+    from runner.cli import main
+
+    name = f"flows_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{name}.py").write_text(FLOWS)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RUNNER_CONFIG_DIR", raising=False)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+
+    def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        try:
+            main(list(args))
+        except SystemExit as done:
+            code = done.code
+        out, err = capsys.readouterr()
+        assert isinstance(code, int)
+        return code, out, err
+
+    yield f"{name}.py", run
+    sys.modules.pop(name, None)
+
+
+def _results(out: str) -> list[object]:
+    return [run["result"] for run in json.loads(out)["runs"]]
+
+
+@pytest.mark.parametrize("head", [["run"], []], ids=["run", "bare"])
+def test_file_form_applies_params_overrides(flows, capsys, head: list[str]) -> None:
+    path, run = flows
+    args = [*head, "--json", path, "f", "launcher=sequential"]
+    code, out, err = run(capsys, *args, "params.C=10")
+    assert code == 0, err
+    assert _results(out) == [{"C": 10, "kernel": "rbf", "n": None}]
+    code, out, err = run(capsys, *args, "params.C=0.1,1", "params.kernel=linear")
+    assert code == 0, err
+    assert [r["C"] for r in _results(out)] == [0.1, 1]  # type: ignore[index]
+    code, out, err = run(capsys, *args, "params.n=range(1,3)", "repeat=2", "~params.kernel")
+    assert code == 0, err
+    assert [r["n"] for r in _results(out)] == [1, 1, 2, 2]  # type: ignore[index]
+    # An override is above the typed options, as it is above an inputs file for a declared
+    # workflow; a required input may be given either way.
+    code, out, err = run(capsys, *args, "--C", "5", "params.C=7", "--kernel", "poly")
+    assert (code, _results(out)) == (0, [{"C": 7, "kernel": "poly", "n": None}]), err
+    code, out, err = run(capsys, "--json", path, "needs", "launcher=sequential", "params.k=3")
+    assert (code, _results(out)) == (0, [3]), err
+
+
+@pytest.mark.parametrize(
+    ("stray", "hint"),
+    [
+        ("whatever", "after the workflow come its inputs"),
+        ("C=10", "did you mean params.C=10?"),
+        ("kernel", "did you mean params.kernel=VALUE?"),
+        ("workflow=other", "after the workflow come its inputs"),
+        ("+nope=1", "after the workflow come its inputs"),
+        ("10", "after the workflow come its inputs"),
+    ],
+)
+def test_file_form_refuses_stray_arguments(flows, capsys, home: Path, stray, hint) -> None:
+    path, run = flows
+    code, _, err = run(capsys, path, "f", stray)
+    assert code == 1, err
+    assert f"unexpected argument '{stray}'" in err and hint in err
+    assert not (home / "runner.db").exists()
+
+
+def test_file_form_stdin_is_only_a_dash(flows, capsys, monkeypatch) -> None:
+    import io
+
+    path, run = flows
+    stdin = io.TextIOWrapper(io.BytesIO(b'{"C": 3, "kernel": "x"}'))
+    monkeypatch.setattr(sys, "stdin", stdin)
+    code, out, err = run(capsys, "--json", path, "f", "-", "params.kernel=y", "launcher=sequential")
+    assert (code, _results(out)) == (0, [{"C": 3, "kernel": "y", "n": None}]), err
+    code, _, err = run(capsys, path, "f", "-", "-")
+    assert code == 1 and "unexpected argument '-'" in err and "stdin (-) is read once" in err
+
+
+def test_file_form_names_a_run_option_given_after_the_workflow(flows, capsys) -> None:
+    path, run = flows
+    code, _, err = run(capsys, path, "f", "params.C=2", "-q")
+    assert code == 2 and "-q is an option of runner run: give it before the file" in err
+    code, _, err = run(capsys, path, "f", "--nope")
+    assert code == 2 and "No such option '--nope'" in err and "hint" not in err

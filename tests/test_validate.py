@@ -102,3 +102,32 @@ def test_unknown_key_suggests_the_close_one_or_lists_them() -> None:
 def test_every_problem_is_reported_at_once() -> None:
     found = problems({"samples": "x", "mode": 3, "extra": 1}, SCHEMA)
     assert len(found) == 3
+
+
+NULLABLE = {
+    "type": "object",
+    "properties": {
+        "depth": type_schema(int | None),
+        "rate": {"type": ["number", "null"]},
+        "mode": {"enum": ["fast", "slow", None]},
+        "count": {"type": "integer"},
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"depth": "None"}, "params.depth: 'None' is not an integer or null (did you mean null?"),
+        ({"rate": "none"}, "params.rate: 'none' is not a number or null (did you mean null?"),
+        ({"mode": "None"}, "params.mode: 'None' is not one of: 'fast', 'slow', null (did you mean null?"),
+        ({"count": " None"}, "params.count: ' None' is not an integer (Hydra and YAML spell None as null, which"),
+    ],
+    ids=["optional-int", "type-list", "enum", "not-nullable"],
+)  # fmt: skip
+def test_the_text_none_suggests_null(params: dict[str, Any], expected: str) -> None:
+    """`params.max_depth=None` is the text 'None' to Hydra: the message says it is `null`."""
+    (problem,) = problems(params, NULLABLE)
+    assert problem.startswith(expected), problem
+    assert "Hydra and YAML spell None as null" in problem
+    assert problems({"count": "x"}, NULLABLE) == ["params.count: 'x' is not an integer"]
