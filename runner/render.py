@@ -513,11 +513,11 @@ def first_page(console: Console, launch: Launch) -> None:
 
 def swept(record: LaunchRecord, *, short: bool = False) -> str:
     """What a launch swept, to find it again: 'samples: 3 values, repeat 4' (short, for one
-    line a launch: 'samples ×3, repeat 4')."""
+    line a launch: 'samples: 3, repeat 4')."""
     if record.run_count < 2:
         return ""
     axes = record.definition.get("swept") or {}
-    each = "{key} ×{n:,}" if short else "{key}: {n:,} values"
+    each = "{key}: {n:,}" if short else "{key}: {n:,} values"
     parts = [each.format(key=key.removeprefix("params."), n=n) for key, n in axes.items()]
     if record.repeat > 1:
         parts.append(f"repeat {record.repeat:,}")

@@ -417,7 +417,7 @@ def test_status_lists_one_line_a_launch(home: Path, capsys, columns80, monkeypat
     assert max(len(line) for line in lines) <= (width or 80)
     assert all(re.search(r" (\d{4}-)?\d\d-\d\d \d\d:\d\d ", line) for line in lines[1:])
     if width == 200:  # room for everything: nothing is cut
-        assert "samples ×30,000, seed ×10,000, repeat 3" in lines[1]
+        assert "samples: 30,000, seed: 10,000, repeat 3" in lines[1]
         assert "pi-convergence-study" in lines[2] and "4 failed, 2 succeeded" in lines[2]
 
 

@@ -290,7 +290,7 @@ def test_status_of_a_launch_uses_the_table_and_the_list_says_what_was_swept(cli)
     shown = cli("status", launch[:8], env={"COLUMNS": "100"}).out
     assert "fixed: epochs=10" in shown and "4 points (12 runs)" in shown
     listed = cli("status", env={"COLUMNS": "120"}).out
-    assert "lr ×2, width ×2, repeat 3" in listed
+    assert "lr: 2, width: 2, repeat 3" in listed
 
 
 def test_two_launches_one_still_running(cli, project: Path, home: Path, elsewhere: Path) -> None:
