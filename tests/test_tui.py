@@ -187,9 +187,7 @@ def shown_problems(form: LaunchScreen) -> dict[str, str]:
 
 
 async def open_form(pilot, name: str) -> LaunchScreen:
-    await pilot.press("slash", *name, "enter")
-    await settle(pilot)
-    await pilot.press("enter")
+    await pilot.press("slash", *name, "enter")  # enter opens the first match
     await until(pilot, lambda: isinstance(pilot.app.screen, LaunchScreen))
     await settle(pilot, 0.5)
     screen = pilot.app.screen
