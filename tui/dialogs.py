@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, Horizontal, Vertical
+from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
@@ -13,7 +13,7 @@ from runner.tui.focus import focus_now
 HELP = """\
 [b]Views[/b]
   1 2, tab   workflows, launches
-  /          filter the list (enter opens the first match)
+  /          filter; enter opens the first match
   enter      open: a launch form, a run's details
   escape     back
 
@@ -28,7 +28,7 @@ HELP = """\
 [b]Launches and runs[/b]
   l          the selected run's log, followed live
   r          rerun the run (same params and seed)
-  R          resume a failed, lost or cancelled launch (asks first)
+  R          resume the launch (asks first)
   c          cancel the run or launch (asks first)
   y          copy the selected id
   f          the newest launch
@@ -73,7 +73,7 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,question_mark", "app.pop_screen", "close")]
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="help"):
+        with VerticalScroll(id="help"):  # at 80x24 it is taller than the screen
             yield Static(HELP, id="help-text")
             with Horizontal(id="help-buttons"):
                 yield Button("Close", id="close")

@@ -325,12 +325,15 @@ def _fitted(rows: list[list[Text]], width: int) -> list[list[Text]]:
     fixed = sum(w for i, w in enumerate(natural) if i not in FLEXIBLE)
     room = width - fixed - padding * len(natural) - 2  # 2: the vertical scrollbar
     workflow, name = (natural[i] for i in FLEXIBLE)
+    if workflow + name > room and room < sum(MIN_FLEXIBLE):
+        room += natural[-1] + padding  # created, the last column, goes off to the right
     if workflow + name <= room:
         return rows
-    if room < sum(MIN_FLEXIBLE):
-        room += natural[-1] + padding  # created, the last column, goes off to the right
-    name = min(name, max(MIN_FLEXIBLE[1], room // 3))
-    workflow = max(MIN_FLEXIBLE[0], room - name)
+    # The workflow keeps what the name (a third at most) leaves; the name, what is left.
+    workflow = min(
+        workflow, max(MIN_FLEXIBLE[0], room - min(name, max(MIN_FLEXIBLE[1], room // 3)))
+    )
+    name = min(name, max(MIN_FLEXIBLE[1], room - workflow))
     for row in rows:
         for i, cut in zip(FLEXIBLE, (workflow, name), strict=True):
             row[i] = row[i].copy()
