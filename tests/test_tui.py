@@ -352,7 +352,8 @@ async def test_keys_typed_in_one_burst_all_land(project: Path, home: Path) -> No
         burst(app, "42")  # before the form has mounted
         await until(pilot, lambda: isinstance(app.screen, LaunchScreen))
         await settle(pilot)
-        assert app.screen.query_one("#val-0", Input).value == "1042"  # a: 10, then 4 and 2
+        # As typed once it has the focus: the first key replaces the default (selected), "10".
+        assert app.screen.query_one("#val-0", Input).value == "42"
 
 
 async def test_a_sweep_in_a_value_field_points_to_the_sweep_field(
@@ -455,7 +456,7 @@ async def test_resume_asks_first(project: Path, home: Path) -> None:
         await pilot.press("R")
         await until(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
         question = str(app.screen.query_one("#question", Static).render())
-        assert question == "Resume launch aaaaaaaa0000? It runs 1 run that did not succeed again."
+        assert question == "Resume launch aaaaaaaa0000: run again the 1 run that did not succeed?"
         await pilot.press("n")
         await settle(pilot)
         assert type(app.screen).__name__ == "MainScreen"

@@ -140,14 +140,17 @@ class RunnerApp(App[None]):
     def confirm_resume(self, record: runner.LaunchRecord) -> None:
         """As cancel does, resume asks first: it starts runs again, in a process of its own."""
         again = sum(n for s, n in record.counts.items() if s not in ("succeeded", "cached"))
-        what = f"{again:,} run{'s' * (again != 1)} that did not succeed" if again else "its runs"
+        runs = f"the {again:,} run{'s' * (again != 1)}" if again else "the runs"
 
         def answered(yes: bool | None) -> None:
             if yes:
                 self.resume(record.id)
 
         self.push_screen(
-            ConfirmScreen(f"Resume launch {record.id[:12]}? It runs {what} again."), answered
+            ConfirmScreen(
+                f"Resume launch {record.id[:12]}: run again {runs} that did not succeed?"
+            ),
+            answered,
         )
 
     @work(thread=True, group="launch")

@@ -184,8 +184,8 @@ class LaunchScreen(Screen[None]):
         """A key typed while the form was being built came to the screen, no field having
         the focus yet: it goes to the field that has it now, as typed."""
         if isinstance(self.focused, Input) and event.is_printable and event.character:
-            self.focused.insert_text_at_cursor(event.character)
             event.stop()
+            self.focused.post_message(events.Key(event.key, event.character))
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         """A field in view with its problems; any of the launch's options, all of them (seed,
