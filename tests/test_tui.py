@@ -254,7 +254,7 @@ def burst(app, keys: str) -> None:
     from textual import events
 
     for key in keys:
-        name = {"/": "slash", "\r": "enter"}.get(key, key)
+        name = {"/": "slash", "\r": "enter", "\t": "tab"}.get(key, key)
         app.post_message(events.Key(name, key))
 
 
@@ -354,6 +354,10 @@ async def test_keys_typed_in_one_burst_all_land(project: Path, home: Path) -> No
         await settle(pilot)
         # As typed once it has the focus: the first key replaces the default (selected), "10".
         assert app.screen.query_one("#val-0", Input).value == "42"
+        burst(app, "\t1,2\t8")  # tab, then type: each into the field tab went to
+        await settle(pilot)
+        values = {i.id: i.value for i in app.screen.query(Input).results(Input)}
+        assert (values["val-0"], values["sweep-0"], values["val-1"]) == ("42", "1,2", "8")
 
 
 async def test_a_sweep_in_a_value_field_points_to_the_sweep_field(

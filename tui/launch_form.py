@@ -49,6 +49,10 @@ class LaunchScreen(Screen[None]):
         Binding("ctrl+l", "launch", "launch", priority=True),
         Binding("ctrl+r", "defaults", "defaults"),
         Binding("escape", "app.pop_screen", "back"),
+        # Priority: the focus moves as the key arrives, so what is typed right after it (in
+        # one burst from the terminal) goes to the next field, not to the one left.
+        Binding("tab", "app.focus_next", show=False, priority=True),
+        Binding("shift+tab", "app.focus_previous", show=False, priority=True),
     ]
 
     def __init__(
