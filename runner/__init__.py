@@ -6,7 +6,7 @@ The public API, for notebooks and scripts::
     launch = runner.launch("pi", ["params.samples=1000,10000"], repeat=3, seed=42)
     launch.results
     runner.table(launch)      # the results side by side (varying params, flattened results)
-    launch.to_dataframe()     # pandas (pip install 'runner-launch[notebook]'); launch.plot(x=, y=)
+    launch.to_dataframe()     # pandas (pip install 'runner-launch[notebook]'); launch.plot(x=, y=, by=)
     runner.runs(workflow="pi", status="failed")   # past runs, however they were launched
 
 a launch that outlives the call, followed or stopped from any process::
