@@ -61,12 +61,17 @@ def plot(table: ResultsTable, x: str, y: str, by: str | None = None, ax: Any = N
         raise UsageError(f"by={by!r} is the x axis itself: choose another column to split by")
     frame = to_dataframe(table).reset_index()
     frame = frame[frame[y_column.key].notna()]
+    # Lists and mappings (a param `[1, 2]`) are grouped by their JSON: pandas cannot hash them.
+    keys = frame.apply(lambda column: column.map(_hashable))
     if ax is None:
         _, ax = plt.subplots()
     groups = (
         [(None, frame)]
         if by_column is None
-        else list(frame.groupby(by_column.key, sort=True, dropna=False))
+        else [
+            (value, frame.loc[rows.index])
+            for value, rows in keys.groupby(by_column.key, sort=True, dropna=False)
+        ]
     )
     xs_all: list[Any] = []
     for value, part in groups:
@@ -93,19 +98,28 @@ def plot(table: ResultsTable, x: str, y: str, by: str | None = None, ax: Any = N
     ax.set_ylabel(y_column.name)
     split = "" if by_column is None else f", one line per {by_column.name}"
     ax.set_title(
-        f"{y_column.name} by {x_column.name}{split}\n{_averaged(table, frame, x_column, by_column)}"
+        f"{y_column.name} by {x_column.name}{split}\n{_averaged(table, keys, x_column, by_column)}"
     )
     ax.legend(title=by_column.name if by_column is not None else None)
     return ax
 
 
+def _hashable(value: Any) -> Any:
+    return json.dumps(value, sort_keys=True) if isinstance(value, list | dict) else value
+
+
 def _averaged(table: ResultsTable, frame: Any, x: Column, by: Column | None) -> str:
     """What each point is the mean over: 'mean over 3 seed repeats and kernel', or 'one run
-    per point' when nothing is."""
-    kept = {x.key} | ({by.key} if by is not None else set())
+    per point' when nothing is. `frame`: the table's values, lists and mappings as JSON."""
+    kept = [x.key] + ([by.key] if by is not None else [])
     params = [c for c in table.columns if c.group == "params"]
-    varying = [c for c in params if c.key not in kept and frame[c.key].nunique(dropna=False) > 1]
-    what = [c.name for c in varying]
+    # A param counts when it varies among the runs of one point: not one that follows x.
+    points = frame.groupby(kept, dropna=False)
+    what = [
+        c.name
+        for c in params
+        if c.key not in kept and points[c.key].nunique(dropna=False).max() > 1
+    ]
     if params:
         per_point = frame.groupby([c.key for c in params], dropna=False).size()
     else:
@@ -121,7 +135,8 @@ def _averaged(table: ResultsTable, frame: Any, x: Column, by: Column | None) -> 
 
 
 def _shown(value: Any) -> str:
-    """A value of the `by` column as a legend names it: text as is, others as JSON."""
+    """A value of the `by` column as a legend names it: text (and lists and mappings, already
+    JSON) as is, others as JSON."""
     if isinstance(value, str):
         return value
     if value is None or (isinstance(value, float) and math.isnan(value)):

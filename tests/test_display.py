@@ -123,6 +123,18 @@ def test_plot_by_draws_a_line_per_value_and_says_what_it_averaged(
     )
     assert single.plot(x="a", y="result").get_title() == "result by a\none run per point"
 
+    # A list param (unhashable for pandas) splits lines and is averaged over; yref, which
+    # follows x (${params.x}), is not named as averaged.
+    echo = runner.launch(
+        "echo",
+        ["launcher=sequential", "params.x=1,2", "params.items=[1],[2,3]"],
+        config_dir=project / "conf",
+    )
+    ax = echo.plot(x="x", y="result.params.x")
+    assert ax.get_title() == "params.x by x\nmean over items"
+    ax = echo.plot(x="x", y="result.params.x", by="items")
+    assert [line.get_label() for line in ax.get_lines()] == ["items=[1]", "items=[2, 3]"]
+
 
 def shown_lines(html: str) -> list[str]:
     """The lines a browser shows for some HTML: a new line at each block (div, br, table row)."""
