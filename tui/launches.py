@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -65,7 +65,7 @@ class LaunchesPane(Vertical):
         self._runs_seen: tuple[Any, ...] = ()
         self._loading_more = False
         self._cells: dict[str | None, tuple[str, ...]] = {}  # run id -> the cells shown
-        self._width = 0  # the launches table's width when last filled
+        self._width = 0  # the width the launches table was last filled for (the pane's)
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="/ filter launches", id="launch-filter")
@@ -143,7 +143,7 @@ class LaunchesPane(Vertical):
                     Text(when(record.created)),
                 ]
             )
-        self._width = table.size.width or self.app.size.width
+        self._width = self.size.width or self.app.size.width  # the table spans the pane
         for row, record in zip(_fitted(rows, self._width), shown, strict=True):
             table.add_row(*row, key=record.id)
         if shown:
@@ -152,9 +152,8 @@ class LaunchesPane(Vertical):
             if self.launch_id is None:
                 self.select_launch(shown[0].id)
 
-    def on_resize(self) -> None:
-        table = self.query_one("#launch-table", DataTable)
-        if self.records and table.size.width != self._width:
+    def on_resize(self, event: events.Resize) -> None:
+        if self.records and event.size.width != self._width:
             self._fill_launches()  # workflow and name cut to the new width
 
     def _fill_runs(self, results: Any) -> None:
