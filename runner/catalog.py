@@ -69,6 +69,11 @@ class WorkflowInfo:
             "error": self.error,
         }
 
+    def __repr__(self) -> str:
+        from runner.display import workflow_text
+
+        return workflow_text(self)
+
     def _repr_html_(self) -> str:
         from html import escape
 

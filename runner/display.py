@@ -215,6 +215,32 @@ def workflows_text(found: Sequence[WorkflowInfo]) -> str:
     return f"{count} (one's params and defaults: runner.workflows()[i])\n" + out.getvalue().rstrip()
 
 
+def workflow_text(info: WorkflowInfo) -> str:
+    """One workflow as a console reads it: what it is, where it is defined, its params with
+    their types and defaults (JSON, as overrides write them)."""
+    lines = [f"<WorkflowInfo {clean(info.id)} {clean(info.version)} ({info.kind})>"]
+    if info.description:
+        lines.append(clean(info.description))
+    lines.append(f"defined in {clean(info.where)}")
+    if info.error:
+        lines.append(f"cannot describe: {clean(_first_line(info.error))}")
+    rows = [
+        (
+            clean(p.name) + ("*" if p.required else ""),
+            p.type,
+            clean(json.dumps(p.default, default=str)) if p.has_default else "(required)",
+        )
+        for p in info.params
+    ]
+    widths = [max((len(row[i]) for row in rows), default=0) for i in range(2)]
+    lines += ["params:"] if rows else []
+    lines += [
+        f"  {name.ljust(widths[0])}  {kind.ljust(widths[1])}  {default}"
+        for name, kind, default in rows
+    ]
+    return "\n".join(lines)
+
+
 def workflows_html(found: Sequence[WorkflowInfo]) -> str:
     """The workflows as a table: id and version, kind, params, description and where each
     is defined; a workflow whose params cannot be read says why, in red."""

@@ -184,6 +184,16 @@ def test_workflows_read_as_a_table(project: Path, home: Path, monkeypatch) -> No
     assert odd.split()[:5] == ["odd", "1.0", "declared", "a,", "b"]
     assert "[bold]y[/bold]" in odd  # shown as written, not as rich markup
 
+    (one,) = [w for w in found if w.id == "odd"]
+    assert repr(one).splitlines() == [
+        "<WorkflowInfo odd 1.0 (declared)>",
+        "<script>x</script> & [bold]y[/bold]",
+        f"defined in {project / 'conf' / 'workflow' / 'odd.yaml'}",
+        "params:",
+        "  a  integer  1",
+        "  b  integer  2",
+    ]
+
     html = found._repr_html_()
     assert "<script>" not in html and "&lt;script&gt;x&lt;/script&gt; &amp; [bold]" in html
     assert "<link" not in html and "class=" not in html and "<style" not in html
