@@ -315,19 +315,6 @@ async def test_the_form_counts_the_runs_before_launching(project: Path, home: Pa
         assert "cannot be a sweep itself" in shown
 
 
-async def test_enter_in_the_filter_opens_the_first_match(project: Path, home: Path) -> None:
-    app = make_app(config_dir=project / "conf", home=home)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("slash", *"prim", "enter")
-        await until(pilot, lambda: isinstance(app.screen, LaunchScreen))
-        assert app.screen.target == "primes"
-        await pilot.press("escape")
-        await pilot.press("slash", "down")  # down: from the filter to the list, opening nothing
-        await settle(pilot)
-        assert app.screen.focused is app.screen.query_one("#wf-list")
-
-
 async def test_keys_typed_in_one_burst_all_land(project: Path, home: Path) -> None:
     """A "/" then a filter, as fast as a terminal sends them: every key lands in the filter
     (none goes to the list or its bindings); keys typed while the form is being built land
@@ -360,13 +347,16 @@ async def test_keys_typed_in_one_burst_all_land(project: Path, home: Path) -> No
         assert (values["val-0"], values["sweep-0"], values["val-1"]) == ("42", "1,2", "8")
 
 
-async def test_a_sweep_in_a_value_field_points_to_the_sweep_field(
+async def test_enter_opens_the_first_match_and_a_sweep_in_a_value_field_is_pointed_away(
     project: Path, home: Path
 ) -> None:
     app = make_app(config_dir=project / "conf", home=home)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        form = await open_form(pilot, "add")
+        await pilot.press("slash", "down")  # down: from the filter to the list, opening nothing
+        assert app.screen.focused is app.screen.query_one("#wf-list")
+        form = await open_form(pilot, "ad")  # "/ad" enter: add, the first that matches
+        assert form.target == "add"
         form.query_one("#val-0", Input).value = "1,2"
         await checked(pilot, form)
         assert shown_problems(form) == {
@@ -389,9 +379,10 @@ async def test_the_form_shows_every_launch_option_when_one_has_the_focus(
         form = await open_form(pilot, "echo")  # seven params: the options start below
         scroll = form.query_one("#form")
         assert not in_view(form.query_one("#opt-seed"), scroll)
-        while form.focused is not form.query_one("#opt-name"):
-            await pilot.press("tab")
+        form.query_one("#sweep-6").focus()  # the last param's sweep
+        await pilot.press("tab")  # to the first option, name
         await settle(pilot)
+        assert form.focused is form.query_one("#opt-name")
         for option in ("#opt-name", "#opt-seed", "#opt-max_parallelism", "#opt-launcher"):
             assert in_view(form.query_one(option), scroll), option
         await pilot.press("shift+tab")  # back to the last param: it shows with its problems
