@@ -6,7 +6,7 @@ The public API, for notebooks and scripts::
     launch = runner.launch("pi", ["params.samples=1000,10000"], repeat=3, seed=42)
     launch.results
     runner.table(launch)      # the results side by side (varying params, flattened results)
-    launch.to_dataframe()     # pandas (pip install 'runner-launch[notebook]'); launch.plot(x=, y=)
+    launch.to_dataframe()     # pandas (pip install 'runner-launch[notebook]'); launch.plot(x=, y=, by=)
     runner.runs(workflow="pi", status="failed")   # past runs, however they were launched
 
 a launch that outlives the call, followed or stopped from any process::
@@ -53,6 +53,7 @@ _EXPORTS = {
             "Param",
             "PresetInfo",
             "WorkflowInfo",
+            "Workflows",
             "presets",
             "workflows",
         ),
@@ -127,7 +128,9 @@ if TYPE_CHECKING:
         table,
         watch,
     )
-    from runner.catalog import Param, PresetInfo, WorkflowInfo, presets, workflows
+    from runner.catalog import Param, PresetInfo, WorkflowInfo, Workflows, presets, workflows
+
+    __version__: str
     from runner.decorated import workflow
     from runner.errors import (
         CompositionError,
@@ -173,6 +176,8 @@ __all__ = [
     "WaitTimeout",
     "WorkflowError",
     "WorkflowInfo",
+    "Workflows",
+    "__version__",
     "cancel",
     "compose",
     "entities",
@@ -194,6 +199,9 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":  # read when asked: importlib.metadata costs start-up time
+        globals()[name] = _version()
+        return globals()[name]
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'runner' has no attribute {name!r}")
@@ -204,3 +212,13 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})
+
+
+def _version() -> str:
+    """The installed distribution's version (runner-launch), as pip shows it."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("runner-launch")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "0+unknown"

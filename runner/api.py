@@ -252,15 +252,18 @@ class Launch:
         """
         return self.table(by_point=by_point, **options).to_dataframe()
 
-    def plot(self, x: str, y: str, *, ax: Any = None) -> Any:
-        """Plot result `y` against param `x`: the mean over repeats with a band of one
-        standard deviation; returns the matplotlib Axes. Needs the `notebook` extra::
+    def plot(self, x: str, y: str, *, by: str | None = None, ax: Any = None) -> Any:
+        """Plot result `y` against param `x`: the mean over the runs at each x with a band of
+        one standard deviation, one line per value of the param `by` if given. The title says
+        what each mean is over (repeats, and any other param that varies); returns the
+        matplotlib Axes. Needs the `notebook` extra::
 
             launch.plot(x="samples", y="error")
+            launch.plot(x="C", y="accuracy", by="kernel")   # one line per kernel
         """
         from runner.frames import plot
 
-        return plot(self.table(by_point=False, all_columns=True), x, y, ax=ax)
+        return plot(self.table(by_point=False, all_columns=True), x, y, by=by, ax=ax)
 
     def to_json(self, *, runs: bool = True) -> dict[str, Any]:
         """The launch as `--json` prints it; `runs=False`: its runs left out (a listing).

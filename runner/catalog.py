@@ -70,6 +70,11 @@ class WorkflowInfo:
             "error": self.error,
         }
 
+    def __repr__(self) -> str:
+        from runner.display import workflow_text
+
+        return workflow_text(self)
+
     def _repr_html_(self) -> str:
         from html import escape
 
@@ -85,6 +90,21 @@ class WorkflowInfo:
             f"{escape(self.description)}<br><small>{escape(self.where)}</small>"
             f"<table><tr><th>param</th><th>type</th><th>default</th></tr>{rows}</table>"
         )
+
+
+class Workflows(list[WorkflowInfo]):
+    """What `runner.workflows()` returns: a list that reads as a table, one line a workflow,
+    in a console and (as HTML) in a notebook; each item is a WorkflowInfo with its params."""
+
+    def __repr__(self) -> str:
+        from runner.display import workflows_text
+
+        return workflows_text(self)
+
+    def _repr_html_(self) -> str:
+        from runner.display import workflows_html
+
+        return workflows_html(self)
 
 
 @dataclass
@@ -107,10 +127,8 @@ class Described:
     preset: PresetInfo | None = None
 
 
-def workflows(
-    *, config_dir: str | Path | None = None, home: str | Path | None = None
-) -> list[WorkflowInfo]:
-    """Every workflow of the project and runner's built-ins, sorted by id::
+def workflows(*, config_dir: str | Path | None = None, home: str | Path | None = None) -> Workflows:
+    """Every workflow of the project and runner's built-ins, sorted by id; shown, a table::
 
     for wf in runner.workflows():
         print(wf.id, wf.version, wf.where, [p.name for p in wf.params])
@@ -122,7 +140,7 @@ def workflows(
     registered = registered_versions(home)
     for info in found:
         info.registered = registered.get(info.id, [])
-    return found
+    return Workflows(found)
 
 
 def presets(*, config_dir: str | Path | None = None) -> list[PresetInfo]:

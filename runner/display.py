@@ -5,14 +5,17 @@ from __future__ import annotations
 import datetime
 import io
 import json
+import shutil
 from collections.abc import Sequence
 from html import escape
 from typing import TYPE_CHECKING
 
+from runner.printable import clean
 from runner.records import RunRecord, RunStatus
 
 if TYPE_CHECKING:
     from runner.api import Launch
+    from runner.catalog import WorkflowInfo
     from runner.results import ResultsTable
 
 # Inline styles only: a notebook shown on GitHub or nbviewer drops external CSS and classes.
@@ -93,7 +96,8 @@ def table_html(table: ResultsTable) -> str:
     fixed = escape(table.fixed_text())
     what = "sweep points" if table.by_point else "runs"
     caption = f"<small>{len(table.rows):,} {what}" + (f"; fixed: {fixed}" if fixed else "")
-    return caption + "</small>" + _table(headers, rows, len(table.rows) - len(shown))
+    # A block of its own: after a launch's head it must not run on from the head's last line.
+    return f"<div>{caption}</small></div>" + _table(headers, rows, len(table.rows) - len(shown))
 
 
 def table_text(table: ResultsTable) -> str:
@@ -135,20 +139,21 @@ def launch_html(launch: Launch) -> str:
 
     record = launch.record
     tags = ", ".join(escape(t) for t in record.tags)
+    # One block a line: the table's own caption follows the last one.
     head = (
-        f"<b>Launch {escape(record.id)}</b>"
+        f"<div><b>Launch {escape(record.id)}</b>"
         + (f" &ldquo;{escape(record.name)}&rdquo;" if record.name else "")
         + f" &mdash; {escape(record.workflow_id)}:{escape(record.workflow_version)},"
-        f" {record.run_count:,} runs: {counts_html(record.counts)}"
-        + f"<br><small>created {_when(record.created)}; seed {record.seed}"
+        f" {record.run_count:,} runs: {counts_html(record.counts)}</div>"
+        + f"<div><small>created {_when(record.created)}; seed {record.seed}"
         + (f"; tags {tags}" if tags else "")
-        + "</small>"
+        + "</small></div>"
     )
     # A big launch shows its first page (what HTML shows anyway), never its whole table.
     first = MAX_ROWS if record.run_count > BIG_LAUNCH else None
     shown = table_html(table(launch, by_point=False, first=first))
     if first is not None:
-        shown += f"<small>the first {first} of {record.run_count:,} runs</small>"
+        shown += f"<div><small>the first {first} of {record.run_count:,} runs</small></div>"
     return f"<div>{head}{shown}</div>"
 
 
@@ -182,3 +187,87 @@ def runs_html(runs: Sequence[RunRecord]) -> str:
 def _clip(text: str, width: int = 80) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "\u2026"
+
+
+def workflows_text(found: Sequence[WorkflowInfo]) -> str:
+    """One line a workflow (id, version, kind, params, description), as a console reads it."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    width = shutil.get_terminal_size((100, 24)).columns
+    grid = Table(box=None, pad_edge=False)
+    grid.add_column("workflow", no_wrap=True)
+    grid.add_column("version", no_wrap=True)
+    grid.add_column("kind", no_wrap=True)
+    grid.add_column("params", min_width=16)
+    # At most a third of the width and cut, not wrapped: the columns before it keep room.
+    grid.add_column("description", no_wrap=True, overflow="ellipsis", max_width=width // 3)
+    for info in found:
+        about = f"cannot describe: {_first_line(info.error)}" if info.error else info.description
+        # Text, not markup: a description's "[...]" is shown as written.
+        cells = (info.id, info.version, info.kind, _param_names(info), about)
+        grid.add_row(*(Text(clean(cell)) for cell in cells))
+    out = io.StringIO()
+    Console(file=out, width=width, color_system=None, force_jupyter=False).print(grid)
+    count = f"{len(found)} workflow{'s' * (len(found) != 1)}"
+    return f"{count} (one's params and defaults: runner.workflows()[i])\n" + out.getvalue().rstrip()
+
+
+def workflow_text(info: WorkflowInfo) -> str:
+    """One workflow as a console reads it: what it is, where it is defined, its params with
+    their types and defaults (JSON, as overrides write them)."""
+    lines = [f"<WorkflowInfo {clean(info.id)} {clean(info.version)} ({info.kind})>"]
+    if info.description:
+        lines.append(clean(info.description))
+    lines.append(f"defined in {clean(info.where)}")
+    if info.error:
+        lines.append(f"cannot describe: {clean(_first_line(info.error))}")
+    rows = [
+        (
+            clean(p.name) + ("*" if p.required else ""),
+            p.type,
+            clean(json.dumps(p.default, default=str)) if p.has_default else "(required)",
+        )
+        for p in info.params
+    ]
+    widths = [max((len(row[i]) for row in rows), default=0) for i in range(2)]
+    lines += ["params:"] if rows else []
+    lines += [
+        f"  {name.ljust(widths[0])}  {kind.ljust(widths[1])}  {default}"
+        for name, kind, default in rows
+    ]
+    return "\n".join(lines)
+
+
+def workflows_html(found: Sequence[WorkflowInfo]) -> str:
+    """The workflows as a table: id and version, kind, params, description and where each
+    is defined; a workflow whose params cannot be read says why, in red."""
+    rows = []
+    for info in found:
+        about = escape(info.description)
+        if info.error:
+            about = (
+                f'<span style="color:{COLOURS[RunStatus.FAILED]}">cannot describe: '
+                f"{escape(_first_line(info.error))}</span>"
+            )
+        rows.append(
+            [
+                f"<b>{escape(info.id)}</b>",
+                escape(info.version),
+                escape(info.kind),
+                escape(_param_names(info)),
+                f"{about}<br><small>{escape(info.where)}</small>",
+            ]
+        )
+    count = f"{len(found)} workflow{'s' * (len(found) != 1)}"
+    headers = ["workflow", "version", "kind", "params", "description"]
+    return f"<div><small>{count}</small></div>" + _table(headers, rows)
+
+
+def _param_names(info: WorkflowInfo) -> str:
+    return ", ".join(p.name + ("*" if p.required else "") for p in info.params)
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -22,6 +23,7 @@ class Progress:
         self._on_created = on_created
         self._on_outcome = on_outcome
         self._bar: Any = None
+        self._shown: Any = None  # Jupyter's handle on the widget, to show it again finished
         self._seen: set[str] = set()  # a wait reports every finished run once; guard anyway
         self._failed = 0
         self._cancelled = 0
@@ -33,13 +35,22 @@ class Progress:
         self._total = record.run_count
         # A resume runs only some of the launch's runs: the others count as done already.
         before = max(self._total - len(specs), 0)
-        self._bar = tqdm(
-            total=self._total,
-            initial=before,
-            desc=f"launch {record.id[:8]}",
-            unit="run",
-            dynamic_ncols=True,
-        )
+        options: dict[str, Any] = {
+            "total": self._total,
+            "initial": before,
+            "desc": f"launch {record.id[:8]}",
+            "unit": "run",
+            "dynamic_ncols": True,
+        }
+        if _widget(tqdm):
+            # Shown through a display handle: a notebook keeps the widget's text (what GitHub,
+            # nbviewer and nbconvert show) as it was when displayed, "0/12" unless updated.
+            from IPython.display import display
+
+            self._bar = tqdm(**options, display=False)
+            self._shown = display(self._bar.container, display_id=True)
+        else:
+            self._bar = tqdm(**options)
         self._show()
         if self._on_created:
             self._on_created(record, specs)
@@ -67,7 +78,16 @@ class Progress:
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
+            if self._shown is not None:
+                self._shown.update(self._bar.container)  # its text now: "12/12", finished
+                self._shown = None
             self._bar = None
+
+
+def _widget(bar: type) -> bool:
+    """Whether tqdm.auto chose its Jupyter widget (in a kernel with ipywidgets)."""
+    notebook = sys.modules.get("tqdm.notebook")
+    return notebook is not None and issubclass(bar, notebook.tqdm_notebook)
 
 
 def wanted(progress: bool | None, *callbacks: object) -> bool:

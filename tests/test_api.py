@@ -38,6 +38,8 @@ def test_public_names_are_pinned() -> None:
         "WaitTimeout",
         "WorkflowError",
         "WorkflowInfo",
+        "Workflows",
+        "__version__",
         "cancel",
         "compose",
         "entities",

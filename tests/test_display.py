@@ -92,6 +92,150 @@ def test_plot_draws_the_mean_over_repeats(project: Path, home: Path, monkeypatch
     assert ax.get_xlabel() == "n"
 
 
+def test_plot_by_draws_a_line_per_value_and_says_what_it_averaged(
+    project: Path, home: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    pytest.importorskip("matplotlib")
+    launch = runner.launch(
+        "add:1.0",
+        ["launcher=sequential"],
+        sweep={"a": [1, 10], "b": [0, 5]},
+        repeat=2,
+        config_dir=project / "conf",
+        progress=False,
+    )
+    ax = launch.plot(x="a", y="result")  # averaged over b too: the title says so
+    assert ax.get_title() == "result by a\nmean over 2 seed repeats and b"
+    (line,) = ax.get_lines()
+    assert list(line.get_ydata()) == [3.5, 12.5]  # (1+0 + 1+5) / 2, (10+0 + 10+5) / 2
+
+    ax = launch.plot(x="a", y="result", by="b")
+    assert ax.get_title() == "result by a, one line per b\nmean over 2 seed repeats"
+    lines = {line.get_label(): list(line.get_ydata()) for line in ax.get_lines()}
+    assert lines == {"b=0": [1.0, 10.0], "b=5": [6.0, 15.0]}
+    assert ax.get_legend().get_title().get_text() == "b"
+
+    with pytest.raises(runner.UsageError, match="by='a' is the x axis itself"):
+        launch.plot(x="a", y="result", by="a")
+    single = runner.launch(
+        "add:1.0", ["launcher=sequential"], sweep={"a": [1, 2]}, config_dir=project / "conf"
+    )
+    assert single.plot(x="a", y="result").get_title() == "result by a\none run per point"
+
+    # A list param (unhashable for pandas) splits lines and is averaged over; yref, which
+    # follows x (${params.x}), is not named as averaged.
+    echo = runner.launch(
+        "echo",
+        ["launcher=sequential", "params.x=1,2", "params.items=[1],[2,3]"],
+        config_dir=project / "conf",
+    )
+    ax = echo.plot(x="x", y="result.params.x")
+    assert ax.get_title() == "params.x by x\nmean over items"
+    ax = echo.plot(x="x", y="result.params.x", by="items")
+    assert [line.get_label() for line in ax.get_lines()] == ["items=[1]", "items=[2, 3]"]
+
+
+def shown_lines(html: str) -> list[str]:
+    """The lines a browser shows for some HTML: a new line at each block (div, br, table row)."""
+    from html.parser import HTMLParser
+
+    lines = [""]
+
+    class Reader(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: object) -> None:
+            if tag in ("div", "br", "tr", "table"):
+                lines.append("")
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag in ("div", "tr", "table"):
+                lines.append("")
+
+        def handle_data(self, data: str) -> None:
+            lines[-1] += data
+
+    Reader().feed(html)
+    return [line.strip() for line in lines if line.strip()]
+
+
+def test_a_launch_head_shows_its_seed_and_its_run_count_apart(project: Path, home: Path) -> None:
+    launch = _sweep(project)
+    lines = shown_lines(launch._repr_html_())
+    assert lines[1].startswith("created ") and lines[1].endswith("; seed 0"), lines
+    assert lines[2] == "6 runs; fixed: b=1", lines  # the table's caption, not "seed 06 runs"
+
+
+def test_workflows_read_as_a_table(project: Path, home: Path, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "120")
+    (project / "conf" / "workflow" / "odd.yaml").write_text(
+        "id: odd\nversion: '1.0'\ndescription: '<script>x</script> & [bold]y[/bold]'\n"
+        "entrypoint: mypkg.flows:add\nparams:\n  a: 1\n  b: 2\n"
+    )
+    found = runner.workflows(config_dir=project / "conf")
+    assert isinstance(found, runner.Workflows) and isinstance(found, list)
+    assert [w.id for w in found] == sorted(w.id for w in found)
+
+    text = repr(found)
+    assert "WorkflowInfo(" not in text and "params_schema" not in text
+    head, columns, *rows = text.splitlines()
+    assert head.startswith(f"{len(found)} workflows")
+    assert columns.split() == ["workflow", "version", "kind", "params", "description"]
+    odd = next(row for row in rows if row.startswith("odd "))
+    assert odd.split()[:5] == ["odd", "1.0", "declared", "a,", "b"]
+    assert "[bold]y[/bold]" in odd  # shown as written, not as rich markup
+
+    (one,) = [w for w in found if w.id == "odd"]
+    assert repr(one).splitlines() == [
+        "<WorkflowInfo odd 1.0 (declared)>",
+        "<script>x</script> & [bold]y[/bold]",
+        f"defined in {project / 'conf' / 'workflow' / 'odd.yaml'}",
+        "params:",
+        "  a  integer  1",
+        "  b  integer  2",
+    ]
+
+    html = found._repr_html_()
+    assert "<script>" not in html and "&lt;script&gt;x&lt;/script&gt; &amp; [bold]" in html
+    assert "<link" not in html and "class=" not in html and "<style" not in html
+    lines = shown_lines(html)
+    assert lines[0] == f"{len(found)} workflows"
+    assert "odd1.0declareda, b" in "".join(lines)
+
+
+def test_runner_has_a_version() -> None:
+    from importlib.metadata import version
+
+    assert runner.__version__ == version("runner-launch")
+    assert "__version__" in runner.__all__
+
+
+def test_progress_in_a_notebook_ends_showing_the_finished_count(
+    project: Path, home: Path, monkeypatch
+) -> None:
+    """A notebook keeps the widget's text as first displayed (GitHub and nbconvert show it):
+    the display is updated when the launch ends, so that it reads 6/6, not 0/6."""
+    pytest.importorskip("ipywidgets")
+    import IPython.display
+    import tqdm.auto
+    import tqdm.notebook
+
+    shown: list[str] = []
+
+    class Handle:
+        def update(self, widget: object) -> None:
+            shown.append(repr(widget))
+
+    def display(widget: object, display_id: bool = False) -> Handle:
+        shown.append(repr(widget))
+        return Handle()
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", tqdm.notebook.tqdm)  # as in a Jupyter kernel
+    monkeypatch.setattr(IPython.display, "display", display)
+    _sweep(project, progress=True)
+    assert len(shown) == 2
+    assert "0/6" in shown[0] and "6/6" in shown[-1] and "failed=0" in shown[-1]
+
+
 def test_a_missing_extra_is_named(project: Path, home: Path, monkeypatch) -> None:
     launch = _sweep(project)
     monkeypatch.setitem(sys.modules, "pandas", None)  # import pandas now raises ImportError

@@ -101,3 +101,11 @@ def test_sweep_notebook_renders_its_launch(project: Path, home: Path, kernel: st
         if "image/png" in output.get("data", {})
     ]
     assert figures, "the plot was not drawn"
+    bars = [
+        output["data"]["text/plain"]
+        for cell in notebook.cells
+        for output in cell.get("outputs", [])
+        if "application/vnd.jupyter.widget-view+json" in output.get("data", {})
+    ]
+    # The progress widget's text (what a notebook shows without its widgets) ends finished.
+    assert bars and all("20/20" in bar for bar in bars), bars

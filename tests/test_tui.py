@@ -134,6 +134,59 @@ def fixed_store(home: Path) -> dict[str, str]:
     return ids
 
 
+def long_launch(home: Path) -> str:
+    """A launch of 12 runs (9 succeeded, 3 failed) of a Python file's workflow, whose id is
+    long (`digits_py:4027f04d72d0`), the newest in the store."""
+    from runner.records import LaunchRecord, RunOutcome, RunSpec, RunStatus
+
+    store = Store(home)
+    specs = [
+        RunSpec(
+            id=f"c{i:x}{'c' * 6}{'2' * 24}",
+            index=i,
+            workflow_id="digits_py",
+            workflow_version="4027f04d72d0",
+            entrypoint="digits:svc",
+            params={"C": i},
+            seed=i,
+            repeat_index=0,
+        )
+        for i in range(12)
+    ]
+    launch_id = "c" * 8 + "0" * 24
+    store.record_launch(
+        LaunchRecord(
+            id=launch_id,
+            created=DAY + 120,
+            workflow_id="digits_py",
+            workflow_version="4027f04d72d0",
+            name="svc grid search",
+            tags=[],
+            notes=None,
+            seed=7,
+            repeat=1,
+            labels={},
+            annotations={},
+            env={},
+            launcher="local",
+            addr=None,
+            definition={},
+            pid=0,
+            run_count=12,
+        ),
+        specs,
+    )
+    store.record_outcomes(
+        [
+            RunOutcome(s.id, RunStatus.SUCCEEDED, DAY + 121, DAY + 122, result_json="0.97")
+            if s.index < 9
+            else RunOutcome(s.id, RunStatus.FAILED, DAY + 121, DAY + 122, error="ValueError: C")
+            for s in specs
+        ]
+    )
+    return launch_id
+
+
 @pytest.fixture
 def utc(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("TZ", "UTC")
@@ -187,14 +240,26 @@ def shown_problems(form: LaunchScreen) -> dict[str, str]:
 
 
 async def open_form(pilot, name: str) -> LaunchScreen:
-    await pilot.press("slash", *name, "enter")
-    await settle(pilot)
-    await pilot.press("enter")
+    await pilot.press("slash", *name, "enter")  # enter opens the first match
     await until(pilot, lambda: isinstance(pilot.app.screen, LaunchScreen))
     await settle(pilot, 0.5)
     screen = pilot.app.screen
     assert isinstance(screen, LaunchScreen)
     return screen
+
+
+def burst(app, keys: str) -> None:
+    """Keys as a terminal delivers them when typed fast or pasted: all queued at once,
+    before the app has handled the first."""
+    from textual import events
+
+    for key in keys:
+        name = {"/": "slash", "\r": "enter", "\t": "tab"}.get(key, key)
+        app.post_message(events.Key(name, key))
+
+
+def in_view(widget, container) -> bool:
+    return container.region.contains_region(widget.region)
 
 
 async def test_the_filter_finds_a_workflow_and_shows_what_it_is(project: Path, home: Path) -> None:
@@ -248,6 +313,179 @@ async def test_the_form_counts_the_runs_before_launching(project: Path, home: Pa
         await checked(pilot, form)
         shown = str(form.query_one("#err-param-0", Static).render())
         assert "cannot be a sweep itself" in shown
+
+
+async def test_keys_typed_in_one_burst_all_land(project: Path, home: Path) -> None:
+    """A "/" then a filter, as fast as a terminal sends them: every key lands in the filter
+    (none goes to the list or its bindings); keys typed while the form is being built land
+    in its first field."""
+    app = make_app(config_dir=project / "conf", home=home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        burst(app, "/prim")
+        await settle(pilot)
+        assert app.screen.query_one("#wf-filter", Input).value == "prim"
+        assert shown_workflows(app) == ["wf:primes"]
+
+        await pilot.press("down", "2")  # to the list, then the launches view
+        burst(app, "/hel")  # the launches view has bindings on letters (l, r, c...)
+        await settle(pilot)
+        assert app.screen.query_one("#launch-filter", Input).value == "hel"
+        assert app.screen_stack[-1] is app.get_screen_stack_main()  # no dialog opened
+
+        pane = app.screen.query_one("WorkflowsPane")
+        (add,) = [e for e in pane.entities if e.target == "add"]
+        app.open_form(add)
+        burst(app, "42")  # before the form has mounted
+        await until(pilot, lambda: isinstance(app.screen, LaunchScreen))
+        await settle(pilot)
+        # As typed once it has the focus: the first key replaces the default (selected), "10".
+        assert app.screen.query_one("#val-0", Input).value == "42"
+        burst(app, "\t1,2\t8")  # tab, then type: each into the field tab went to
+        await settle(pilot)
+        values = {i.id: i.value for i in app.screen.query(Input).results(Input)}
+        assert (values["val-0"], values["sweep-0"], values["val-1"]) == ("42", "1,2", "8")
+
+
+async def test_enter_opens_the_first_match_and_a_sweep_in_a_value_field_is_pointed_away(
+    project: Path, home: Path
+) -> None:
+    app = make_app(config_dir=project / "conf", home=home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", "down")  # down: from the filter to the list, opening nothing
+        assert app.screen.focused is app.screen.query_one("#wf-list")
+        form = await open_form(pilot, "ad")  # "/ad" enter: add, the first that matches
+        assert form.target == "add"
+        form.query_one("#val-0", Input).value = "1,2"
+        await checked(pilot, form)
+        assert shown_problems(form) == {
+            "err-param-0": "1,2 is a sweep: this field takes one value; type the sweep in the"
+            " sweep field to its right"
+        }
+        form.query_one("#val-0", Input).value = ""
+        form.query_one("#sweep-0", Input).value = "1,2"  # where it goes
+        await checked(pilot, form)
+        assert shown_problems(form) == {}
+        assert str(form.query_one("#summary", Static).render()) == "2 points x 1 repeat = 2 runs"
+
+
+async def test_the_form_shows_every_launch_option_when_one_has_the_focus(
+    project: Path, home: Path
+) -> None:
+    app = make_app(config_dir=project / "conf", home=home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        form = await open_form(pilot, "echo")  # seven params: the options start below
+        scroll = form.query_one("#form")
+        assert not in_view(form.query_one("#opt-seed"), scroll)
+        form.query_one("#sweep-6").focus()  # the last param's sweep
+        await pilot.press("tab")  # to the first option, name
+        await settle(pilot)
+        assert form.focused is form.query_one("#opt-name")
+        for option in ("#opt-name", "#opt-seed", "#opt-max_parallelism", "#opt-launcher"):
+            assert in_view(form.query_one(option), scroll), option
+        await pilot.press("shift+tab")  # back to the last param: it shows with its problems
+        await settle(pilot)
+        assert in_view(form.focused.parent.parent, scroll)
+
+
+async def test_the_launches_table_keeps_the_counts_of_a_long_workflow_id(
+    project: Path, home: Path, utc
+) -> None:
+    fixed_store(home)
+    long_launch(home)
+    app = make_app(config_dir=project / "conf", home=home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("2")
+        table = app.screen.query_one("#launch-table", DataTable)
+        await until(pilot, lambda: table.row_count == 3)
+        await settle(pilot)
+        widths = {key.value: c.get_render_width(table) for key, c in table.columns.items()}
+        keys = list(widths)
+        through_counts = sum(widths[k] for k in keys[: keys.index("runs") + 1])
+        assert through_counts <= table.scrollable_content_region.width
+        row = [str(cell) for cell in table.get_row_at(0)]
+        assert row[:4] == ["cccccccc", "failed", "12/12", "3 failed 9 succeeded"]
+        assert row[4].startswith("digits_py:") and row[4].endswith("…")
+        assert row[5].startswith("svc") and row[5].endswith("…")
+        await pilot.resize_terminal(160, 40)  # room enough: nothing cut
+        await until(pilot, lambda: str(table.get_row_at(0)[4]) == "digits_py:4027f04d72d0")
+        assert str(table.get_row_at(0)[5]) == "svc grid search"
+
+
+async def test_notifications_do_not_cover_the_selected_row(project: Path, home: Path) -> None:
+    fixed_store(home)
+    launch_id = long_launch(home)
+    app = make_app(config_dir=project / "conf", home=home)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle(pilot)
+        await pilot.press("2")
+        runs = app.screen.query_one("#run-table", DataTable)
+        await until(pilot, lambda: app.launches.launch_id == launch_id and runs.row_count == 12)
+        runs.focus()
+        runs.move_cursor(row=11)  # the last run, at the bottom of the screen
+        await settle(pilot)
+        await pilot.press("y")  # copy its id: a notification
+        await until(pilot, lambda: len(app.screen.query("Toast")) == 1)
+        await settle(pilot)
+        (toast,) = app.screen.query("Toast")
+        launches = app.screen.query_one("#launch-table", DataTable)
+        for table in (launches, runs):
+            row_y = table.content_region.y + table.header_height + table.cursor_row
+            row_y -= round(table.scroll_y)
+            assert not toast.region.contains_point((toast.region.x, row_y)), table.id
+        assert toast.region.bottom <= launches.region.y  # above the tables: over no row
+
+
+async def test_resume_asks_first(project: Path, home: Path) -> None:
+    ids = fixed_store(home)
+    app = make_app(config_dir=project / "conf", home=home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("2")
+        app.launches.show_launch(ids["a"])  # the sweep with a failed run
+        await until(pilot, lambda: app.launches.selected_launch is not None)
+        before = snapshot(home)
+        await pilot.press("R")
+        await until(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
+        question = str(app.screen.query_one("#question", Static).render())
+        assert question == "Resume launch aaaaaaaa0000: run again the 1 run that did not succeed?"
+        await pilot.press("n")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "MainScreen"
+    assert snapshot(home) == before  # nothing resumed
+
+
+def test_the_form_remembers_the_last_values_launched_in_runner_home(tmp_path: Path) -> None:
+    from runner.tui.form_values import FORMS_FILE, FormValues, RememberedForms
+
+    path = tmp_path / FORMS_FILE
+    forms = RememberedForms(path)
+    assert forms.get("add") is None
+    launched = FormValues(
+        target="add",
+        params={"b": "7", "flag": True},
+        sweeps={"a": "1,2", "c": " "},
+        options={"name": "mine", "notes": "once", "repeat": "2", "seed": "42", "tags": ""},
+        launcher="threads",
+    )
+    forms.remember(launched)
+    kept = FormValues(
+        target="add",
+        params={"b": "7", "flag": True},
+        sweeps={"a": "1,2"},
+        options={"repeat": "2", "seed": "42"},  # a name and notes describe one launch only
+        launcher="threads",
+    )
+    assert forms.get("add") == kept
+    assert RememberedForms(path).get("add") == kept  # the next session
+    path.write_text('{"add": {"params": 1}, "other": [], "x": {"target": "x"}}')
+    assert RememberedForms(path).get("add") is None  # not a form's values: not used
+    assert RememberedForms(path).get("x") == FormValues(target="x")
+    path.write_text("{")
+    assert RememberedForms(path).get("add") is None
 
 
 def test_form_values_become_the_call_the_cli_would_make() -> None:
@@ -324,7 +562,7 @@ def test_snapshot_workflows(size, snap_compare, snap_project: Path, home: Path, 
 
     async def run_before(pilot) -> None:
         await settle(pilot)
-        await pilot.press("slash", *"draw", "enter")  # a project workflow: a relative path
+        await pilot.press("slash", *"draw", "down")  # a project workflow: a relative path
         await settle(pilot, 0.3)
 
     assert snap_compare(make_app(snap_project, home), terminal_size=size, run_before=run_before)
@@ -435,11 +673,7 @@ def test_the_real_tui_in_a_terminal(project: Path, home: Path, tmp_path: Path) -
     try:
         shown = wait_for("Workflows [1]")
         wait_for("hello")  # a demo workflow, listed beside the project's
-        tm("send-keys", "-t", "t", "/")
-        time.sleep(0.3)  # a person's pause: the filter takes the focus
-        tm("send-keys", "-t", "t", "p", "r", "i", "m", "e", "s", "Enter")
-        time.sleep(0.5)
-        tm("send-keys", "-t", "t", "Enter")
+        tm("send-keys", "-t", "t", "/primes", "Enter")  # in one burst: enter opens the match
         shown = wait_for("Launch primes")
         wait_for("1 run")  # validated: one run
         tm("send-keys", "-t", "t", "C-l")
@@ -483,6 +717,22 @@ async def test_the_form_launches_what_it_shows(project: Path, home: Path) -> Non
         await until(pilot, lambda: app.launches.launch_id == launch.id)
         table = app.screen.query_one("#run-table", DataTable)
         await until(pilot, lambda: table.row_count == 4)
+        # The form opens again with what was launched, but a new name; ctrl+r: the defaults.
+        await pilot.press("1")
+        form = await open_form(pilot, "add")
+        shown = {i.id: i.value for i in form.query(Input).results(Input) if i.value}
+        assert shown == {
+            "val-0": "10",  # a's default, beside its sweep
+            "val-1": "7",
+            "sweep-0": "1,2",
+            "opt-repeat": "2",
+            "opt-seed": "42",
+        }
+        await pilot.press("ctrl+r")
+        await until(pilot, lambda: app.screen is not form and isinstance(app.screen, LaunchScreen))
+        await settle(pilot)
+        fresh = {i.id: i.value for i in app.screen.query(Input).results(Input) if i.value}
+        assert fresh == {"val-0": "10", "val-1": "5"}  # add_v2's defaults
 
 
 async def test_rerun_reproduces_params_and_seed(project: Path, home: Path) -> None:

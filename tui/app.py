@@ -15,12 +15,13 @@ from textual.widgets import Footer, Header, TabbedContent, TabPane
 
 import runner
 from runner.tui.dialogs import ConfirmScreen, HelpScreen
-from runner.tui.form_values import Call
+from runner.tui.focus import focus_now
+from runner.tui.form_values import FORMS_FILE, Call, FormValues, RememberedForms
 from runner.tui.launch_form import LaunchScreen
 from runner.tui.launches import LaunchesPane
 from runner.tui.run_detail import RunScreen
 from runner.tui.text import short_path
-from runner.tui.workflows import WorkflowsPane
+from runner.tui.workflows import Entity, WorkflowsPane
 
 
 class MainScreen(Screen[None]):
@@ -44,14 +45,7 @@ class MainScreen(Screen[None]):
         self.query_one(TabbedContent).active = tab
         pane = self.query_one(WorkflowsPane if tab == "workflows-tab" else LaunchesPane)
         focus = "#wf-list" if tab == "workflows-tab" else "#launch-table"
-        pane.query_one(focus).focus()
-
-    @on(WorkflowsPane.Open)
-    def _open_form(self, event: WorkflowsPane.Open) -> None:
-        entity = event.entity
-        self.app.push_screen(
-            LaunchScreen(entity.target, entity.workflow, preset=entity.preset is not None)
-        )
+        focus_now(pane.query_one(focus))
 
     @on(LaunchesPane.OpenRun)
     def _open_run(self, event: LaunchesPane.OpenRun) -> None:
@@ -75,6 +69,7 @@ class RunnerApp(App[None]):
         # Resolved once: worker threads must not depend on the current directory.
         self.home = Path(home or os.environ.get("RUNNER_HOME") or ".runner").resolve()
         chosen = config_dir or os.environ.get("RUNNER_CONFIG_DIR")
+        self.forms = RememberedForms(self.home / FORMS_FILE)
         if chosen is None and not Path("conf").is_dir():
             self.sub_title = "built-in workflows (no ./conf)"
         else:
@@ -92,12 +87,24 @@ class RunnerApp(App[None]):
 
     # -- what the views ask for -------------------------------------------------------------
 
-    def start_launch(self, call: Call) -> None:
+    def open_form(self, entity: Entity, *, fresh: bool = False) -> None:
+        """The launch form of a workflow or saved run definition, holding what was last
+        launched of it (`fresh`: its defaults)."""
+        self.push_screen(
+            LaunchScreen(
+                entity.target,
+                entity.workflow,
+                preset=entity.preset is not None,
+                remembered=None if fresh else self.forms.get(entity.target),
+            )
+        )
+
+    def start_launch(self, call: Call, values: FormValues) -> None:
         """Detached: the runs go on in their own process when the TUI quits."""
-        self._launch(call)
+        self._launch(call, values)
 
     @work(thread=True, group="launch")
-    def _launch(self, call: Call) -> None:
+    def _launch(self, call: Call, values: FormValues) -> None:
         try:
             launch = runner.launch(
                 call.target,
@@ -110,6 +117,7 @@ class RunnerApp(App[None]):
         except runner.RunnerError as exc:
             self.call_from_thread(self.notify, str(exc), severity="error", timeout=10)
             return
+        self.forms.remember(values)
         self.call_from_thread(self._launched, launch.id, len(launch.runs))
 
     def _launched(self, launch_id: str, runs: int) -> None:
@@ -128,6 +136,22 @@ class RunnerApp(App[None]):
             self.call_from_thread(self.notify, str(exc), severity="error", timeout=10)
             return
         self.call_from_thread(self._launched, launch.id, 1)
+
+    def confirm_resume(self, record: runner.LaunchRecord) -> None:
+        """As cancel does, resume asks first: it starts runs again, in a process of its own."""
+        again = sum(n for s, n in record.counts.items() if s not in ("succeeded", "cached"))
+        runs = f"the {again:,} run{'s' * (again != 1)}" if again else "the runs"
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.resume(record.id)
+
+        self.push_screen(
+            ConfirmScreen(
+                f"Resume launch {record.id[:12]}: run again {runs} that did not succeed?"
+            ),
+            answered,
+        )
 
     @work(thread=True, group="launch")
     def resume(self, launch_id: str) -> None:

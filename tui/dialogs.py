@@ -4,28 +4,31 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, Horizontal, Vertical
+from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
+
+from runner.tui.focus import focus_now
 
 HELP = """\
 [b]Views[/b]
   1 2, tab   workflows, launches
-  /          filter the list
+  /          filter; enter opens the first match
   enter      open: a launch form, a run's details
   escape     back
 
 [b]Workflows[/b]
   ctrl+l     the launch form of the selected one
 
-[b]Launch form[/b]
+[b]Launch form[/b]  (it opens with what you last launched)
   ctrl+l     launch (runs go on after you quit)
+  ctrl+r     every field back to its default
   escape     back, launching nothing
 
 [b]Launches and runs[/b]
   l          the selected run's log, followed live
   r          rerun the run (same params and seed)
-  R          resume a lost or cancelled launch
+  R          resume the launch (asks first)
   c          cancel the run or launch (asks first)
   y          copy the selected id
   f          the newest launch
@@ -55,7 +58,7 @@ class ConfirmScreen(ModalScreen[bool]):
             yield Button("No (n)", variant="primary", id="no")
 
     def on_mount(self) -> None:
-        self.query_one("#no", Button).focus()
+        focus_now(self.query_one("#no", Button))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "yes")
@@ -70,7 +73,7 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,question_mark", "app.pop_screen", "close")]
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="help"):
+        with VerticalScroll(id="help"):  # at 80x24 it is taller than the screen
             yield Static(HELP, id="help-text")
             with Horizontal(id="help-buttons"):
                 yield Button("Close", id="close")

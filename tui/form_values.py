@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from runner import Param
@@ -58,6 +60,72 @@ class FormValues:
     sweeps: dict[str, str] = field(default_factory=dict)  # name -> Hydra sweep text
     options: dict[str, str] = field(default_factory=dict)  # RUN_FIELDS ids -> text
     launcher: str | None = None
+
+
+FORMS_FILE = "tui-forms.json"  # in RUNNER_HOME: the last values launched, per workflow
+FORGOTTEN = ("name", "notes")  # options that describe one launch, not carried to the next
+
+
+class RememberedForms:
+    """The values last launched from the form of each workflow (or saved run definition),
+    for the form to open with: kept for the session, and in a small JSON file beside the
+    store so that the next session opens with them too. A file that cannot be read or
+    written is left alone: the session still remembers."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._forms: dict[str, FormValues] | None = None  # read when first asked
+        self._lock = threading.Lock()  # remembered from a launch's thread, read by the UI
+
+    def get(self, target: str) -> FormValues | None:
+        with self._lock:
+            return self._read().get(target)
+
+    def remember(self, values: FormValues) -> None:
+        kept = FormValues(
+            target=values.target,
+            params=dict(values.params),
+            sweeps={k: v for k, v in values.sweeps.items() if v.strip()},
+            options={k: v for k, v in values.options.items() if k not in FORGOTTEN and v.strip()},
+            launcher=values.launcher,
+        )
+        with self._lock:
+            forms = self._read()
+            forms[values.target] = kept
+            text = json.dumps({t: asdict(v) for t, v in forms.items()}, indent=1)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                partial = self.path.with_name(self.path.name + ".tmp")
+                partial.write_text(text, encoding="utf-8")
+                partial.replace(self.path)
+            except OSError:
+                pass
+
+    def _read(self) -> dict[str, FormValues]:
+        if self._forms is None:
+            self._forms = {}
+            try:
+                stored = json.loads(self.path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                stored = {}
+            for target, fields in stored.items() if isinstance(stored, dict) else ():
+                try:
+                    self._forms[target] = _form_of(fields)
+                except (TypeError, ValueError, AttributeError):
+                    continue  # written by another version, or by hand: not used
+        return self._forms
+
+
+def _form_of(fields: dict[str, Any]) -> FormValues:
+    values = FormValues(**fields)
+    if not (
+        isinstance(values.params, dict)
+        and all(isinstance(v, str) for v in values.sweeps.values())
+        and all(isinstance(v, str) for v in values.options.values())
+        and (values.launcher is None or isinstance(values.launcher, str))
+    ):
+        raise ValueError("not a form's values")
+    return values
 
 
 @dataclass
@@ -165,22 +233,42 @@ def _typed(raw: Any, param: Param) -> Any:
         try:
             return json.loads(text)
         except json.JSONDecodeError as exc:
+            _refuse_sweep(text)
             raise ValueError(f"not valid JSON: {exc.msg} (column {exc.colno})") from None
     if kind == "integer":
         try:
             return int(text)
         except ValueError:
+            _refuse_sweep(text)
             return text
     if kind == "number":
         try:
             return float(text) if any(c in text for c in ".eE") else int(text)
         except ValueError:
+            _refuse_sweep(text)
             return text
     if kind == "enum":
         return raw
     if param.schema.get("type") == "string" or not param.schema:
         return _any_value(text) if not param.schema.get("type") else raw
     return raw
+
+
+def _refuse_sweep(text: str) -> None:
+    """A value field takes one value: a sweep typed there (`1,2`, `range(1,5)`) is pointed to
+    the sweep field, where the command line's `params.NAME=1,2` goes."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    try:
+        sweep = OverridesParser.create().parse_override(f"x={text}").is_sweep_override()
+    except HydraException:
+        return  # not Hydra's grammar either: validation names what is wrong with it
+    if sweep:
+        raise ValueError(
+            f"{text} is a sweep: this field takes one value; type the sweep in the sweep "
+            "field to its right"
+        )
 
 
 def _integer(text: str) -> int | str:

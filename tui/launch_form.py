@@ -6,15 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, Label, Select, Static, Switch
 
 import runner
+from runner.tui.focus import focus_now
 from runner.tui.form_values import (
     GENERAL,
     RUN_FIELDS,
@@ -45,16 +47,26 @@ class LaunchScreen(Screen[None]):
 
     BINDINGS = [
         Binding("ctrl+l", "launch", "launch", priority=True),
+        Binding("ctrl+r", "defaults", "defaults"),
         Binding("escape", "app.pop_screen", "back"),
+        # Priority: the focus moves as the key arrives, so what is typed right after it (in
+        # one burst from the terminal) goes to the next field, not to the one left.
+        Binding("tab", "app.focus_next", show=False, priority=True),
+        Binding("shift+tab", "app.focus_previous", show=False, priority=True),
     ]
 
     def __init__(
-        self, target: str, workflow: runner.WorkflowInfo | None, preset: bool = False
+        self,
+        target: str,
+        workflow: runner.WorkflowInfo | None,
+        preset: bool = False,
+        remembered: FormValues | None = None,
     ) -> None:
         super().__init__()
         self.target = target
         self.workflow = workflow
         self.preset = preset
+        self.remembered = remembered  # what was last launched from this form, shown again
         self.params = list(workflow.params) if workflow else []
         self.call: Call | None = None  # the last call checked, and whether it was valid
         self.valid = False
@@ -87,6 +99,9 @@ class LaunchScreen(Screen[None]):
                         for key, label, placeholder in (left, right):
                             yield Label(label, classes="run-label")
                             yield Input(
+                                value=self.remembered.options.get(key, "")
+                                if self.remembered
+                                else "",
                                 placeholder=placeholder,
                                 id=f"opt-{key}",
                                 classes="run-input",
@@ -96,8 +111,10 @@ class LaunchScreen(Screen[None]):
                     yield Static("", id=f"err-opt-{right[0]}", classes="error")
             with Horizontal(classes="row field"):
                 yield Label("launcher", classes="run-label")
+                launcher = self.remembered.launcher if self.remembered else None
                 yield Select(
                     [(name, name) for name in LAUNCHERS],
+                    value=launcher if launcher in LAUNCHERS else Select.NULL,
                     prompt="default (local)",
                     id="opt-launcher",
                     compact=True,
@@ -121,20 +138,25 @@ class LaunchScreen(Screen[None]):
                 yield Label(label, classes="param-label")
                 yield Label(short_type(param.type), classes="param-type")
                 default = None if self.preset else param.default
+                last = self.remembered.params if self.remembered else {}
                 if kind == "bool":
-                    yield Switch(value=bool(default), id=f"val-{index}")
+                    on = last[param.name] if isinstance(last.get(param.name), bool) else default
+                    yield Switch(value=bool(on), id=f"val-{index}")
                     yield Static("", classes="spacer")
                 elif kind == "enum":
                     choices = [(clean(v), v) for v in param.schema.get("enum", [])]
+                    chosen = last.get(param.name, default)
                     yield Select(
                         choices,
-                        value=default if default in param.schema.get("enum", []) else Select.NULL,
+                        value=chosen if chosen in param.schema.get("enum", []) else Select.NULL,
                         prompt="(default)" if self.preset else "choose",
                         id=f"val-{index}",
                         compact=True,
                     )
                 else:
                     text = "" if self.preset else shown_default(param)
+                    if isinstance(last.get(param.name), str):
+                        text = last[param.name]
                     hint = (
                         f"default: {shown_default(param) or 'none'}"
                         if param.has_default
@@ -149,6 +171,7 @@ class LaunchScreen(Screen[None]):
                     )
                 if kind != "bool":
                     yield Input(
+                        value=self.remembered.sweeps.get(param.name, "") if self.remembered else "",
                         placeholder="sweep: 1,2,3  range(0,10)",
                         id=f"sweep-{index}",
                         classes="sweep",
@@ -158,8 +181,29 @@ class LaunchScreen(Screen[None]):
 
     def on_mount(self) -> None:
         first = self.query("#form Input, #form Switch, #form Select").first()
-        first.focus()
+        focus_now(first)
         self.check()
+
+    def on_key(self, event: events.Key) -> None:
+        """A key typed while the form was being built came to the screen, no field having
+        the focus yet: it goes to the field that has it now, as typed."""
+        if isinstance(self.focused, Input) and event.is_printable and event.character:
+            event.stop()
+            self.focused.post_message(events.Key(event.key, event.character))
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """A field in view with its problems; any of the launch's options, all of them (seed,
+        parallelism, launcher and the problems of no one field)."""
+        form = self.query_one("#form", VerticalScroll)
+        if (event.widget.id or "").startswith("opt-"):
+            form.scroll_end(animate=False, immediate=True)
+            return
+        block = next(
+            (a for a in event.widget.ancestors if isinstance(a, Widget) and a.has_class("field")),
+            None,
+        )
+        if block is not None:
+            form.scroll_to_widget(block, animate=False, immediate=True)
 
     # -- what the form holds ----------------------------------------------------------------
 
@@ -254,6 +298,11 @@ class LaunchScreen(Screen[None]):
 
     # -- launching --------------------------------------------------------------------------
 
+    def action_defaults(self) -> None:
+        """The form again with every field at its default, not what was last launched."""
+        self.app.pop_screen()
+        self.app.push_screen(LaunchScreen(self.target, self.workflow, preset=self.preset))
+
     @on(Button.Pressed, "#launch")
     def _launch_pressed(self) -> None:
         self.action_launch()
@@ -271,4 +320,4 @@ class LaunchScreen(Screen[None]):
         if not self.valid or self.call is None:
             self.notify("The form has problems: nothing launched.", severity="error")
             return
-        self.app.start_launch(self.call)  # type: ignore[attr-defined]
+        self.app.start_launch(self.call, self.values())  # type: ignore[attr-defined]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -14,6 +14,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
 import runner
+from runner.tui.focus import focus_now
 from runner.tui.text import clean, plain, status_text, when
 from runner.tui.threads import still_shown
 
@@ -21,13 +22,24 @@ LAUNCHES_SHOWN = 200  # the most recent launches listed
 PAGE = 200  # runs read at first; 500 more load each time the cursor nears the end
 MORE = 500
 REFRESH = 1.0  # seconds between looks at the store
+# What changes as runs finish comes first; workflow and name are cut to the room left.
+LAUNCH_COLUMNS = (
+    ("launch", "id"),
+    ("status", "status"),
+    ("done", "done"),
+    ("runs", "runs"),
+    ("workflow", "workflow"),
+    ("name", "name"),
+    ("created", "created"),
+)
+COLUMN_LABELS = tuple(label for label, _ in LAUNCH_COLUMNS)
 
 
 class LaunchesPane(Vertical):
     """Reads the store in a thread every REFRESH seconds and redraws only what changed."""
 
     BINDINGS = [
-        Binding("slash", "filter", "filter"),
+        Binding("slash", "filter", "filter", priority=True),  # as in the workflows view
         Binding("l", "log", "log"),
         Binding("r", "rerun", "rerun"),
         Binding("R", "resume", "resume"),
@@ -53,6 +65,7 @@ class LaunchesPane(Vertical):
         self._runs_seen: tuple[Any, ...] = ()
         self._loading_more = False
         self._cells: dict[str | None, tuple[str, ...]] = {}  # run id -> the cells shown
+        self._width = 0  # the width the launches table was last filled for (the pane's)
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="/ filter launches", id="launch-filter")
@@ -62,15 +75,7 @@ class LaunchesPane(Vertical):
 
     def on_mount(self) -> None:
         table = self.query_one("#launch-table", DataTable)
-        for label, key in (
-            ("launch", "id"),
-            ("created", "created"),
-            ("workflow", "workflow"),
-            ("name", "name"),
-            ("status", "status"),
-            ("done", "done"),
-            ("runs", "runs"),
-        ):
+        for label, key in LAUNCH_COLUMNS:
             table.add_column(label, key=key)
         self.query_one("#launch-filter", Input).display = False
         self.store_watch = runner.watch(self.app.home)  # type: ignore[attr-defined]
@@ -124,23 +129,32 @@ class LaunchesPane(Vertical):
         keep = table.cursor_row
         table.clear()
         shown = [r for r in self.records if not needle or needle in _words(r)]
+        rows = []
         for record in shown:
             finished = sum(n for s, n in record.counts.items() if runner.RunStatus(s).finished)
-            table.add_row(
-                record.id[:8],
-                when(record.created),
-                plain(f"{record.workflow_id}:{record.workflow_version}"),
-                plain(record.name or ""),
-                status_text(record.status),
-                f"{finished:,}/{record.run_count:,}",
-                _count_text(record.counts),
-                key=record.id,
+            rows.append(
+                [
+                    Text(record.id[:8]),
+                    status_text(record.status),
+                    Text(f"{finished:,}/{record.run_count:,}"),
+                    _count_text(record.counts),
+                    plain(f"{record.workflow_id}:{record.workflow_version}"),
+                    plain(record.name or ""),
+                    Text(when(record.created)),
+                ]
             )
+        self._width = self.size.width or self.app.size.width  # the table spans the pane
+        for row, record in zip(_fitted(rows, self._width), shown, strict=True):
+            table.add_row(*row, key=record.id)
         if shown:
             index = next((i for i, r in enumerate(shown) if r.id == self.launch_id), None)
             table.move_cursor(row=index if index is not None else min(keep, len(shown) - 1))
             if self.launch_id is None:
                 self.select_launch(shown[0].id)
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self.records and event.size.width != self._width:
+            self._fill_launches()  # workflow and name cut to the new width
 
     def _fill_runs(self, results: Any) -> None:
         """Rows already shown are updated cell by cell, new ones appended: a live launch or
@@ -221,7 +235,7 @@ class LaunchesPane(Vertical):
 
     @on(DataTable.RowSelected, "#launch-table")
     def _launch_chosen(self, _event: DataTable.RowSelected) -> None:
-        self.query_one("#run-table", DataTable).focus()
+        focus_now(self.query_one("#run-table", DataTable))
 
     @on(DataTable.RowHighlighted, "#run-table")
     def _run_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -243,7 +257,7 @@ class LaunchesPane(Vertical):
 
     @on(Input.Submitted, "#launch-filter")
     def _filter_done(self, _event: Input.Submitted) -> None:
-        self.query_one("#launch-table", DataTable).focus()
+        focus_now(self.query_one("#launch-table", DataTable))
 
     def show_launch(self, launch_id: str) -> None:
         """Select a launch (a new one, perhaps not listed yet) and read it and the list now."""
@@ -259,10 +273,15 @@ class LaunchesPane(Vertical):
             return self.selected_run
         return self.launch_id
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "filter":  # in the filter itself, "/" is text
+            return not any(box.has_focus for box in self.query("#launch-filter"))
+        return True
+
     def action_filter(self) -> None:
         box = self.query_one("#launch-filter", Input)
         box.display = True
-        box.focus()
+        focus_now(box)
 
     def action_follow(self) -> None:
         if self.records:
@@ -283,13 +302,44 @@ class LaunchesPane(Vertical):
             self.app.rerun(self.selected_run)  # type: ignore[attr-defined]
 
     def action_resume(self) -> None:
-        if self.launch_id:
-            self.app.resume(self.launch_id)  # type: ignore[attr-defined]
+        if self.selected_launch is not None:
+            self.app.confirm_resume(self.selected_launch)  # type: ignore[attr-defined]
 
     def action_cancel(self) -> None:
         target = self._target()
         if target:
             self.app.confirm_cancel(target, is_run=target != self.launch_id)  # type: ignore[attr-defined]
+
+
+FLEXIBLE = (4, 5)  # workflow and name: cut to the room the other columns leave
+MIN_FLEXIBLE = (12, 6)  # what they keep at least (the rest scrolls off to the right)
+
+
+def _fitted(rows: list[list[Text]], width: int) -> list[list[Text]]:
+    """The rows with workflow and name cut (with "…") so that the columns fit `width`: a long
+    workflow id (`digits_py:4027f04d72d0`) must not push the counts off the screen."""
+    if not rows:
+        return rows
+    padding = 2  # a DataTable cell's padding, one each side
+    natural = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    natural = [max(w, len(label)) for w, label in zip(natural, COLUMN_LABELS, strict=True)]
+    fixed = sum(w for i, w in enumerate(natural) if i not in FLEXIBLE)
+    room = width - fixed - padding * len(natural) - 2  # 2: the vertical scrollbar
+    workflow, name = (natural[i] for i in FLEXIBLE)
+    if workflow + name > room and room < sum(MIN_FLEXIBLE):
+        room += natural[-1] + padding  # created, the last column, goes off to the right
+    if workflow + name <= room:
+        return rows
+    # The workflow keeps what the name (a third at most) leaves; the name, what is left.
+    workflow = min(
+        workflow, max(MIN_FLEXIBLE[0], room - min(name, max(MIN_FLEXIBLE[1], room // 3)))
+    )
+    name = min(name, max(MIN_FLEXIBLE[1], room - workflow))
+    for row in rows:
+        for i, cut in zip(FLEXIBLE, (workflow, name), strict=True):
+            row[i] = row[i].copy()
+            row[i].truncate(max(cut, len(COLUMN_LABELS[i])), overflow="ellipsis")
+    return rows
 
 
 def _words(record: runner.LaunchRecord) -> str:

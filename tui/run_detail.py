@@ -14,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Log, Static
 
 import runner
+from runner.tui.focus import focus_now
 from runner.tui.text import block, clean, duration, status_text, when
 from runner.tui.threads import still_shown
 
@@ -115,7 +116,7 @@ class RunScreen(Screen[None]):
                 log.write_line("(this run printed nothing)")
 
     def action_focus_log(self) -> None:
-        self.query_one("#run-log", Log).focus()
+        focus_now(self.query_one("#run-log", Log))
 
     def action_copy(self) -> None:
         self.app.copy_to_clipboard(self.run_id)

@@ -10,11 +10,11 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.message import Message
 from textual.widgets import DataTable, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 import runner
+from runner.tui.focus import focus_now
 from runner.tui.text import clean, plain, short_path, status_text, when
 from runner.tui.threads import still_shown
 
@@ -50,19 +50,14 @@ class Entity:
 
 
 class WorkflowsPane(Horizontal):
-    """Lists entities; tells the app which one to launch (Open) and which is selected."""
+    """Lists entities; asks the app for the launch form of the one chosen."""
 
     BINDINGS = [
-        Binding("slash", "filter", "filter"),
+        # Priority: taken as it arrives, so the keys typed right after it go to the filter.
+        Binding("slash", "filter", "filter", priority=True),
         Binding("ctrl+l", "open", "launch form"),
+        Binding("down", "to_list", "list", show=False),  # from the filter to the list
     ]
-
-    class Open(Message):
-        """The user asked for the launch form of an entity."""
-
-        def __init__(self, entity: Entity) -> None:
-            super().__init__()
-            self.entity = entity
 
     def __init__(self) -> None:
         super().__init__(id="workflows")
@@ -106,7 +101,7 @@ class WorkflowsPane(Horizontal):
         box = self.query_one("#wf-filter", Input)
         self.refilter(box.value)
         if not box.has_focus:  # the user may have started filtering while the list loaded
-            self.query_one("#wf-list", OptionList).focus()
+            focus_now(self.query_one("#wf-list", OptionList))
 
     def refilter(self, needle: str) -> None:
         listing = self.query_one("#wf-list", OptionList)
@@ -131,8 +126,14 @@ class WorkflowsPane(Horizontal):
         self.refilter(event.value)
 
     @on(Input.Submitted, "#wf-filter")
-    def _filter_done(self, _event: Input.Submitted) -> None:
-        self.query_one("#wf-list", OptionList).focus()
+    def _filter_done(self, event: Input.Submitted) -> None:
+        """Enter opens the first match, as a finder does (down goes to the list instead)."""
+        self.refilter(event.value)  # what was typed, even if its Changed is still on its way
+        focus_now(self.query_one("#wf-list", OptionList))
+        self.action_open()
+
+    def action_to_list(self) -> None:
+        focus_now(self.query_one("#wf-list", OptionList))
 
     @on(OptionList.OptionHighlighted, "#wf-list")
     def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
@@ -142,14 +143,19 @@ class WorkflowsPane(Horizontal):
     @on(OptionList.OptionSelected, "#wf-list")
     def _selected(self, event: OptionList.OptionSelected) -> None:
         if event.option_index < len(self.shown):
-            self.post_message(self.Open(self.shown[event.option_index]))
+            self.app.open_form(self.shown[event.option_index])  # type: ignore[attr-defined]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "filter":  # in the filter itself, "/" is text
+            return not any(box.has_focus for box in self.query("#wf-filter"))
+        return True
 
     def action_filter(self) -> None:
-        self.query_one("#wf-filter", Input).focus()
+        focus_now(self.query_one("#wf-filter", Input))
 
     def action_open(self) -> None:
         if self.selected is not None:
-            self.post_message(self.Open(self.selected))
+            self.app.open_form(self.selected)  # type: ignore[attr-defined]
 
     # -- the detail -------------------------------------------------------------------------
 
