@@ -263,30 +263,44 @@ def _mean_std(mean: Any, std: Any, format_value: Any) -> str:
 
 def _fit(columns: list[_Shown], width: int) -> tuple[list[_Shown], list[_Shown]]:
     """Which columns a terminal this wide shows, and how wide: every protected one (run,
-    status, the varying params) at its full width, then the others in order while each fits
-    at its squeezed width; what is left widens them again, in order. rich shortens a cell
-    past its column's max_width with an ellipsis (it never shrinks a no_wrap column)."""
+    status, the varying params) at its full width; then the results and the error, each
+    while it fits at its squeezed width; the repeat; then the results and the error widened
+    again, before the duration and the seed (a failure's message says more than its seed).
+    rich shortens a cell past its column's max_width with an ellipsis (it never shrinks a
+    no_wrap column)."""
     used = sum(c.width + 2 for c in columns if c.protected) - 2
     kept = {id(c) for c in columns if c.protected}
     dropped = []
-    # Results and the error first; of the details, the seed last (the repeat says as much).
-    details = ("repeat", "duration", "seed")
-    order = sorted(columns, key=lambda c: details.index(c.key) + 1 if c.key in details else 0)
-    for column in order:
+
+    def place(group: list[_Shown]) -> None:
+        nonlocal used
+        for column in group:
+            if used + 2 + column.squeezed <= width:
+                used += 2 + column.squeezed
+                column.allotted = column.squeezed
+                kept.add(id(column))
+            else:
+                dropped.append(column)
+
+    def widen(group: list[_Shown]) -> None:
+        nonlocal used
+        for column in group:
+            if id(column) in kept:
+                extra = min(column.width - column.allotted, max(width - used, 0))
+                column.allotted += extra
+                used += extra
+
+    for column in columns:
         column.allotted = column.width
-        if column.protected:
-            continue
-        if used + 2 + column.squeezed <= width:
-            used += 2 + column.squeezed
-            column.allotted = column.squeezed
-            kept.add(id(column))
-        else:
-            dropped.append(column)
-    for column in order:
-        if id(column) in kept and not column.protected:
-            extra = min(column.width - column.allotted, max(width - used, 0))
-            column.allotted += extra
-            used += extra
+    free = [c for c in columns if not c.protected]
+    by_key = {c.key: c for c in free}
+    main = [c for c in free if c.key not in ("repeat", "duration", "seed")]
+    later = [by_key[key] for key in ("duration", "seed") if key in by_key]
+    place(main)
+    place([by_key["repeat"]] if "repeat" in by_key else [])
+    widen(main)
+    place(later)
+    widen(later)
     return [c for c in columns if id(c) in kept], [c for c in columns if c in dropped]
 
 
@@ -430,7 +444,9 @@ def status(found: list[Any], *, expand: bool) -> None:
             for record in (item.record for item in found)
         ]
         table = Table(box=None, header_style="bold", pad_edge=False)
-        shown = [key for key in rows[0] if key not in ("name", "swept") or any(r[key] for r in rows)]
+        shown = [
+            key for key in rows[0] if key not in ("name", "swept") or any(r[key] for r in rows)
+        ]
         for column in shown:
             whole = column in ("launch", "created", "runs", "status")
             table.add_column(
