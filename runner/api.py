@@ -19,6 +19,7 @@ from runner.records import (
     Done,
     IndexPlan,
     LaunchRecord,
+    Provenance,
     RunBlock,
     RunOutcome,
     RunRecord,
@@ -624,7 +625,7 @@ def launch(
                 on_first=prepare,
             )
             store = Store(home)
-            record = _launch_record(the_plan, project)
+            record = _launch_record(the_plan, project, _git_root(project, store, config_dir))
             # A launch whose runs follow from their indexes records each run as it is about
             # to run (so a million runs start at once, in constant memory); any other, and
             # a detached one (its own process reads them back), records them all now.
@@ -722,8 +723,19 @@ def _no_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
-def _launch_record(the_plan: Plan, project: Project) -> LaunchRecord:
-    """The launch as the store keeps it."""
+def _git_root(project: Project, store: Store, config_dir: str | Path | None) -> Path:
+    """Where a launch's git state is read: the project's root, or for a registered version
+    (run from its snapshot under RUNNER_HOME) the project it was launched from."""
+    if not project.root.resolve().is_relative_to((store.home / "snapshots").resolve()):
+        return project.root
+    from runner.composer import Project
+
+    return Project.find(config_dir).root
+
+
+def _launch_record(the_plan: Plan, project: Project, git_root: Path) -> LaunchRecord:
+    """The launch as the store keeps it, with its provenance."""
+    from runner.provenance import collect
     from runner.store import process_start
 
     base = the_plan.base.fields
@@ -756,6 +768,12 @@ def _launch_record(the_plan: Plan, project: Project) -> LaunchRecord:
         run_count=the_plan.count,
         project_root=str(project.root),
         pid_start=process_start(os.getpid()),
+        provenance=collect(
+            the_plan.codes,
+            [workflow.entrypoint for workflow in the_plan.workflows],
+            project.root,
+            git_root,
+        ),
     )
 
 
@@ -910,6 +928,8 @@ def rerun(
     launch_record = store.launch(original.launch_id)
     assert launch_record is not None
     spec = _respec(original, launch_record, run_id=new_id(), index=0)
+    provenance = _rerun_provenance(store, original, launch_record)
+    spec.code = provenance.code_of(spec.workflow_id, spec.workflow_version) or ""
     record = dataclasses.replace(
         launch_record,
         id=spec.id,
@@ -921,6 +941,7 @@ def rerun(
         annotations={**launch_record.annotations, "rerun_of": original.id},
         definition={**launch_record.definition, "params": original.params, "seed": original.seed},
         counts={},
+        provenance=provenance,
     )
     store.record_launch(record, [spec])
     if detach or not wait:
@@ -928,6 +949,24 @@ def rerun(
     if on_created:
         on_created(record, [spec])
     return _execute(store, record, [spec], on_outcome=on_outcome)
+
+
+def _rerun_provenance(store: Store, run: RunRecord, launch: LaunchRecord) -> Provenance:
+    """A rerun's own provenance: it runs the code on disk now (a registered version's is
+    its snapshot, its hash recorded), in this process's environment."""
+    from runner.composer import Project
+    from runner.entrypoints import code_hash
+    from runner.provenance import collect
+
+    root = Path(launch.project_root)
+    registered = root.resolve().is_relative_to((store.home / "snapshots").resolve())
+    code = run.code if registered and run.code else code_hash(run.entrypoint, root)
+    return collect(
+        {f"{run.workflow_id}:{run.workflow_version}": code},
+        [run.entrypoint],
+        root,
+        Project.find().root if registered else root,
+    )
 
 
 def log_path(run_id: str, *, home: str | Path | None = None) -> tuple[RunRecord, Path]:
@@ -1163,6 +1202,7 @@ def _respec(
         repeat_index=0,
         timeout=definition.get("timeout"),
         retries=int(definition.get("retries") or 0),
+        code=run.code or "",
     )
 
 

@@ -90,6 +90,7 @@ class IndexPlan:
     count: int
     entrypoint: str
     cache: bool
+    code: str = ""  # the hash of the code the runs run (their cache keys hold it)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> IndexPlan:
@@ -105,6 +106,7 @@ class IndexPlan:
             count=int(data["ids"][1]),
             entrypoint=str(data["entrypoint"]),
             cache=bool(data["cache"]),
+            code=str(data.get("code", "")),
         )
 
     def sets(self, index: int) -> Sets:
@@ -130,6 +132,7 @@ class RunSpec:
     __slots__ = (
         "base",
         "cache",
+        "code",
         "entrypoint",
         "id",
         "index",
@@ -156,6 +159,7 @@ class RunSpec:
         retries: int = 0,  # further attempts after a failure, with the same seed
         cache: bool = False,  # reuse an earlier identical run's result
         sets: Sets = (),  # values set on `params` to make this run's params
+        code: str = "",  # a hash of the code its workflow runs (entrypoints.code_of)
     ) -> None:
         self.id = id
         self.index = index
@@ -169,6 +173,7 @@ class RunSpec:
         self.timeout = timeout
         self.retries = retries
         self.cache = cache
+        self.code = code
 
     def __repr__(self) -> str:
         return (
@@ -181,9 +186,10 @@ class RunSpec:
 
     @property
     def cache_key(self) -> str:
-        """Identifies identical runs: same workflow version, params and seed."""
+        """Identifies identical runs: same workflow version, code, params and seed."""
         blob = json.dumps(
-            [self.workflow_id, self.workflow_version, self.params, self.seed], sort_keys=True
+            [self.workflow_id, self.workflow_version, self.code, self.params, self.seed],
+            sort_keys=True,
         )
         return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -231,6 +237,7 @@ class RunBlock:
                 t.retries,
                 t.cache,
                 sets,
+                t.code,
             )
             for index, run_id, seed, sets in zip(
                 itertools.count(self.start), self.ids, self.seeds, self.sets
@@ -350,6 +357,48 @@ def _outcome(run_id: str, status: str, *rest: Any) -> RunOutcome:
 _STATUSES = {status.value: status for status in RunStatus}
 
 
+@dataclass(frozen=True)
+class Provenance:
+    """Where a launch's runs came from, recorded once per launch as MLflow and Guild record
+    it: the hash of the code each workflow runs (entrypoints.code_of), the project's git
+    commit and whether its tracked files had uncommitted changes (None when it is not a git
+    checkout or git is not installed), the Python version, and the versions of runner and of
+    the installed distributions the workflows' modules import. Shared by the launch's runs
+    (`RunRecord.provenance`; `RunRecord.code` is the run's own code hash)."""
+
+    python: str
+    packages: dict[str, str] = field(default_factory=dict)  # distribution -> version
+    git_commit: str | None = None
+    git_dirty: bool | None = None
+    code: dict[str, str] = field(default_factory=dict)  # "workflow:version" -> code hash
+
+    def code_of(self, workflow_id: str, version: str) -> str | None:
+        return self.code.get(f"{workflow_id}:{version}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "git_commit": self.git_commit,
+            "git_dirty": self.git_dirty,
+            "python": self.python,
+            "packages": self.packages,
+        }
+
+    def run_json(self, code: str | None) -> dict[str, Any]:
+        """As a run's JSON shows it: its own code hash, not the launch's map of them."""
+        return {**self.to_json(), "code": code}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Provenance:
+        return cls(
+            python=str(data.get("python", "")),
+            packages=dict(data.get("packages") or {}),
+            git_commit=data.get("git_commit"),
+            git_dirty=data.get("git_dirty"),
+            code=dict(data.get("code") or {}),
+        )
+
+
 class _LazyResult:
     """`RunRecord.result`: a value set as usual, or, for a result kept in a file of its own
     (runner/result_files.py), read from that file the first time it is asked for, so that
@@ -403,6 +452,9 @@ class RunRecord:
     home: str | None = field(default=None, repr=False, compare=False)  # the store's home
     host: str | None = None  # where it ran, for runs on a Dask cluster (None: this machine)
     worker: str | None = None  # the Dask worker's address
+    code: str | None = None  # a hash of the code it ran (its launch's provenance says it)
+    # Its launch's, shared by the launch's runs (None: recorded before runner kept it).
+    provenance: Provenance | None = field(default=None, repr=False, compare=False)
 
     @property
     def duration(self) -> float | None:
@@ -461,7 +513,12 @@ class RunRecord:
             "cached_from": self.cached_from,
             "host": self.host,
             "worker": self.worker,
+            # (a launch's JSON holds its provenance once, not with each run)
+            **({"provenance": self.provenance_json()} if load else {}),
         }
+
+    def provenance_json(self) -> dict[str, Any] | None:
+        return None if self.provenance is None else self.provenance.run_json(self.code)
 
 
 @dataclass
@@ -489,6 +546,7 @@ class LaunchRecord:
     pid_start: str = ""  # the launcher's start time, so a reused pid is not taken for it
     counts: dict[str, int] = field(default_factory=dict)  # status -> number of runs
     cancelled: float | None = None  # when the whole launch was cancelled (runner cancel, Ctrl-C)
+    provenance: Provenance | None = None  # None: recorded before runner kept it
 
     @property
     def has_parent(self) -> bool:
@@ -525,4 +583,5 @@ class LaunchRecord:
             "counts": self.counts,
             "cancelled": self.cancelled,
             "definition": self.definition,
+            "provenance": None if self.provenance is None else self.provenance.to_json(),
         }

@@ -557,18 +557,49 @@ def _run_detail(console: Console, run: RunRecord | None) -> None:
     if run.error:
         rows.append(("error", run.error))
     if run.cached_from:
-        rows.append(("cached from", run.cached_from))
+        rows.append(cache_hit(run))
     if run.attempts > 1:
         rows.append(("attempts", str(run.attempts)))
     if run.worker or run.host:  # a run on a Dask cluster
         rows.append(("ran on", f"{run.host or '?'} (Dask worker {run.worker or '?'})"))
     if run.run_dir:
         rows.append(("folder", run.run_dir))
+    rows.extend(provenance_rows(run, console.width - len("result file  ")))
     width = max(len(key) for key, _ in rows)
     for key, value in rows:
         console.print(f"{key:<{width}}  {clean(value)}", markup=False)
     if run.traceback:
         console.print(clean_lines(run.traceback.rstrip()), markup=False, style="dim")
+
+
+def cache_hit(run: RunRecord) -> tuple[str, str]:
+    """Why a run was served from the cache: its cache key (runs.cache_key) is its workflow
+    version's, code's, params' and seed's."""
+    if not run.code:  # recorded before runner kept the code's hash
+        return ("cached from", str(run.cached_from))
+    source = str(run.cached_from)[:12]  # (a prefix: the line fits 80 columns)
+    return ("cached", f"same code {run.code}, params and seed as run {source}")
+
+
+def provenance_rows(run: RunRecord, width: int) -> list[tuple[str, str]]:
+    """Where a run came from, as rows of the run's view: its code's hash, the project's git
+    commit, Python and the packages' versions (wrapped to `width`)."""
+    import textwrap
+
+    found = run.provenance
+    if found is None:  # recorded before runner kept it
+        return []
+    rows = [("code", run.code or "-")]
+    if found.git_commit is None and found.git_dirty is None:
+        rows.append(("git", "- (not a git checkout, or git is not installed)"))
+    else:
+        changes = "uncommitted changes" if found.git_dirty else "clean"
+        rows.append(("git", f"{found.git_commit or 'no commit yet'} ({changes})"))
+    rows.append(("python", found.python))
+    packages = ", ".join(f"{name} {version}" for name, version in found.packages.items())
+    lines = textwrap.wrap(packages, max(width, 20), break_on_hyphens=False) or ["-"]
+    rows.extend(("packages" if n == 0 else "", line) for n, line in enumerate(lines))
+    return rows
 
 
 def _more(console: Console, total: int, how: str, shown: int = SHOWN_ROWS) -> None:
