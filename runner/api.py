@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from runner.launchers import Launcher
     from runner.lifecycle import CancelResult
     from runner.plan import Plan
+    from runner.provenance import GitStatus
     from runner.results import ResultsTable
 
 # Composition (Hydra) and execution (joblib) are imported where they are used, so that
@@ -594,12 +595,18 @@ def launch(
         later = runner.launch("nap", repeat=8, wait=False)
         later.status()                      # 'running': the kernel is free meanwhile
     """
+    from runner.composer import Project
     from runner.launchers import make_launcher
     from runner.plan import KEPT_SPECS
+    from runner.provenance import GitStatus
 
     detach = detach or not wait
 
     launchers: list[Launcher] = []
+    # The project's git state is read by a `git status` that runs while the launch is
+    # composed and planned: its root is the Python file's, or the config dir's project's
+    # (a registered version runs from its snapshot, not from the project launched from).
+    git = GitStatus(Path(root) if root is not None else Project.find(config_dir).root)
 
     def prepare(first: Definition, runs: int) -> None:
         """Workers start while the runs are planned and recorded."""
@@ -625,7 +632,7 @@ def launch(
                 on_first=prepare,
             )
             store = Store(home)
-            record = _launch_record(the_plan, project, _git_root(project, store, config_dir))
+            record = _launch_record(the_plan, project, git)
             # A launch whose runs follow from their indexes records each run as it is about
             # to run (so a million runs start at once, in constant memory); any other, and
             # a detached one (its own process reads them back), records them all now.
@@ -649,6 +656,7 @@ def launch(
                 on_outcome=on_outcome,
             )
     finally:
+        git.close()  # (read by then, unless the launch failed first)
         for launcher in launchers:
             launcher.release()  # a no-op once its runs ran
 
@@ -723,17 +731,7 @@ def _no_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
-def _git_root(project: Project, store: Store, config_dir: str | Path | None) -> Path:
-    """Where a launch's git state is read: the project's root, or for a registered version
-    (run from its snapshot under RUNNER_HOME) the project it was launched from."""
-    if not project.root.resolve().is_relative_to((store.home / "snapshots").resolve()):
-        return project.root
-    from runner.composer import Project
-
-    return Project.find(config_dir).root
-
-
-def _launch_record(the_plan: Plan, project: Project, git_root: Path) -> LaunchRecord:
+def _launch_record(the_plan: Plan, project: Project, git: GitStatus) -> LaunchRecord:
     """The launch as the store keeps it, with its provenance."""
     from runner.provenance import collect
     from runner.store import process_start
@@ -772,7 +770,7 @@ def _launch_record(the_plan: Plan, project: Project, git_root: Path) -> LaunchRe
             the_plan.codes,
             [workflow.entrypoint for workflow in the_plan.workflows],
             project.root,
-            git_root,
+            git,
         ),
     )
 
@@ -956,7 +954,7 @@ def _rerun_provenance(store: Store, run: RunRecord, launch: LaunchRecord) -> Pro
     its snapshot, its hash recorded), in this process's environment."""
     from runner.composer import Project
     from runner.entrypoints import code_hash
-    from runner.provenance import collect
+    from runner.provenance import GitStatus, collect
 
     root = Path(launch.project_root)
     registered = root.resolve().is_relative_to((store.home / "snapshots").resolve())
@@ -965,7 +963,7 @@ def _rerun_provenance(store: Store, run: RunRecord, launch: LaunchRecord) -> Pro
         {f"{run.workflow_id}:{run.workflow_version}": code},
         [run.entrypoint],
         root,
-        Project.find().root if registered else root,
+        GitStatus(Project.find().root if registered else root),
     )
 
 

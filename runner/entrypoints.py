@@ -98,6 +98,33 @@ def source_files(module: str, root: str | Path | None = None) -> tuple[str, list
     import it (not from sys.modules, which may hold another project's copy). What a
     registered snapshot holds and what `code_hash` hashes. LookupError: no source files (a
     built-in module, a notebook's __main__)."""
+    top, place = _top_place(module, root)
+    if place.is_dir():  # a package
+        files = sorted(
+            (p for p in place.rglob("*.py") if "__pycache__" not in p.parts),
+            key=lambda p: p.parts,  # (Path's own order, each key made once)
+        )
+        return top, [(str(Path(top) / p.relative_to(place)), p) for p in files]
+    return top, [(place.name, place)]
+
+
+def module_file(module: str, root: str | Path | None = None) -> Path | None:
+    """The source file of a module (package.module: its .py or its __init__.py), found as
+    `source_files` finds its package, without importing anything; None if there is none."""
+    try:
+        _, place = _top_place(module, root)
+    except LookupError:
+        return None
+    parts = module.partition(":")[0].split(".")[1:]
+    if not place.is_dir():  # a module alone
+        return None if parts else place
+    inside = place.joinpath(*parts)
+    candidates = [inside.with_name(inside.name + ".py")] if parts else []
+    return next((c for c in [*candidates, inside / "__init__.py"] if c.is_file()), None)
+
+
+def _top_place(module: str, root: str | Path | None) -> tuple[str, Path]:
+    """(top-level name, its package's folder or its module's .py file)."""
     top = module.partition(":")[0].split(".")[0]
     spec = PathFinder.find_spec(top, [str(root)]) if root else None
     if spec is None:
@@ -108,12 +135,9 @@ def source_files(module: str, root: str | Path | None = None) -> tuple[str, list
         except (ImportError, ValueError):  # __main__ without a spec
             spec = None
     if spec is not None and spec.submodule_search_locations:  # a package
-        folder = Path(next(iter(spec.submodule_search_locations)))
-        files = sorted(p for p in folder.rglob("*.py") if "__pycache__" not in p.parts)
-        return top, [(str(Path(top) / p.relative_to(folder)), p) for p in files]
+        return top, Path(next(iter(spec.submodule_search_locations)))
     if spec is not None and spec.origin and spec.origin.endswith(".py"):
-        origin = Path(spec.origin)
-        return top, [(origin.name, origin)]
+        return top, Path(spec.origin)
     raise LookupError(f"no source files for module '{top}'")
 
 
