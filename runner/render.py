@@ -87,8 +87,8 @@ def summary(launch: Launch) -> None:
     from runner.results import points
 
     console = _console()
-    if launch.record.run_count == 1:
-        _run_detail(console, launch.first_run())
+    if launch.record.run_count == 1:  # (its provenance: runner status RUN)
+        _run_detail(console, launch.first_run(), provenance=False)
         return
     how = f"runner compare {launch.id[:12]}"
     failures = f"{how} --by-run --where status=failed"
@@ -536,7 +536,7 @@ def _indented(data: Any, level: int) -> str:
     return json.dumps(data, indent=2, default=str).replace("\n", "\n" + "  " * level)
 
 
-def _run_detail(console: Console, run: RunRecord | None) -> None:
+def _run_detail(console: Console, run: RunRecord | None, *, provenance: bool = True) -> None:
     if run is None:
         console.print("no runs recorded", markup=False)
         return
@@ -564,7 +564,8 @@ def _run_detail(console: Console, run: RunRecord | None) -> None:
         rows.append(("ran on", f"{run.host or '?'} (Dask worker {run.worker or '?'})"))
     if run.run_dir:
         rows.append(("folder", run.run_dir))
-    rows.extend(provenance_rows(run, console.width - len("result file  ")))
+    if provenance:
+        rows.extend(provenance_rows(run, console.width - len("result file  ")))
     width = max(len(key) for key, _ in rows)
     for key, value in rows:
         console.print(f"{key:<{width}}  {clean(value)}", markup=False)
@@ -596,9 +597,12 @@ def provenance_rows(run: RunRecord, width: int) -> list[tuple[str, str]]:
         changes = "uncommitted changes" if found.git_dirty else "clean"
         rows.append(("git", f"{found.git_commit or 'no commit yet'} ({changes})"))
     rows.append(("python", found.python))
-    packages = ", ".join(f"{name} {version}" for name, version in found.packages.items())
+    # A name and its version stay on one line (joined by a no-break space while wrapping).
+    packages = ", ".join(f"{name}\xa0{version}" for name, version in found.packages.items())
     lines = textwrap.wrap(packages, max(width, 20), break_on_hyphens=False) or ["-"]
-    rows.extend(("packages" if n == 0 else "", line) for n, line in enumerate(lines))
+    rows.extend(
+        ("packages" if n == 0 else "", line.replace("\xa0", " ")) for n, line in enumerate(lines)
+    )
     return rows
 
 

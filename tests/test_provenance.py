@@ -66,6 +66,7 @@ def test_editing_a_declared_workflows_source_is_not_served_from_the_cache(
     monkeypatch.setenv("COLUMNS", "80")
     _, shown = _cli(capsys, "status", again.id)
     assert f"cached    same code {again.code}, params and seed as run {edited.id[:12]}\n" in shown
+    assert "git       - (not a git checkout, or git is not installed)\n" in shown
     assert max(len(line) for line in shown.splitlines()[1:]) <= 80
 
 
