@@ -121,7 +121,8 @@ def test_every_run_records_its_provenance(
     found = run.provenance
     assert found is not None and found == clean.record.provenance
     packages = {
-        name.lower(): importlib.metadata.version(name) for name in ("numpy", "PyYAML", "runner-launch")
+        name.lower(): importlib.metadata.version(name)
+        for name in ("numpy", "PyYAML", "runner-launch")
     }
     assert found.packages == packages  # not json (standard), mypkg (the project's own)...
     assert (found.python, found.code) == (
