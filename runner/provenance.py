@@ -193,30 +193,25 @@ class Installed:
         return {n for n in names if f"\n{n}/" in record or f"\n{n}.py," in record}
 
 
-_installed: dict[str, Installed] | None = None
-
-
 def installed() -> dict[str, Installed]:
     """Normalized name -> the distribution installed under that name, from the names of the
-    dist-info folders on sys.path (the first wins, as for imports); read once per process.
-    Reading names only: importlib.metadata would parse each METADATA file (and importing
-    it costs a launch 10 ms; its packages_distributions() reads every RECORD: 0.3 s)."""
-    global _installed
-    if _installed is None:
-        found: dict[str, Installed] = {}
-        for entry in sys.path:
-            try:
-                names = [n for n in os.listdir(entry or ".") if n.endswith(".dist-info")]
-            except OSError:
-                continue
-            for folder in names:
-                name, _, version = folder[: -len(".dist-info")].partition("-")
-                key = _normalized(name)
-                if name and version and key not in found:
-                    shown = key.replace("_", "-")
-                    found[key] = Installed(shown, version, os.path.join(entry, folder))
-        _installed = found
-    return _installed
+    dist-info folders on sys.path (the first wins, as for imports): about 1 ms, read again
+    by each launch (a kernel's pip install -U is seen). Names only: importlib.metadata would
+    parse each METADATA file (and importing it costs a launch 10 ms; its
+    packages_distributions() reads every RECORD: 0.3 s)."""
+    found: dict[str, Installed] = {}
+    for entry in sys.path:
+        try:
+            names = [n for n in os.listdir(entry or ".") if n.endswith(".dist-info")]
+        except OSError:
+            continue
+        for folder in names:
+            name, _, version = folder[: -len(".dist-info")].partition("-")
+            key = _normalized(name)
+            if name and version and key not in found:
+                shown = key.replace("_", "-")
+                found[key] = Installed(shown, version, os.path.join(entry, folder))
+    return found
 
 
 def _normalized(name: str) -> str:
