@@ -19,6 +19,7 @@ from runner.records import (
     Done,
     IndexPlan,
     LaunchRecord,
+    Provenance,
     RunBlock,
     RunOutcome,
     RunRecord,
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from runner.launchers import Launcher
     from runner.lifecycle import CancelResult
     from runner.plan import Plan
+    from runner.provenance import GitStatus
     from runner.results import ResultsTable
 
 # Composition (Hydra) and execution (joblib) are imported where they are used, so that
@@ -664,12 +666,18 @@ def launch(
         later = runner.launch("nap", repeat=8, wait=False)
         later.status()                      # 'running': the kernel is free meanwhile
     """
+    from runner.composer import Project
     from runner.launchers import make_launcher
     from runner.plan import KEPT_SPECS
+    from runner.provenance import GitStatus
 
     detach = detach or not wait
 
     launchers: list[Launcher] = []
+    # The project's git state is read by a `git status` that runs while the launch is
+    # composed and planned: its root is the Python file's, or the config dir's project's
+    # (a registered version runs from its snapshot, not from the project launched from).
+    git = GitStatus(Path(root) if root is not None else Project.find(config_dir).root)
 
     def prepare(first: Definition, runs: int) -> None:
         """Workers start while the runs are planned and recorded."""
@@ -695,7 +703,7 @@ def launch(
                 on_first=prepare,
             )
             store = Store(home)
-            record = _launch_record(the_plan, project)
+            record = _launch_record(the_plan, project, git)
             # A launch whose runs follow from their indexes records each run as it is about
             # to run (so a million runs start at once, in constant memory); any other, and
             # a detached one (its own process reads them back), records them all now.
@@ -719,6 +727,7 @@ def launch(
                 on_outcome=on_outcome,
             )
     finally:
+        git.close()  # (read by then, unless the launch failed first)
         for launcher in launchers:
             launcher.release()  # a no-op once its runs ran
 
@@ -793,8 +802,9 @@ def _no_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
-def _launch_record(the_plan: Plan, project: Project) -> LaunchRecord:
-    """The launch as the store keeps it."""
+def _launch_record(the_plan: Plan, project: Project, git: GitStatus) -> LaunchRecord:
+    """The launch as the store keeps it, with its provenance."""
+    from runner.provenance import collect
     from runner.store import process_start, this_host
 
     base = the_plan.base.fields
@@ -828,6 +838,12 @@ def _launch_record(the_plan: Plan, project: Project) -> LaunchRecord:
         project_root=str(project.root),
         pid_start=process_start(os.getpid()),
         host=this_host(),
+        provenance=collect(
+            the_plan.codes,
+            [workflow.entrypoint for workflow in the_plan.workflows],
+            project.root,
+            git,
+        ),
     )
 
 
@@ -982,6 +998,8 @@ def rerun(
     launch_record = store.launch(original.launch_id)
     assert launch_record is not None
     spec = _respec(original, launch_record, run_id=new_id(), index=0)
+    provenance = _rerun_provenance(store, original, launch_record)
+    spec.code = provenance.code_of(spec.workflow_id, spec.workflow_version) or ""
     record = dataclasses.replace(
         launch_record,
         id=spec.id,
@@ -994,6 +1012,7 @@ def rerun(
         annotations={**launch_record.annotations, "rerun_of": original.id},
         definition={**launch_record.definition, "params": original.params, "seed": original.seed},
         counts={},
+        provenance=provenance,
     )
     store.record_launch(record, [spec])
     if detach or not wait:
@@ -1001,6 +1020,24 @@ def rerun(
     if on_created:
         on_created(record, [spec])
     return _execute(store, record, [spec], on_outcome=on_outcome)
+
+
+def _rerun_provenance(store: Store, run: RunRecord, launch: LaunchRecord) -> Provenance:
+    """A rerun's own provenance: it runs the code on disk now (a registered version's is
+    its snapshot, its hash recorded), in this process's environment."""
+    from runner.composer import Project
+    from runner.entrypoints import code_hash
+    from runner.provenance import GitStatus, collect
+
+    root = Path(launch.project_root)
+    registered = root.resolve().is_relative_to((store.home / "snapshots").resolve())
+    code = run.code if registered and run.code else code_hash(run.entrypoint, root)
+    return collect(
+        {f"{run.workflow_id}:{run.workflow_version}": code},
+        [run.entrypoint],
+        root,
+        GitStatus(Project.find().root if registered else root),
+    )
 
 
 def log_path(run_id: str, *, home: str | Path | None = None) -> tuple[RunRecord, Path]:
@@ -1236,6 +1273,7 @@ def _respec(
         repeat_index=0,
         timeout=definition.get("timeout"),
         retries=int(definition.get("retries") or 0),
+        code=run.code or "",
     )
 
 

@@ -214,7 +214,10 @@ def _definition_options(func: Any) -> Any:
         ),
         click.option("--retries", help="Further attempts after a failure, with the same seed."),
         click.option(
-            "--cache/--no-cache", default=None, help="Reuse results of identical earlier runs."
+            "--cache/--no-cache",
+            default=None,
+            help="Reuse the result of an earlier run of the same workflow version and code (a"
+            " hash of its package's source, or its registered version), params and seed.",
         ),
         click.option(
             "-m",

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import inspect
-import sys
 from collections.abc import Callable, Iterable
 from types import ModuleType
 from typing import Any, TypeVar, overload
 
-from runner.entrypoints import Workflow
+from runner.entrypoints import Workflow, code_hash
 from runner.errors import WorkflowError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -46,8 +44,9 @@ def workflow(
     """Mark a function as a workflow runner can launch.
 
     Its id defaults to the function's name, its description to the docstring's first
-    paragraph, and its version to a hash of its module's source, so that a change to the code
-    is a new version and a run's record says which code ran::
+    paragraph, and its version to a hash of its package's source (its module's, when it
+    stands alone), so that a change to the code is a new version and a run's record says
+    which code ran::
 
         @runner.workflow(retries=2)
         def train(lr: float = 0.01, epochs: int = 10, seed: int = 0) -> dict:
@@ -75,10 +74,10 @@ def workflow(
 def describe(func: Callable[..., Any]) -> Workflow:
     """The Workflow a decorated function stands for."""
     options = getattr(func, MARK)
-    module = sys.modules[func.__module__]
+    code = code_hash(func.__module__)
     return Workflow(
         id=options["id"],
-        version=options["version"] or source_version(module),
+        version=options["version"] or code or "0",
         entrypoint=f"{func.__module__}:{func.__qualname__}",
         description=options["description"] or first_paragraph(func.__doc__),
         params={},
@@ -88,6 +87,7 @@ def describe(func: Callable[..., Any]) -> Workflow:
         cache=options["cache"],
         retries=options["retries"],
         timeout=options["timeout"],
+        code=code,
     )
 
 
@@ -112,15 +112,6 @@ def from_modules(names: Iterable[str], source: str) -> list[Workflow]:
             ) from exc
         found.extend(discover(module))
     return found
-
-
-def source_version(module: ModuleType) -> str:
-    """A content hash of the module's source: a code change makes a new version."""
-    try:
-        source = inspect.getsource(module)
-    except (OSError, TypeError):
-        return "0"
-    return hashlib.sha256(source.encode()).hexdigest()[:12]
 
 
 def first_paragraph(doc: str | None) -> str:

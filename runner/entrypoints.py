@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import importlib.util
 import inspect
 import sys
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib.machinery import PathFinder
+from pathlib import Path
 from typing import Any
 
 from packaging.version import InvalidVersion, Version
@@ -30,6 +34,9 @@ class Workflow:
     cache: bool = False  # reuse identical earlier runs' results
     retries: int = 0  # further attempts after a failure
     timeout: float | None = None  # seconds per run
+    # A hash of the code it runs, when known as it is found (a decorated workflow's version,
+    # a registered version); else `code_of` hashes its package's source once per launch.
+    code: str = ""
 
     @property
     def spec(self) -> str:
@@ -82,3 +89,113 @@ def ensure_importable(root: str) -> None:
     """Put a project root first on sys.path so its uninstalled modules import."""
     if root not in sys.path:
         sys.path.insert(0, root)
+
+
+def source_files(module: str, root: str | Path | None = None) -> tuple[str, list[tuple[str, Path]]]:
+    """(top-level name, [(path inside it, file)]) of the code a module runs: every .py file
+    of its top-level package, or the module's own file when it stands alone. Looked up in
+    `root` first (the folder the runs import from), then on sys.path, as a fresh worker would
+    import it (not from sys.modules, which may hold another project's copy). What a
+    registered snapshot holds and what `code_hash` hashes. LookupError: no source files (a
+    built-in module, a notebook's __main__)."""
+    top, place = _top_place(module, root)
+    if place.is_dir():  # a package
+        files = sorted(
+            (p for p in place.rglob("*.py") if "__pycache__" not in p.parts),
+            key=lambda p: p.parts,  # (Path's own order, each key made once)
+        )
+        return top, [(str(Path(top) / p.relative_to(place)), p) for p in files]
+    return top, [(place.name, place)]
+
+
+def module_file(module: str, root: str | Path | None = None) -> Path | None:
+    """The source file of a module (package.module: its .py or its __init__.py), found as
+    `source_files` finds its package, without importing anything; None if there is none."""
+    try:
+        _, place = _top_place(module, root)
+    except LookupError:
+        return None
+    parts = module.partition(":")[0].split(".")[1:]
+    if not place.is_dir():  # a module alone
+        return None if parts else place
+    inside = place.joinpath(*parts)
+    candidates = [inside.with_name(inside.name + ".py")] if parts else []
+    return next((c for c in [*candidates, inside / "__init__.py"] if c.is_file()), None)
+
+
+def _top_place(module: str, root: str | Path | None) -> tuple[str, Path]:
+    """(top-level name, its package's folder or its module's .py file)."""
+    top = module.partition(":")[0].split(".")[0]
+    spec = PathFinder.find_spec(top, [str(root)]) if root else None
+    if spec is None:
+        spec = PathFinder.find_spec(top)
+    if spec is None:  # imported by a meta path finder (an editable install)
+        try:
+            spec = importlib.util.find_spec(top)
+        except (ImportError, ValueError):  # __main__ without a spec
+            spec = None
+    if spec is not None and spec.submodule_search_locations:  # a package
+        return top, Path(next(iter(spec.submodule_search_locations)))
+    if spec is not None and spec.origin and spec.origin.endswith(".py"):
+        return top, Path(spec.origin)
+    raise LookupError(f"no source files for module '{top}'")
+
+
+# where a package or module is -> (its files' (path, inode, mtime, size), their hash): a
+# process hashes unchanged code once
+_hashed: dict[str, tuple[tuple[tuple[str, int, int, int], ...], str]] = {}
+
+
+def code_hash(module: str, root: str | Path | None = None) -> str:
+    """A content hash (12 hex digits) of the code a module runs: its top-level package's
+    source (see source_files), or the module's own. A decorated workflow's version is this
+    hash, and every run's cache key and provenance carry it, so a change to the code is
+    seen. '' when the module has no source files to hash; a module loaded without a file it
+    can be found by (a script run as __main__) is hashed from inspect's source of it."""
+    if module.startswith("__main__"):  # a script's or a notebook's: not found by name
+        return _loaded_source_hash("__main__")
+    try:
+        _, files = source_files(module, root)
+    except LookupError:
+        return _loaded_source_hash(module.partition(":")[0])
+    if not files:
+        return ""
+    # the package's folder (or the module's file): what the kept hash is of
+    parts = Path(files[0][0]).parts
+    where = str(files[0][1] if len(parts) == 1 else files[0][1].parents[len(parts) - 2])
+    try:
+        signature = tuple(
+            (str(path), st.st_ino, st.st_mtime_ns, st.st_size)
+            for path, st in ((p, p.stat()) for _, p in files)
+        )
+        known = _hashed.get(where)
+        if known is not None and known[0] == signature:
+            return known[1]
+        if len(files) == 1 and "/" not in files[0][0]:  # a module alone: its source's hash
+            digest = hashlib.sha256(files[0][1].read_bytes())
+        else:
+            digest = hashlib.sha256()
+            for name, path in files:
+                digest.update(name.encode() + b"\0" + path.read_bytes())
+    except OSError:  # a file removed meanwhile
+        return ""
+    found = digest.hexdigest()[:12]
+    _hashed[where] = (signature, found)
+    return found
+
+
+def _loaded_source_hash(module: str) -> str:
+    loaded = sys.modules.get(module)
+    if loaded is None:
+        return ""
+    try:
+        source = inspect.getsource(loaded)
+    except (OSError, TypeError):
+        return ""
+    return hashlib.sha256(source.encode()).hexdigest()[:12]
+
+
+def code_of(workflow: Workflow, root: str | Path | None = None) -> str:
+    """The hash of the code a workflow runs: its own when known (a registered version, a
+    decorated workflow's), else its entrypoint's package source's (see code_hash)."""
+    return workflow.code or code_hash(workflow.entrypoint, root)

@@ -22,6 +22,7 @@ from runner.composer import (
     has_path,
     unknown_key_hint,
 )
+from runner.entrypoints import Workflow, code_of
 from runner.errors import CompositionError, DefinitionError, ValidationError
 from runner.inputs import InputError, from_json
 from runner.records import (
@@ -70,6 +71,15 @@ class Plan:
     @property
     def specs(self) -> Specs:
         return self._specs
+
+    @property
+    def codes(self) -> dict[str, str]:
+        """Workflow spec -> the hash of the code it runs, for each workflow of the launch."""
+        return self.planner.codes
+
+    @property
+    def workflows(self) -> list[Workflow]:
+        return list(self.planner.workflows.values())
 
     def __post_init__(self) -> None:
         self._parent_id = new_id()
@@ -154,6 +164,10 @@ class _Planner:
         self._how: dict[int, tuple[bool, PointResolver | None, tuple[str, ...]]] = {}
         self._checks: dict[int, PointCheck] = {}
         self._per_run: dict[int, tuple[Any, ...]] = {}
+        # Workflow spec -> the hash of the code it runs, once per launch (entrypoints.code_of).
+        self.codes: dict[str, str] = {}
+        self.workflows: dict[str, Workflow] = {}  # every workflow the launch runs, by spec
+        self.root = composer.space.project.root
         # Top-level params keys the sweep changes; empty when a nested key is swept.
         swept = tuple(axis.param_path[0] for axis in axes if axis.is_params)
         if any(len(axis.param_path) > 1 for axis in axes if axis.is_params):
@@ -197,7 +211,13 @@ class _Planner:
             # A swept repeat (repeat=1,1000000) changes the count: checked before the seeds.
             repeat = int(definition.fields["repeat"])
             _check_count(self.points * repeat, self.points, definition, self.max_runs)
-            per_run = self._per_run[id(definition)] = _per_run(definition, self.launch_seed)
+            per_run = _per_run(definition, self.launch_seed)
+            workflow = definition.workflow
+            code = self.codes.get(workflow.spec)
+            if code is None:
+                code = self.codes[workflow.spec] = code_of(workflow, self.root)
+                self.workflows[workflow.spec] = workflow
+            per_run = self._per_run[id(definition)] = (*per_run, code)
         return per_run
 
     def by_index(self) -> dict[str, Any] | None:
@@ -209,7 +229,7 @@ class _Planner:
         exact, resolver, _ = self.how(self.first)
         if exact or resolver is not None:
             return None
-        seeds, workflow, _, _, cache = self.per_run(self.first)
+        seeds, workflow, _, _, cache, code = self.per_run(self.first)
         return {
             "params": self.first.params,
             "axes": [[list(axis.param_path), axis_json(axis.values)] for axis in self.axes],
@@ -218,6 +238,7 @@ class _Planner:
             "ids": [self.id_key, self.count],
             "entrypoint": workflow.entrypoint,
             "cache": cache,
+            "code": code,
         }
 
     # -- checking ---------------------------------------------------------------------------
@@ -355,7 +376,7 @@ class _Planner:
     def _indexed_runs(self, plan: IndexPlan) -> Iterator[RunSpec]:
         """The runs of one definition whose sweep sets values at their paths, made from their
         indexes as a streamed launch makes them (index_blocks): a million plan in a second."""
-        seeds, workflow, timeout, retries, cache = self.per_run(self.first)
+        seeds, workflow, timeout, retries, cache, code = self.per_run(self.first)
         template = RunSpec(
             "",
             0,
@@ -368,6 +389,7 @@ class _Planner:
             timeout,
             retries,
             cache,
+            code=code,
         )
         for block in index_blocks(plan, template, 0, ID_BLOCK):
             yield from block.specs()
@@ -381,7 +403,7 @@ class _Planner:
         index = 0
         shared: dict[int, dict[str, Any]] = {}  # each definition's params, made once
         for definition, combo, _point, params in points:
-            seeds, workflow, timeout, retries, cache = self.per_run(definition)
+            seeds, workflow, timeout, retries, cache, code = self.per_run(definition)
             if params is None:
                 base = shared.get(id(definition))
                 if base is None:
@@ -403,6 +425,7 @@ class _Planner:
                     retries,
                     cache,
                     sets,
+                    code,
                 )
                 index += 1
 
@@ -512,7 +535,8 @@ def new_id() -> str:
 
 
 def _per_run(definition: Definition, launch_seed: int) -> tuple[Any, ...]:
-    """What every run of one definition shares: seeds by repeat index, workflow, limits."""
+    """What every run of one definition shares: seeds by repeat index, workflow, limits
+    (and then, added by the planner, its workflow's code hash)."""
     fields, workflow = definition.fields, definition.workflow
     own_seed = fields.get("seed")
     seeds = repeat_seeds(launch_seed if own_seed is None else own_seed, fields["repeat"])
@@ -568,6 +592,7 @@ def index_template(plan: IndexPlan, launch: LaunchRecord) -> RunSpec:
         definition.get("timeout"),
         int(definition.get("retries") or 0),
         plan.cache,
+        code=plan.code,
     )
 
 

@@ -97,6 +97,7 @@ class IndexPlan:
     count: int
     entrypoint: str
     cache: bool
+    code: str = ""  # the hash of the code the runs run (their cache keys hold it)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> IndexPlan:
@@ -112,6 +113,7 @@ class IndexPlan:
             count=int(data["ids"][1]),
             entrypoint=str(data["entrypoint"]),
             cache=bool(data["cache"]),
+            code=str(data.get("code", "")),
         )
 
     def sets(self, index: int) -> Sets:
@@ -137,6 +139,7 @@ class RunSpec:
     __slots__ = (
         "base",
         "cache",
+        "code",
         "entrypoint",
         "id",
         "index",
@@ -163,6 +166,7 @@ class RunSpec:
         retries: int = 0,  # further attempts after a failure, with the same seed
         cache: bool = False,  # reuse an earlier identical run's result
         sets: Sets = (),  # values set on `params` to make this run's params
+        code: str = "",  # a hash of the code its workflow runs (entrypoints.code_of)
     ) -> None:
         self.id = id
         self.index = index
@@ -176,6 +180,7 @@ class RunSpec:
         self.timeout = timeout
         self.retries = retries
         self.cache = cache
+        self.code = code
 
     def __repr__(self) -> str:
         return (
@@ -188,9 +193,10 @@ class RunSpec:
 
     @property
     def cache_key(self) -> str:
-        """Identifies identical runs: same workflow version, params and seed."""
+        """Identifies identical runs: same workflow version, code, params and seed."""
         blob = json.dumps(
-            [self.workflow_id, self.workflow_version, self.params, self.seed], sort_keys=True
+            [self.workflow_id, self.workflow_version, self.code, self.params, self.seed],
+            sort_keys=True,
         )
         return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -238,6 +244,7 @@ class RunBlock:
                 t.retries,
                 t.cache,
                 sets,
+                t.code,
             )
             for index, run_id, seed, sets in zip(
                 itertools.count(self.start), self.ids, self.seeds, self.sets
@@ -357,6 +364,48 @@ def _outcome(run_id: str, status: str, *rest: Any) -> RunOutcome:
 _STATUSES = {status.value: status for status in RunStatus}
 
 
+@dataclass(frozen=True)
+class Provenance:
+    """Where a launch's runs came from, recorded once per launch as MLflow and Guild record
+    it: the hash of the code each workflow runs (entrypoints.code_of), the project's git
+    commit and whether its tracked files had uncommitted changes (None when it is not a git
+    checkout or git is not installed), the Python version, and the versions of runner and of
+    the installed distributions the workflows' modules import. Shared by the launch's runs
+    (`RunRecord.provenance`; `RunRecord.code` is the run's own code hash)."""
+
+    python: str
+    packages: dict[str, str] = field(default_factory=dict)  # distribution -> version
+    git_commit: str | None = None
+    git_dirty: bool | None = None
+    code: dict[str, str] = field(default_factory=dict)  # "workflow:version" -> code hash
+
+    def code_of(self, workflow_id: str, version: str) -> str | None:
+        return self.code.get(f"{workflow_id}:{version}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "git_commit": self.git_commit,
+            "git_dirty": self.git_dirty,
+            "python": self.python,
+            "packages": self.packages,
+        }
+
+    def run_json(self, code: str | None) -> dict[str, Any]:
+        """As a run's JSON shows it: its own code hash, not the launch's map of them."""
+        return {**self.to_json(), "code": code}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Provenance:
+        return cls(
+            python=str(data.get("python", "")),
+            packages=dict(data.get("packages") or {}),
+            git_commit=data.get("git_commit"),
+            git_dirty=data.get("git_dirty"),
+            code=dict(data.get("code") or {}),
+        )
+
+
 class _LazyResult:
     """`RunRecord.result`: a value set as usual, or, for a result kept in a file of its own
     (runner/result_files.py), read from that file the first time it is asked for, so that
@@ -410,6 +459,9 @@ class RunRecord:
     home: str | None = field(default=None, repr=False, compare=False)  # the store's home
     host: str | None = None  # where it ran, for runs on a Dask cluster (None: this machine)
     worker: str | None = None  # the Dask worker's address
+    code: str | None = None  # a hash of the code it ran (its launch's provenance says it)
+    # Its launch's, shared by the launch's runs (None: recorded before runner kept it).
+    provenance: Provenance | None = field(default=None, repr=False, compare=False)
 
     @property
     def duration(self) -> float | None:
@@ -468,7 +520,12 @@ class RunRecord:
             "cached_from": self.cached_from,
             "host": self.host,
             "worker": self.worker,
+            # (a launch's JSON holds its provenance once, not with each run)
+            **({"provenance": self.provenance_json()} if load else {}),
         }
+
+    def provenance_json(self) -> dict[str, Any] | None:
+        return None if self.provenance is None else self.provenance.run_json(self.code)
 
 
 @dataclass
@@ -497,6 +554,7 @@ class LaunchRecord:
     host: str = ""  # the machine the launcher (pid) runs on
     counts: dict[str, int] = field(default_factory=dict)  # status -> number of runs
     cancelled: float | None = None  # when the whole launch was cancelled (runner cancel, Ctrl-C)
+    provenance: Provenance | None = None  # None: recorded before runner kept it
 
     @property
     def has_parent(self) -> bool:
@@ -534,6 +592,7 @@ class LaunchRecord:
             "cancelled": self.cancelled,
             "process": self.process,
             "definition": self.definition,
+            "provenance": None if self.provenance is None else self.provenance.to_json(),
         }
 
     @property

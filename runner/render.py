@@ -97,8 +97,8 @@ def summary(launch: Launch) -> None:
     from runner.results import points
 
     console = _console()
-    if launch.record.run_count == 1:
-        _run_detail(console, launch.first_run())
+    if launch.record.run_count == 1:  # (its provenance: runner status RUN)
+        _run_detail(console, launch.first_run(), provenance=False)
         return
     how = f"runner compare {launch.id[:12]}"
     failures = failures_hint(how, launch.record.counts)
@@ -607,7 +607,7 @@ def _indented(data: Any, level: int) -> str:
     return json.dumps(data, indent=2, default=str).replace("\n", "\n" + "  " * level)
 
 
-def _run_detail(console: Console, run: RunRecord | None) -> None:
+def _run_detail(console: Console, run: RunRecord | None, *, provenance: bool = True) -> None:
     if run is None:
         console.print("no runs recorded", markup=False)
         return
@@ -628,13 +628,15 @@ def _run_detail(console: Console, run: RunRecord | None) -> None:
     if run.error:
         rows.append(("error", run.error))
     if run.cached_from:
-        rows.append(("cached from", run.cached_from))
+        rows.append(cache_hit(run))
     if run.attempts > 1:
         rows.append(("attempts", str(run.attempts)))
     if run.worker or run.host:  # a run on a Dask cluster
         rows.append(("ran on", f"{run.host or '?'} (Dask worker {run.worker or '?'})"))
     if run.run_dir:
         rows.append(("folder", run.run_dir))
+    if provenance:
+        rows.extend(provenance_rows(run, console.width - len("result file  ")))
     width = max(len(key) for key, _ in rows)
     for key, value in rows:
         if key == "error":  # a message of several lines keeps them, each under the first
@@ -645,6 +647,39 @@ def _run_detail(console: Console, run: RunRecord | None) -> None:
         console.print(f"{key:<{width}}  {text}", markup=False)
     if run.traceback:
         console.print(clean_lines(run.traceback.rstrip()), markup=False, style="dim")
+
+
+def cache_hit(run: RunRecord) -> tuple[str, str]:
+    """Why a run was served from the cache: its cache key (runs.cache_key) is its workflow
+    version's, code's, params' and seed's."""
+    if not run.code:  # recorded before runner kept the code's hash
+        return ("cached from", str(run.cached_from))
+    source = str(run.cached_from)[:12]  # (a prefix: the line fits 80 columns)
+    return ("cached", f"same code {run.code}, params and seed as run {source}")
+
+
+def provenance_rows(run: RunRecord, width: int) -> list[tuple[str, str]]:
+    """Where a run came from, as rows of the run's view: its code's hash, the project's git
+    commit, Python and the packages' versions (wrapped to `width`)."""
+    import textwrap
+
+    found = run.provenance
+    if found is None:  # recorded before runner kept it
+        return []
+    rows = [("code", run.code or "-")]
+    if found.git_commit is None and found.git_dirty is None:
+        rows.append(("git", "- (not a git checkout, or git is not installed)"))
+    else:
+        changes = "uncommitted changes" if found.git_dirty else "clean"
+        rows.append(("git", f"{found.git_commit or 'no commit yet'} ({changes})"))
+    rows.append(("python", found.python))
+    # A name and its version stay on one line (joined by a no-break space while wrapping).
+    packages = ", ".join(f"{name}\xa0{version}" for name, version in found.packages.items())
+    lines = textwrap.wrap(packages, max(width, 20), break_on_hyphens=False) or ["-"]
+    rows.extend(
+        ("packages" if n == 0 else "", line.replace("\xa0", " ")) for n, line in enumerate(lines)
+    )
+    return rows
 
 
 def _more(console: Console, total: int, how: str, shown: int = SHOWN_ROWS) -> None:

@@ -5,40 +5,30 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib.util
 import io
 import json
 import sys
 import zipfile
 from pathlib import Path
 
-from runner.entrypoints import Workflow
+from runner.entrypoints import Workflow, source_files
 from runner.errors import WorkflowError
 from runner.store import Store
 
 PREFIX = "r"  # registered versions read r<12 hex>, apart from declared ones
 
 
-def source_files(entrypoint: str) -> tuple[str, list[tuple[str, bytes]]]:
-    """(top-level package, [(path inside the snapshot, content)]) of an entrypoint's code."""
-    top = entrypoint.partition(":")[0].split(".")[0]
-    spec = importlib.util.find_spec(top)
-    if spec is None or (spec.origin is None and not spec.submodule_search_locations):
-        raise WorkflowError(f"cannot find the source of '{top}' to register")
-    if spec.submodule_search_locations:  # a package: every .py file under it
-        folder = Path(next(iter(spec.submodule_search_locations)))
-        files = sorted(p for p in folder.rglob("*.py") if "__pycache__" not in p.parts)
-        return top, [(str(Path(top) / p.relative_to(folder)), p.read_bytes()) for p in files]
-    origin = Path(str(spec.origin))
-    return top, [(origin.name, origin.read_bytes())]
-
-
 def register(store: Store, workflow: Workflow) -> tuple[Workflow, bool]:
     """Snapshot the workflow; (the registered version, whether it is new)."""
-    top, files = source_files(workflow.entrypoint)
+    try:
+        top, paths = source_files(workflow.entrypoint)
+    except LookupError:
+        top = workflow.entrypoint.partition(":")[0].split(".")[0]
+        raise WorkflowError(f"cannot find the source of '{top}' to register") from None
+    files = [(name, path.read_bytes()) for name, path in paths]
     declaration = dataclasses.asdict(workflow)
-    declaration.pop("version")
-    declaration.pop("source")
+    for volatile in ("version", "source", "code"):  # (the code is in the files)
+        declaration.pop(volatile)
     digest = hashlib.sha256(json.dumps(declaration, sort_keys=True).encode())
     for name, content in files:
         digest.update(name.encode() + b"\0" + content)
@@ -47,7 +37,9 @@ def register(store: Store, workflow: Workflow) -> tuple[Workflow, bool]:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, content in files:
             archive.writestr(name, content)
-    registered = dataclasses.replace(workflow, version=version, source=f"registered {version}")
+    registered = dataclasses.replace(
+        workflow, version=version, source=f"registered {version}", code=version
+    )
     new = store.save_snapshot(
         workflow.id, version, {**declaration, "package": top}, buffer.getvalue()
     )
@@ -72,6 +64,7 @@ def checkout(store: Store, workflow_id: str, version: str) -> tuple[Workflow, Pa
         **{k: v for k, v in declaration.items() if k in fields},
         version=version,
         source=f"registered {version} ({folder})",
+        code=version,  # its own hash: the runs' cache keys and provenance carry it
     )
     return workflow, folder
 

@@ -20,6 +20,7 @@ from runner.records import (
     Done,
     IndexPlan,
     LaunchRecord,
+    Provenance,
     RunBlock,
     RunOutcome,
     RunRecord,
@@ -145,6 +146,12 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE launches ADD COLUMN host TEXT NOT NULL DEFAULT '';
     """,
+    # 8: where a launch's runs came from (records.Provenance as JSON), once per launch: the
+    # hash of the code each workflow runs, git commit and dirty tree, Python and package
+    # versions. A run's is its launch's (NULL: recorded before).
+    """
+    ALTER TABLE launches ADD COLUMN provenance TEXT;
+    """,
 ]
 
 # The tables the last migration leaves; a store without one of them is damaged.
@@ -156,7 +163,7 @@ _CREATION_SECONDS = 5.0
 _LAUNCH_COLUMNS = (
     "id, created, workflow_id, workflow_version, name, tags, notes, seed, repeat, labels,"
     " annotations, env, launcher, addr, definition, pid, run_count, project_root, pid_start,"
-    " host"
+    " host, provenance"
 )
 _RUN_COLUMNS = (
     "id, launch_id, parent_id, idx, workflow_id, workflow_version, params, seed, status,"
@@ -289,6 +296,8 @@ class Store:
         self._plans: dict[str, IndexPlan | None] = {}
         self._planned: dict[str, bool] = {}  # launch id -> whether it has a plan
         self._shares: dict[str, tuple[str | None, str, str, str]] = {}  # see _shared
+        # (launch id, workflow id, version) -> (the launch's provenance, the workflow's code)
+        self._origins: dict[tuple[str, str, str], tuple[Provenance | None, str | None]] = {}
         problem = file_problem(self.path)
         if problem:
             raise StoreUnusable(f"the run store {self.path} {problem}", hint=_MOVE_AWAY)
@@ -429,7 +438,7 @@ class Store:
         its runs are then recorded with `record_runs`, as they are about to run."""
         with self._transaction() as db:
             db.execute(
-                f"INSERT INTO launches ({_LAUNCH_COLUMNS}, plan) VALUES ({', '.join('?' * 21)})",
+                f"INSERT INTO launches ({_LAUNCH_COLUMNS}, plan) VALUES ({', '.join('?' * 22)})",
                 (
                     launch.id,
                     launch.created,
@@ -451,6 +460,7 @@ class Store:
                     launch.project_root,
                     launch.pid_start,
                     launch.host or this_host(),
+                    None if launch.provenance is None else to_json(launch.provenance.to_json()),
                     None if plan is None else to_json(plan),
                 ),
             )
@@ -1243,7 +1253,8 @@ class Store:
             project_root=row[17],
             pid_start=row[18],
             host=row[19],
-            cancelled=row[20],
+            provenance=None if row[20] is None else Provenance.from_json(json.loads(row[20])),
+            cancelled=row[21],
         )
 
     def _plan(self, launch_id: str) -> IndexPlan | None:
@@ -1304,6 +1315,9 @@ class Store:
         parent, workflow_id, version, entrypoint = (
             self._shared(row[1]) if not row[4] else (row[2], row[4], row[5], row[16])
         )
+        origin = self._origins.get((row[1], workflow_id, version)) or self._origin(
+            row[1], workflow_id, version
+        )
         return RunRecord(
             id=row[0],
             launch_id=row[1],
@@ -1329,4 +1343,19 @@ class Store:
             home=str(self.home),
             host=row[20],
             worker=row[21],
+            code=origin[1],
+            provenance=origin[0],
         )
+
+    def _origin(
+        self, launch_id: str, workflow_id: str, version: str
+    ) -> tuple[Provenance | None, str | None]:
+        """(the launch's provenance, the code hash of the workflow's runs), read once per
+        launch: one lookup a run."""
+        found = self._db.execute(
+            "SELECT provenance FROM launches WHERE id=?", (launch_id,)
+        ).fetchone()
+        provenance = Provenance.from_json(json.loads(found[0])) if found and found[0] else None
+        code = provenance.code_of(workflow_id, version) if provenance else None
+        self._origins[launch_id, workflow_id, version] = (provenance, code)
+        return provenance, code

@@ -23,6 +23,12 @@ def test_registered_version_runs_the_old_code(cli, project: Path) -> None:
     snapshot = json.loads(cli(f"add:{version}", "params.a=1", "--json").out)
     assert on_disk["runs"][0]["result"] == 1002
     assert (snapshot["version"], snapshot["runs"][0]["result"]) == (version, 2)
+    # A registered version's runs carry its own hash, not one of the code on disk.
+    assert snapshot["provenance"]["code"] == {f"add:{version}": version}
+    assert snapshot["runs"][0]["provenance"]["code"] == version
+    cached = json.loads(cli(f"add:{version}", "params.a=1", "--cache", "--seed", "3", "--json").out)
+    again = json.loads(cli(f"add:{version}", "params.a=1", "--cache", "--seed", "3", "--json").out)
+    assert again["runs"][0]["cached_from"] == cached["runs"][0]["id"]
     rerun = json.loads(cli("rerun", snapshot["runs"][0]["id"], "--json").out)
     assert rerun["runs"][0]["result"] == 2  # a rerun runs the snapshot too
 
