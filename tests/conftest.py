@@ -7,13 +7,43 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from runner.records import LaunchRecord
+
 PROJECT = Path(__file__).parent / "project"
 RUNNER = shutil.which("runner", path=str(Path(sys.executable).parent)) or shutil.which("runner")
+
+
+def launch_record(**fields: Any) -> LaunchRecord:
+    """A launch as the store keeps it, for tests that write a store directly: the fields
+    given, and plain defaults for the rest."""
+    defaults: dict[str, Any] = {
+        "id": uuid.uuid4().hex,
+        "created": time.time(),
+        "workflow_id": "w",
+        "workflow_version": "1.0",
+        "name": None,
+        "tags": [],
+        "notes": None,
+        "seed": 1,
+        "repeat": 1,
+        "labels": {},
+        "annotations": {},
+        "env": {},
+        "launcher": "local",
+        "addr": None,
+        "definition": {},
+        "pid": 0,
+        "run_count": 0,
+    }
+    return LaunchRecord(**{**defaults, **fields})
 
 
 @dataclass

@@ -24,9 +24,10 @@ import yaml
 import runner
 from runner import api, display, render
 from runner.cli import main
-from runner.records import LaunchRecord, RunOutcome, RunStatus
+from runner.records import RunOutcome, RunStatus
 from runner.results import build, format_value, one_line, points
 from runner.store import MIGRATIONS, Store, process_start, this_host
+from tests.conftest import launch_record
 
 SKLEARN = (
     "ValueError: \nAll the 5 fits failed.\nIt is very likely that your model is misconfigured."
@@ -51,21 +52,12 @@ def stored(
     store = Store(home)
     launch_id = uuid.uuid4().hex
     store.record_launch(
-        LaunchRecord(
+        launch_record(
             id=launch_id,
             created=time.time(),
             workflow_id=workflow,
-            workflow_version="1.0",
             name=name,
-            tags=[],
-            notes=None,
-            seed=1,
             repeat=repeat,
-            labels={},
-            annotations={},
-            env={},
-            launcher="local",
-            addr=None,
             definition={"swept": swept or {}},
             pid=pid,
             run_count=len(runs),

@@ -14,8 +14,8 @@ import pytest
 import runner
 from runner import api, render, result_files
 from runner.errors import StoreError
-from runner.records import LaunchRecord
 from runner.store import Store
+from tests.conftest import launch_record
 
 BIG = """\
 \"\"\"Workflows with big results, for tests/test_reads.py.\"\"\"
@@ -193,21 +193,12 @@ def synthesize(home: Path, runs: int, *, repeat: int = 1, failed: int | None = N
     now = time.time()
     definition = {"launcher": {"name": "sequential"}, "seed": 1, "swept": {"params.x": runs}}
     store.record_launch(
-        LaunchRecord(
+        launch_record(
             id=launch_id,
             created=now,
             workflow_id="add",
-            workflow_version="1.0",
-            name=None,
-            tags=[],
-            notes=None,
-            seed=1,
             repeat=repeat,
-            labels={},
-            annotations={},
-            env={},
             launcher="sequential",
-            addr=None,
             definition=definition,
             pid=1,
             run_count=runs,
@@ -256,6 +247,9 @@ class _Null:
             self.head = text.split("\n", 1)[0]
         self.size += len(text)
         return len(text)
+
+    def isatty(self) -> bool:
+        return False
 
     def flush(self) -> None:
         pass

@@ -11,6 +11,7 @@ import pytest
 from runner.errors import UsageError
 from runner.records import LaunchRecord, RunOutcome, RunSpec, RunStatus
 from runner.store import MIGRATIONS, Store
+from tests.conftest import launch_record
 
 
 def make_launch(launch_id: str, n: int) -> tuple[LaunchRecord, list[RunSpec]]:
@@ -27,22 +28,13 @@ def make_launch(launch_id: str, n: int) -> tuple[LaunchRecord, list[RunSpec]]:
         )
         for i in range(n)
     ]
-    record = LaunchRecord(
+    record = launch_record(
         id=launch_id if n > 1 else specs[0].id,
         created=time.time(),
         workflow_id="w",
         workflow_version="1",
         name="n",
         tags=["t"],
-        notes=None,
-        seed=1,
-        repeat=1,
-        labels={},
-        annotations={},
-        env={},
-        launcher="local",
-        addr=None,
-        definition={},
         pid=1,
         run_count=n,
     )

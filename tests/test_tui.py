@@ -14,7 +14,7 @@ from runner.store import Store
 from runner.tui import make_app
 from runner.tui.launch_form import LaunchScreen
 from runner.tui.run_detail import RunScreen
-from tests.conftest import snapshot
+from tests.conftest import launch_record, snapshot
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -24,7 +24,7 @@ DAY = 1_767_261_600.0  # 2026-01-01 10:00 UTC: fixed times, so snapshots are the
 def fixed_store(home: Path) -> dict[str, str]:
     """A store whose ids, times and results never change: a sweep of pi with a failure and a
     single hello run that printed something. Returns the ids."""
-    from runner.records import LaunchRecord, RunOutcome, RunSpec, RunStatus
+    from runner.records import RunOutcome, RunSpec, RunStatus
 
     store = Store(home)
     ids: dict[str, str] = {}
@@ -53,23 +53,16 @@ def fixed_store(home: Path) -> dict[str, str]:
             for i, (params, r) in enumerate((p, r) for p in points for r in range(repeat))
         ]
         store.record_launch(
-            LaunchRecord(
+            launch_record(
                 id=launch_id if len(specs) > 1 else specs[0].id,
                 created=created,
                 workflow_id=workflow,
                 workflow_version=version,
                 name=name,
                 tags=["demo"],
-                notes=None,
                 seed=7,
                 repeat=repeat,
-                labels={},
-                annotations={},
-                env={},
-                launcher="local",
-                addr=None,
                 definition={"repeat": repeat},
-                pid=0,
                 run_count=len(specs),
             ),
             specs,
@@ -137,7 +130,7 @@ def fixed_store(home: Path) -> dict[str, str]:
 def long_launch(home: Path) -> str:
     """A launch of 12 runs (9 succeeded, 3 failed) of a Python file's workflow, whose id is
     long (`digits_py:4027f04d72d0`), the newest in the store."""
-    from runner.records import LaunchRecord, RunOutcome, RunSpec, RunStatus
+    from runner.records import RunOutcome, RunSpec, RunStatus
 
     store = Store(home)
     specs = [
@@ -155,23 +148,13 @@ def long_launch(home: Path) -> str:
     ]
     launch_id = "c" * 8 + "0" * 24
     store.record_launch(
-        LaunchRecord(
+        launch_record(
             id=launch_id,
             created=DAY + 120,
             workflow_id="digits_py",
             workflow_version="4027f04d72d0",
             name="svc grid search",
-            tags=[],
-            notes=None,
             seed=7,
-            repeat=1,
-            labels={},
-            annotations={},
-            env={},
-            launcher="local",
-            addr=None,
-            definition={},
-            pid=0,
             run_count=12,
         ),
         specs,
