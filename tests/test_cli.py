@@ -22,6 +22,7 @@ def test_one_run_prints_its_id_and_result(cli) -> None:
     assert "status    succeeded" in result.out
 
 
+@pytest.mark.slow
 def test_plus_workflow_and_workflow_both_work(cli) -> None:
     for spelling in ("+workflow=add", "workflow=add"):
         result = cli(spelling, "params.a=4", "--json")
@@ -81,6 +82,7 @@ def test_same_seed_reproduces_seeds_and_results(cli) -> None:
     assert first[0]["result"]["values"] != first[1]["result"]["values"]
 
 
+@pytest.mark.slow
 def test_drawn_seed_is_recorded(cli) -> None:
     launch = json.loads(cli("draw", "--json").out)
     assert isinstance(launch["seed"], int) and launch["runs"][0]["seed"] == launch["seed"]
@@ -128,6 +130,7 @@ def test_preset_by_name(cli) -> None:
     assert (launch["name"], launch["run_count"]) == ("nightly", 2)
 
 
+@pytest.mark.slow
 def test_runs_import_the_project_from_anywhere(cli, project: Path, tmp_path: Path) -> None:
     # No RUNNER_CONFIG_DIR: the project's ./conf is found from its own root.
     result = cli("add", "params.a=1", "--json", cwd=project, env={"RUNNER_CONFIG_DIR": ""})
@@ -169,6 +172,7 @@ def test_threads_and_sequential_launchers(cli) -> None:
         assert [r["result"] for r in launch["runs"]] == [2, 3]
 
 
+@pytest.mark.slow
 def test_status_lists_most_recent_first(cli) -> None:
     first = ids_of(cli("add", "-q"))[0]
     second = ids_of(cli("add", "params.a=1,2", "-q"))[0]
@@ -363,6 +367,7 @@ def test_bad_run_files(
     assert snapshot(home) == before
 
 
+@pytest.mark.slow
 def test_ids_are_printed_before_execution_finishes(
     cli, project: Path, home: Path, elsewhere
 ) -> None:

@@ -96,6 +96,7 @@ def test_fail_fast_starts_nothing_after_a_failure(cli) -> None:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.slow
 def test_interrupt_cancels_and_keeps_what_finished(cli, project, home, elsewhere, sig) -> None:
     with popen(
         project, home, elsewhere, "slow", "params.seconds=0.3", "--repeat", "20", "-q"
@@ -186,6 +187,7 @@ def test_cache_hit_miss_and_overwrite(cli) -> None:
     assert statuses(uncached) == ["succeeded"]
 
 
+@pytest.mark.slow
 def test_logs_print_and_follow(cli, project, home, elsewhere) -> None:
     _, launch = launched(cli, "boom", "params.a=5")
     logs = cli("logs", launch["runs"][0]["id"])

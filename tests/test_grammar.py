@@ -198,6 +198,7 @@ def test_a_sweep_is_refused_as_the_same_override_alone(
         assert "Either remove + prefix" in str(sweep) and "Either remove + prefix" in str(alone)
 
 
+@pytest.mark.slow
 def test_refusals_through_the_cli(cli, home: Path) -> None:
     for line, expected in [
         ("params.x=range(1,3),5", "cannot be a sweep itself"),

@@ -360,6 +360,7 @@ def test_the_launch_goes_on_when_its_terminal_closes(project, home, elsewhere, c
     assert statuses(json.loads(waited.out)) == ["succeeded"] * 4
 
 
+@pytest.mark.slow
 def test_the_python_api_detaches_waits_and_cancels(project: Path, home: Path) -> None:
     import runner
 
@@ -408,6 +409,7 @@ def test_status_and_logs_follow_a_detached_launch(cli) -> None:
 
 
 @pytest.mark.parametrize("command", [["add", "--detach", "-q"], ["cancel", "--json"]])
+@pytest.mark.slow
 def test_detach_and_cancel_leave_joblib_to_the_background(project, home, command) -> None:
     """The detaching process starts no workers, so it never pays for importing joblib."""
     launched = subprocess.run(

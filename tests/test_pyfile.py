@@ -119,6 +119,7 @@ def test_boolean_matrix(pyrun, project: Path, args, expected) -> None:
     assert result(pyrun(str(project / FILE), "flags", *args)) == expected
 
 
+@pytest.mark.slow
 def test_inputs_file_stdin_and_cli_precedence(pyrun, project: Path, tmp_path: Path) -> None:
     (tmp_path / "in.yaml").write_text("a: true\nb: false\nc: true\n")
     (tmp_path / "in.json").write_text('{"a": false}')

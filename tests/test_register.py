@@ -39,6 +39,7 @@ def test_registered_version_runs_the_old_code(cli, project: Path) -> None:
     assert version in cli("list", "--versions").out
 
 
+@pytest.mark.slow
 def test_decorated_workflows_register_too(cli, project: Path) -> None:
     version = cli("register", "scale", "-q").out.strip()
     module = project / "mypkg" / "decorated.py"

@@ -344,6 +344,7 @@ def test_parquet_keeps_types_and_values(cli, tmp_path: Path) -> None:
     assert cli("compare", launch, "--format", "parquet").code == 1  # needs -o FILE
 
 
+@pytest.mark.slow
 def test_launches_picked_by_workflow_tag_and_last(cli) -> None:
     first = launch_id(cli, "add", "params.a=1,2", "--tags", "keep", "--seed", "1")
     second = launch_id(cli, "add", "params.a=3,4", "--seed", "1")

@@ -259,6 +259,7 @@ async def test_the_filter_finds_a_workflow_and_shows_what_it_is(project: Path, h
         assert [str(c) for c in params.get_row_at(0)] == ["below", "integer", "100000"]
 
 
+@pytest.mark.slow
 async def test_an_invalid_field_shows_its_message_and_launches_nothing(
     project: Path, home: Path
 ) -> None:
@@ -283,6 +284,7 @@ async def test_an_invalid_field_shows_its_message_and_launches_nothing(
     assert snapshot(home) == before  # nothing stored
 
 
+@pytest.mark.slow
 async def test_the_form_counts_the_runs_before_launching(project: Path, home: Path) -> None:
     app = make_app(config_dir=project / "conf", home=home)
     async with app.run_test(size=(100, 40)) as pilot:
@@ -330,6 +332,7 @@ async def test_keys_typed_in_one_burst_all_land(project: Path, home: Path) -> No
         assert (values["val-0"], values["sweep-0"], values["val-1"]) == ("42", "1,2", "8")
 
 
+@pytest.mark.slow
 async def test_enter_opens_the_first_match_and_a_sweep_in_a_value_field_is_pointed_away(
     project: Path, home: Path
 ) -> None:
@@ -353,6 +356,7 @@ async def test_enter_opens_the_first_match_and_a_sweep_in_a_value_field_is_point
         assert str(form.query_one("#summary", Static).render()) == "2 points x 1 repeat = 2 runs"
 
 
+@pytest.mark.slow
 async def test_the_form_shows_every_launch_option_when_one_has_the_focus(
     project: Path, home: Path
 ) -> None:
@@ -675,6 +679,7 @@ def stored_runs(home: Path) -> list[runner.RunRecord]:
     return runner.runs(home=home, limit=None)
 
 
+@pytest.mark.slow
 async def test_the_form_launches_what_it_shows(project: Path, home: Path) -> None:
     app = make_app(config_dir=project / "conf", home=home)
     async with app.run_test(size=(100, 40)) as pilot:
