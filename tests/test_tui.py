@@ -475,6 +475,24 @@ def test_the_form_remembers_the_last_values_launched_in_runner_home(tmp_path: Pa
     assert RememberedForms(path).get("add") is None
 
 
+@pytest.mark.parametrize(
+    ("param", "hint"),
+    [
+        pytest.param(runner.Param("d", {}, None, True), "default: null", id="None"),
+        pytest.param(runner.Param("s", {"type": "string"}, "", True), 'default: ""', id="empty"),
+        pytest.param(runner.Param("x", {"type": "number"}, 0.5, True), "default: 0.5", id="number"),
+        pytest.param(runner.Param("w", {"type": "string"}, "rbf", True), "default: rbf", id="text"),
+        pytest.param(
+            runner.Param("n", {"type": "integer"}, None, False, True), "required", id="req"
+        ),
+    ],
+)
+def test_an_empty_value_field_says_its_default_as_overrides_spell_it(param, hint) -> None:
+    from runner.tui.form_values import default_hint
+
+    assert default_hint(param) == hint
+
+
 def test_form_values_become_the_call_the_cli_would_make() -> None:
     from runner.tui.form_values import FormValues, to_call
 

@@ -51,6 +51,14 @@ def shown_default(param: Param) -> str:
     return json.dumps(param.default)
 
 
+def default_hint(param: Param) -> str:
+    """What an empty value field says: its default as the command line spells it (null for
+    None, "" for empty text), or that it is required."""
+    if not param.has_default:
+        return "required"
+    return f"default: {shown_default(param) or json.dumps(param.default)}"
+
+
 @dataclass
 class FormValues:
     """What the user entered: text per param (or a bool / an enum choice), sweeps, options."""

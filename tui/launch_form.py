@@ -22,6 +22,7 @@ from runner.tui.form_values import (
     RUN_FIELDS,
     Call,
     FormValues,
+    default_hint,
     kind_of,
     problems_by_field,
     shown_default,
@@ -157,14 +158,9 @@ class LaunchScreen(Screen[None]):
                     text = "" if self.preset else shown_default(param)
                     if isinstance(last.get(param.name), str):
                         text = last[param.name]
-                    hint = (
-                        f"default: {shown_default(param) or 'none'}"
-                        if param.has_default
-                        else "required"
-                    )
                     yield Input(
                         value=text,
-                        placeholder=hint,
+                        placeholder=default_hint(param),
                         id=f"val-{index}",
                         classes="value",
                         compact=True,
