@@ -608,6 +608,12 @@ class _Routed(io.TextIOBase):
         return self.fallback.fileno()
 
     @property
+    def buffer(self) -> Any:
+        """The binary stream below, for writers of bytes (click echoes its completions as
+        bytes): the current run's, or the stream this one stands in for."""
+        return getattr(getattr(_local, "buffer", None) or self.fallback, "buffer")
+
+    @property
     def encoding(self) -> str:  # type: ignore[override]
         return getattr(self.fallback, "encoding", "utf-8")
 

@@ -190,3 +190,17 @@ def test_numpy_seeded_as_the_run_imports_it_draws_as_if_seeded_before() -> None:
         [sys.executable, "-c", SEEDED_ON_IMPORT], capture_output=True, text=True, check=True
     )
     assert done.stdout.split() == ["True", "True"]
+
+
+def test_output_routed_by_an_in_process_launch_still_takes_bytes(capsys) -> None:
+    """After an in-process (sequential, threads) launch, sys.stdout is runner's router: a
+    writer of bytes (click 8.5 echoes completions as bytes) finds the binary stream below."""
+    import click
+
+    from runner.worker import _install
+
+    _install()
+    assert type(sys.stdout).__name__ == "_Routed"
+    click.echo(b"bytes through the router")
+    click.echo("text through the router")
+    assert capsys.readouterr().out == "bytes through the router\ntext through the router\n"
