@@ -611,7 +611,7 @@ class _Routed(io.TextIOBase):
     def buffer(self) -> Any:
         """The binary stream below, for writers of bytes (click echoes its completions as
         bytes): the current run's, or the stream this one stands in for."""
-        return getattr(getattr(_local, "buffer", None) or self.fallback, "buffer")
+        return (getattr(_local, "buffer", None) or self.fallback).buffer
 
     @property
     def encoding(self) -> str:  # type: ignore[override]
