@@ -12,7 +12,7 @@ import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from runner.errors import StoreError, StoreUnusable, UsageError
 from runner.records import (
@@ -29,9 +29,6 @@ from runner.records import (
     succeeded,
     to_json,
 )
-
-if TYPE_CHECKING:
-    from runner.worker import Batch
 
 DB_NAME = "runner.db"
 
@@ -619,12 +616,15 @@ class Store:
             with self._transaction() as db:
                 self._write_outcomes(db, outcomes, {})
 
-    def record_done(self, parts: Iterable[tuple[Batch, list[Done]]]) -> None:
-        """What the runs of batches did (engine.Recorder), in one transaction."""
+    def record_done(
+        self, parts: Iterable[tuple[tuple[Sequence[str], Sequence[int], int], Sequence[Done]]]
+    ) -> None:
+        """What the runs of batches did (engine.Recorder), in one transaction: each part is
+        ((its run ids, their rowids or 0, the attempt), what each run did)."""
         with self._transaction() as db:
-            for part, done in parts:
-                finished = zip(part.run_ids, part.rows, done, strict=True)
-                self._write_finished(db, finished, part.attempt)
+            for (run_ids, rows, attempt), done in parts:
+                finished = zip(run_ids, rows, done, strict=True)
+                self._write_finished(db, finished, attempt)
 
     def _write_finished(
         self, db: sqlite3.Connection, finished: Iterable[tuple[str, int, Done]], attempt: int
