@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from runner.errors import UsageError
-from runner.records import IndexPlan, LaunchRecord, RunOutcome, RunRecord, RunStatus
+from runner.records import IndexPlan, LaunchRecord, RunOutcome, RunRecord, RunRow, RunStatus
 from runner.store.processes import launcher_alive
 from runner.store.rows import Rows
 from runner.store.schema import LAUNCH_COLUMNS, RUN_COLUMNS, UNFINISHED
@@ -58,7 +58,10 @@ class Reads(Rows):
         row = self._db.execute(
             "SELECT pid, pid_start FROM launches WHERE id=?", (launch_id,)
         ).fetchone()
-        return (row[0], row[1]) if row else (0, "")
+        if row is None:
+            return 0, ""
+        pid, pid_start = row
+        return pid, pid_start
 
     def pending(self, launch_id: str, page: int = 1000) -> Iterator[RunRecord]:
         """The runs of the launch still pending, as stored (never shown lost), in plan order,
@@ -133,7 +136,10 @@ class Reads(Rows):
             "SELECT declaration, archive FROM snapshots WHERE workflow_id=? AND version=?",
             (workflow_id, version),
         ).fetchone()
-        return None if row is None else (json.loads(row[0]), bytes(row[1]))
+        if row is None:
+            return None
+        declaration, archive = row
+        return json.loads(declaration), bytes(archive)
 
     def snapshots(self) -> list[tuple[str, str, float]]:
         """(workflow id, version, when registered) of every registered version."""
@@ -237,38 +243,42 @@ class Reads(Rows):
                 return
             last, size = rows[-1][idx_at], page
 
-    def table_rows(self, launch: LaunchRecord, limit: int | None = None) -> list[tuple[Any, ...]]:
-        """A launch's runs as the results table reads them (results.RunRow), in plan order
-        (the first `limit` only, when given): only the columns it shows, params and result
-        left as JSON for it to decode once. A big result's JSON is its summary: its file is
-        never read here."""
+    def table_rows(self, launch: LaunchRecord, limit: int | None = None) -> list[RunRow]:
+        """A launch's runs as the results table reads them, in plan order (the first `limit`
+        only, when given): only the columns it shows, params and result left as JSON for it
+        to decode once. A big result's JSON is its summary: its file is never read here."""
         rows = self._db.execute(
             "SELECT launch_id, id, idx, params, seed, status, started, ended, result, error"
             " FROM runs WHERE launch_id=? ORDER BY idx LIMIT ?",
             (launch.id, -1 if limit is None else int(limit)),
         ).fetchall()
         statuses = {status.value: status for status in RunStatus}
+        repeat = max(launch.repeat, 1)
+        params_of = self._params_text
+        runs = [
+            RunRow(
+                launch_id,
+                run_id,
+                index,
+                params_of(launch_id, index, params),
+                seed,
+                statuses[status],
+                started,
+                ended,
+                result,
+                error,
+                index % repeat,
+            )
+            for launch_id, run_id, index, params, seed, status, started, ended, result, error in rows
+        ]
         # Unfinished runs of a launcher that is gone are lost, as in _marked_lost.
-        if any(row[5] in UNFINISHED for row in rows) and not launcher_alive(
+        unfinished = (RunStatus.PENDING, RunStatus.RUNNING)
+        if any(run.status in unfinished for run in runs) and not launcher_alive(
             launch.pid, launch.pid_start
         ):
-            for value in UNFINISHED:
-                statuses[value] = RunStatus.LOST
-        repeat = max(launch.repeat, 1)
-        params = self._params_text
-        return [
-            (
-                row[0],
-                row[1],
-                row[2],
-                params(row[0], row[2], row[3]),
-                row[4],
-                statuses[row[5]],
-                *row[6:],
-                row[2] % repeat,
-            )
-            for row in rows
-        ]
+            lost = RunStatus.LOST
+            runs = [run._replace(status=lost) if run.status in unfinished else run for run in runs]
+        return runs
 
     def find_runs(
         self,

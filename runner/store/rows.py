@@ -37,29 +37,54 @@ class Rows(Database):
 
     @staticmethod
     def _launch(row: tuple[Any, ...]) -> LaunchRecord:
+        """A launches row (LAUNCH_COLUMNS, then when it was cancelled) as a record."""
+        (
+            launch_id,
+            created,
+            workflow_id,
+            workflow_version,
+            name,
+            tags,
+            notes,
+            seed,
+            repeat,
+            labels,
+            annotations,
+            env,
+            launcher,
+            addr,
+            definition,
+            pid,
+            run_count,
+            project_root,
+            pid_start,
+            host,
+            provenance,
+            cancelled,
+        ) = row
         return LaunchRecord(
-            id=row[0],
-            created=row[1],
-            workflow_id=row[2],
-            workflow_version=row[3],
-            name=row[4],
-            tags=json.loads(row[5]),
-            notes=row[6],
-            seed=row[7],
-            repeat=row[8],
-            labels=json.loads(row[9]),
-            annotations=json.loads(row[10]),
-            env=json.loads(row[11]),
-            launcher=row[12],
-            addr=row[13],
-            definition=json.loads(row[14]),
-            pid=row[15],
-            run_count=row[16],
-            project_root=row[17],
-            pid_start=row[18],
-            host=row[19],
-            provenance=None if row[20] is None else Provenance.from_json(json.loads(row[20])),
-            cancelled=row[21],
+            id=launch_id,
+            created=created,
+            workflow_id=workflow_id,
+            workflow_version=workflow_version,
+            name=name,
+            tags=json.loads(tags),
+            notes=notes,
+            seed=seed,
+            repeat=repeat,
+            labels=json.loads(labels),
+            annotations=json.loads(annotations),
+            env=json.loads(env),
+            launcher=launcher,
+            addr=addr,
+            definition=json.loads(definition),
+            pid=pid,
+            run_count=run_count,
+            project_root=project_root,
+            pid_start=pid_start,
+            host=host,
+            provenance=None if provenance is None else Provenance.from_json(json.loads(provenance)),
+            cancelled=cancelled,
         )
 
     def _plan(self, launch_id: str) -> IndexPlan | None:
@@ -115,39 +140,61 @@ class Rows(Database):
     def _run(self, row: tuple[Any, ...]) -> RunRecord:
         """A runs row (RUN_COLUMNS) as a record; a big result stays in its file until asked
         for, its summary at hand."""
-        ref = row[19]
-        result = None if row[12] is None else json.loads(row[12])
-        parent, workflow_id, version, entrypoint = (
-            self._shared(row[1]) if not row[4] else (row[2], row[4], row[5], row[16])
-        )
-        origin = self._origins.get((row[1], workflow_id, version)) or self._origin(
-            row[1], workflow_id, version
+        (
+            run_id,
+            launch_id,
+            parent_id,
+            index,
+            workflow_id,
+            version,
+            params,
+            seed,
+            status,
+            created,
+            started,
+            ended,
+            result,
+            error,
+            traceback,
+            run_dir,
+            entrypoint,
+            attempts,
+            cached_from,
+            ref,
+            host,
+            worker,
+        ) = row
+        result = None if result is None else json.loads(result)
+        if not workflow_id:
+            parent_id, workflow_id, version, entrypoint = self._shared(launch_id)
+        origin = self._origins.get((launch_id, workflow_id, version)) or self._origin(
+            launch_id, workflow_id, version
         )
         return RunRecord(
-            id=row[0],
-            launch_id=row[1],
-            parent_id=parent,
-            index=row[3],
+            id=run_id,
+            launch_id=launch_id,
+            parent_id=parent_id,
+            index=index,
             workflow_id=workflow_id,
             workflow_version=version,
-            params=self._params(row[1], row[3], row[6]),
-            seed=row[7],
-            status=RunStatus(row[8]),
-            created=row[9],
-            started=row[10],
-            ended=row[11],
+            params=self._params(launch_id, index, params),
+            seed=seed,
+            status=RunStatus(status),
+            created=created,
+            started=started,
+            ended=ended,
             result=_UNLOADED if ref else result,
-            error=row[13],
-            traceback=row[14],
-            run_dir=row[15],
+            error=error,
+            traceback=traceback,
+            run_dir=run_dir,
             entrypoint=entrypoint,
-            attempts=row[17],
-            cached_from=row[18],
+            attempts=attempts,
+            cached_from=cached_from,
             result_ref=ref,
             summary=result if ref else None,
             home=str(self.home),
-            host=row[20],
-            worker=row[21],
+            host=host,
+            worker=worker,
             code=origin[1],
             provenance=origin[0],
         )

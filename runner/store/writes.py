@@ -151,7 +151,8 @@ class Writes(Database):
             (launch.id,),
         ).fetchone()
         if cancel:
-            return int(last), "cancelled", cancel[0], cancel[1]
+            requested, reason = cancel
+            return int(last), "cancelled", requested, reason
         return int(last), "pending", None, None
 
     def _insert_runs(
