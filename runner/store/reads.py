@@ -271,7 +271,7 @@ class Reads(Rows):
             )
             for launch_id, run_id, index, params, seed, status, started, ended, result, error in rows
         ]
-        # Unfinished runs of a launcher that is gone are lost, as in _marked_lost.
+        # Unfinished runs of a launcher that is gone are lost, as in rows._marked_lost.
         unfinished = (RunStatus.PENDING, RunStatus.RUNNING)
         if any(run.status in unfinished for run in runs) and not launcher_alive(
             launch.pid, launch.pid_start
@@ -301,7 +301,7 @@ class Reads(Rows):
             where.append("launch_id = ?")
             args.append(launch_id)
         if workflow_id is not None:
-            # (a run of a launch planned by index has its launch's workflow: see _run)
+            # (a run of a launch planned by index has its launch's workflow: see rows._run)
             where.append(
                 "(workflow_id = ? OR workflow_id = '' AND launch_id IN"
                 " (SELECT id FROM launches WHERE workflow_id = ?))"

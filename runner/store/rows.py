@@ -118,7 +118,7 @@ class Rows(Database):
 
     def _shared(self, launch_id: str) -> tuple[str | None, str, str, str]:
         """(parent id, workflow id, version, entrypoint) of the runs of a launch planned by
-        index, which their rows leave empty (see _insert_runs)."""
+        index, which their rows leave empty (see writes._insert_runs)."""
         shared = self._shares.get(launch_id)
         if shared is None:
             found = self._db.execute(

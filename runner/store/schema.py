@@ -219,7 +219,7 @@ class Database:
         # launch id -> what makes its runs' params from their indexes (None: stored whole)
         self._plans: dict[str, IndexPlan | None] = {}
         self._planned: dict[str, bool] = {}  # launch id -> whether it has a plan
-        self._shares: dict[str, tuple[str | None, str, str, str]] = {}  # see _shared
+        self._shares: dict[str, tuple[str | None, str, str, str]] = {}  # see rows._shared
         # (launch id, workflow id, version) -> (the launch's provenance, the workflow's code)
         self._origins: dict[tuple[str, str, str], tuple[Provenance | None, str | None]] = {}
         problem = file_problem(self.path)

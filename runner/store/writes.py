@@ -163,7 +163,7 @@ class Writes(Database):
         created, launch_id = launch.created, launch.id
         if by_index:
             # A run of a launch planned by index keeps only what is its own: its params
-            # (''), workflow, entrypoint and parent are its launch's (see _run). Half the
+            # (''), workflow, entrypoint and parent are its launch's (see rows._run). Half the
             # bytes of a full row, and a third less time to insert.
             db.executemany(
                 "INSERT INTO runs (rowid, id, launch_id, idx, seed, status, created, cache_key,"
@@ -379,7 +379,7 @@ class Writes(Database):
             cancelled = cur.rowcount
             if run_id is None:
                 # Runs of a streamed launch not recorded yet: its whole-launch cancel (below)
-                # makes readers count them cancelled (see fill_counts).
+                # makes readers count them cancelled (see reads.fill_counts).
                 cancelled += self._unrecorded(db, launch_id)
             if cancelled:
                 db.execute(
