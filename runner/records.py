@@ -415,7 +415,7 @@ class _LazyResult:
         if run is None:
             return None  # the dataclass's default
         value = run.__dict__.get("_result")
-        if value is _UNLOADED:
+        if value is UNLOADED:
             from runner.result_files import load
 
             value = load(Path(run.home or "."), run.result_ref or "")
@@ -426,7 +426,7 @@ class _LazyResult:
         run.__dict__["_result"] = value
 
 
-_UNLOADED: Any = object()  # a result in a file, not read yet
+UNLOADED: Any = object()  # a result in a file, not read yet
 
 
 @dataclass

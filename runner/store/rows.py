@@ -8,7 +8,7 @@ from typing import Any
 
 from runner.errors import StoreUnusable
 from runner.records import (
-    _UNLOADED,
+    UNLOADED,
     IndexPlan,
     LaunchRecord,
     Provenance,
@@ -183,7 +183,7 @@ class Rows(Database):
             created=created,
             started=started,
             ended=ended,
-            result=_UNLOADED if ref else result,
+            result=UNLOADED if ref else result,
             error=error,
             traceback=traceback,
             run_dir=run_dir,
