@@ -188,7 +188,7 @@ def worker_cost(repeat: int) -> tuple[float, float, float]:
     import io
     import pickle
 
-    from runner.store import to_json
+    from runner.records import to_json
     from runner.worker import encode_result
 
     value = [random.random() for _ in range(FLOATS)]

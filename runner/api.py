@@ -1495,7 +1495,7 @@ def table(
     from runner import results
 
     items = [source] if isinstance(source, Launch | RunRecord | str) else list(source)
-    chunks: list[tuple[bool, list[tuple[Any, ...]]]] = []  # (JSON still encoded, rows)
+    chunks: list[tuple[bool, list[results.RunRow]]] = []  # (JSON still encoded, rows)
     vary: list[str] = []
     for item in items:
         if isinstance(item, str):
@@ -1510,10 +1510,12 @@ def table(
         if first is not None and not isinstance(item, RunRecord):
             vary.extend(item.record.definition.get("swept") or {})
     encoded = all(raw for raw, _ in chunks)
-    rows: list[tuple[Any, ...]] = []
+    rows: list[results.RunRow] = []
     for raw, chunk in chunks:
         if raw and not encoded:  # some runs came decoded: decode the store's here, once
-            chunk = [(*r[:3], json.loads(r[3]), *r[4:8], _loads(r[8]), *r[9:]) for r in chunk]
+            chunk = [
+                r._replace(params=json.loads(r.params), result=_loads(r.result)) for r in chunk
+            ]
         rows.extend(chunk)
     return results.build(
         rows,

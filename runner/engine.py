@@ -143,7 +143,9 @@ class Recorder:
         if self.held:
             self._record_blocks(everything)
         if self.parts:
-            self.store.record_done(self.parts)
+            self.store.record_done(
+                ((part.run_ids, part.rows, part.attempt), done) for part, done in self.parts
+            )
             self.parts = []
             self.runs = 0
         self.last = time.monotonic()

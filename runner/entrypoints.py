@@ -199,3 +199,14 @@ def code_of(workflow: Workflow, root: str | Path | None = None) -> str:
     """The hash of the code a workflow runs: its own when known (a registered version, a
     decorated workflow's), else its entrypoint's package source's (see code_hash)."""
     return workflow.code or code_hash(workflow.entrypoint, root)
+
+
+def forget(package: str, folder: Path) -> None:
+    """Drop modules of `package` imported from elsewhere, so the snapshot's are imported."""
+    for name in [n for n in sys.modules if n == package or n.startswith(package + ".")]:
+        origin = getattr(sys.modules[name], "__file__", None) or ""
+        if not origin.startswith(str(folder)):
+            del sys.modules[name]
+    if str(folder) in sys.path:
+        sys.path.remove(str(folder))
+    sys.path.insert(0, str(folder))

@@ -9,7 +9,7 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, overload
+from typing import Any, NamedTuple, overload
 
 
 class RunStatus(enum.StrEnum):
@@ -415,7 +415,7 @@ class _LazyResult:
         if run is None:
             return None  # the dataclass's default
         value = run.__dict__.get("_result")
-        if value is _UNLOADED:
+        if value is UNLOADED:
             from runner.result_files import load
 
             value = load(Path(run.home or "."), run.result_ref or "")
@@ -426,7 +426,7 @@ class _LazyResult:
         run.__dict__["_result"] = value
 
 
-_UNLOADED: Any = object()  # a result in a file, not read yet
+UNLOADED: Any = object()  # a result in a file, not read yet
 
 
 @dataclass
@@ -526,6 +526,24 @@ class RunRecord:
 
     def provenance_json(self) -> dict[str, Any] | None:
         return None if self.provenance is None else self.provenance.run_json(self.code)
+
+
+class RunRow(NamedTuple):
+    """One run as the results table reads it (results.build). The store hands params and
+    result over as JSON text, decoded there once per run; records from a Launch hand them
+    over decoded."""
+
+    launch_id: str
+    run_id: str
+    run_index: int
+    params: Any
+    seed: int
+    status: RunStatus
+    started: float | None
+    ended: float | None
+    result: Any
+    error: str | None
+    repeat: int  # which repeat of its sweep point the run is (its index % the launch's repeat)
 
 
 @dataclass

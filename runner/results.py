@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from runner.errors import UsageError
-from runner.records import RunRecord, RunStatus
+from runner.records import RunRecord, RunRow, RunStatus
 
 # What a column holds, so each front-end can align, format and sort it (a DataTable, HTML, a
 # DataFrame dtype) without looking at the values again.
@@ -215,27 +215,22 @@ def one_line(text: str) -> str:
 
 # -- building ---------------------------------------------------------------------------------
 
-# One run as the table reads it: (launch id, run id, index, params, seed, status, started,
-# ended, result, error, repeat index). The store hands params and result over as JSON text,
-# decoded here once per run; records from a Launch hand them over decoded.
-RunRow = tuple[str, str, int, Any, int, RunStatus, float | None, float | None, Any, str | None, int]
-
 
 def rows_of(runs: Iterable[RunRecord], repeat: int = 1) -> list[RunRow]:
-    """RunRow tuples of records already read (their params and results decoded)."""
+    """RunRows of records already read (their params and results decoded)."""
     return [
-        (
-            r.launch_id,
-            r.id,
-            r.index,
-            r.params,
-            r.seed,
-            r.status,
-            r.started,
-            r.ended,
-            r.shown_result,
-            r.error,
-            r.index % repeat if repeat > 1 else 0,
+        RunRow(
+            launch_id=r.launch_id,
+            run_id=r.id,
+            run_index=r.index,
+            params=r.params,
+            seed=r.seed,
+            status=r.status,
+            started=r.started,
+            ended=r.ended,
+            result=r.shown_result,
+            error=r.error,
+            repeat=r.index % repeat if repeat > 1 else 0,
         )
         for r in runs
     ]
@@ -261,14 +256,16 @@ def build(
     `desc` and `top` order and cut the rows, `columns` picks and orders the columns.
     `vary`: params keys (`params.x`) shown as varying even when these runs hold one value
     (a page of a launch that swept them). Bad column names or filters raise UsageError."""
-    launch_ids = list(dict.fromkeys(run[0] for run in runs))
+    launch_ids: dict[str, None] = {}
     flat: list[dict[str, Any]] = []
+    rows: list[Row] = []
     params_keys: dict[str, None] = {}
     result_keys: dict[str, None] = {}
     any_error = any_repeat = False
     loads = json.loads
     # Repeats share their params: each distinct params text is decoded and flattened once.
     params_seen: dict[str, dict[str, Any]] = {}
+    # (a RunRow's fields in order: tests and callers may hand plain tuples)
     for launch_id, run_id, _, params, seed, status, started, ended, result, error, rep in runs:
         flat_params = params_seen.get(params) if not decoded else None
         if flat_params is None:
@@ -299,6 +296,8 @@ def build(
             any_error = True
         any_repeat = any_repeat or rep > 0
         flat.append(values)
+        rows.append(Row(values, run_id, status, launch_id))
+        launch_ids[launch_id] = None
 
     fixed: dict[str, Any] = {}
     varying: list[str] = []
@@ -321,8 +320,9 @@ def build(
         + ["seed", "duration"]
     )
     cols = _columns(keys, flat)
-    rows = [Row(v, run[1], run[5], run[0]) for v, run in zip(flat, runs, strict=True)]
-    table = ResultsTable(columns=cols, rows=rows, fixed=fixed, runs=len(rows), launches=launch_ids)
+    table = ResultsTable(
+        columns=cols, rows=rows, fixed=fixed, runs=len(rows), launches=list(launch_ids)
+    )
     runs_table = table
 
     if by_point is None:

@@ -7,11 +7,10 @@ import dataclasses
 import hashlib
 import io
 import json
-import sys
 import zipfile
 from pathlib import Path
 
-from runner.entrypoints import Workflow, source_files
+from runner.entrypoints import Workflow, forget, source_files
 from runner.errors import WorkflowError
 from runner.store import Store
 
@@ -67,14 +66,3 @@ def checkout(store: Store, workflow_id: str, version: str) -> tuple[Workflow, Pa
         code=version,  # its own hash: the runs' cache keys and provenance carry it
     )
     return workflow, folder
-
-
-def forget(package: str, folder: Path) -> None:
-    """Drop modules of `package` imported from elsewhere, so the snapshot's are imported."""
-    for name in [n for n in sys.modules if n == package or n.startswith(package + ".")]:
-        origin = getattr(sys.modules[name], "__file__", None) or ""
-        if not origin.startswith(str(folder)):
-            del sys.modules[name]
-    if str(folder) in sys.path:
-        sys.path.remove(str(folder))
-    sys.path.insert(0, str(folder))

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, TextIO
 
 from runner import result_files
-from runner.entrypoints import resolve_entrypoint, wants
+from runner.entrypoints import forget, resolve_entrypoint, wants
 from runner.inputs import call_kwargs
 from runner.records import (
     Done,
@@ -526,8 +526,6 @@ def _seed_random(seed: int) -> None:
 def _entrypoint(entrypoint: str, snapshot: str) -> Callable[..., Any]:
     """The callable; from a registered snapshot's folder when one is named."""
     if snapshot:
-        from runner.snapshots import forget
-
         forget(entrypoint.split(".")[0].split(":")[0], Path(snapshot))
     return resolve_entrypoint(entrypoint)
 
