@@ -33,6 +33,7 @@ _EXPORTS = {
             "Launch",
             "Preview",
             "Runs",
+            "cancel",
             "compose",
             "entities",
             "get",
@@ -44,6 +45,7 @@ _EXPORTS = {
             "show",
             "status",
             "table",
+            "wait",
             "watch",
         ),
         "runner.api",
@@ -83,11 +85,7 @@ _EXPORTS = {
         "runner.inputs",
     ),
     **dict.fromkeys(
-        (
-            "CancelResult",
-            "cancel",
-            "wait",
-        ),
+        ("CancelResult",),
         "runner.lifecycle",
     ),
     **dict.fromkeys(
@@ -115,6 +113,7 @@ if TYPE_CHECKING:
         Launch,
         Preview,
         Runs,
+        cancel,
         compose,
         entities,
         get,
@@ -126,6 +125,7 @@ if TYPE_CHECKING:
         show,
         status,
         table,
+        wait,
         watch,
     )
     from runner.catalog import Param, PresetInfo, WorkflowInfo, Workflows, presets, workflows
@@ -145,7 +145,7 @@ if TYPE_CHECKING:
         WorkflowError,
     )
     from runner.inputs import ExistingPath
-    from runner.lifecycle import CancelResult, cancel, wait
+    from runner.lifecycle import CancelResult
     from runner.records import LaunchRecord, RunRecord, RunSpec, RunStatus
     from runner.results import Column, ResultsTable, Row
 
