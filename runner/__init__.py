@@ -32,6 +32,7 @@ _EXPORTS = {
             "Entities",
             "Launch",
             "Preview",
+            "ResultsTable",
             "Runs",
             "cancel",
             "compose",
@@ -100,7 +101,6 @@ _EXPORTS = {
     **dict.fromkeys(
         (
             "Column",
-            "ResultsTable",
             "Row",
         ),
         "runner.results",
@@ -112,6 +112,7 @@ if TYPE_CHECKING:
         Entities,
         Launch,
         Preview,
+        ResultsTable,
         Runs,
         cancel,
         compose,
@@ -147,7 +148,7 @@ if TYPE_CHECKING:
     from runner.inputs import ExistingPath
     from runner.lifecycle import CancelResult
     from runner.records import LaunchRecord, RunRecord, RunSpec, RunStatus
-    from runner.results import Column, ResultsTable, Row
+    from runner.results import Column, Row
 
 __all__ = [
     "CancelResult",

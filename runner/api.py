@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from runner import execution, launching, lifecycle, reads
 from runner.execution import RECORD_EVERY, Todo
-from runner.handles import Entities, Launch, Preview, Runs, Watch, results_table
+from runner.handles import Entities, Launch, Preview, ResultsTable, Runs, Watch, results_table
 from runner.launching import params_schema, plan, register, request
 from runner.progress import OnCreated, OnOutcome
 from runner.reads import launch_logs, log_path
@@ -19,7 +19,6 @@ from runner.records import LaunchRecord, RunOutcome, RunRecord, RunSpec
 
 if TYPE_CHECKING:
     from runner.lifecycle import CancelResult
-    from runner.results import ResultsTable
 
 __all__ = [
     "RECORD_EVERY",
@@ -28,6 +27,7 @@ __all__ = [
     "OnCreated",
     "OnOutcome",
     "Preview",
+    "ResultsTable",
     "Runs",
     "Todo",
     "Watch",

@@ -4,12 +4,14 @@ They call down into the services and render through the views."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runner import results
 from runner.reads import Recorded, counting, launches, table
 from runner.records import RunOutcome, RunRecord, RunSpec, RunStatus
 from runner.store import Store
@@ -18,7 +20,6 @@ if TYPE_CHECKING:
     from runner.lifecycle import CancelResult
     from runner.plan import Plan
     from runner.records import LaunchRecord
-    from runner.results import ResultsTable
 
 
 class Launch:
@@ -270,7 +271,7 @@ class Runs(list[RunRecord]):
         """
         from runner.display import runs_table
 
-        return runs_table(self)
+        return ResultsTable.of(runs_table(self))
 
     def to_dataframe(self) -> Any:
         """These runs as a pandas DataFrame, one row per run (the `notebook` extra)::
@@ -365,6 +366,40 @@ class Watch:
         return False
 
 
+class ResultsTable(results.ResultsTable):
+    """Runs side by side (runner.results.ResultsTable) as the API returns them: HTML in a
+    notebook, text in a console, a pandas DataFrame when asked::
+
+        runner.table(launch, by_point=True)     # rendered by the notebook
+    """
+
+    @classmethod
+    def of(cls, table: results.ResultsTable) -> ResultsTable:
+        """The handle on a table the results model built (its rows shared, not copied)."""
+        return cls(**{f.name: getattr(table, f.name) for f in dataclasses.fields(table)})
+
+    def to_dataframe(self) -> Any:
+        """The table as a pandas DataFrame: columns keyed `params.x`, `result.y` (statistics
+        by point: `result.y mean`), typed by kind; indexed by run id when rows are runs.
+        Needs the `notebook` extra (pip install 'runner-launch[notebook]')::
+
+            runner.table(launch, by_point=True).to_dataframe()
+        """
+        from runner.frames import to_dataframe
+
+        return to_dataframe(self)
+
+    def __repr__(self) -> str:
+        from runner.display import table_text
+
+        return table_text(self)
+
+    def _repr_html_(self) -> str:
+        from runner.display import table_html
+
+        return table_html(self)
+
+
 def results_table(
     source: Launch | RunRecord | str | Iterable[Launch | RunRecord | str],
     *,
@@ -382,4 +417,4 @@ def results_table(
             found.append(item)
         else:
             found.append(Recorded(item.record, item._store, item._runs))
-    return table(found, **options)
+    return ResultsTable.of(table(found, **options))
