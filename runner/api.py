@@ -232,8 +232,8 @@ def status(
     empty until `Launch.count()`), which read every run of a launch, for a read that shows
     its runs first (the CLI streams a million-run launch before counting it).
     """
-    found = reads.status(ids, home=home, limit=limit, workflow=workflow, counts=counts)
-    return [Launch.of(item) if isinstance(item, reads.Recorded) else item for item in found]  # type: ignore[return-value]
+    found: list[Any] = reads.status(ids, home=home, limit=limit, workflow=workflow, counts=counts)
+    return [Launch.of(item) if isinstance(item, reads.Recorded) else item for item in found]
 
 
 def runs(

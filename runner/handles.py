@@ -11,13 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runner import results
+from runner import execution, lifecycle, results
 from runner.reads import Recorded, counting, launches, table
 from runner.records import RunOutcome, RunRecord, RunSpec, RunStatus
 from runner.store import Store
 
 if TYPE_CHECKING:
-    from runner.lifecycle import CancelResult
     from runner.plan import Plan
     from runner.records import LaunchRecord
 
@@ -145,16 +144,14 @@ class Launch:
             self.record, self._runs = record, None
         return self.record.status
 
-    def cancel(self) -> CancelResult:
+    def cancel(self) -> lifecycle.CancelResult:
         """Cancel this launch, from any process: pending runs never start, running ones are
         stopped, both recorded cancelled; finished runs are kept::
 
             launch = runner.launch("nap", repeat=20, wait=False)
             launch.cancel().cancelled    # how many runs it stopped
         """
-        from runner.lifecycle import cancel
-
-        (done,) = cancel([self.id], home=self.home)
+        (done,) = lifecycle.cancel([self.id], home=self.home)
         self.status()
         return done
 
@@ -174,10 +171,8 @@ class Launch:
             launch = runner.launch("pi", sweep={"samples": [100, 1000]}, wait=False)
             launch.wait(timeout=60).results
         """
-        from runner.lifecycle import wait
-
         done = Launch.of(
-            wait(
+            lifecycle.wait(
                 self.id,
                 home=self.home,
                 poll_interval=poll_interval,
@@ -196,9 +191,7 @@ class Launch:
             launch.cancel()
             launch.resume(wait=False)
         """
-        from runner.execution import resume
-
-        done = Launch.of(resume(self.id, home=self.home, wait=wait, progress=progress))
+        done = Launch.of(execution.resume(self.id, home=self.home, wait=wait, progress=progress))
         self.record, self._runs, self._store = done.record, None, done._store
         return done
 
