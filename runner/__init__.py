@@ -32,7 +32,9 @@ _EXPORTS = {
             "Entities",
             "Launch",
             "Preview",
+            "ResultsTable",
             "Runs",
+            "cancel",
             "compose",
             "entities",
             "get",
@@ -44,6 +46,7 @@ _EXPORTS = {
             "show",
             "status",
             "table",
+            "wait",
             "watch",
         ),
         "runner.api",
@@ -83,11 +86,7 @@ _EXPORTS = {
         "runner.inputs",
     ),
     **dict.fromkeys(
-        (
-            "CancelResult",
-            "cancel",
-            "wait",
-        ),
+        ("CancelResult",),
         "runner.lifecycle",
     ),
     **dict.fromkeys(
@@ -102,7 +101,6 @@ _EXPORTS = {
     **dict.fromkeys(
         (
             "Column",
-            "ResultsTable",
             "Row",
         ),
         "runner.results",
@@ -114,7 +112,9 @@ if TYPE_CHECKING:
         Entities,
         Launch,
         Preview,
+        ResultsTable,
         Runs,
+        cancel,
         compose,
         entities,
         get,
@@ -126,6 +126,7 @@ if TYPE_CHECKING:
         show,
         status,
         table,
+        wait,
         watch,
     )
     from runner.catalog import Param, PresetInfo, WorkflowInfo, Workflows, presets, workflows
@@ -145,9 +146,9 @@ if TYPE_CHECKING:
         WorkflowError,
     )
     from runner.inputs import ExistingPath
-    from runner.lifecycle import CancelResult, cancel, wait
+    from runner.lifecycle import CancelResult
     from runner.records import LaunchRecord, RunRecord, RunSpec, RunStatus
-    from runner.results import Column, ResultsTable, Row
+    from runner.results import Column, Row
 
 __all__ = [
     "CancelResult",

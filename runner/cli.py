@@ -464,10 +464,10 @@ def wait(
 ) -> None:
     """Wait for LAUNCH_ID (a detached launch, or one another process runs) to end: its
     progress, its table, and the exit code it would have had."""
-    from runner import lifecycle, render
+    from runner import api, render
 
     with render.Watch(quiet=quiet, as_json=as_json, run_ids=False) as watch:
-        done = lifecycle.wait(
+        done = api.wait(
             launch_id,
             poll_interval=poll_interval,
             timeout=timeout,
@@ -485,9 +485,9 @@ def wait(
 def cancel(ids: tuple[str, ...], as_json: bool) -> None:
     """Cancel launches or runs (IDS, prefixes work), whichever process runs them: pending runs
     never start, running ones are stopped, all recorded cancelled; finished runs are kept."""
-    from runner import lifecycle, render
+    from runner import api, render
 
-    done = lifecycle.cancel(ids)
+    done = api.cancel(ids)
     if as_json:
         render.as_json([item.to_json() for item in done])
     else:

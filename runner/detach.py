@@ -1,14 +1,13 @@
-"""Detached launches: a background process of its own runs the runs a launch already recorded."""
+"""Detached launches: a background process of its own runs the runs a launch already recorded
+(its `__main__` is runner.background). Imports nothing of runner: a launching process pays
+only for starting it."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Any
 
 # Where a detached process's own stdout and stderr go (the runs' output goes to their logs).
 FOLDER = "detached"
@@ -24,7 +23,7 @@ def spawn(home: Path, launch_id: str, *, fail_fast: bool) -> int:
     home = home.resolve()
     out = output_path(home, launch_id)
     out.parent.mkdir(parents=True, exist_ok=True)
-    argv = [sys.executable, "-m", "runner.detach", str(home), launch_id]
+    argv = [sys.executable, "-m", "runner.background", str(home), launch_id]
     if fail_fast:
         argv.append("--fail-fast")
     with open(out, "ab") as log:
@@ -40,32 +39,3 @@ def spawn(home: Path, launch_id: str, *, fail_fast: bool) -> int:
     # for a live launcher, and its runs would never show as lost.
     threading.Thread(target=proc.wait, name=f"runner-detached-{proc.pid}", daemon=True).start()
     return proc.pid
-
-
-def _terminated(signum: int, frame: Any) -> None:
-    """SIGTERM stops the launch the way Ctrl-C stops an attached one."""
-    raise KeyboardInterrupt
-
-
-def main(argv: list[str]) -> int:
-    """The background process: HOME LAUNCH_ID [--fail-fast]. It owns the launch (its pid is
-    the launch's, for `lost`) and runs the runs still pending, as an attached launch would."""
-    from runner import lifecycle
-    from runner.errors import RunnerError
-    from runner.launchers import launch_only_process
-
-    home, launch_id = Path(argv[0]), argv[1]
-    signal.signal(signal.SIGTERM, _terminated)
-    launch_only_process()
-    print(f"launch {launch_id}: background process {os.getpid()}", flush=True)
-    try:
-        done = lifecycle.run_pending(launch_id, home=home, fail_fast="--fail-fast" in argv[2:])
-    except RunnerError as exc:
-        print(f"error: {exc}", flush=True)
-        return exc.exit_code
-    print(f"launch {launch_id}: {done.record.counts}", flush=True)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

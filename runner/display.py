@@ -11,10 +11,9 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from runner.printable import clean
-from runner.records import RunRecord, RunStatus
+from runner.records import LaunchRecord, RunRecord, RunStatus
 
 if TYPE_CHECKING:
-    from runner.api import Launch
     from runner.catalog import WorkflowInfo
     from runner.results import ResultsTable
 
@@ -124,8 +123,7 @@ def table_text(table: ResultsTable) -> str:
     return head + "\n" + out.getvalue().rstrip() + tail
 
 
-def launch_text(launch: Launch) -> str:
-    record = launch.record
+def launch_text(record: LaunchRecord) -> str:
     name = f" {record.name!r}" if record.name else ""
     return (
         f"<Launch {record.id}{name}: {record.workflow_id}:{record.workflow_version},"
@@ -133,11 +131,15 @@ def launch_text(launch: Launch) -> str:
     )
 
 
-def launch_html(launch: Launch) -> str:
-    """The launch (id, workflow, counts by status) and its results table."""
-    from runner.api import table
+def first_page(record: LaunchRecord) -> int | None:
+    """How many runs of a launch its HTML shows: a big launch's first page (what HTML shows
+    anyway), never its whole table; None: all of them."""
+    return MAX_ROWS if record.run_count > BIG_LAUNCH else None
 
-    record = launch.record
+
+def launch_html(record: LaunchRecord, table: ResultsTable, first: int | None = None) -> str:
+    """The launch (id, workflow, counts by status) and its results table (of its `first`
+    runs, when not all)."""
     tags = ", ".join(escape(t) for t in record.tags)
     # One block a line: the table's own caption follows the last one.
     head = (
@@ -149,9 +151,7 @@ def launch_html(launch: Launch) -> str:
         + (f"; tags {tags}" if tags else "")
         + "</small></div>"
     )
-    # A big launch shows its first page (what HTML shows anyway), never its whole table.
-    first = MAX_ROWS if record.run_count > BIG_LAUNCH else None
-    shown = table_html(table(launch, by_point=False, first=first))
+    shown = table_html(table)
     if first is not None:
         shown += f"<div><small>the first {first} of {record.run_count:,} runs</small></div>"
     return f"<div>{head}{shown}</div>"

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from runner.records import LaunchRecord, RunOutcome, RunSpec, RunStatus
+
+OnCreated = Callable[[LaunchRecord, Sequence[RunSpec]], None]
+OnOutcome = Callable[[RunOutcome], None]
 
 
 class Progress:
@@ -95,3 +99,18 @@ def wanted(progress: bool | None, *callbacks: object) -> bool:
     if progress is None:
         return not any(callbacks)
     return progress
+
+
+@contextlib.contextmanager
+def following(
+    progress: bool | None, on_created: OnCreated | None, on_outcome: OnOutcome | None
+) -> Iterator[tuple[OnCreated | None, OnOutcome | None]]:
+    """The callbacks to follow a launch with: the caller's, behind a progress bar if wanted."""
+    if not wanted(progress, on_created, on_outcome):
+        yield on_created, on_outcome
+        return
+    bar = Progress(on_created, on_outcome)
+    try:
+        yield bar.created, bar.outcome
+    finally:
+        bar.close()

@@ -50,7 +50,8 @@ class Row:
 @dataclass
 class ResultsTable:
     """Runs side by side: the CLI renders it with rich, the TUI with a DataTable and a
-    notebook as HTML or a pandas DataFrame; none of them flattens a result again."""
+    notebook as HTML or a pandas DataFrame; none of them flattens a result again. What the
+    API returns reads as HTML and text and becomes a DataFrame (runner.handles.ResultsTable)."""
 
     columns: list[Column]
     rows: list[Row]
@@ -118,27 +119,6 @@ class ResultsTable:
     def fixed_text(self) -> str:
         """The params equal in every run, as the line above a table says them: `a=1, b=null`."""
         return ", ".join(f"{key}={param_text(value)}" for key, value in self.fixed.items())
-
-    def to_dataframe(self) -> Any:
-        """The table as a pandas DataFrame: columns keyed `params.x`, `result.y` (statistics
-        by point: `result.y mean`), typed by kind; indexed by run id when rows are runs.
-        Needs the `notebook` extra (pip install 'runner-launch[notebook]')::
-
-            runner.table(launch, by_point=True).to_dataframe()
-        """
-        from runner.frames import to_dataframe
-
-        return to_dataframe(self)
-
-    def __repr__(self) -> str:
-        from runner.display import table_text
-
-        return table_text(self)
-
-    def _repr_html_(self) -> str:
-        from runner.display import table_html
-
-        return table_html(self)
 
     def to_json(self, *, full_ids: bool = False) -> dict[str, Any]:
         return {

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import runner
-from runner import api, plan
+from runner import execution, plan
 from runner.records import RunSpec
 from tests.conftest import RUNNER
 
@@ -27,7 +27,7 @@ def small_limits(monkeypatch: pytest.MonkeyPatch) -> None:
     """Launches past 10 runs are planned lazily and stream their records 7 at a time."""
     monkeypatch.setattr(plan, "KEPT_SPECS", 10)
     monkeypatch.setattr(plan, "ID_BLOCK", 16)
-    monkeypatch.setattr(api, "RECORD_EVERY", 7)
+    monkeypatch.setattr(execution, "RECORD_EVERY", 7)
 
 
 def _rows(home: Path, launch_id: str) -> list[tuple]:
@@ -54,7 +54,7 @@ def test_a_streamed_launch_records_every_run_once_as_a_kept_one_does(
 ) -> None:
     kept = _launch(project, home, "params.a=range(0,20)", "params.b=1,2", repeat=2, seed=5)
     monkeypatch.setattr(plan, "KEPT_SPECS", 10)
-    monkeypatch.setattr(api, "RECORD_EVERY", 7)
+    monkeypatch.setattr(execution, "RECORD_EVERY", 7)
     recorded: list[list[str]] = []
     streamed = runner.launch(
         "add",
@@ -271,7 +271,7 @@ def test_runs_alive_in_a_launch_stay_bounded(project: Path, home: Path) -> None:
     )  # fmt: skip
     assert done.ok and done.record.run_count == 50_000
     assert len(counts) == 10
-    assert max(counts) <= 3 * api.RECORD_EVERY, counts
+    assert max(counts) <= 3 * execution.RECORD_EVERY, counts
 
 
 @pytest.mark.slow
