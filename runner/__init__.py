@@ -91,6 +91,13 @@ _EXPORTS = {
     ),
     **dict.fromkeys(
         (
+            "clean",
+            "clean_lines",
+        ),
+        "runner.printable",
+    ),
+    **dict.fromkeys(
+        (
             "LaunchRecord",
             "RunRecord",
             "RunSpec",
@@ -147,6 +154,7 @@ if TYPE_CHECKING:
     )
     from runner.inputs import ExistingPath
     from runner.lifecycle import CancelResult
+    from runner.printable import clean, clean_lines
     from runner.records import LaunchRecord, RunRecord, RunSpec, RunStatus
     from runner.results import Column, Row
 
@@ -180,6 +188,8 @@ __all__ = [
     "Workflows",
     "__version__",
     "cancel",
+    "clean",
+    "clean_lines",
     "compose",
     "entities",
     "get",

@@ -41,6 +41,8 @@ def test_public_names_are_pinned() -> None:
         "Workflows",
         "__version__",
         "cancel",
+        "clean",
+        "clean_lines",
         "compose",
         "entities",
         "get",

@@ -8,7 +8,7 @@ from typing import Any
 
 from rich.text import Text
 
-from runner.printable import clean, clean_lines
+from runner import clean, clean_lines
 
 __all__ = ["block", "clean", "plain"]
 
