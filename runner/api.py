@@ -10,19 +10,40 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runner import execution, launching, lifecycle, reads
+from runner.catalog import Described, describe, describe_workflow
 from runner.execution import RECORD_EVERY, Todo
+from runner.export import to_csv, to_json, to_markdown, to_parquet
 from runner.handles import Entities, Launch, Preview, ResultsTable, Runs, Watch, results_table
+from runner.inputs import (
+    INJECTED,
+    InputError,
+    from_text,
+    hints,
+    json_form,
+    precedence,
+    read_inputs_file,
+    read_stdin,
+    to_json_value,
+)
 from runner.launching import params_schema, plan, register, request
 from runner.progress import OnCreated, OnOutcome
 from runner.reads import launch_logs, log_path
 from runner.records import LaunchRecord, RunOutcome, RunRecord, RunSpec
+from runner.store import DB_NAME, default_home
 
 if TYPE_CHECKING:
+    from runner.entrypoints import Workflow
+    from runner.errors import StoreUnusable
     from runner.lifecycle import CancelResult
+    from runner.store_check import StoreCheck
 
 __all__ = [
+    "DB_NAME",
+    "INJECTED",
     "RECORD_EVERY",
+    "Described",
     "Entities",
+    "InputError",
     "Launch",
     "OnCreated",
     "OnOutcome",
@@ -31,26 +52,54 @@ __all__ = [
     "Runs",
     "Todo",
     "Watch",
+    "builtin_schema",
     "cancel",
+    "check_store",
     "compose",
+    "default_home",
+    "describe",
+    "describe_workflow",
+    "end_workers",
     "entities",
+    "find_config_dir",
+    "from_text",
     "get",
+    "hints",
+    "json_form",
     "launch",
     "launch_logs",
+    "launch_only_process",
     "launches",
     "log_path",
+    "output_path",
     "params_schema",
+    "pick_workflow",
     "plan",
+    "precedence",
+    "read_inputs_file",
+    "read_stdin",
     "register",
     "request",
     "rerun",
+    "resolve_entrypoint",
     "resume",
     "runs",
     "show",
+    "start_early_workers",
     "status",
+    "stop_waiting_for_early_workers",
+    "store_damage",
+    "store_path",
+    "store_report",
     "table",
+    "to_csv",
+    "to_json",
+    "to_json_value",
+    "to_markdown",
+    "to_parquet",
     "wait",
     "watch",
+    "workflows_in",
 ]
 
 
@@ -376,3 +425,104 @@ def wait(
             progress=progress,
         )
     )
+
+
+# What a command line needs beyond launches and reads: the store's place, the local workers
+# of a launching process, workflows in a .py file and their typed inputs. Each calls one
+# module, imported when first asked so that a light command stays light.
+
+
+def store_path() -> Path:
+    """The store's database file under RUNNER_HOME (default ./.runner)."""
+    return default_home() / DB_NAME
+
+
+def store_damage(exc: BaseException) -> StoreUnusable | None:
+    """The error to report when `exc` is SQLite finding the store damaged or foreign."""
+    from runner.store import damaged
+
+    return damaged(exc, store_path())
+
+
+def check_store(home: Path | str | None = None) -> StoreCheck:
+    """The store checked without changing it: schema version, integrity, counts by status."""
+    from runner import store_check
+
+    return store_check.check(home)
+
+
+def store_report(found: StoreCheck) -> str:
+    """A store check as a person reads it."""
+    from runner import store_check
+
+    return store_check.report(found)
+
+
+def output_path(home: Path, launch_id: str) -> Path:
+    """Where a detached launch's process writes its output."""
+    from runner import detach
+
+    return detach.output_path(home, launch_id)
+
+
+def find_config_dir(config_dir: str | Path | None = None) -> None:
+    """Check a config dir exists (--config-dir, RUNNER_CONFIG_DIR, ./conf): UsageError if not."""
+    from runner.composer import Project
+
+    Project.find(config_dir)
+
+
+def launch_only_process() -> None:
+    """Declare that this process only launches and runs no workflow itself (the CLI)."""
+    from runner import launchers
+
+    launchers.launch_only_process()
+
+
+def start_early_workers() -> None:
+    """Start local workers now, for a launch whose launcher is likely the default one."""
+    from runner import launchers
+
+    launchers.start_early_workers()
+
+
+def stop_waiting_for_early_workers() -> None:
+    """Wait for early workers no launcher took."""
+    from runner import launchers
+
+    launchers.stop_waiting_for_early_workers()
+
+
+def end_workers() -> None:
+    """End the idle local workers now, in a process that launched for the last time."""
+    from runner import launchers
+
+    launchers.end_workers()
+
+
+def workflows_in(path: Path) -> tuple[Path, list[Workflow]]:
+    """A .py file's import root and the workflows it defines or imports, in file order."""
+    from runner import pyfile
+
+    return pyfile.workflows_in(path)
+
+
+def pick_workflow(path: Path, found: list[Workflow], wanted: str) -> Workflow:
+    """The workflow named `wanted` among a file's, or a WorkflowError naming those it has."""
+    from runner import pyfile
+
+    return pyfile.pick(path, found, wanted)
+
+
+def resolve_entrypoint(entrypoint: str) -> Callable[..., Any]:
+    """The function a workflow's entrypoint (module:function) names, imported."""
+    from runner import entrypoints
+
+    return entrypoints.resolve_entrypoint(entrypoint)
+
+
+def builtin_schema(name: str) -> dict[str, Any]:
+    """A JSON schema shipped with runner (run.schema.json, ...)."""
+    from runner import validate
+
+    return validate.builtin_schema(name)

@@ -327,14 +327,14 @@ def run_file(
     """
     from pathlib import Path
 
-    from runner import cli_file, pyfile
+    from runner import api, cli_file
 
     path, rest = Path(args[0]), list(args[1:])
-    root, found = pyfile.workflows_in(path)
+    root, found = api.workflows_in(path)
     if not rest:
         cli_file.list_workflows(path, found)
         return
-    workflow = pyfile.pick(path, found, rest[0])
+    workflow = api.pick_workflow(path, found, rest[0])
     own = click.get_current_context().command.params
     inputs, overrides = cli_file.inputs_of(
         workflow,
@@ -499,12 +499,6 @@ def _launched(
 ) -> None:
     """api.launch with the launch's display, then the summary and the exit code."""
     from runner import api, render
-    from runner.launchers import (
-        end_workers,
-        launch_only_process,
-        start_early_workers,
-        stop_waiting_for_early_workers,
-    )
 
     if detach:
         shown = render.ids if quiet else None if as_json else render.created
@@ -516,9 +510,9 @@ def _launched(
         elif not quiet:
             render.detached(done)
         return
-    launch_only_process()
+    api.launch_only_process()
     if _default_launcher_likely(launch):
-        start_early_workers()
+        api.start_early_workers()
     try:
         with render.Watch(quiet=quiet, as_json=as_json) as watch:
             done = api.launch(
@@ -528,8 +522,8 @@ def _launched(
                 **launch,
             )
     finally:
-        stop_waiting_for_early_workers()
-        end_workers()
+        api.stop_waiting_for_early_workers()
+        api.end_workers()
     _finish(done, quiet=quiet, as_json=as_json, dump_snippet=dump_snippet)
 
 
@@ -544,10 +538,9 @@ def _default_launcher_likely(launch: dict[str, Any]) -> bool:
 
 def _watched(call: Any, ident: str, *, quiet: bool, as_json: bool) -> None:
     """Run an api call that executes runs (resume, rerun) with the launch's display."""
-    from runner import render
-    from runner.launchers import launch_only_process
+    from runner import api, render
 
-    launch_only_process()
+    api.launch_only_process()
     with render.Watch(quiet=quiet, as_json=as_json) as watch:
         launch = call(ident, on_created=watch.created, on_outcome=watch.outcome)
     _finish(launch, quiet=quiet, as_json=as_json)
@@ -734,9 +727,9 @@ def tui(config_dir: str | None) -> None:
     TUI never stops runs. RUNNER_HOME names the store, as for every command.
     """
     if config_dir:
-        from runner.composer import Project
+        from runner import api
 
-        Project.find(config_dir)  # a missing dir is exit 1 before the screen is taken
+        api.find_config_dir(config_dir)  # a missing dir is exit 1 before the screen is taken
     from runner.tui import main as tui_main  # textual loads only for this command
 
     tui_main(config_dir)
@@ -777,14 +770,14 @@ def store() -> None:
 def check(as_json: bool) -> None:
     """Check the run store without changing it: SQLite's integrity check, the schema version,
     launches and runs by status. Exit 3 when runner cannot use the store."""
-    from runner import render, store_check
+    from runner import api, render
     from runner.errors import StoreUnusable
 
-    found = store_check.check()
+    found = api.check_store()
     if as_json:
         render.as_json(found.to_json())
     else:
-        click.echo(clean_lines(store_check.report(found)))
+        click.echo(clean_lines(api.store_report(found)))
     if not found.usable:
         click.get_current_context().exit(StoreUnusable.exit_code)
 
@@ -828,8 +821,8 @@ def _request(
 
 def _inputs_file(path: str | None) -> dict[str, Any]:
 
+    from runner.api import InputError, read_inputs_file
     from runner.errors import DefinitionError
-    from runner.inputs import InputError, read_inputs_file
 
     if not path:
         return {}
@@ -924,9 +917,9 @@ def _check_utf8(args: Sequence[str]) -> None:
 def _unexpected(exc: Exception) -> int:
     """An exception no command turned into a RunnerError: a store found damaged while it was
     read (SQLite checks pages as it reaches them) is named; anything else is a bug."""
-    from runner.store import DB_NAME, damaged, default_home
+    from runner import api
 
-    unusable = damaged(exc, default_home() / DB_NAME)
+    unusable = api.store_damage(exc)
     if unusable is not None:
         click.echo(f"error: {clean_lines(str(unusable))}", err=True)
         return unusable.exit_code

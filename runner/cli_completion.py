@@ -193,10 +193,10 @@ def _quiet() -> Iterator[None]:
 
 
 def _params(target: str, config_dir: str | None) -> list[Any]:
-    from runner import catalog
+    from runner import api
 
     with _quiet():
-        return catalog.describe(target, config_dir=config_dir).workflow.params
+        return api.describe(target, config_dir=config_dir).workflow.params
 
 
 def overrides(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
@@ -271,9 +271,9 @@ def _store_ids(query: str, given: str) -> list[Any]:
     workflow id `given`), most recent first, read-only; none when there is no store."""
     import sqlite3
 
-    from runner.store import DB_NAME, default_home
+    from runner import api
 
-    path = default_home() / DB_NAME
+    path = api.store_path()
     if not path.is_file() or any(mark in given for mark in "*?[]"):
         return []
     try:

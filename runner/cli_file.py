@@ -10,13 +10,11 @@ import types
 import typing
 from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from runner.entrypoints import Workflow, resolve_entrypoint
-from runner.errors import DefinitionError, UsageError
-from runner.inputs import (
+from runner.api import (
     INJECTED,
     InputError,
     from_text,
@@ -25,9 +23,14 @@ from runner.inputs import (
     precedence,
     read_inputs_file,
     read_stdin,
+    resolve_entrypoint,
     to_json_value,
 )
+from runner.errors import DefinitionError, UsageError
 from runner.printable import clean
+
+if TYPE_CHECKING:
+    from runner.entrypoints import Workflow
 
 STDIN = "-"
 
@@ -119,7 +122,7 @@ def _positionals(
     """(whether `-` asked for stdin, the overrides) of the arguments after the options: an
     override names a params key (`params.C=10`) or a run definition field (`repeat=3`), as
     for a declared workflow; any other word is refused, by name."""
-    from runner.validate import builtin_schema
+    from runner.api import builtin_schema
 
     # The entity is the workflow: every other field of a run definition may be overridden.
     fields = set(builtin_schema("run.schema.json")["properties"]) - {"workflow"}

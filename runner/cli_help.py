@@ -47,9 +47,9 @@ def show(ctx: click.Context, command: click.Command, args: list[str]) -> None:
         target = target_of(words)
         if target is None or Path(target).suffix in (".yaml", ".yml", ".json"):
             return  # a run file: the command's own help
-        from runner import catalog
+        from runner import api
 
-        described = catalog.describe(target, config_dir=config_dir)
+        described = api.describe(target, config_dir=config_dir)
         write(formatter, described, prog=f"{ctx.info_name} {target}")
     command.format_options(sub, formatter)
     command.format_epilog(sub, formatter)
@@ -72,13 +72,13 @@ def target_of(words: list[str]) -> str | None:
 
 def _file_help(ctx: click.Context, formatter: click.HelpFormatter, file: str, name: str) -> None:
     """FILE.py WORKFLOW: the workflow's params and examples, then its inputs' options."""
-    from runner import catalog, cli_file, pyfile
+    from runner import api, cli_file
 
     path = Path(file)
-    _, found = pyfile.workflows_in(path)
-    workflow = pyfile.pick(path, found, name)
+    _, found = api.workflows_in(path)
+    workflow = api.pick_workflow(path, found, name)
     prog = f"{ctx.find_root().info_name} {file} {name}"
-    write(formatter, catalog.Described(catalog.describe_workflow(workflow)), prog=prog)
+    write(formatter, api.Described(api.describe_workflow(workflow)), prog=prog)
     records = [
         record
         for param in cli_file.input_command(workflow).get_params(ctx)

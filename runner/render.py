@@ -47,9 +47,9 @@ PIPED_WIDTH = 80
 
 def snippet(launch: Launch) -> None:
     """Python that loads this launch and its results through the public API (--dump-snippet)."""
-    from runner.store import default_home
+    from runner import api
 
-    home = str(default_home().resolve())
+    home = str(api.default_home().resolve())
     print(
         "import runner\n"
         f"(launch,) = runner.status([{launch.id!r}], home={home!r})\n"
@@ -308,14 +308,14 @@ def export(table: ResultsTable, fmt: str, output: str | None, *, how: str = "") 
     """A results table in a format, to stdout or to a file."""
     from pathlib import Path
 
-    from runner import export as formats
+    from runner import api
 
     if fmt == "parquet":
         if not output:
             from runner.errors import UsageError
 
             raise UsageError("--format parquet writes a file: give it with -o FILE")
-        formats.to_parquet(table, Path(output))
+        api.to_parquet(table, Path(output))
         return
     import contextlib
 
@@ -336,9 +336,9 @@ def export(table: ResultsTable, fmt: str, output: str | None, *, how: str = "") 
             results(console, table, max_rows=None if output else SHOWN_ROWS, how=how)
         else:
             write = {
-                "csv": formats.to_csv,
-                "json": formats.to_json,
-                "markdown": formats.to_markdown,
+                "csv": api.to_csv,
+                "json": api.to_json,
+                "markdown": api.to_markdown,
             }[fmt]
             write(table, handle)
 
@@ -807,13 +807,13 @@ def counts(launch: Launch) -> str:
 
 def detached(launch: Launch) -> None:
     """After --detach: where the launch runs and how to follow it."""
-    from runner import detach
+    from runner import api
 
     record, short = launch.record, launch.id[:12]
     if not any(record.counts.get(s) for s in ("pending", "running")):
         print(f"launch {short}: nothing left to run ({counts(launch)})")
         return
-    out = detach.output_path(launch.home, launch.id) if launch.home else None
+    out = api.output_path(launch.home, launch.id) if launch.home else None
     print(
         f"detached: background process {record.pid}"
         + (f", its output in {out}" if out else "")
