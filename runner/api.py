@@ -14,17 +14,6 @@ from runner.catalog import Described, describe, describe_workflow
 from runner.execution import RECORD_EVERY, Todo
 from runner.export import to_csv, to_json, to_markdown, to_parquet
 from runner.handles import Entities, Launch, Preview, ResultsTable, Runs, Watch, results_table
-from runner.inputs import (
-    INJECTED,
-    InputError,
-    from_text,
-    hints,
-    json_form,
-    precedence,
-    read_inputs_file,
-    read_stdin,
-    to_json_value,
-)
 from runner.launching import params_schema, plan, register, request
 from runner.progress import OnCreated, OnOutcome
 from runner.reads import launch_logs, log_path
@@ -34,6 +23,17 @@ from runner.store import DB_NAME, default_home
 if TYPE_CHECKING:
     from runner.entrypoints import Workflow
     from runner.errors import StoreUnusable
+    from runner.inputs import (
+        INJECTED,
+        InputError,
+        from_text,
+        hints,
+        json_form,
+        precedence,
+        read_inputs_file,
+        read_stdin,
+        to_json_value,
+    )
     from runner.lifecycle import CancelResult
     from runner.store_check import StoreCheck
 
@@ -425,6 +425,29 @@ def wait(
             progress=progress,
         )
     )
+
+
+# The typed inputs of a workflow in a .py file (runner.inputs), for `runner FILE.py`:
+# imported when first asked, so that a command reading the store does not load them.
+_INPUTS = {
+    "INJECTED",
+    "InputError",
+    "from_text",
+    "hints",
+    "json_form",
+    "precedence",
+    "read_inputs_file",
+    "read_stdin",
+    "to_json_value",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _INPUTS:
+        raise AttributeError(f"module 'runner.api' has no attribute {name!r}")
+    from runner import inputs
+
+    return getattr(inputs, name)
 
 
 # What a command line needs beyond launches and reads: the store's place, the local workers
