@@ -195,17 +195,10 @@ def describe(
     registered version (WORKFLOW:rXXXXXXXXXXXX), or a saved run definition, which is
     described with the workflow it names."""
     from runner.composer import Project, config_space
-    from runner.snapshots import PREFIX, checkout
+    from runner.snapshots import registered
 
-    workflow_id, _, version = target.partition(":")
-    if version.startswith(PREFIX) and len(version) == 13:
-        store = Store.existing(home)
-        found = checkout(store, workflow_id, version) if store else None
-        if found is None:
-            raise DefinitionError(
-                f"workflow '{workflow_id}' has no registered version '{version}'"
-                " (runner list --versions shows them)"
-            )
+    found = registered(target, home)
+    if found is not None:
         return Described(describe_workflow(found[0]))
     with config_space(Project.find(config_dir)) as space:
         if target not in space.presets():

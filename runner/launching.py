@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runner import execution
-from runner.errors import UsageError, WorkflowError
+from runner.errors import UsageError
 from runner.execution import detached, execute
 from runner.progress import following
 from runner.reads import Recorded
@@ -406,17 +406,6 @@ def register(
 
 def _registered(req: Request, home: str | Path | None) -> tuple[Workflow, Path] | None:
     """The registered snapshot a target names (WF:rXXXXXXXXXXXX), unpacked; else None."""
-    from runner.snapshots import PREFIX, checkout
+    from runner.snapshots import registered
 
-    target = req.target or ""
-    workflow_id, _, version = target.partition(":")
-    if req.workflow is not None or not version.startswith(PREFIX) or len(version) != 13:
-        return None
-    store = Store.existing(home)
-    found = checkout(store, workflow_id, version) if store else None
-    if found is None:
-        raise WorkflowError(
-            f"workflow '{workflow_id}' has no registered version '{version}'"
-            " (runner list --versions shows them)"
-        )
-    return found
+    return None if req.workflow is not None else registered(req.target or "", home)

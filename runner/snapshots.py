@@ -45,6 +45,22 @@ def register(store: Store, workflow: Workflow) -> tuple[Workflow, bool]:
     return registered, new
 
 
+def registered(target: str, home: str | Path | None) -> tuple[Workflow, Path] | None:
+    """The registered snapshot a target names (WF:rXXXXXXXXXXXX), unpacked; None when the
+    target names no registered version; WorkflowError when the store holds no such one."""
+    workflow_id, _, version = target.partition(":")
+    if not version.startswith(PREFIX) or len(version) != 13:
+        return None
+    store = Store.existing(home)
+    found = checkout(store, workflow_id, version) if store else None
+    if found is None:
+        raise WorkflowError(
+            f"workflow '{workflow_id}' has no registered version '{version}'"
+            " (runner list --versions shows them)"
+        )
+    return found
+
+
 def checkout(store: Store, workflow_id: str, version: str) -> tuple[Workflow, Path] | None:
     """A registered version, unpacked under RUNNER_HOME/snapshots; None if there is none."""
     found = store.snapshot(workflow_id, version)
