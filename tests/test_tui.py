@@ -241,6 +241,20 @@ def burst(app, keys: str) -> None:
         app.post_message(events.Key(name, key))
 
 
+def measured(table: DataTable) -> bool:
+    """Whether the table has measured its rows (Textual does it when its app is idle): each
+    column as wide as its widest cell. A busy machine may take a snapshot before that."""
+    from rich.text import Text
+
+    def width(cell: object) -> int:
+        return cell.cell_len if isinstance(cell, Text) else len(str(cell))
+
+    return all(
+        column.content_width >= max((width(c) for c in table.get_column(key)), default=0)
+        for key, column in table.columns.items()
+    )
+
+
 def in_view(widget, container) -> bool:
     return container.region.contains_region(widget.region)
 
@@ -601,6 +615,7 @@ def test_snapshot_launches(size, snap_compare, snap_project: Path, home: Path, u
         pane.show_launch(ids["a"])
         runs = pilot.app.screen.query_one("#run-table", DataTable)
         await until(pilot, lambda: runs.row_count == 6 and pane.launch_id == ids["a"])
+        await until(pilot, lambda: measured(runs))
         await settle(pilot, 0.3)
         launches = pilot.app.screen.query_one("#launch-table", DataTable)
         launches.focus()
