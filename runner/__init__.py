@@ -90,6 +90,10 @@ _EXPORTS = {
         "runner.lifecycle",
     ),
     **dict.fromkeys(
+        ("log",),
+        "runner.metrics",
+    ),
+    **dict.fromkeys(
         (
             "clean",
             "clean_lines",
@@ -99,9 +103,11 @@ _EXPORTS = {
     **dict.fromkeys(
         (
             "LaunchRecord",
+            "MetricSummary",
             "RunRecord",
             "RunSpec",
             "RunStatus",
+            "Series",
         ),
         "runner.records",
     ),

@@ -18,6 +18,7 @@ import shutil
 import socket
 import tempfile
 import threading
+import time
 import uuid
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from runner import metrics
 from runner.errors import ClusterUnreachable
 from runner.records import RunOutcome, RunStatus
 from runner.worker import Task, execute
@@ -103,6 +105,11 @@ class DaskLauncher:
         running: dict[Any, Task] = {}
         finished = as_completed(loop=client.loop, with_results=True, raise_errors=False)
         token = uuid.uuid4().hex[:8]  # keys stay unique when a run is submitted again
+        # The runs tell the launch, through the scheduler, when they start and what they log.
+        inbox = metrics.inbox_of(marker_dir)
+        topic = f"runner-{token}" if inbox is not None else None
+        if inbox is not None:
+            client.subscribe_topic(topic, functools.partial(_heard, inbox))
 
         def submit(free: int) -> None:
             """Up to `free` more runs, in one message to the scheduler (a message per run
@@ -121,6 +128,7 @@ class DaskLauncher:
                 batch,
                 [self._ship(task) for task in batch],
                 [_HOST] * len(batch),
+                [topic] * len(batch),
                 key=[f"runner-{task.run_id}-{task.attempt}-{token}" for task in batch],
                 pure=False,
             )
@@ -138,6 +146,10 @@ class DaskLauncher:
                     task = running.pop(future)
                     with self._lock:
                         self._futures.pop(task.run_id, None)
+                    if inbox is not None:
+                        inbox.running.pop(task.run_id, None)
+                        if future.status == "finished" and result[2] is not None:
+                            inbox.put(result[2], True)  # its last points, with its outcome
                     yield self._outcome(task, future, result)
                 if self._lost:  # the runs not yet submitted cannot be either
                     yield from (self._failed(task, self._lost) for task in source)
@@ -148,6 +160,9 @@ class DaskLauncher:
             if running and not self._lost:
                 client.cancel(list(running), force=True)
                 self._interrupt([task.run_id for task in running.values()])
+            if topic is not None and not self._lost:
+                with contextlib.suppress(Exception):  # (the scheduler may be gone)
+                    client.unsubscribe_topic(topic)
 
     def stop(self, run_ids: set[str] | None) -> None:
         """Cancel runs on the cluster (None: all of this launch's), from the cancel watcher's
@@ -174,7 +189,7 @@ class DaskLauncher:
 
     def _outcome(self, task: Task, future: Any, result: Any) -> RunOutcome:
         if future.status == "finished":
-            outcome, files = result
+            outcome, files, _ = result
             if files:
                 outcome.run_dir = _write_back(task.run_dir, files)
             if outcome.result_ref and not os.path.isabs(outcome.result_ref):
@@ -193,8 +208,6 @@ class DaskLauncher:
 
     @staticmethod
     def _failed(task: Task, error: str, status: RunStatus = RunStatus.FAILED) -> RunOutcome:
-        import time
-
         now = time.time()
         return RunOutcome(task.run_id, status, now, now, error=error, attempt=task.attempt)
 
@@ -291,20 +304,60 @@ _threads_lock = threading.Lock()
 
 
 def run_on_worker(
-    task: Task, shipped: str | None, origin: str
-) -> tuple[RunOutcome, dict[str, bytes] | None]:
+    task: Task, shipped: str | None, origin: str, topic: str | None = None
+) -> tuple[RunOutcome, dict[str, bytes] | None, metrics.Sent | None]:
     """One run in a Dask worker, through worker.execute as in any local worker. The shipped
     code is imported from its zip (as a registered snapshot is: the cache of imported
     entrypoints keys on it, so a new version of the code is imported afresh). A worker on
     another machine than the launcher's writes the run's folder in a scratch folder and
-    sends its files back with the outcome."""
+    sends its files back with the outcome. With a `topic`, the launch hears through it when
+    the run starts and what it logs (its last points come back with the outcome)."""
     from distributed import get_worker
 
     worker = get_worker()
     if shipped:
         code = os.path.join(worker.local_directory, shipped)
         task = task._replace(sys_path=(code, *task.sys_path[1:]), registered=True)
-    return run_here(task, worker.address, same_host=origin == _HOST, scratch=worker.local_directory)
+    channel = None
+    if topic is not None:
+        channel = _Events(worker, topic)
+        worker.log_event(
+            topic, ("start", task.run_id, time.time(), socket.gethostname(), worker.address)
+        )
+    metrics.sending_to(channel)
+    try:
+        outcome, files = run_here(
+            task, worker.address, same_host=origin == _HOST, scratch=worker.local_directory
+        )
+    finally:
+        metrics.sending_to(None)
+    return outcome, files, channel.last if channel is not None else None
+
+
+class _Events:
+    """A run's points sent to the launch as events of its topic; the run's last send is
+    kept to go back with its outcome (an event may arrive after the outcome)."""
+
+    def __init__(self, worker: Any, topic: str) -> None:
+        self.worker = worker
+        self.topic = topic
+        self.last: metrics.Sent | None = None
+
+    def __call__(self, sent: metrics.Sent, last: bool = False) -> None:
+        if last:
+            self.last = sent
+        else:
+            self.worker.log_event(self.topic, ("points", sent))
+
+
+def _heard(inbox: metrics.Inbox, event: tuple[float, Any]) -> None:
+    """An event of a launch's runs, on the client's event loop."""
+    message = event[1]
+    if message[0] == "start":
+        _, run_id, since, host, address = message
+        inbox.running[run_id] = (run_id, since, None, host, address)
+    elif message[0] == "points":
+        inbox.put(message[1])
 
 
 def run_here(

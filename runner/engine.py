@@ -12,6 +12,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from runner.cancellation import Cancellation, Cancelled, watching
 from runner.launchers import Launcher, WorkerCrash
 from runner.records import Done, RunBlock, RunOutcome, RunStatus
+from runner.running import TICK, Running
 from runner.store import Store
 from runner.worker import Batch, Task, read_markers
 
@@ -57,15 +58,20 @@ class Recorder:
     the launch (resume runs the others); no finished run waits more than FLUSH_EVERY, and no
     run taken more than HOLD_MOST (so long runs can be looked up while they run): a block
     whose runs are not all done by then is recorded with the rest pending, and those are
-    written when they finish."""
+    written when they finish.
+
+    With `running`, the same thread writes every TICK the runs seen executing and the
+    metrics they logged (runner.running)."""
 
     def __init__(
         self,
         store: Store,
         record_block: Callable[[RunBlock, Sequence[Done | None]], int] | None = None,
+        running: Running | None = None,
     ) -> None:
         self.store = store
         self.record_block = record_block
+        self.running = running
         self.parts: list[tuple[Batch, list[Done]]] = []
         self.runs = 0
         self.held: dict[int, _Held] = {}  # by id of the batch, in the order taken
@@ -84,28 +90,46 @@ class Recorder:
         # the store (workers then sat idle). A dict's item is set atomically, and recording
         # reads the blocks held from a copy of them, in order.
         self.held[id(batch)] = _Held(batch)
+        self.start()
+
+    def start(self) -> None:
+        """Start the thread that records on time (held blocks, running runs, metrics)."""
         if self._ticking is None:
             self._ticking = threading.Thread(target=self._tick, name="runner-record", daemon=True)
             self._ticking.start()
 
     def _tick(self) -> None:
-        while not self._stop.wait(HOLD_MOST / 4):
+        while not self._stop.wait(TICK):
             with self._lock:
-                if not self.held:
-                    continue
                 try:
-                    self._record_blocks(everything=False)
+                    if self.held:
+                        self._record_blocks(everything=False)
+                    if self.running is not None:
+                        self._watch(self.running)
                 except Exception:
                     # (a store that cannot be written: the launch's own next write meets the
                     # same error and reports it, with the exit code it calls for)
                     return
 
+    def _watch(self, running: Running) -> None:
+        running.record_points()
+        due = running.due()
+        if due:
+            late = running.record_running(due)
+            if late and self.held:  # rows not recorded yet: their blocks are, now
+                self._record_blocks(everything=True)
+                running.record_running(late)
+
     def close(self) -> None:
-        """Record everything, and stop the thread that records held blocks on time."""
+        """Record everything, and stop the thread that records on time."""
         self._stop.set()
         if self._ticking is not None:
             self._ticking.join()
         self.flush(everything=True)
+        if self.running is not None:
+            with self._lock:
+                self.running.record_points()
+            self.running.close()
 
     def add(self, part: Batch, done: list[Done]) -> None:
         with self._lock:
@@ -193,7 +217,6 @@ def execute(
     launch (Cancelled propagates) or drop single runs; whoever cancels records them.
     `record_block` records a batch's block (`Batch.block`) with what its runs did.
     """
-    recorder = Recorder(store, record_block)
     with (
         tempfile.TemporaryDirectory(prefix="runner-workers-") as marker_dir,
         watching(
@@ -203,6 +226,8 @@ def execute(
             getattr(launcher, "stop", None),
         ) as cancel,
     ):
+        recorder = Recorder(store, record_block, Running(store, marker_dir, launcher.isolated))
+        recorder.start()
         try:
             round_: Iterable[Batch] = batches
             while True:

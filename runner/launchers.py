@@ -229,10 +229,9 @@ class JoblibLauncher:
         def calls() -> Iterator[Any]:
             # Read by joblib as workers are free, possibly from one of its own threads.
             call = delayed(execute_batch)  # once: each delayed() call wraps the function anew
-            marks = marker_dir if self.isolated else None
             for number, part in enumerate(chunks.of(batches)):
                 sent[number] = part
-                yield call(part.wire(number), marks)
+                yield call(part.wire(number), marker_dir)
 
         try:
             for number, done in parallel(calls()):

@@ -6,7 +6,8 @@ import enum
 import hashlib
 import itertools
 import json
-from collections.abc import Callable, Iterator, Sequence
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple, overload
@@ -459,6 +460,7 @@ class RunRecord:
     home: str | None = field(default=None, repr=False, compare=False)  # the store's home
     host: str | None = None  # where it ran, for runs on a Dask cluster (None: this machine)
     worker: str | None = None  # the Dask worker's address
+    pid: int | None = None  # the process it runs in, once seen running (runs that end fast are not)
     code: str | None = None  # a hash of the code it ran (its launch's provenance says it)
     # Its launch's, shared by the launch's runs (None: recorded before runner kept it).
     provenance: Provenance | None = field(default=None, repr=False, compare=False)
@@ -619,3 +621,49 @@ class LaunchRecord:
         if self.status != "running":
             return None
         return {"pid": self.pid, "host": self.host or None}
+
+
+# -- metrics (runner.log) ---------------------------------------------------------------------
+
+
+class MetricSummary(NamedTuple):
+    """One run's one metric as every table shows it, without reading its points. NaN is
+    left out of min and max; `last` is None when the last value was NaN."""
+
+    run_id: str
+    key: str
+    count: int
+    last: float | None
+    last_step: int
+    min: float | None
+    max: float | None
+    updated: float  # when its last points were recorded
+
+
+class Series(NamedTuple):
+    """One run's points of one metric, in the order logged."""
+
+    run_id: str
+    key: str
+    steps: array[int]
+    values: array[float]
+    times: array[float]
+
+
+def unpack_points(
+    steps: bytes, values: bytes, times: bytes
+) -> tuple[array[int], array[float], array[float]]:
+    """A batch of points as arrays: steps (int64), values and times (float64)."""
+    s, v, t = array("q"), array("d"), array("d")
+    s.frombytes(steps)
+    v.frombytes(values)
+    t.frombytes(times)
+    return s, v, t
+
+
+def low_high(values: Iterable[float]) -> tuple[float | None, float | None]:
+    """(min, max), NaN left out (None when every value is NaN)."""
+    finite = [v for v in values if v == v]
+    if not finite:
+        return None, None
+    return min(finite), max(finite)

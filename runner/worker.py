@@ -11,6 +11,7 @@ import mmap
 import os
 import random
 import signal
+import struct
 import sys
 import threading
 import time
@@ -20,7 +21,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, NamedTuple, TextIO
 
-from runner import result_files
+from runner import metrics, result_files
 from runner.entrypoints import forget, resolve_entrypoint, wants
 from runner.inputs import call_kwargs
 from runner.records import (
@@ -39,7 +40,10 @@ LOG_NAME = "log.txt"
 
 TIMEOUT_GRACE = 2.0  # seconds past a timeout before a worker that ignores it is ended
 TIMED_OUT_MARK = b"T"  # last byte of a marker whose run's worker ended it for its timeout
-MARKER_SIZE = 33  # 32 hex characters of run id + the mark
+# 32 hex characters of run id + the mark + since when the run executes (a float64; 0 once
+# it ended): the launching process tells the runs executing now from them (`executing`).
+MARKER_SIZE = 41
+_SINCE = struct.Struct("<d")
 
 
 class Task(NamedTuple):
@@ -304,9 +308,16 @@ def _run(
     attempt: int,
     marker_dir: str | None,
 ) -> Done:
-    if marker_dir:
-        _mark(marker_dir, run_id.encode())
     started = time.time()
+    # The launch's inbox when the run runs in the launching process (threads, sequential):
+    # it learns there that the run executes; a worker process notes it in its marker.
+    inbox = metrics.inbox_of(marker_dir)
+    metrics.enter(run_id, started, marker_dir)
+    if inbox is not None:
+        inbox.running[threading.get_ident()] = (run_id, started, os.getpid(), None, None)
+        marker_dir = None  # (no marker, no watchdog: this is the launcher's own process)
+    elif marker_dir:
+        _mark(marker_dir, run_id.encode(), started)
     log = _LazyLog(run_dir)
     status, result_json, error, trace = RunStatus.SUCCEEDED, None, None, None
     result_ref = None
@@ -338,6 +349,11 @@ def _run(
         error = f"{type(exc).__name__}: {exc}".strip()
         trace = traceback.format_exc()
         log.write(trace)
+    metrics.leave()
+    if inbox is not None:
+        inbox.running.pop(threading.get_ident(), None)
+    elif marker_dir:
+        _SINCE.pack_into(_marker[1], 33, 0.0)  # type: ignore[index]
     log.close()
     kept = log.opened or result_ref or "output_dir" in kwargs
     if status is RunStatus.SUCCEEDED and not kept:
@@ -375,7 +391,7 @@ def encode_result(result: Any, run_dir: str, log: _LazyLog) -> tuple[str, str | 
 _marker: tuple[str, mmap.mmap] | None = None
 
 
-def _mark(marker_dir: str, content: bytes) -> None:
+def _mark(marker_dir: str, content: bytes, since: float = 0.0) -> None:
     global _marker
     if _marker is None or _marker[0] != marker_dir:
         path = os.path.join(marker_dir, str(os.getpid()))
@@ -385,13 +401,36 @@ def _mark(marker_dir: str, content: bytes) -> None:
             _marker = (marker_dir, mmap.mmap(fd, MARKER_SIZE))
         finally:
             os.close(fd)
-    _marker[1][:] = content.ljust(MARKER_SIZE, b" ")
+    _marker[1][:33] = content.ljust(33, b" ")
+    _SINCE.pack_into(_marker[1], 33, since)
+
+
+def executing(marker_dir: str) -> list[tuple[int, str, float]]:
+    """(worker pid, run id, since when) of each run a worker process executes now."""
+    found = []
+    for name in os.listdir(marker_dir):
+        if not name.isdigit():
+            continue
+        try:
+            with open(os.path.join(marker_dir, name), "rb") as marker:
+                content = marker.read(MARKER_SIZE)
+        except FileNotFoundError:  # the launcher read and removed it meanwhile
+            continue
+        if len(content) < MARKER_SIZE:
+            continue
+        (since,) = _SINCE.unpack_from(content, 33)
+        run_id = content[:32].decode(errors="replace").strip()
+        if since and run_id:
+            found.append((int(name), run_id, since))
+    return found
 
 
 def read_markers(marker_dir: str) -> dict[str, bool]:
     """run id -> whether its worker ended it for its timeout, for every marker left."""
     found: dict[str, bool] = {}
     for name in os.listdir(marker_dir):
+        if not name.isdigit():  # (a worker's points: see runner.metrics)
+            continue
         with open(os.path.join(marker_dir, name), "rb") as marker:
             content = marker.read(MARKER_SIZE)
         run_id = content[:32].decode(errors="replace").strip()
@@ -405,6 +444,8 @@ def held_runs(marker_dir: str) -> dict[int, str]:
     """worker pid -> the run it holds (or last held), for every marker; leaves them in place."""
     held: dict[int, str] = {}
     for name in os.listdir(marker_dir):
+        if not name.isdigit():
+            continue
         try:
             with open(os.path.join(marker_dir, name), "rb") as marker:
                 run_id = marker.read(32).decode(errors="replace").strip()

@@ -5,21 +5,39 @@ rows, id prefixes)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from runner.errors import UsageError
-from runner.records import IndexPlan, LaunchRecord, RunOutcome, RunRecord, RunRow, RunStatus
+from runner.records import (
+    IndexPlan,
+    LaunchRecord,
+    MetricSummary,
+    RunOutcome,
+    RunRecord,
+    RunRow,
+    RunStatus,
+    Series,
+)
 from runner.store.processes import launcher_alive
 from runner.store.rows import Rows
 from runner.store.schema import LAUNCH_COLUMNS, RUN_COLUMNS, UNFINISHED
 
 PAGE = 1000  # rows a streaming read fetches at a time: its memory, whatever the launch
-# The statuses runner records a run with (not `running`, nor `lost`, which is only shown):
-# counted one by one, a comparison a run each; a launch with a run of another status (an
-# older runner's `running`) is counted through runs_launch.
-_RECORDED = tuple(
-    status.value for status in RunStatus if status not in (RunStatus.RUNNING, RunStatus.LOST)
+# The statuses runner records a run with (not `lost`, which is only shown): counted one by
+# one, a comparison a run each; a launch with a run of another status is counted through
+# runs_launch.
+_RECORDED = tuple(status.value for status in RunStatus if status is not RunStatus.LOST)
+# A launch's runs' metric summaries, a cached run's its source's (under its own id).
+_SUMMARIES = (
+    "SELECT r.idx, r.id, m.key, m.count, m.last, m.last_step, m.min, m.max, m.updated"
+    " FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.launch_id = ?1{keys}"
+    " UNION ALL"
+    " SELECT r.idx, r.id, m.key, m.count, m.last, m.last_step, m.min, m.max, m.updated"
+    " FROM runs r JOIN metrics m ON m.run_id = r.cached_from"
+    " WHERE r.launch_id = ?1 AND r.cached_from IS NOT NULL{keys}"
+    " ORDER BY 1, 3"
 )
 # The rowids of a launch's first and last runs in plan order (two lookups in runs_launch).
 _ENDS = (
@@ -433,3 +451,63 @@ class Reads(Rows):
                 )
             finally:
                 db.execute("COMMIT")
+
+    # -- metrics (runner.log) ----------------------------------------------------------------
+
+    def has_metrics(self) -> bool:
+        """Whether any run in the store logged a metric (most stores: none, and no read of a
+        launch's runs need look for them)."""
+        return self._db.execute("SELECT EXISTS (SELECT 1 FROM metrics)").fetchone()[0] == 1
+
+    def metric_summaries(
+        self,
+        *,
+        launch_id: str | None = None,
+        run_ids: Sequence[str] = (),
+        keys: Sequence[str] = (),
+    ) -> list[MetricSummary]:
+        """The summaries of a launch's runs' metrics (in run order, then by key), or of these
+        runs'; `keys`: only those. A cached run shows its source's, under its own id."""
+        if not self.has_metrics():
+            return []
+        where = f" AND m.key IN ({', '.join('?' * len(keys))})" if keys else ""
+        if launch_id is not None:
+            rows = self._db.execute(_SUMMARIES.format(keys=where), (launch_id, *keys, *keys))
+            return [MetricSummary(*row[1:]) for row in rows]
+        found: list[MetricSummary] = []
+        for run_id in run_ids:
+            source = self._source(run_id)
+            rows = self._db.execute(
+                "SELECT ?, m.key, m.count, m.last, m.last_step, m.min, m.max, m.updated"
+                f" FROM metrics m WHERE m.run_id = ?{where} ORDER BY m.key",
+                (run_id, source, *keys),
+            )
+            found.extend(MetricSummary(*row) for row in rows)
+        return found
+
+    def metric_series(self, run_id: str, keys: Sequence[str] = ()) -> list[Series]:
+        """A run's points of each metric (of `keys` only, if given), in the order logged; a
+        cached run's are its source's."""
+        source = self._source(run_id)
+        where = f" AND key IN ({', '.join('?' * len(keys))})" if keys else ""
+        metrics = self._db.execute(
+            f"SELECT id, key FROM metrics WHERE run_id = ?{where} ORDER BY key",
+            (source, *keys),
+        ).fetchall()
+        found = []
+        for metric, key in metrics:
+            steps, values, times = array("q"), array("d"), array("d")
+            for s, v, t in self._db.execute(
+                "SELECT steps, vals, times FROM metric_chunks WHERE metric = ? ORDER BY seq",
+                (metric,),
+            ):
+                steps.frombytes(s)
+                values.frombytes(v)
+                times.frombytes(t)
+            found.append(Series(run_id, key, steps, values, times))
+        return found
+
+    def _source(self, run_id: str) -> str:
+        """The run whose metrics a run shows: its own, or a cached run's source's."""
+        row = self._db.execute("SELECT cached_from FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return row[0] if row and row[0] else run_id

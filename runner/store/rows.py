@@ -163,6 +163,7 @@ class Rows(Database):
             ref,
             host,
             worker,
+            pid,
         ) = row
         result = None if result is None else json.loads(result)
         if not workflow_id:
@@ -195,6 +196,7 @@ class Rows(Database):
             home=str(self.home),
             host=host,
             worker=worker,
+            pid=pid,
             code=origin[1],
             provenance=origin[0],
         )

@@ -135,10 +135,41 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE launches ADD COLUMN provenance TEXT;
     """,
+    # 9: runs you can watch. `pid`: the process a running run runs in (a Dask worker's
+    # address is `worker`). `metrics`: one row per run and key logged with runner.log, the
+    # summary every table reads (count, last, min, max: NaN is left out of min and max);
+    # `started` is the start of the execution that logged it (a run executed again, by a
+    # retry or `resume`, logs afresh). `metric_chunks`: the points, as packed arrays (int64
+    # steps, float64 values and times), one row per key each time a worker sent them.
+    """
+    ALTER TABLE runs ADD COLUMN pid INTEGER;
+    CREATE TABLE metrics (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        started REAL NOT NULL,
+        count INTEGER NOT NULL,
+        last REAL,
+        last_step INTEGER NOT NULL,
+        last_seq INTEGER NOT NULL DEFAULT -1,
+        min REAL,
+        max REAL,
+        updated REAL NOT NULL,
+        UNIQUE (run_id, key)
+    );
+    CREATE TABLE metric_chunks (
+        metric INTEGER NOT NULL REFERENCES metrics(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        steps BLOB NOT NULL,
+        vals BLOB NOT NULL,
+        times BLOB NOT NULL,
+        PRIMARY KEY (metric, seq)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 # The tables the last migration leaves; a store without one of them is damaged.
-TABLES = ("launches", "runs", "attempts", "snapshots", "cancels")
+TABLES = ("launches", "runs", "attempts", "snapshots", "cancels", "metrics", "metric_chunks")
 # A new store is created empty and given its first page at once (the switch to WAL), so an
 # empty file this much older than now is not one being created: it is reported.
 _CREATION_SECONDS = 5.0
@@ -151,7 +182,7 @@ LAUNCH_COLUMNS = (
 RUN_COLUMNS = (
     "id, launch_id, parent_id, idx, workflow_id, workflow_version, params, seed, status,"
     " created, started, ended, result, error, traceback, run_dir, entrypoint, attempts,"
-    " cached_from, result_ref, host, worker"
+    " cached_from, result_ref, host, worker, pid"
 )
 # The runs not finished, as stored.
 UNFINISHED = (RunStatus.PENDING.value, RunStatus.RUNNING.value)

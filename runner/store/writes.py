@@ -18,8 +18,10 @@ from runner.records import (
     RunOutcome,
     RunSpec,
     RunStatus,
+    low_high,
     succeeded,
     to_json,
+    unpack_points,
 )
 from runner.store.processes import this_host
 from runner.store.schema import LAUNCH_COLUMNS, UNFINISHED, Database
@@ -341,6 +343,91 @@ class Writes(Database):
             ),
         )
 
+    def record_running(
+        self, running: Iterable[tuple[str, float, int | None, str | None, str | None]]
+    ) -> list[str]:
+        """Runs seen executing: (run id, since when, pid, host, Dask worker). A run is marked
+        running only while its row says it has not ended since (a retry runs again after its
+        failed attempt; an outcome written meanwhile is never overwritten). Returns the ids
+        of the runs marked (a streamed launch's runs have no row until their block is
+        recorded: the caller tries those again)."""
+        marked = []
+        with self._transaction() as db:
+            for run_id, since, pid, host, worker in running:
+                cur = db.execute(
+                    "UPDATE runs SET status='running', started=?, pid=?, host=?, worker=?"
+                    " WHERE id=? AND status IN ('pending', 'failed', 'timed_out')"
+                    " AND (ended IS NULL OR ended < ?)",
+                    (since, pid, host, worker, run_id, since),
+                )
+                if cur.rowcount:
+                    marked.append(run_id)
+        return marked
+
+    def record_points(
+        self,
+        sent: Iterable[tuple[str, float, int, list[tuple[str, bytes, bytes, bytes]]]],
+        series: dict[tuple[str, str], list[Any]],
+    ) -> int:
+        """Points runs logged (runner.metrics: (run id, start of its execution, the number
+        of the send, [(key, steps, values, times) as packed arrays])), in one transaction: a
+        chunk row per key and send, and the key's summary (its last value: the latest
+        send's). `series`, kept by the caller from call to call: (run id, key) -> [metric
+        id, start of the execution]. A run's execution that logs for the first time replaces
+        what an earlier one logged. Returns how many points."""
+        now = time.time()
+        count = 0
+        with self._transaction() as db:
+            for run_id, started, seq, chunks in sent:
+                for key, steps, values, times in chunks:
+                    found = series.get((run_id, key))
+                    if found is None or found[1] != started:
+                        found = series[run_id, key] = self._series(db, run_id, key, started, now)
+                    metric = found[0]
+                    db.execute(
+                        "INSERT INTO metric_chunks (metric, seq, steps, vals, times)"
+                        " VALUES (?, ?, ?, ?, ?)",
+                        (metric, seq, steps, values, times),
+                    )
+                    s, v, _ = unpack_points(steps, values, b"")
+                    low, high = low_high(v)
+                    db.execute(
+                        "UPDATE metrics SET count=count+?1, updated=?6,"
+                        " last=CASE WHEN ?8 < last_seq THEN last ELSE ?2 END,"
+                        " last_step=CASE WHEN ?8 < last_seq THEN last_step ELSE ?3 END,"
+                        " last_seq=max(last_seq, ?8),"
+                        " min=CASE WHEN ?4 IS NULL THEN min ELSE min(coalesce(min, ?4), ?4) END,"
+                        " max=CASE WHEN ?5 IS NULL THEN max ELSE max(coalesce(max, ?5), ?5) END"
+                        " WHERE id=?7",
+                        (len(v), v[-1], s[-1], low, high, now, metric, seq),
+                    )
+                    count += len(v)
+        return count
+
+    @staticmethod
+    def _series(
+        db: sqlite3.Connection, run_id: str, key: str, started: float, now: float
+    ) -> list[Any]:
+        """[id, start] of the run's series of this key for the execution that started
+        then; an earlier execution's series of the run are dropped."""
+        old = db.execute(
+            "SELECT id, started FROM metrics WHERE run_id=? AND key=?", (run_id, key)
+        ).fetchone()
+        if old is not None and old[1] == started:
+            return [old[0], started]
+        stale = db.execute(
+            "SELECT id FROM metrics WHERE run_id=? AND started != ?", (run_id, started)
+        ).fetchall()
+        if stale:
+            db.executemany("DELETE FROM metric_chunks WHERE metric=?", stale)
+            db.executemany("DELETE FROM metrics WHERE id=?", stale)
+        cur = db.execute(
+            "INSERT INTO metrics (run_id, key, started, count, last_step, updated)"
+            " VALUES (?, ?, ?, 0, 0, ?)",
+            (run_id, key, started, now),
+        )
+        return [cur.lastrowid, started]
+
     def _ref(self, path: str | None) -> str | None:
         """A result file's path as the store keeps it: relative to its home when under it
         (the worker gives it whole; a cached run reuses the stored one)."""
@@ -418,13 +505,13 @@ class Writes(Database):
             )
             if run_ids is not None:
                 db.executemany(
-                    "UPDATE runs SET status=?, error=NULL, traceback=NULL, host=NULL, worker=NULL"
+                    "UPDATE runs SET status=?, error=NULL, traceback=NULL, host=NULL, worker=NULL, pid=NULL"
                     " WHERE id=?",
                     ((RunStatus.PENDING.value, run_id) for run_id in run_ids),
                 )
                 return
             db.execute(
-                "UPDATE runs SET status=?, error=NULL, traceback=NULL, host=NULL, worker=NULL"
+                "UPDATE runs SET status=?, error=NULL, traceback=NULL, host=NULL, worker=NULL, pid=NULL"
                 " WHERE launch_id=? AND status NOT IN (?, ?)",
                 (
                     RunStatus.PENDING.value,

@@ -1,0 +1,363 @@
+"""Metrics a run logs while it runs (`runner.log`), on their way from the run to the store.
+
+In the run: `log(step, **values)` appends each value to its key's columns in the run's
+`Points` (array.array of steps, values and times: about a microsecond a point, no system
+call). The points are sent on, a batch of columns at a time: when SEND_SIZE of them wait,
+by a thread of the process's own at most SEND_EVERY seconds after they were logged (so a
+run that logs then computes for a minute is seen at once), and when the run ends, however
+it ends (raised, timed out). A point sent is safe from its worker's death.
+
+Where they go is the run's `Channel`: a worker process appends them to a file of its own
+in the launch's worker folder (one `os.write` a batch: the kernel keeps what was written
+when the process is killed); a run in the launching process itself (threads, sequential)
+puts them in the launch's `Inbox`; a Dask worker sends them with an event to the client
+(dask_launcher). The launching process drains the files and the inbox (`Inbox.take`) on
+its recorder's thread and writes them to the store in one transaction
+(`Store.record_points`), a row of packed arrays per key and batch, and the summary (count,
+last, min, max) per run and key that every table reads.
+
+Outside a run, `log` records nothing and warns once: a workflow stays a plain function that
+a test or a notebook can call without runner.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import marshal
+import operator
+import os
+import struct
+import threading
+import time
+import warnings
+from array import array
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Any
+
+SEND_EVERY = 0.1  # seconds a logged point waits at most before it is sent on
+SEND_SIZE = 8192  # or this many points, whichever comes first
+POINTS_SUFFIX = ".points"  # a worker process's file of sent points, in the worker folder
+_LENGTH = struct.Struct("<I")
+
+# What is sent: (run id, the start of its execution, the number of the send in the run,
+# [(key, steps, values, times), ...]), the columns as bytes of array('q') and array('d').
+# The number orders a run's sends however they travel (a Dask run's last comes back with its
+# outcome, the others as events).
+Chunk = tuple[str, bytes, bytes, bytes]
+Sent = tuple[str, float, int, list[Chunk]]
+Send = Callable[[Sent, bool], None]  # (what, whether it is the run's last send)
+
+
+class Points:
+    """The points a run logged and has not sent yet, by key, and its steps' counters."""
+
+    __slots__ = (
+        "columns",
+        "lock",
+        "next_step",
+        "number",
+        "run_id",
+        "send",
+        "since",
+        "started",
+        "waiting",
+    )
+
+    def __init__(self, run_id: str, started: float, send: Send) -> None:
+        self.run_id = run_id
+        self.started = started
+        self.send = send
+        self.lock = threading.Lock()
+        self.columns: dict[str, tuple[array[int], array[float], array[float]]] = {}
+        self.next_step: dict[str, int] = {}
+        self.waiting = 0  # points logged and not sent
+        self.since = 0.0  # when the oldest of them was logged
+        self.number = 0  # sends so far
+
+    def add(self, step: int | None, values: dict[str, Any]) -> None:
+        now = time.time()
+        with self.lock:
+            columns, next_step = self.columns, self.next_step
+            for key, value in values.items():
+                if type(value) is not float:
+                    value = _number(key, value)
+                at = next_step.get(key, 0) if step is None else step
+                next_step[key] = at + 1
+                found = columns.get(key)
+                if found is None:
+                    found = columns[key] = (array("q"), array("d"), array("d"))
+                found[0].append(at)
+                found[1].append(value)
+                found[2].append(now)
+            if not self.waiting:
+                self.since = now
+            self.waiting += len(values)
+            full = self.waiting >= SEND_SIZE
+        if full:
+            self.flush()
+        elif not _sender.started:
+            _sender.start()
+
+    def flush(self, last: bool = False) -> None:
+        """Send what waits (from the run's thread, or the sender's); `last`: the run ended."""
+        with self.lock:
+            if not self.waiting:
+                return
+            columns, self.columns = self.columns, {}
+            self.waiting = 0
+            chunks = [
+                (key, steps.tobytes(), values.tobytes(), times.tobytes())
+                for key, (steps, values, times) in columns.items()
+            ]
+            self.send((self.run_id, self.started, self.number, chunks), last)
+            self.number += 1
+
+
+def _number(key: str, value: Any) -> float:
+    """A logged value as a float, or a TypeError naming the key (bool, int, numpy and torch
+    scalars are numbers; text is not, even when it reads as one)."""
+    if isinstance(value, (str, bytes)) or not hasattr(type(value), "__float__"):
+        raise TypeError(
+            f"runner.log: {key}={value!r} is not a number ({type(value).__name__});"
+            " log numbers, one keyword each"
+        )
+    return float(value)
+
+
+_current = threading.local()  # .points: the Points of the run this thread runs, once it logs
+# .run: (run id, start, worker folder) of that run, from its start (its Points are made at its
+# first point: a run that logs nothing costs two attribute writes); .send: a channel set by
+# the code around the run (a Dask worker's), else the worker folder says
+_active: dict[int, Points] = {}  # by id: every run of this process that has logged
+_warned = False
+
+
+def log(step: int | None = None, **values: Any) -> None:
+    """Record metrics of the run under way: `runner.log(loss=0.31, acc=0.9)`, or with the
+    step they belong to, `runner.log(step=epoch, val_loss=v)`. Without `step`, each key
+    counts its own steps from 0. Values are numbers (NaN and infinities are kept; min and
+    max leave NaN out). Buffered: a call costs about a microsecond, and the points reach
+    the store within a fraction of a second, including those of a run that then fails,
+    times out, is cancelled or whose worker dies.
+
+    Outside a run (a workflow called as a plain function, in a test or a notebook) nothing
+    is recorded and a warning says so, once: the same code runs with and without runner."""
+    points: Points | None = getattr(_current, "points", None)
+    if points is None:
+        points = _points()
+        if points is None:
+            _outside_a_run()
+            return
+    if step is not None and type(step) is not int:
+        step = _step(step)
+    if values:
+        points.add(step, values)
+
+
+def _step(step: Any) -> int:
+    if isinstance(step, bool):
+        raise TypeError(f"runner.log: step={step!r} is not an integer")
+    try:
+        return operator.index(step)
+    except TypeError:
+        raise TypeError(
+            f"runner.log: step={step!r} is not an integer ({type(step).__name__})"
+        ) from None
+
+
+def _points() -> Points | None:
+    """The Points of this thread's run, made at its first point; in a thread the run
+    started itself (a data loader's, say), those of the process's one run logging."""
+    run = getattr(_current, "run", None)
+    if run is None:
+        if len(_active) == 1:
+            for points in list(_active.values()):
+                return points
+        return None
+    run_id, started, worker_dir = run
+    send = getattr(_current, "send", None) or _channel(worker_dir)
+    if send is None:
+        return None
+    points = _current.points = Points(run_id, started, send)
+    _active[id(points)] = points
+    return points
+
+
+def _channel(worker_dir: str | None) -> Send | None:
+    if not worker_dir:
+        return None
+    inbox = _inboxes.get(worker_dir)
+    return inbox.put if inbox is not None else file_channel(worker_dir)
+
+
+def _outside_a_run() -> None:
+    global _warned
+    if not _warned:
+        _warned = True
+        warnings.warn(
+            "runner.log called outside a run: nothing is recorded (launch the workflow with"
+            " runner to record its metrics)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
+def enter(run_id: str, started: float, worker_dir: str | None) -> None:
+    """This thread runs this run from now on: what it logs goes to its launch."""
+    _current.run = (run_id, started, worker_dir)
+
+
+def leave() -> None:
+    """The thread's run ended (however): what it logged and has not sent is sent now."""
+    _current.run = None
+    points = getattr(_current, "points", None)
+    if points is not None:
+        _current.points = None
+        _active.pop(id(points), None)
+        with contextlib.suppress(OSError):
+            points.flush(last=True)
+
+
+def sending_to(send: Send | None) -> None:
+    """Runs this thread runs from now on send their points here (None: by their worker folder)."""
+    _current.send = send
+
+
+class _Sender:
+    """The thread that sends points waiting longer than SEND_EVERY; started by the first
+    point a process logs, asleep while nothing waits."""
+
+    def __init__(self) -> None:
+        self.started = False
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        with self._lock:
+            if self.started:
+                return
+            threading.Thread(target=self._loop, name="runner-metrics", daemon=True).start()
+            self.started = True
+
+    def _loop(self) -> None:
+        while True:
+            time.sleep(SEND_EVERY / 2)
+            now = time.time()
+            for points in list(_active.values()):
+                if points.waiting and now - points.since >= SEND_EVERY:
+                    # (OSError: the folder went with its launch, nothing to send to)
+                    with contextlib.suppress(OSError):
+                        points.flush()
+
+
+_sender = _Sender()
+
+
+# -- channels: from a run to its launching process ----------------------------------------------
+
+
+class Inbox:
+    """A launch's points and running runs, for runs in the launching process itself
+    (threads, sequential) and those a Dask client hears of: filled from any thread,
+    drained by the recorder's."""
+
+    def __init__(self) -> None:
+        self.sent: deque[Sent] = deque()
+        # slot (a thread, or a Dask run) -> (run id, started, pid, host, worker)
+        self.running: dict[Any, tuple[str, float, int | None, str | None, str | None]] = {}
+
+    def put(self, sent: Sent, last: bool = False) -> None:
+        self.sent.append(sent)
+
+    def take(self) -> list[Sent]:
+        sent = self.sent
+        return [sent.popleft() for _ in range(len(sent))]
+
+
+_inboxes: dict[str, Inbox] = {}  # worker folder -> the inbox of the launch using it
+
+
+def open_inbox(worker_dir: str) -> Inbox:
+    inbox = _inboxes[worker_dir] = Inbox()
+    return inbox
+
+
+def close_inbox(worker_dir: str) -> None:
+    _inboxes.pop(worker_dir, None)
+
+
+def inbox_of(worker_dir: str | None) -> Inbox | None:
+    """The launch's inbox when this process launched it (its runs run here), else None."""
+    return _inboxes.get(worker_dir) if worker_dir else None
+
+
+class FileChannel:
+    """A worker process's file of sent points in a launch's worker folder: length-prefixed
+    marshal records, appended with one write each."""
+
+    def __init__(self, worker_dir: str) -> None:
+        self.path = os.path.join(worker_dir, f"{os.getpid()}{POINTS_SUFFIX}")
+        self._fd: int | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, sent: Sent, last: bool = False) -> None:
+        data = marshal.dumps(sent)
+        with self._lock:
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            os.write(self._fd, _LENGTH.pack(len(data)) + data)
+
+
+_files: dict[str, FileChannel] = {}
+
+
+def file_channel(worker_dir: str) -> FileChannel:
+    channel = _files.get(worker_dir)
+    if channel is None or channel.path != os.path.join(worker_dir, f"{os.getpid()}{POINTS_SUFFIX}"):
+        channel = _files[worker_dir] = FileChannel(worker_dir)
+    return channel
+
+
+class Files:
+    """The launching side of the worker processes' files: what each holds past what was read."""
+
+    def __init__(self, worker_dir: str) -> None:
+        self.worker_dir = worker_dir
+        self._read: dict[str, int] = {}  # file name -> bytes read (whole records)
+
+    def take(self) -> list[Sent]:
+        found: list[Sent] = []
+        try:
+            names = [n for n in os.listdir(self.worker_dir) if n.endswith(POINTS_SUFFIX)]
+        except FileNotFoundError:
+            return found
+        for name in names:
+            offset = self._read.get(name, 0)
+            path = os.path.join(self.worker_dir, name)
+            try:
+                if os.path.getsize(path) <= offset:
+                    continue
+                with open(path, "rb") as file:
+                    file.seek(offset)
+                    data = file.read()
+            except FileNotFoundError:
+                continue
+            used = 0
+            for sent, end in _records(data):
+                found.append(sent)
+                used = end
+            self._read[name] = offset + used
+        return found
+
+
+def _records(data: bytes) -> Iterator[tuple[Sent, int]]:
+    """Whole records and where each ends; a record cut short (its writer died writing it,
+    or is writing it now) waits for the next read."""
+    at, size = 0, len(data)
+    while at + 4 <= size:
+        (length,) = _LENGTH.unpack_from(data, at)
+        end = at + 4 + length
+        if end > size:
+            return
+        yield marshal.loads(data[at + 4 : end]), end
+        at = end
