@@ -40,6 +40,8 @@ _EXPORTS = {
             "get",
             "launch",
             "log_path",
+            "metric_series",
+            "metric_summaries",
             "rerun",
             "resume",
             "runs",
@@ -133,6 +135,8 @@ if TYPE_CHECKING:
         get,
         launch,
         log_path,
+        metric_series,
+        metric_summaries,
         rerun,
         resume,
         runs,
@@ -160,8 +164,9 @@ if TYPE_CHECKING:
     )
     from runner.inputs import ExistingPath
     from runner.lifecycle import CancelResult
+    from runner.metrics import log
     from runner.printable import clean, clean_lines
-    from runner.records import LaunchRecord, RunRecord, RunSpec, RunStatus
+    from runner.records import LaunchRecord, MetricSummary, RunRecord, RunSpec, RunStatus, Series
     from runner.results import Column, Row
 
 __all__ = [
@@ -175,6 +180,7 @@ __all__ = [
     "Launch",
     "LaunchCancelled",
     "LaunchRecord",
+    "MetricSummary",
     "Param",
     "PresetInfo",
     "Preview",
@@ -186,6 +192,7 @@ __all__ = [
     "RunnerError",
     "Runs",
     "RunsFailed",
+    "Series",
     "UsageError",
     "ValidationError",
     "WaitTimeout",
@@ -200,7 +207,10 @@ __all__ = [
     "entities",
     "get",
     "launch",
+    "log",
     "log_path",
+    "metric_series",
+    "metric_summaries",
     "presets",
     "rerun",
     "resume",

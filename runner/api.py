@@ -16,7 +16,7 @@ from runner.export import to_csv, to_json, to_markdown, to_parquet
 from runner.handles import Entities, Launch, Preview, ResultsTable, Runs, Watch, results_table
 from runner.launching import params_schema, plan, register, request
 from runner.progress import OnCreated, OnOutcome
-from runner.reads import launch_logs, log_path
+from runner.reads import launch_logs, log_path, metric_series, metric_summaries
 from runner.records import LaunchRecord, RunOutcome, RunRecord, RunSpec
 from runner.store import DB_NAME, default_home
 
@@ -71,6 +71,8 @@ __all__ = [
     "launch_only_process",
     "launches",
     "log_path",
+    "metric_series",
+    "metric_summaries",
     "output_path",
     "params_schema",
     "pick_workflow",

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from runner.catalog import describe_presets, describe_workflows, registered_versions
 from runner.errors import UsageError
-from runner.records import LaunchRecord, RunRecord, RunRow
+from runner.records import LaunchRecord, MetricSummary, RunRecord, RunRow, Series
 from runner.store import Store
 
 if TYPE_CHECKING:
@@ -254,6 +254,33 @@ def log_path(run_id: str, *, home: str | Path | None = None) -> tuple[RunRecord,
     store = store_at(home)
     run = find_run(store, run_id)
     return run, store.run_dir(run.id) / LOG_NAME
+
+
+def metric_summaries(
+    ident: str, keys: Sequence[str] = (), *, home: str | Path | None = None
+) -> list[MetricSummary]:
+    """The summary (count, last, min, max) of each metric a run logged, or each run of a
+    launch (an id or a unique prefix), in run order then by key; `keys`: only those. Reads
+    no point."""
+    store = store_at(home)
+    kind, full = store.resolve(ident)
+    if kind == "launch":
+        return store.metric_summaries(launch_id=full, keys=keys)
+    return store.metric_summaries(run_ids=[full], keys=keys)
+
+
+def metric_series(
+    ident: str, keys: Sequence[str] = (), *, home: str | Path | None = None
+) -> list[Series]:
+    """Every point of each metric a run logged, or each run of a launch that logged (an id
+    or a unique prefix), in the order logged; `keys`: only those."""
+    store = store_at(home)
+    kind, full = store.resolve(ident)
+    if kind == "launch":
+        logged = dict.fromkeys(m.run_id for m in store.metric_summaries(launch_id=full, keys=keys))
+    else:
+        logged = {full: None}
+    return [series for run_id in logged for series in store.metric_series(run_id, keys)]
 
 
 def launch_logs(

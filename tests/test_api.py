@@ -51,6 +51,8 @@ def test_public_names_are_pinned() -> None:
         "launch",
         "log",
         "log_path",
+        "metric_series",
+        "metric_summaries",
         "presets",
         "rerun",
         "resume",
