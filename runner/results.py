@@ -96,6 +96,8 @@ class ResultsTable:
         near = difflib.get_close_matches(name, names, n=1)
         hint = f" (did you mean '{near[0]}'?)" if near else ""
         shown = ", ".join(c.key for c in self.columns)
+        if any(c.group == "metrics" for c in self.columns):
+            shown += f" (and each metric's {', '.join(METRIC_STATS)})"
         raise UsageError(f"no column '{name}'{hint}; the columns are: {shown}")
 
     def records(self, *, full_ids: bool = False) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ import pytest
 
 import runner
 from runner import results
+from runner.errors import UsageError
 from runner.records import MetricSummary, RunRecord, RunStatus
 from tests.conftest import PROJECT
 
@@ -155,6 +156,11 @@ def test_sort_where_and_columns_name_a_metric_statistic(store_env, capsys) -> No
     out = compare(capsys, launch_id, "--by-run", "--sort", "acc.max", "--format", "json")
     keys = [c["key"] for c in json.loads(out)["columns"]]
     assert keys.index("metrics.acc.max") == keys.index("metrics.acc.last") + 1
+    # A metric named alone is no column: the message names its columns.
+    with pytest.raises(UsageError, match=r"no column 'loss' \(did you mean 'loss\.last'\?\)"):
+        compare(capsys, launch_id, "--columns", "lr,loss")
+    with pytest.raises(UsageError, match=r"\(and each metric's last, min, max, count\)$"):
+        compare(capsys, launch_id, "--columns", "lr,loss")
 
 
 def test_by_point_gives_mean_and_std_of_metric_columns(store_env, capsys) -> None:
