@@ -365,7 +365,10 @@ def table(
     `top` (rows kept); `columns` picks and orders; `all_columns` shows fixed params too;
     `stats` adds min and max to the mean and std of each point; `first`: only the first N
     runs of each launch are read (a page of a big launch: what it swept still shows as
-    varying). Big results show as their summary: their files are not read::
+    varying). Big results show as their summary: their files are not read. Metrics the runs
+    logged (runner.log) are columns `loss.last` (keys `metrics.loss.last`), and `loss.min`,
+    `loss.max`, `loss.count` when `columns`, `sort` or `where` names them or `all_columns`;
+    read from their summaries, never their points::
 
         runner.table(launch, by_point=True, stats=True, sort="error", top=5)
         runner.table(["3f2a", "9c1e"], where=["status=failed"]).to_dataframe()

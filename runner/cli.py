@@ -667,8 +667,14 @@ def status(ids: tuple[str, ...], limit: int, quiet: bool, as_json: bool) -> None
 @click.option("--sort", help="Sort by this column.")
 @click.option("--desc", is_flag=True, help="Sort descending.")
 @click.option("--top", type=click.IntRange(min=1), help="Keep the first N rows.")
-@click.option("--columns", help="Columns to show, in order: a,b,c.")
-@click.option("--all-columns", is_flag=True, help="Show the fixed params as columns too.")
+@click.option(
+    "--columns", help="Columns to show, in order: a,b,c (a metric's too: loss.min, loss.max)."
+)
+@click.option(
+    "--all-columns",
+    is_flag=True,
+    help="Show the fixed params as columns too, and each metric's min, max and count.",
+)
 @click.option(
     "--format",
     "fmt",
@@ -695,6 +701,7 @@ def compare(
       runner compare 3f2a --sort error --top 5
       runner compare 3f2a --where 'samples>=10000' --format csv -o pi.csv
       runner compare --workflow pi --last 3 --by-run
+      runner compare 3f2a --columns lr,loss.min --sort loss.min   (metrics: runner.log)
     """
     from runner import api, render
 

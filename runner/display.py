@@ -172,18 +172,6 @@ def runs_text(runs: Sequence[RunRecord]) -> str:
     return "\n".join(lines)
 
 
-def runs_table(runs: Sequence[RunRecord]) -> ResultsTable:
-    """A run list as the core results table: one row per run, the params that vary."""
-    from runner.results import build, rows_of
-
-    return build(rows_of(runs), decoded=True, by_point=False)
-
-
-def runs_html(runs: Sequence[RunRecord]) -> str:
-    """Runs one per row: status in colour, the params that vary between them, the results."""
-    return table_html(runs_table(runs))
-
-
 def _clip(text: str, width: int = 80) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "\u2026"

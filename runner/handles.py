@@ -253,18 +253,17 @@ class Runs(list[RunRecord]):
         return runs_text(self)
 
     def _repr_html_(self) -> str:
-        from runner.display import runs_html
+        from runner.display import table_html
 
-        return runs_html(self)
+        return table_html(self.table())
 
     def table(self) -> ResultsTable:
-        """These runs as the core results table, one row per run::
+        """These runs as the core results table, one row per run (with the last value of
+        each metric they logged)::
 
         runner.runs(status="failed").table()
         """
-        from runner.display import runs_table
-
-        return ResultsTable.of(runs_table(self))
+        return ResultsTable.of(table(list(self), by_point=False))
 
     def to_dataframe(self) -> Any:
         """These runs as a pandas DataFrame, one row per run (the `notebook` extra)::

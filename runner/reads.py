@@ -207,17 +207,30 @@ def table(
 
     chunks: list[tuple[bool, list[RunRow]]] = []  # (JSON still encoded, rows)
     vary: list[str] = []
+    summaries: list[MetricSummary] = []
+    loose: dict[str | None, list[str]] = {}  # runs given alone, by their store's home
     for item in items:
         if isinstance(item, RunRecord):
             chunks.append((False, results.rows_of([item])))
+            loose.setdefault(item.home, []).append(item.id)
         elif item.runs is not None or item.store is None:
             runs = item.runs or []
             runs = runs if first is None else runs[:first]
             chunks.append((False, results.rows_of(runs, item.record.repeat)))
+            if item.store is not None:
+                summaries += _metrics(item.store, item.record, [r.id for r in runs], first)
         else:
             chunks.append((True, item.store.table_rows(item.record, first)))
+            read = [row.run_id for row in chunks[-1][1]]
+            summaries += _metrics(item.store, item.record, read, first)
         if first is not None and not isinstance(item, RunRecord):
             vary.extend(item.record.definition.get("swept") or {})
+    for home, run_ids in loose.items():
+        if home is not None and (store := Store.existing(home)) is not None:
+            try:
+                summaries += store.metric_summaries(run_ids=run_ids)
+            finally:
+                store.close()
     encoded = all(raw for raw, _ in chunks)
     rows: list[RunRow] = []
     for raw, chunk in chunks:
@@ -238,7 +251,19 @@ def table(
         columns=columns,
         all_columns=all_columns,
         vary=vary,
+        metrics=summaries,
     )
+
+
+def _metrics(
+    store: Store, launch: LaunchRecord, run_ids: list[str], first: int | None
+) -> list[MetricSummary]:
+    """The metric summaries of these runs of a launch: read for the whole launch in one query
+    when they are all its runs, else run by run (`first`: a page of a big launch reads its
+    page's, never the launch's)."""
+    if first is None or len(run_ids) >= launch.run_count:
+        return store.metric_summaries(launch_id=launch.id)
+    return store.metric_summaries(run_ids=run_ids)
 
 
 def _loads(text: str | None) -> Any:

@@ -10,14 +10,20 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from runner.errors import UsageError
-from runner.records import RunRecord, RunRow, RunStatus
+from runner.records import MetricSummary, RunRecord, RunRow, RunStatus
 
 # What a column holds, so each front-end can align, format and sort it (a DataTable, HTML, a
 # DataFrame dtype) without looking at the values again.
 Kind = Literal["id", "status", "integer", "number", "boolean", "string", "duration", "json"]
-# Where a column comes from: the run itself, its params, its result, or (by point) statistics.
-Group = Literal["run", "params", "result"]
+# Where a column comes from: the run itself, its params, its result, or the metrics it logged
+# (runner.log: the summary the store keeps of each key, never its points).
+Group = Literal["run", "params", "result", "metrics"]
 STATS = ("mean", "std", "min", "max")  # what --by-point computes per numeric result column
+# A metric's columns (`metrics.loss.last`, shown as `loss.last`). The last value shows, as
+# MLflow's search_runs gives it; the others when a table names them (columns, sort, where)
+# or shows all its columns: one column a metric keeps a table at 80 columns readable.
+METRIC_STATS = ("last", "min", "max", "count")
+METRIC_SHOWN = "last"
 _NUMERIC = ("integer", "number")
 COUNTS = ("n", "failed", "cancelled")  # by point: how many runs (read with thousands separators)
 
@@ -90,6 +96,8 @@ class ResultsTable:
         near = difflib.get_close_matches(name, names, n=1)
         hint = f" (did you mean '{near[0]}'?)" if near else ""
         shown = ", ".join(c.key for c in self.columns)
+        if any(c.group == "metrics" for c in self.columns):
+            shown += f" (and each metric's {', '.join(METRIC_STATS)})"
         raise UsageError(f"no column '{name}'{hint}; the columns are: {shown}")
 
     def records(self, *, full_ids: bool = False) -> list[dict[str, Any]]:
@@ -110,7 +118,7 @@ class ResultsTable:
         """A value as people read it (significant digits, durations); '' when empty. A
         param or result that is None reads `null`, as overrides write it."""
         value = row.values.get(column.key)
-        if value is None and column.group != "run" and not column.stat and column.key in row.values:
+        if value is None and column.group in _USER and not column.stat and column.key in row.values:
             return NULL
         if column.key in COUNTS and column.group == "run" and isinstance(value, int):
             return f"{value:,}"
@@ -136,6 +144,8 @@ class ResultsTable:
 
 
 NULL = "null"  # None, as people read it: the word overrides and YAML write
+# The groups whose None is a value the user gave (a metric's None is a NaN left out: empty).
+_USER = ("params", "result")
 
 
 def param_text(value: Any) -> str:
@@ -229,13 +239,21 @@ def build(
     columns: Sequence[str] | None = None,
     all_columns: bool = False,
     vary: Iterable[str] = (),
+    metrics: Iterable[MetricSummary] = (),
 ) -> ResultsTable:
     """The table of these runs: one row per run (or per sweep point, `by_point`; the default
     when the runs have repeats), the params that vary as columns and the others in `fixed`,
     results flattened to one column per key. `where` filters runs (`error<0.01`), `sort`,
     `desc` and `top` order and cut the rows, `columns` picks and orders the columns.
     `vary`: params keys (`params.x`) shown as varying even when these runs hold one value
-    (a page of a launch that swept them). Bad column names or filters raise UsageError."""
+    (a page of a launch that swept them). `metrics`: the summaries of what these runs logged
+    (any order; other runs' are ignored), as columns `metrics.KEY.last` (shown) and `.min`,
+    `.max`, `.count` (shown when `columns`, `sort` or `where` names them, or `all_columns`).
+    Bad column names or filters raise UsageError."""
+    logged: dict[str, list[MetricSummary]] = {}
+    for summary in metrics:
+        logged.setdefault(summary.run_id, []).append(summary)
+    metric_keys: dict[str, tuple[str, ...]] = {}  # metric -> its columns' keys
     launch_ids: dict[str, None] = {}
     flat: list[dict[str, Any]] = []
     rows: list[Row] = []
@@ -274,6 +292,17 @@ def build(
         if error:
             values["error"] = one_line(error)
             any_error = True
+        for summary in logged.get(run_id, ()) if logged else ():
+            names = metric_keys.get(summary.key)
+            if names is None:
+                names = metric_keys[summary.key] = tuple(
+                    f"metrics.{summary.key}.{stat}" for stat in METRIC_STATS
+                )
+            last, low, high, count = names
+            values[last] = summary.last
+            values[low] = summary.min
+            values[high] = summary.max
+            values[count] = summary.count
         any_repeat = any_repeat or rep > 0
         flat.append(values)
         rows.append(Row(values, run_id, status, launch_id))
@@ -295,11 +324,16 @@ def build(
         + ["run", "status"]
         + varying
         + list(result_keys)
+        + [key for metric in sorted(metric_keys) for key in metric_keys[metric]]
         + (["error"] if any_error else [])
         + (["repeat"] if any_repeat else [])
         + ["seed", "duration"]
     )
     cols = _columns(keys, flat)
+    if metric_keys and not all_columns:
+        named = [*(columns or ()), *([sort] if sort is not None else [])]
+        named += [match.group(1) for text in where if (match := _WHERE.match(text))]
+        cols = _named_metrics(cols, fixed, named)
     table = ResultsTable(
         columns=cols, rows=rows, fixed=fixed, runs=len(rows), launches=list(launch_ids)
     )
@@ -344,6 +378,36 @@ def build(
 _MISSING = object()
 
 
+def _named_metrics(cols: list[Column], fixed: dict[str, Any], names: list[str]) -> list[Column]:
+    """The columns a table shows: each metric's last value, and its other columns that
+    `names` (the columns picked, sorted by, filtered on) name. By point a name may be a
+    statistic of one (`loss.min.mean`): the column it summarises shows."""
+    probe = ResultsTable(columns=cols, rows=[], fixed=fixed)
+    wanted: set[str] = set()
+    for name in names:
+        for candidate in (name, *_stem(name)):
+            try:
+                wanted.add(probe.column(candidate).key)
+                break
+            except UsageError:  # said by the table built, with the columns it has
+                continue
+    return [
+        c
+        for c in cols
+        if c.group != "metrics" or c.key.endswith(f".{METRIC_SHOWN}") or c.key in wanted
+    ]
+
+
+def _stem(name: str) -> list[str]:
+    """The column a by-point statistic's name is about: `loss.min` of `loss.min.mean` (or
+    of its header, `loss.min mean`)."""
+    for sep in (".", " "):
+        stem, found, stat = name.rpartition(sep)
+        if found and stat in STATS:
+            return [stem]
+    return []
+
+
 def _same(a: Any, b: Any) -> bool:
     # 1, 1.0 and True are equal in Python and different params to people.
     return a is b or (type(a) is type(b) and a == b)
@@ -380,15 +444,20 @@ def _columns(keys: list[str], flat: list[dict[str, Any]]) -> list[Column]:
     cols = []
     for key in keys:
         group: Group = "run"
+        kind: Kind | None = None
         if key.startswith("params."):
             group = "params"
         elif key == "result" or key.startswith("result.") or key == "error":
             group = "result"
+        elif key.startswith("metrics."):
+            group = "metrics"
+            kind = "integer" if key.endswith(".count") else "number"  # (NaN is stored NULL)
         name = key.partition(".")[2] if "." in key else key
         if "." in key:
             name = key if name in taken else name
             taken.add(name)
-        kind = _RUN_KINDS.get(key) if group != "params" and key != "result" else None
+        if kind is None and group != "params" and key != "result":
+            kind = _RUN_KINDS.get(key)
         if kind is None:
             kind = _kind_of(v.get(key) for v in flat)
         cols.append(Column(key, name, group, kind))
@@ -412,7 +481,8 @@ def _kind_of(values: Iterable[Any]) -> Kind:
 
 def points(table: ResultsTable, stats: bool = False) -> ResultsTable:
     """A table of runs grouped by sweep point (and launch): n, failures, and mean and std
-    (with `stats`, min and max too) of every numeric result column over the point's runs."""
+    (with `stats`, min and max too) of every numeric result and metric column over the
+    point's runs."""
     if table.by_point:
         return table
     varying = [column.key for column in table.columns if column.group == "params"]
@@ -427,7 +497,7 @@ def points(table: ResultsTable, stats: bool = False) -> ResultsTable:
             point = json.dumps(point, default=str)
             members = groups.setdefault(point, [])
         members.append(row)
-    numeric = [c for c in table.columns if c.group == "result" and c.kind in _NUMERIC]
+    numeric = [c for c in table.columns if c.group in ("result", "metrics") and c.kind in _NUMERIC]
     wanted = STATS if stats else STATS[:2]
     by_key = {c.key: c for c in table.columns}
     cols = [by_key[key] for key in keys]
@@ -445,7 +515,7 @@ def points(table: ResultsTable, stats: bool = False) -> ResultsTable:
                 Column(
                     f"{column.key}.{stat}",
                     f"{column.name} {stat}",
-                    "result",
+                    column.group,
                     "number",
                     stat,
                     column.key,
