@@ -632,7 +632,7 @@ class MetricSummary(NamedTuple):
 
     run_id: str
     key: str
-    count: int
+    count: int  # type: ignore[assignment]  # (a field, where tuple has a method of that name)
     last: float | None
     last_step: int
     min: float | None
