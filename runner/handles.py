@@ -5,15 +5,18 @@ They call down into the services and render through the views."""
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runner import execution, lifecycle, results
+from runner import execution, lifecycle, reads, results
+from runner.errors import UsageError
 from runner.reads import Recorded, counting, launches, table
-from runner.records import RunOutcome, RunRecord, RunSpec, RunStatus
+from runner.records import RunOutcome, RunRecord, RunSpec, RunStatus, Series
+from runner.results import Column
 from runner.store import Store
 
 if TYPE_CHECKING:
@@ -227,6 +230,111 @@ class Launch:
 
         return plot(self.table(by_point=False, all_columns=True), x, y, by=by, ax=ax)
 
+    def metrics(self, keys: str | Sequence[str] = (), *, run: RunRecord | str | None = None) -> Any:
+        """The points its runs logged (`runner.log`) as a long pandas DataFrame, one row a
+        point: `run` (its id), the params that vary in the launch (`params.lr`, as
+        `to_dataframe` names them), `metric`, `step`, `value`, `time` (Unix seconds when
+        logged); in run order, then by metric, each in the order logged. `keys`: only those
+        metrics; `run`: only that run (a RunRecord of this launch, or its id or a prefix),
+        still with the launch's varying params. Reads the points as they are now: a running
+        launch gives what was recorded so far. Needs the `notebook` extra::
+
+            frame = launch.metrics("loss")
+            frame.groupby("params.lr")["value"].min()
+            launch.metrics(run=launch.runs[0])     # one run's points, every metric
+        """
+        from runner.frames import metrics_frame
+
+        wanted = (keys,) if isinstance(keys, str) else tuple(keys)
+        found = self.table(by_point=False)
+        ids = None if run is None else [self._run_id(run, found)]
+        series = self._series(wanted, ids)
+        self._check_logged(wanted, series, ids)
+        params = [column for column in found.columns if column.group == "params"]
+        return metrics_frame(series, {row.run_id or "": row.values for row in found.rows}, params)
+
+    def plot_metric(
+        self,
+        key: str,
+        *,
+        by: str | None = None,
+        ax: Any = None,
+        live: bool = False,
+        every: float = 1.0,
+    ) -> Any:
+        """Draw metric `key` (what runs logged with `runner.log(key=...)`): value against
+        step, one curve per run, coloured by the run's value of `by` (a param, or any column
+        of the results table: `seed`, `status`) with a legend of its values, or a colour bar
+        for more than 10 numbers (a logarithmic one when they span two orders of magnitude).
+        Returns the matplotlib Axes. Curves are drawn whole up to a million points in all;
+        past that each is thinned to its share, keeping each part's lowest and highest
+        values so that spikes stay. Needs the `notebook` extra::
+
+            launch.plot_metric("loss", by="lr")
+
+        `live=True`, while the launch runs (`runner.launch(..., wait=False)`, or one started
+        elsewhere): the figure is shown in the cell at once and redrawn in place (an
+        IPython display id) by a thread of its own that reads the store every `every`
+        seconds, only when something was written, until the launch ends (one last drawing
+        then); the call returns at once and the kernel runs other cells meanwhile. Returns a
+        `LivePlot` (`.stop()` ends the redrawing, `.join()` waits for it)::
+
+            launch = runner.launch("train", sweep={"lr": [0.01, 0.1]}, wait=False)
+            live = launch.plot_metric("loss", by="lr", live=True)
+        """
+        from runner.frames import plot_metric, require
+
+        found = self.table(by_point=False, all_columns=True)
+        column = found.column(by) if by is not None else None
+        values = (
+            {} if column is None else {row.run_id or "": row.get(column.key) for row in found.rows}
+        )
+        if live:
+            return LivePlot(self, key, column, values, every=every)
+        series = self._series((key,))
+        self._check_logged((key,), series)
+        require("matplotlib", "plot_metric()")
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots()
+        return plot_metric(ax, series, key, by=column, values=values)
+
+    def _series(self, keys: Sequence[str], runs: Sequence[str] | None = None) -> list[Series]:
+        """The points of these runs (default: every run of the launch that logged)."""
+        if runs is None:
+            return reads.metric_series(self.id, keys, home=self.home)
+        return [s for run in runs for s in reads.metric_series(run, keys, home=self.home)]
+
+    def _run_id(self, run: RunRecord | str, found: ResultsTable) -> str:
+        """The id of one of its runs, named by its record, its id or a prefix of it."""
+        prefix = (run.id if isinstance(run, RunRecord) else run).strip().lower()
+        ids = [row.run_id for row in found.rows if row.run_id and row.run_id.startswith(prefix)]
+        if len(ids) == 1:
+            return ids[0]
+        what = f"{len(ids)} runs" if ids else "no run"
+        verb = "start" if ids else "starts"
+        raise UsageError(f"run={prefix!r}: {what} of launch {self.id[:12]} {verb} with it")
+
+    def _check_logged(
+        self, keys: Sequence[str], series: Sequence[Series], runs: Sequence[str] | None = None
+    ) -> None:
+        """A UsageError for a metric no run logged, once the launch has ended (a running one
+        may log it yet), naming those they did log."""
+        missing = [key for key in keys if key not in {s.key for s in series}]
+        if not missing or self.status() == "running":
+            return
+        ident = runs[0] if runs else self.id
+        logged = sorted({m.key for m in reads.metric_summaries(ident, home=self.home)})
+        whose = f"run {runs[0][:12]}" if runs else f"launch {self.id[:12]}"
+        if not logged:
+            raise UsageError(f"{whose} logged no metric (runner.log in the workflow)")
+        import difflib
+
+        near = difflib.get_close_matches(missing[0], logged, n=1)
+        hint = f"; did you mean '{near[0]}'?" if near else ""
+        raise UsageError(f"{whose} logged no '{missing[0]}': it logged {', '.join(logged)}{hint}")
+
     def to_json(self, *, runs: bool = True) -> dict[str, Any]:
         """The launch as `--json` prints it; `runs=False`: its runs left out (a listing).
         Big results are shown by their summary and `result_file`, their files not read
@@ -237,6 +345,119 @@ class Launch:
             **self.record.to_json(),
             "runs": [run.to_json(load=whole) for run in self.iter_runs()] if runs else [],
         }
+
+
+class LivePlot:
+    """A launch's curves of one metric redrawn in a notebook cell while the launch runs: what
+    `Launch.plot_metric(key, live=True)` returns. A thread of its own reads the store on a
+    connection of its own every `every` seconds, redraws when a run logged more points, and
+    ends after the launch has (once nothing more was written); the figure is a PNG in the
+    cell, replaced in place through an IPython display id, so the kernel runs other cells
+    meanwhile and the notebook keeps the last drawing::
+
+        live = launch.plot_metric("loss", by="lr", live=True)
+        live.updates      # how many times it was redrawn
+        live.stop()       # stop redrawing (the launch goes on)
+    """
+
+    def __init__(
+        self,
+        launch: Launch,
+        key: str,
+        by: Column | None,
+        values: dict[str, Any],
+        *,
+        every: float = 1.0,
+    ) -> None:
+        from runner.frames import require
+
+        require("matplotlib", "plot_metric(live=True)")
+        ipython = require("IPython", "plot_metric(live=True)")
+        import IPython.display
+        from matplotlib.figure import Figure
+
+        if getattr(ipython.get_ipython(), "kernel", None) is None:
+            raise UsageError(
+                "plot_metric(live=True) redraws a figure in a notebook (a Jupyter kernel);"
+                " here, draw it once the launch has ended: launch.wait();"
+                f" launch.plot_metric({key!r})"
+            )
+        self.launch_id, self.key, self.by, self.every = launch.id, key, by, every
+        self.home = launch.home
+        self.figure = Figure()
+        self.updates = 0  # redrawings shown after the first
+        self._values = values
+        self._points: dict[str, tuple[int, list[Series]]] = {}  # run id -> (count, series)
+        series = launch._series((key,))
+        for run_id in dict.fromkeys(s.run_id for s in series):
+            mine = [s for s in series if s.run_id == run_id]
+            self._points[run_id] = (sum(len(s.steps) for s in mine), mine)
+        self._shown = IPython.display.display(self._image(series), display_id=True)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._follow, name="runner-live-plot", daemon=True)
+        self._thread.start()
+
+    def __repr__(self) -> str:
+        state = "redrawing" if self.running else "done"
+        return f"<LivePlot {self.key} of launch {self.launch_id[:12]}: {self.updates} updates, {state}>"
+
+    @property
+    def ax(self) -> Any:
+        """The Axes last drawn."""
+        return self.figure.axes[0]
+
+    @property
+    def running(self) -> bool:
+        """Whether it still follows the launch."""
+        return self._thread.is_alive()
+
+    def stop(self) -> None:
+        """Stop redrawing (the launch goes on); the last drawing stays in the cell."""
+        self._stop.set()
+        self._thread.join()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until it has stopped (the launch ended, or `stop`); whether it has."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _image(self, series: Sequence[Series]) -> Any:
+        from IPython.display import Image
+
+        from runner.frames import figure_png, plot_metric
+
+        self.figure.clear()
+        plot_metric(self.figure.add_subplot(), series, self.key, by=self.by, values=self._values)
+        return Image(data=figure_png(self.figure), format="png")
+
+    def _follow(self) -> None:
+        store = Store.existing(self.home)
+        watch = Watch(self.home)
+        ended = False
+        while store is not None and not self._stop.is_set():
+            if watch.changed():
+                record = store.launch(self.launch_id)
+                ended = record is None or record.status != "running"
+                if self._read(store):
+                    series = [s for _, mine in self._points.values() for s in mine]
+                    self._shown.update(self._image(series))
+                    self.updates += 1
+            elif ended:  # ended, and nothing written since: its last points are in
+                break
+            self._stop.wait(self.every)
+
+    def _read(self, store: Store) -> bool:
+        """Read again the points of the runs that logged more; whether any did."""
+        more = False
+        for summary in store.metric_summaries(launch_id=self.launch_id, keys=[self.key]):
+            count = self._points.get(summary.run_id, (-1, []))[0]
+            if count != summary.count:
+                more = True
+                self._points[summary.run_id] = (
+                    summary.count,
+                    store.metric_series(summary.run_id, [self.key]),
+                )
+        return more
 
 
 class Runs(list[RunRecord]):
