@@ -149,11 +149,13 @@ def _shown(value: Any) -> str:
     return json.dumps(value, default=str)
 
 
-# Past this many points in all, each curve is thinned to its share before matplotlib draws it
-# (at least THINNED_TO points). Below it nothing is thinned: matplotlib's own path
-# simplification draws and renders 100,000 points in about 0.1 s and 1,000,000 in 0.26 s, so
-# thinning pays only for millions (bench/metrics.py).
-DRAWN = 1_000_000
+# Past this many points in all, each curve longer than THINNED_TO points is thinned to about
+# that many (1,000 parts' lowest and highest: two a pixel column of a default figure, which
+# looks the same). Below it nothing is thinned. Measured with the PNG a notebook shows: one
+# noisy curve of 100,000 points draws in 0.18 s whole; 10 of them take 0.7-0.85 s whole,
+# 0.13-0.23 s thinned to 2,000 each (thinned to 20,000, no faster than whole: matplotlib's own
+# path simplification does as well there). bench/curves.py times it end to end.
+DRAWN = 200_000
 THINNED_TO = 2_000
 # At most this many distinct values of a numeric `by` get a legend; more get a colour bar.
 LEGEND_VALUES = 10
@@ -215,15 +217,15 @@ def plot_metric(
 
     values = values or {}
     drawn = sum(len(s.steps) for s in series)
-    share = max(THINNED_TO, DRAWN // max(len(series), 1)) if drawn > DRAWN else None
+    most = THINNED_TO if drawn > DRAWN else None
     colour, legend, bar = _palette(by, values, [s.run_id for s in series])
     first: dict[str, Any] = {}  # run id -> its first line
     thin = False
     for s in series:
         steps = np.frombuffer(s.steps, dtype=np.int64)
         points = np.frombuffer(s.values, dtype=np.float64)
-        if share is not None and len(points) > share:
-            steps, points = thinned(steps, points, share)
+        if most is not None and len(points) > most:
+            steps, points = thinned(steps, points, most)
             thin = True
         (line,) = ax.plot(steps, points, color=colour(s.run_id))
         first.setdefault(s.run_id, line)
@@ -243,7 +245,7 @@ def plot_metric(
     if by is not None:
         what += f", coloured by {by.name}"
     if thin:
-        what += f"\n(curves past {share:,} points thinned: each part's lowest and highest kept)"
+        what += f"\n(curves past {most:,} points thinned: each part's lowest and highest kept)"
     ax.set_title(what)
     return ax
 

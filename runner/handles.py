@@ -266,9 +266,10 @@ class Launch:
         step, one curve per run, coloured by the run's value of `by` (a param, or any column
         of the results table: `seed`, `status`) with a legend of its values, or a colour bar
         for more than 10 numbers (a logarithmic one when they span two orders of magnitude).
-        Returns the matplotlib Axes. Curves are drawn whole up to a million points in all;
-        past that each is thinned to its share, keeping each part's lowest and highest
-        values so that spikes stay. Needs the `notebook` extra::
+        Returns the matplotlib Axes. Curves are drawn whole up to 200,000 points in all;
+        past that (for speed) each is thinned to about 2,000 points: its first and last, and
+        the lowest and highest of each of 1,000 parts, so spikes stay and it looks the same.
+        Needs the `notebook` extra::
 
             launch.plot_metric("loss", by="lr")
 
@@ -277,13 +278,18 @@ class Launch:
         IPython display id) by a thread of its own that reads the store every `every`
         seconds, only when something was written, until the launch ends (one last drawing
         then); the call returns at once and the kernel runs other cells meanwhile. Returns a
-        `LivePlot` (`.stop()` ends the redrawing, `.join()` waits for it)::
+        `LivePlot` (`.stop()` ends the redrawing, `.join()` waits for it; `ax=` is for a
+        drawing made once)::
 
             launch = runner.launch("train", sweep={"lr": [0.01, 0.1]}, wait=False)
             live = launch.plot_metric("loss", by="lr", live=True)
         """
         from runner.frames import plot_metric, require
 
+        if live and ax is not None:
+            raise UsageError("plot_metric(live=True) draws a figure of its own: leave out ax=")
+        if live and not every > 0:
+            raise UsageError(f"every={every!r}: the seconds between two reads, more than 0")
         found = self.table(by_point=False, all_columns=True)
         column = found.column(by) if by is not None else None
         values = (
