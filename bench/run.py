@@ -9,6 +9,7 @@ from pathlib import Path
 # The script's directory is on sys.path already, unless Python runs with -P / PYTHONSAFEPATH.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import curves
 import detach
 import kernel
 import startup
@@ -31,6 +32,7 @@ BENCHMARKS: list[tuple[str, Callable[[bool], str]]] = [
     ("detach", detach.run),
     ("table", table.run),
     ("kernel", kernel.run),
+    ("curves", curves.run),
     ("dask", dask),
 ]
 

@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runner import execution, lifecycle, results
+from runner import execution, lifecycle, reads, results
+from runner.errors import UsageError
 from runner.reads import Recorded, counting, launches, table
-from runner.records import RunOutcome, RunRecord, RunSpec, RunStatus
+from runner.records import RunOutcome, RunRecord, RunSpec, RunStatus, Series
 from runner.store import Store
 
 if TYPE_CHECKING:
@@ -226,6 +227,119 @@ class Launch:
         from runner.frames import plot
 
         return plot(self.table(by_point=False, all_columns=True), x, y, by=by, ax=ax)
+
+    def metrics(self, keys: str | Sequence[str] = (), *, run: RunRecord | str | None = None) -> Any:
+        """The points its runs logged (`runner.log`) as a long pandas DataFrame, one row a
+        point: `run` (its id), the params that vary in the launch (`params.lr`, as
+        `to_dataframe` names them), `metric`, `step`, `value`, `time` (Unix seconds when
+        logged); in run order, then by metric, each in the order logged. `keys`: only those
+        metrics; `run`: only that run (a RunRecord of this launch, or its id or a prefix),
+        still with the launch's varying params. Reads the points as they are now: a running
+        launch gives what was recorded so far. Needs the `notebook` extra::
+
+            frame = launch.metrics("loss")
+            frame.groupby("params.lr")["value"].min()
+            launch.metrics(run=launch.runs[0])     # one run's points, every metric
+        """
+        from runner.frames import metrics_frame
+
+        wanted = (keys,) if isinstance(keys, str) else tuple(keys)
+        found = self.table(by_point=False)
+        ids = None if run is None else [self._run_id(run, found)]
+        series = self._series(wanted, ids)
+        self._check_logged(wanted, series, ids)
+        params = [column for column in found.columns if column.group == "params"]
+        return metrics_frame(series, {row.run_id or "": row.values for row in found.rows}, params)
+
+    def plot_metric(
+        self,
+        key: str,
+        *,
+        by: str | None = None,
+        ax: Any = None,
+        live: bool = False,
+        every: float = 1.0,
+    ) -> Any:
+        """Draw metric `key` (what runs logged with `runner.log(key=...)`): value against
+        step, one curve per run, coloured by the run's value of `by` (a param, or another
+        column of the results table, such as `seed`) with a legend of its values, or a colour bar
+        for more than 10 numbers (a logarithmic one when they span two orders of magnitude).
+        Returns the matplotlib Axes. Curves are drawn whole up to 200,000 points in all;
+        past that (for speed) each is thinned to about 2,000 points: its first and last, and
+        the lowest and highest of each of 1,000 parts, so spikes stay and it looks the same.
+        Needs the `notebook` extra::
+
+            launch.plot_metric("loss", by="lr")
+
+        `live=True`, while the launch runs (`runner.launch(..., wait=False)`, or one started
+        elsewhere): the figure is shown in the cell at once and redrawn in place (an
+        IPython display id) by a thread of its own that reads the store every `every`
+        seconds, only when something was written, until the launch ends (one last drawing
+        then); the call returns at once and the kernel runs other cells meanwhile. Returns a
+        `LivePlot` (`.stop()` ends the redrawing, `.join()` waits for it; `ax=` is for a
+        drawing made once)::
+
+            launch = runner.launch("train", sweep={"lr": [0.01, 0.1]}, wait=False)
+            live = launch.plot_metric("loss", by="lr", live=True)
+        """
+        from runner.frames import plot_metric, require
+
+        if live and ax is not None:
+            raise UsageError("plot_metric(live=True) draws a figure of its own: leave out ax=")
+        if live and not every > 0:
+            raise UsageError(f"every={every!r}: the seconds between two reads, more than 0")
+        found = self.table(by_point=False, all_columns=True)
+        column = found.column(by) if by is not None else None
+        values = (
+            {} if column is None else {row.run_id or "": row.get(column.key) for row in found.rows}
+        )
+        if live:
+            from runner.live import LivePlot
+
+            return LivePlot(self.id, key, column, values, watch=Watch(self.home), every=every)
+        series = self._series((key,))
+        self._check_logged((key,), series)
+        require("matplotlib", "plot_metric()")
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots()
+        return plot_metric(ax, series, key, by=column, values=values)
+
+    def _series(self, keys: Sequence[str], runs: Sequence[str] | None = None) -> list[Series]:
+        """The points of these runs (default: every run of the launch that logged)."""
+        if runs is None:
+            return reads.metric_series(self.id, keys, home=self.home)
+        return [s for run in runs for s in reads.metric_series(run, keys, home=self.home)]
+
+    def _run_id(self, run: RunRecord | str, found: ResultsTable) -> str:
+        """The id of one of its runs, named by its record, its id or a prefix of it."""
+        prefix = (run.id if isinstance(run, RunRecord) else run).strip().lower()
+        ids = [row.run_id for row in found.rows if row.run_id and row.run_id.startswith(prefix)]
+        if len(ids) == 1:
+            return ids[0]
+        what = f"{len(ids)} runs" if ids else "no run"
+        verb = "start" if ids else "starts"
+        raise UsageError(f"run={prefix!r}: {what} of launch {self.id[:12]} {verb} with it")
+
+    def _check_logged(
+        self, keys: Sequence[str], series: Sequence[Series], runs: Sequence[str] | None = None
+    ) -> None:
+        """A UsageError for a metric no run logged, once the launch has ended (a running one
+        may log it yet), naming those they did log."""
+        missing = [key for key in keys if key not in {s.key for s in series}]
+        if not missing or self.status() == "running":
+            return
+        ident = runs[0] if runs else self.id
+        logged = sorted({m.key for m in reads.metric_summaries(ident, home=self.home)})
+        whose = f"run {runs[0][:12]}" if runs else f"launch {self.id[:12]}"
+        if not logged:
+            raise UsageError(f"{whose} logged no metric (runner.log in the workflow)")
+        import difflib
+
+        near = difflib.get_close_matches(missing[0], logged, n=1)
+        hint = f"; did you mean '{near[0]}'?" if near else ""
+        raise UsageError(f"{whose} logged no '{missing[0]}': it logged {', '.join(logged)}{hint}")
 
     def to_json(self, *, runs: bool = True) -> dict[str, Any]:
         """The launch as `--json` prints it; `runs=False`: its runs left out (a listing).

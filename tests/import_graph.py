@@ -21,7 +21,7 @@ TUI = ROOT / "tui"  # installed as runner.tui
 # DESIGN.md's layers, top first: an import goes to its own layer or one below.
 LAYERS = [
     "__main__ cli cli_completion cli_file cli_help render pipes cluster tui",  # the front-ends
-    "__init__ api handles",  # the public face
+    "__init__ api handles live",  # the public face
     "launching execution lifecycle reads background",  # services
     "composer validate plan entrypoints inputs engine launchers worker dask_launcher catalog"
     " decorated pyfile snapshots provenance cancellation detach documents demos store_check"

@@ -109,3 +109,38 @@ def test_sweep_notebook_renders_its_launch(project: Path, home: Path, kernel: st
     ]
     # The progress widget's text (what a notebook shows without its widgets) ends finished.
     assert bars and all("20/20" in bar for bar in bars), bars
+
+
+def outputs_of(notebook: object, code: str) -> list[dict]:
+    """The outputs of the code cell whose source holds `code`."""
+    (cell,) = [c for c in notebook.cells if c.cell_type == "code" and code in c.source]  # type: ignore[attr-defined]
+    return cell.outputs
+
+
+@pytest.mark.slow
+def test_metrics_notebook_draws_curves_live_then_reads_the_points(
+    project: Path, home: Path, kernel: str
+) -> None:
+    import re
+
+    import runner
+
+    notebook = execute("05_metrics.ipynb", project, kernel)
+    (launch,) = runner.status(home=home)
+    assert isinstance(launch, runner.Launch) and launch.status() == "succeeded"
+    # The live figure is in its cell (its last drawing), and it was redrawn as points came.
+    assert [o for o in outputs_of(notebook, "live=True") if "image/png" in o.get("data", {})]
+    printed = "".join(o.get("text", "") for o in outputs_of(notebook, "print(live)"))
+    found = re.search(r"<LivePlot loss of launch \w+: (\d+) updates, done>", printed)
+    assert found and int(found[1]) >= 1, printed
+    # The DataFrame: 4 runs x 30 epochs x 2 metrics, the params that vary as a column.
+    (shape,) = outputs_of(notebook, "frame.shape")
+    assert shape["data"]["text/plain"] == "(240, 6)"
+    (head,) = outputs_of(notebook, "frame.head()")
+    for column in ("run", "params.lr", "metric", "step", "value", "time"):
+        assert f">{column}<" in head["data"]["text/html"]
+    (summary,) = outputs_of(notebook, '.agg(["first", "min", "last"])')
+    for lr in ("0.02", "0.05", "0.10", "0.30"):
+        assert f">{lr}<" in summary["data"]["text/html"]
+    assert any("image/png" in o.get("data", {}) for o in outputs_of(notebook, 'set_yscale("log")'))
+    assert len(launch.metrics()) == 240
