@@ -35,7 +35,7 @@ def fit(lr: float = 0.1, seed: int = 0) -> dict:
         runner.log(loss=value, acc=1 - value / 2)
     return {"final": values[-1]}
 '''
-WORKFLOW = 'id: fit\nversion: "1.0"\nentrypoint: mypkg.fit:fit\nparams:\n  lr: 0.1\n'
+WORKFLOW = 'id: fit\nversion: "1.0"\nentrypoint: metricspkg.fit:fit\nparams:\n  lr: 0.1\n'
 namespace: dict[str, Any] = {}
 exec(FIT, namespace)  # the constant above
 curve = namespace["curve"]
@@ -55,7 +55,7 @@ def fitted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
     root = tmp_path_factory.mktemp("metrics")
     project = root / "proj"
     shutil.copytree(PROJECT, project, ignore=shutil.ignore_patterns("__pycache__", ".runner"))
-    (project / "mypkg" / "fit.py").write_text(FIT)
+    (project / "metricspkg" / "fit.py").write_text(FIT)
     (project / "conf" / "workflow" / "fit.yaml").write_text(WORKFLOW)
     home = root / "home"
     launch = runner.launch(
