@@ -55,6 +55,8 @@ def fitted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
     root = tmp_path_factory.mktemp("metrics")
     project = root / "proj"
     shutil.copytree(PROJECT, project, ignore=shutil.ignore_patterns("__pycache__", ".runner"))
+    (project / "metricspkg").mkdir()  # (not the project's mypkg: other tests import theirs)
+    (project / "metricspkg" / "__init__.py").write_text("")
     (project / "metricspkg" / "fit.py").write_text(FIT)
     (project / "conf" / "workflow" / "fit.yaml").write_text(WORKFLOW)
     home = root / "home"
