@@ -591,9 +591,14 @@ def running_launch(home: Path) -> tuple[Store, str, list[str]]:
         )
         for i, lr in enumerate((0.1, 0.2))
     ]
-    store.record_launch(
-        launch_record(id=launch_id, workflow_id="train", pid=os.getpid(), run_count=2), specs
+    record = launch_record(
+        id=launch_id,
+        workflow_id="train",
+        pid=os.getpid(),
+        run_count=2,
+        definition={"swept": {"params.lr": [0.1, 0.2]}},  # as a launch records its sweep
     )
+    store.record_launch(record, specs)
     store.record_running([(specs[0].id, time.time() - 5, os.getpid(), None, None)])
     return store, launch_id, [spec.id for spec in specs]
 
@@ -699,10 +704,14 @@ async def test_a_runs_charts_follow_its_points_and_say_how_to_log_when_it_has_no
 
 
 async def test_a_launchs_curves_of_one_metric_coloured_by_the_param_that_varies(
-    project: Path, home: Path
+    project: Path, home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from runner.tui import launch_curves
     from runner.tui.charts import Chart, colour, rich_colour
     from runner.tui.launch_curves import LaunchCurvesScreen
+
+    # The launch's first page of runs says what it swept; a run past it is read on its own.
+    monkeypatch.setattr(launch_curves, "PAGE", 1)
 
     store, launch_id, (first, second) = running_launch(home)
     log = Logged(store)

@@ -19,7 +19,7 @@ from runner.tui.text import clean
 from runner.tui.threads import still_shown
 
 SHOWN = 50  # runs drawn at most: the first that logged the metric, in run order
-PAGE = 500  # runs read at a time to find the shown runs' params
+PAGE = 500  # the launch's runs whose params are read at first (the others' one by one)
 REFRESH = 1.0  # seconds between looks at the store
 BY_RUN = "run"  # colour by: each run its own colour
 NO_METRICS = (
@@ -95,7 +95,7 @@ class LaunchCurvesScreen(Screen[None]):
             known = {row.run_id for row in tables[0].rows if row.run_id}
         wanted = {m.run_id for m in shown} - known
         if wanted:  # runs past the first page
-            tables.append(_params_of(self.launch_id, wanted, home))
+            tables.append(_params_of(wanted, home))
         self.app.call_from_thread(self._show, keys, key, len(logged), fresh, tables)
 
     def _show(
@@ -158,7 +158,7 @@ class LaunchCurvesScreen(Screen[None]):
             legend.update(Text(NO_METRICS, style="dim"))
             return
         chart.display = True
-        runs = [run_id for run_id in self.series if run_id in self.params] or list(self.series)
+        runs = list(self.series)
         groups = self._groups(runs)
         sources = []
         for index, (_, members) in enumerate(groups):
@@ -189,7 +189,7 @@ class LaunchCurvesScreen(Screen[None]):
         groups: dict[str, list[str]] = {}
         order: dict[str, Any] = {}
         for run_id in runs:
-            text, value = self.params.get(run_id, {}).get(by, ("", None))
+            text, value = self.params.get(run_id, {}).get(by, ("?", None))  # (not read yet)
             groups.setdefault(text, []).append(run_id)
             order[text] = value
         return sorted(groups.items(), key=lambda item: _order(order[item[0]]))
@@ -220,18 +220,15 @@ class LaunchCurvesScreen(Screen[None]):
             self.query_one("#curves-by", Select).value = keys[(at + 1) % len(keys)]
 
 
-def _params_of(launch_id: str, run_ids: set[str], home: Any) -> Any:
-    """The results table of these runs of the launch (its params columns say what varies),
-    read a page of runs at a time until they are all found."""
-    found: list[runner.RunRecord] = []
-    offset = 0
-    while len(found) < len(run_ids):
-        page = runner.runs(launch=launch_id, limit=PAGE, offset=offset, home=home)
-        found += [r for r in page if r.id in run_ids]
-        if len(page) < PAGE:
-            break
-        offset += PAGE
-    return runner.table(found, by_point=False, all_columns=True, home=home)
+def _params_of(run_ids: set[str], home: Any) -> Any:
+    """The results table of these runs (at most SHOWN, past the launch's first page)."""
+    found = [runner.get(run_id, home=home) for run_id in sorted(run_ids)]
+    return runner.table(
+        [r for r in found if isinstance(r, runner.RunRecord)],
+        by_point=False,
+        all_columns=True,
+        home=home,
+    )
 
 
 def _order(value: Any) -> tuple[int, Any]:
