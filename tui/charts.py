@@ -11,9 +11,10 @@ column), in 2 x width points whatever the run logged. `bench/tui_metrics.py` mea
 from __future__ import annotations
 
 import math
+import operator
 from bisect import bisect_left
 from collections.abc import Sequence
-from itertools import pairwise
+from itertools import islice, pairwise
 from typing import NamedTuple
 
 from textual import events
@@ -91,7 +92,7 @@ def envelope(
 
 
 def _ascending(steps: Sequence[int]) -> bool:
-    return all(a <= b for a, b in pairwise(steps))
+    return all(map(operator.le, steps, islice(steps, 1, None)))  # in C: 1 ms for 100,000
 
 
 def number(value: float | None) -> str:
