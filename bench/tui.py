@@ -65,7 +65,6 @@ def make_store(home: Path) -> tuple[str, set[str]]:
                 params={"samples": 1000 * (1 + i % 10)},
                 seed=i // 10,
                 repeat_index=i // 10,
-                point={"params.samples": 1000 * (1 + i % 10)},
             )
             for i in range(size)
         ]

@@ -565,6 +565,211 @@ def test_problems_land_on_the_fields_they_name() -> None:
     assert list(problems_by_field(sweep, params)) == ["params.name"]
 
 
+# -- metrics: the runs table's latest values, a run's charts, a launch's curves -------------
+
+
+def running_launch(home: Path) -> tuple[Store, str, list[str]]:
+    """A launch of this process (so its unfinished runs are not lost) of 2 runs, lr 0.1 and
+    0.2: the first running for 5 s, the second pending. Returns the store, the launch's id
+    and the runs'."""
+    import os
+
+    from runner.records import RunSpec
+
+    store = Store(home)
+    launch_id = "d" * 8 + "0" * 24
+    specs = [
+        RunSpec(
+            id=f"d{i}{'d' * 6}{'3' * 24}",
+            index=i,
+            workflow_id="train",
+            workflow_version="1.0",
+            entrypoint="flows:train",
+            params={"lr": lr, "epochs": 10},
+            seed=1,
+            repeat_index=0,
+        )
+        for i, lr in enumerate((0.1, 0.2))
+    ]
+    record = launch_record(
+        id=launch_id,
+        workflow_id="train",
+        pid=os.getpid(),
+        run_count=2,
+        definition={"swept": {"params.lr": [0.1, 0.2]}},  # as a launch records its sweep
+    )
+    store.record_launch(record, specs)
+    store.record_running([(specs[0].id, time.time() - 5, os.getpid(), None, None)])
+    return store, launch_id, [spec.id for spec in specs]
+
+
+class Logged:
+    """Points written to the store as a launch writes what its runs log (packed arrays,
+    Store.record_points), each key's steps counted on."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.series: dict = {}  # Store.record_points's, kept from call to call
+        self.sends: dict[str, int] = {}
+        self.steps: dict[tuple[str, str], int] = {}
+
+    def __call__(self, run_id: str, **values: list[float]) -> None:
+        from array import array
+
+        chunks = []
+        for key, points in values.items():
+            first = self.steps.get((run_id, key), 0)
+            self.steps[run_id, key] = first + len(points)
+            steps = array("q", range(first, first + len(points)))
+            times = array("d", [time.time()] * len(points))
+            chunks.append((key, steps.tobytes(), array("d", points).tobytes(), times.tobytes()))
+        seq = self.sends.get(run_id, 0)
+        self.sends[run_id] = seq + 1
+        self.store.record_points([(run_id, 1.0, seq, chunks)], self.series)
+
+
+def cell(table: DataTable, row: str, column: str) -> str:
+    return str(table.get_cell(row, column))
+
+
+async def test_the_runs_table_shows_a_running_runs_latest_metrics_as_they_come(
+    project: Path, home: Path
+) -> None:
+    store, launch_id, (running, pending) = running_launch(home)
+    log = Logged(store)
+    log(running, loss=[0.9, 0.5], acc=[0.5])
+    app = make_app(config_dir=project / "conf", home=home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("2")
+        runs = app.screen.query_one("#run-table", DataTable)
+        await until(pilot, lambda: app.launches.launch_id == launch_id and runs.row_count == 2)
+        await until(pilot, lambda: "metric:loss" in runs.columns)
+        labels = [str(c.label) for c in runs.columns.values()]
+        assert labels[:5] == ["run", "status", "lr", "acc.last", "loss.last"]
+        status = cell(runs, running, "status")
+        assert status.startswith("running ") and status.endswith("s"), status  # and how long
+        assert cell(runs, running, "metric:loss") == "0.5"  # the latest, not the best
+        assert cell(runs, running, "metric:acc") == "0.5"
+        assert (cell(runs, pending, "status"), cell(runs, pending, "metric:loss")) == (
+            "pending",
+            "",
+        )
+        log(running, loss=[0.25])
+        await until(pilot, lambda: cell(runs, running, "metric:loss") == "0.25")
+        log(running, f1=[0.125])  # a metric logged later: a column of its own
+        await until(pilot, lambda: "metric:f1" in runs.columns)
+        assert cell(runs, running, "metric:f1") == "0.125"
+        assert cell(runs, running, "metric:loss") == "0.25"
+
+
+async def test_a_runs_charts_follow_its_points_and_say_how_to_log_when_it_has_none(
+    project: Path, home: Path
+) -> None:
+    from runner.tui.charts import Chart
+
+    store, _, (running, pending) = running_launch(home)
+    log = Logged(store)
+    log(running, loss=[3.0, 2.0, 1.5])
+    app = make_app(config_dir=project / "conf", home=home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.push_screen(RunScreen(pending))
+        await settle(pilot, 0.3)
+        empty = str(app.screen.query_one("#no-metrics", Static).render())
+        assert empty.startswith("no metrics: call runner.log(...) in the workflow")
+        assert not app.screen.query(Chart)
+        app.pop_screen()
+
+        app.push_screen(RunScreen(running))
+        await until(pilot, lambda: len(app.screen.query(Chart)) == 1)
+        chart = app.screen.query_one(Chart)
+        await until(pilot, lambda: chart.drawn)
+        assert chart.name == "loss"
+        assert chart.heading == "loss  1.5 at step 2  min 1.5  max 3  (3 points)"
+        assert list(chart.sources[0].values) == [3.0, 2.0, 1.5]
+        assert not app.screen.query("#no-metrics")
+        log(running, loss=[1.0, 0.5], acc=[0.5])  # more points, and a second metric
+        await until(
+            pilot, lambda: len(app.screen.query(Chart)) == 2 and len(chart.sources[0].values) == 5
+        )
+        await until(pilot, lambda: chart.drawn)
+        assert chart.heading == "loss  0.5 at step 4  min 0.5  max 3  (5 points)"
+        plotted = "".join(chart.plt.build())
+        assert any("\u2800" < ch <= "\u28ff" for ch in plotted)  # braille dots: the curve
+        await pilot.press("m")  # the charts alone
+        await settle(pilot)
+        assert not app.screen.query_one("#run-log").display
+        assert {c.name for c in app.screen.query(Chart).results(Chart)} == {"acc", "loss"}
+
+
+async def test_a_launchs_curves_of_one_metric_coloured_by_the_param_that_varies(
+    project: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from runner.tui import launch_curves
+    from runner.tui.charts import Chart, colour, rich_colour
+    from runner.tui.launch_curves import LaunchCurvesScreen
+
+    # The launch's first page of runs says what it swept; a run past it is read on its own.
+    monkeypatch.setattr(launch_curves, "PAGE", 1)
+
+    store, launch_id, (first, second) = running_launch(home)
+    log = Logged(store)
+    app = make_app(config_dir=project / "conf", home=home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("2")
+        await until(pilot, lambda: app.launches.launch_id == launch_id)
+        await pilot.press("m")
+        await until(pilot, lambda: isinstance(app.screen, LaunchCurvesScreen))
+        screen = app.screen
+        legend = screen.query_one("#curves-legend", Static)
+        await until(pilot, lambda: str(legend.render()).startswith("no metrics: call runner.log("))
+        assert not screen.query_one(Chart).display
+
+        log(first, loss=[1.0, 0.5, 0.25], acc=[0.1, 0.2])  # the launch logs: live
+        log(second, loss=[2.0, 1.0])
+        chart = screen.query_one(Chart)
+        await until(pilot, lambda: chart.display and screen.key is not None)
+        assert screen.key == "acc"  # the first metric, by name
+        assert [len(s.values) for s in chart.sources] == [2]  # only the first logged acc
+        await pilot.press("k")  # the next metric
+        await until(pilot, lambda: screen.key == "loss" and len(chart.sources) == 2)
+        assert [list(s.values) for s in chart.sources] == [[1.0, 0.5, 0.25], [2.0, 1.0]]
+        assert [s.colour for s in chart.sources] == [colour(0), colour(1)]  # by lr
+        shown = legend.render()
+        assert str(shown) == "lr: ━━ 0.1  ━━ 0.2"
+        assert {str(span.style) for span in shown.spans} >= {
+            rich_colour(colour(0)),
+            rich_colour(colour(1)),
+        }
+        assert str(screen.query_one("#curves-head", Static).render()).endswith("loss of 2 runs")
+        await pilot.press("b")  # colour by: each run its own
+        await until(pilot, lambda: str(legend.render()).startswith("run: "))
+        assert str(legend.render()) == f"run: ━━ {first[:8]}  ━━ {second[:8]}"
+        log(second, loss=[0.5])
+        await until(pilot, lambda: len(chart.sources) == 2 and len(chart.sources[1].values) == 3)
+
+
+def test_a_series_is_cut_to_the_charts_width_keeping_its_spikes() -> None:
+    import math
+
+    from runner.tui.charts import envelope
+
+    steps = list(range(100_000))
+    values = [1.0] * 100_000
+    values[31_337] = 50.0  # one point in a hundred thousand
+    values[70_000] = math.nan
+    values[70_001] = math.inf
+    xs, ys = envelope(steps, values, 80)
+    assert len(xs) == len(ys) <= 160
+    assert max(ys) == 50.0 and min(ys) == 1.0  # the spike is drawn
+    assert all(math.isfinite(y) for y in ys)
+    assert xs == sorted(xs) and xs[0] >= 0 and xs[-1] <= 99_999
+    # Few points are drawn as they are; steps logged out of order are put in order.
+    assert envelope([2, 0, 1], [0.2, 0.0, math.nan], 80) == ([0.0, 2.0], [0.0, 0.2])
+
+
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 # Snapshots take 3 s each: CI runs them (a layout regression fails it), the quick suite not.
 snapshot_test = pytest.mark.slow

@@ -17,6 +17,7 @@ import runner
 from runner.tui.dialogs import ConfirmScreen, HelpScreen
 from runner.tui.focus import focus_now
 from runner.tui.form_values import FORMS_FILE, Call, FormValues, RememberedForms
+from runner.tui.launch_curves import LaunchCurvesScreen
 from runner.tui.launch_form import LaunchScreen
 from runner.tui.launches import LaunchesPane
 from runner.tui.run_detail import RunScreen
@@ -39,7 +40,7 @@ class MainScreen(Screen[None]):
                 yield WorkflowsPane()
             with TabPane("Launches [2]", id="launches-tab"):
                 yield LaunchesPane()
-        yield Footer()
+        yield Footer(compact=True)
 
     def action_view(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
@@ -50,6 +51,10 @@ class MainScreen(Screen[None]):
     @on(LaunchesPane.OpenRun)
     def _open_run(self, event: LaunchesPane.OpenRun) -> None:
         self.app.push_screen(RunScreen(event.run_id, focus_log=event.log))
+
+    @on(LaunchesPane.OpenCurves)
+    def _open_curves(self, event: LaunchesPane.OpenCurves) -> None:
+        self.app.push_screen(LaunchCurvesScreen(event.launch_id))
 
 
 class RunnerApp(App[None]):
@@ -121,7 +126,7 @@ class RunnerApp(App[None]):
         self.call_from_thread(self._launched, launch.id, len(launch.runs))
 
     def _launched(self, launch_id: str, runs: int) -> None:
-        while isinstance(self.screen, LaunchScreen | RunScreen):
+        while isinstance(self.screen, LaunchScreen | RunScreen | LaunchCurvesScreen):
             self.pop_screen()
         main = self.get_screen_stack_main()
         main.action_view("launches-tab")  # type: ignore[attr-defined]

@@ -27,6 +27,8 @@ HELP = """\
 
 [b]Launches and runs[/b]
   l          the selected run's log, followed live
+  m          curves: the launch's, a line per run
+             (k metric, b colour by), or the run's
   r          rerun the run (same params and seed)
   R          resume the launch (asks first)
   c          cancel the run or launch (asks first)

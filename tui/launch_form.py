@@ -125,7 +125,7 @@ class LaunchScreen(Screen[None]):
             yield Static("checking…", id="summary")
             yield Button("Launch ^l", variant="success", id="launch", compact=True)
             yield Button("Back esc", id="back", compact=True)
-        yield Footer()
+        yield Footer(compact=True)
 
     def _param_row(self, index: int, param: runner.Param) -> ComposeResult:
         """Widget ids use the param's index: a param's name need not be a valid id."""

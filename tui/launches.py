@@ -3,7 +3,8 @@ runs as runner's results table (varying params and result fields as columns), ke
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from typing import Any, NamedTuple
 
 from rich.text import Text
 from textual import events, on, work
@@ -14,8 +15,9 @@ from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
 import runner
+from runner.tui.charts import number
 from runner.tui.focus import focus_now
-from runner.tui.text import clean, plain, status_text, when
+from runner.tui.text import clean, elapsed, plain, status_text, when
 from runner.tui.threads import still_shown
 
 LAUNCHES_SHOWN = 200  # the most recent launches listed
@@ -41,6 +43,7 @@ class LaunchesPane(Vertical):
     BINDINGS = [
         Binding("slash", "filter", "filter", priority=True),  # as in the workflows view
         Binding("l", "log", "log"),
+        Binding("m", "curves", "curves"),
         Binding("r", "rerun", "rerun"),
         Binding("R", "resume", "resume"),
         Binding("c", "cancel", "cancel"),
@@ -54,12 +57,22 @@ class LaunchesPane(Vertical):
             self.run_id = run_id
             self.log = log
 
+    class OpenCurves(Message):
+        """A launch's curves of one metric, a line per run."""
+
+        def __init__(self, launch_id: str) -> None:
+            super().__init__()
+            self.launch_id = launch_id
+
     def __init__(self) -> None:
         super().__init__(id="launches")
         self.records: list[runner.LaunchRecord] = []
         self.launch_id: str | None = None  # the selected launch
+        self.results: Any = None  # the selected launch's results table (rows read so far)
         self.rows: list[Any] = []  # the results table's rows shown, in order
-        self.columns: list[Any] = []
+        self.columns: list[ShownColumn] = []
+        self.latest: dict[str, dict[str, float | None]] = {}  # run id -> metric -> last value
+        self._started: dict[str, float] = {}  # running runs shown -> when they started
         self.loaded = 0  # runs read of the selected launch
         self._seen: tuple[Any, ...] = ()  # what the launches table last showed
         self._runs_seen: tuple[Any, ...] = ()
@@ -85,14 +98,18 @@ class LaunchesPane(Vertical):
     # -- reading the store, in a thread -----------------------------------------------------
 
     def poll(self, force: bool = False) -> None:
-        """Reads only when the store changed (one cheap query otherwise): idle costs nothing."""
+        """Reads only when the store changed (one cheap query otherwise): idle costs nothing.
+        How long running runs have run is counted here, without a read."""
+        self._tick()
         if force or self.store_watch.changed():
             self._read(self.launch_id, max(self.loaded, PAGE))
 
     @work(thread=True, exclusive=True, group="poll")
     def _read(self, launch_id: str | None, count: int, launches_too: bool = True) -> None:
         """Launches (with their counts, a query over all their runs) only when the store
-        changed; selecting a launch reads just its runs."""
+        changed; selecting a launch reads just its runs. Then the selected launch's metric
+        summaries (a row a run and key, never a point), each time: points arrive while the
+        counts stay; the rows are shown before them."""
         home = self.app.home  # type: ignore[attr-defined]
         launches = (
             [item.record for item in runner.status(home=home, limit=LAUNCHES_SHOWN)]  # type: ignore[union-attr]
@@ -102,15 +119,28 @@ class LaunchesPane(Vertical):
         selected = next((r for r in launches if r.id == launch_id), None)
         runs_key: tuple[Any, ...] = ()
         table = None
+        started: dict[str, float] = {}
         if selected is not None:
             runs_key = (selected.id, tuple(sorted(selected.counts.items())), count)
             if runs_key != self._runs_seen:
                 runs = runner.runs(launch=selected.id, limit=count, home=home)
                 table = runner.table(runs, by_point=False)
-        self.app.call_from_thread(self._show, launches, runs_key, table)
+                started = {
+                    r.id: r.started
+                    for r in runs
+                    if r.status is runner.RunStatus.RUNNING and r.started is not None
+                }
+        self.app.call_from_thread(self._show, launches, runs_key, table, started)
+        if selected is not None:
+            summaries = runner.metric_summaries(selected.id, home=home)
+            self.app.call_from_thread(self._show_metrics, selected.id, summaries)
 
     def _show(
-        self, launches: list[runner.LaunchRecord], runs_key: tuple[Any, ...], table: Any
+        self,
+        launches: list[runner.LaunchRecord],
+        runs_key: tuple[Any, ...],
+        table: Any,
+        started: dict[str, float],
     ) -> None:
         if not still_shown(self, "#launch-table", "#launch-filter", "#run-table"):
             return
@@ -119,9 +149,18 @@ class LaunchesPane(Vertical):
             self._seen = seen
             self.records = launches
             self._fill_launches()
-        if table is not None:
+        if table is not None and runs_key[0] == self.launch_id:  # (not a launch left since)
             self._runs_seen = runs_key
-            self._fill_runs(table)
+            self.results, self._started = table, started
+            self._fill_runs()
+
+    def _show_metrics(self, launch_id: str, summaries: list[runner.MetricSummary]) -> None:
+        latest = _latest(summaries)
+        if launch_id != self.launch_id or latest == self.latest:
+            return
+        self.latest = latest
+        if self.results is not None and still_shown(self, "#run-table", "#fixed"):
+            self._fill_runs()
 
     def _fill_launches(self) -> None:
         table = self.query_one("#launch-table", DataTable)
@@ -156,30 +195,26 @@ class LaunchesPane(Vertical):
         if self.records and event.size.width != self._width:
             self._fill_launches()  # workflow and name cut to the new width
 
-    def _fill_runs(self, results: Any) -> None:
+    def _fill_runs(self) -> None:
         """Rows already shown are updated cell by cell, new ones appended: a live launch or
         the next page costs what changed, not a redraw of every row."""
+        results = self.results
         table = self.query_one("#run-table", DataTable)
         keep = table.cursor_row
-        keys = [c.key for c in results.columns]
+        columns = _shown_columns(
+            results.columns, sorted({k for m in self.latest.values() for k in m})
+        )
+        keys = [c.key for c in columns]
         if keys != [c.key for c in self.columns] or results.rows[:1] != self.rows[:1]:
             table.clear(columns=True)
-            for column in results.columns:
-                table.add_column(clean(column.name), key=column.key)
+            for column in columns:
+                table.add_column(column.label, key=column.key)
             self._cells = {}
-        self.columns = list(results.columns)
+        self.columns = columns
         self.rows = list(results.rows)
         self.loaded = len(self.rows)
         for row in self.rows:
-            values = tuple(results.cell(row, column) for column in self.columns)
-            shown = self._cells.get(row.run_id)
-            if shown is None:
-                table.add_row(*self._cells_of(values), key=row.run_id)
-            elif shown != values:
-                for column, value, cell in zip(keys, values, self._cells_of(values), strict=True):
-                    if value != shown[keys.index(column)]:
-                        table.update_cell(row.run_id, column, cell)
-            self._cells[row.run_id] = values
+            self._show_row(table, row)
         if self.rows and table.cursor_row != keep:
             table.move_cursor(row=min(keep, len(self.rows) - 1))
         fixed = getattr(results, "fixed", {}) or {}
@@ -195,16 +230,59 @@ class LaunchesPane(Vertical):
         self.query_one("#fixed", Static).update(text)
         self._loading_more = False
 
-    def _cells_of(self, values: tuple[str, ...]) -> list[Text]:
-        cells = []
-        for column, value in zip(self.columns, values, strict=True):
-            if column.kind == "status":
-                cells.append(status_text(value))
-            elif column.kind in ("integer", "number", "duration"):
-                cells.append(Text(clean(value), justify="right"))
+    def _show_row(self, table: DataTable[Any], row: Any) -> None:
+        """A row added, or its cells that changed updated."""
+        values = self._values(row)
+        shown = self._cells.get(row.run_id)
+        if shown is None:
+            table.add_row(*self._cells_of(values), key=row.run_id)
+        elif shown != values:
+            for column, value, old in zip(self.columns, values, shown, strict=True):
+                if value != old:
+                    table.update_cell(row.run_id, column.key, self._cell(column, value))
+        self._cells[row.run_id] = values
+
+    def _values(self, row: Any) -> tuple[str, ...]:
+        """The row's cells as text: the results table's, a running run's time so far beside
+        its status, and the latest value of each metric."""
+        latest = self.latest.get(row.run_id, {})
+        since = self._started.get(row.run_id)
+        values = []
+        for column in self.columns:
+            if column.metric is not None:
+                values.append(number(latest[column.metric]) if column.metric in latest else "")
             else:
-                cells.append(plain(value))
-        return cells
+                value = self.results.cell(row, column.model)
+                if column.kind == "status" and since is not None and value == "running":
+                    value = f"{value} {elapsed(time.time() - since)}"
+                values.append(value)
+        return tuple(values)
+
+    def _tick(self) -> None:
+        """How long each running run has run, a second further."""
+        if not self._started or self.results is None:
+            return
+        table = self.query_one("#run-table", DataTable)
+        for row in self.rows:
+            if row.run_id in self._started and row.run_id in self._cells:
+                self._show_row(table, row)
+
+    def _cells_of(self, values: tuple[str, ...]) -> list[Text]:
+        return [
+            self._cell(column, value) for column, value in zip(self.columns, values, strict=True)
+        ]
+
+    @staticmethod
+    def _cell(column: ShownColumn, value: str) -> Text:
+        if column.kind == "status":
+            status, _, since = value.partition(" ")
+            cell = status_text(status)
+            if since:
+                cell.append(f" {since}", style="dim")
+            return cell
+        if column.kind in ("integer", "number", "duration"):
+            return Text(clean(value), justify="right")
+        return plain(value)
 
     # -- selection --------------------------------------------------------------------------
 
@@ -226,6 +304,7 @@ class LaunchesPane(Vertical):
         self.loaded = 0
         self._runs_seen = ()
         self.rows = []
+        self.latest, self._started = {}, {}
         self._read(launch_id, PAGE, launches_too=False)
 
     @on(DataTable.RowHighlighted, "#launch-table")
@@ -262,6 +341,7 @@ class LaunchesPane(Vertical):
     def show_launch(self, launch_id: str) -> None:
         """Select a launch (a new one, perhaps not listed yet) and read it and the list now."""
         self.launch_id, self.loaded, self.rows = launch_id, 0, []
+        self.latest, self._started = {}, {}
         self._runs_seen = self._seen = ()
         self._read(launch_id, PAGE, launches_too=True)
 
@@ -291,6 +371,10 @@ class LaunchesPane(Vertical):
         if self.selected_run:
             self.post_message(self.OpenRun(self.selected_run, log=True))
 
+    def action_curves(self) -> None:
+        if self.launch_id is not None:
+            self.post_message(self.OpenCurves(self.launch_id))
+
     def action_copy(self) -> None:
         target = self._target()
         if target:
@@ -309,6 +393,34 @@ class LaunchesPane(Vertical):
         target = self._target()
         if target:
             self.app.confirm_cancel(target, is_run=target != self.launch_id)  # type: ignore[attr-defined]
+
+
+class ShownColumn(NamedTuple):
+    """A column of the runs table: one of the results table's, or a metric's latest value."""
+
+    key: str
+    label: str
+    kind: str
+    model: Any = None  # the results table's Column
+    metric: str | None = None  # the metric's key
+
+
+def _shown_columns(columns: list[Any], metrics: list[str]) -> list[ShownColumn]:
+    """The results table's columns, with a `KEY.last` column for each metric after the
+    params (or the status): what a running launch changes sits beside what it varies."""
+    shown = [ShownColumn(c.key, clean(c.name), c.kind, model=c) for c in columns]
+    at = max(
+        (i for i, c in enumerate(columns) if c.group == "params" or c.key == "status"), default=-1
+    )
+    extra = [ShownColumn(f"metric:{k}", f"{clean(k)}.last", "number", metric=k) for k in metrics]
+    return shown[: at + 1] + extra + shown[at + 1 :]
+
+
+def _latest(summaries: list[runner.MetricSummary]) -> dict[str, dict[str, float | None]]:
+    latest: dict[str, dict[str, float | None]] = {}
+    for summary in summaries:
+        latest.setdefault(summary.run_id, {})[summary.key] = summary.last
+    return latest
 
 
 FLEXIBLE = (4, 5)  # workflow and name: cut to the room the other columns leave

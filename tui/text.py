@@ -63,6 +63,11 @@ def duration(seconds: float | None) -> str:
     return f"{hours}h{minutes:02d}m"
 
 
+def elapsed(seconds: float) -> str:
+    """How long a run has been running, to the second: `9s`, `1m05s`, `2h03m`."""
+    return f"{max(0, int(seconds))}s" if seconds < 60 else duration(seconds)
+
+
 def short_path(path: str) -> str:
     """A path relative to the current directory when it is inside it, else as given."""
     import os
