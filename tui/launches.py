@@ -407,7 +407,9 @@ class ShownColumn(NamedTuple):
 
 def _shown_columns(columns: list[Any], metrics: list[str]) -> list[ShownColumn]:
     """The results table's columns, with a `KEY.last` column for each metric after the
-    params (or the status): what a running launch changes sits beside what it varies."""
+    params (or the status): what a running launch changes sits beside what it varies. The
+    results table's own metric columns are left out: these are read live, as points come."""
+    columns = [c for c in columns if c.group != "metrics"]
     shown = [ShownColumn(c.key, clean(c.name), c.kind, model=c) for c in columns]
     at = max(
         (i for i, c in enumerate(columns) if c.group == "params" or c.key == "status"), default=-1
