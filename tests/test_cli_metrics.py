@@ -125,18 +125,25 @@ def test_status_shows_running_runs_with_how_long_and_where(home: Path, capsys) -
 @pytest.mark.usefixtures("columns80")
 def test_a_finished_local_run_names_its_process_not_a_dask_worker(home: Path, capsys) -> None:
     launch_id = running_launch(home, 2)
-    run_id = run_ids(home, launch_id)[0]
+    local, dask = run_ids(home, launch_id)
     store = Store(home)
-    store.record_running([(run_id, time.time() - 1, 4242, None, None)])
+    store.record_running([(local, time.time() - 1, 4242, None, None)])
     store.close()
     (launch,) = runner.status([launch_id], home=home)
     assert launch.status() == "running"
-    with sqlite3.connect(home / "runner.db") as db:  # it ends (status and end; its pid stays)
-        db.execute("UPDATE runs SET status='succeeded', ended=? WHERE id=?", (time.time(), run_id))
+    with sqlite3.connect(home / "runner.db") as db:  # they end (status and end; pid, host stay)
+        db.execute("UPDATE runs SET status='succeeded', ended=? WHERE id=?", (time.time(), local))
+        db.execute(
+            "UPDATE runs SET status='succeeded', host='node-7', worker='tcp://10.0.0.7:1'"
+            " WHERE id=?",
+            (dask,),
+        )
     db.close()
-    _, out, _ = cli_out(capsys, "status", run_id)
+    _, out, _ = cli_out(capsys, "status", local)
     assert f"ran in    pid 4242 on {this_host()}\n" in out
     assert "Dask" not in out and "status    succeeded\n" in out
+    _, out, _ = cli_out(capsys, "status", dask)
+    assert "ran on    node-7 (Dask worker tcp://10.0.0.7:1)\n" in out  # as test_dask reads it
 
 
 # -- 2. runner metrics ---------------------------------------------------------------------
