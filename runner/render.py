@@ -826,13 +826,19 @@ class Watch:
         if self.live and self.total:
             from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
 
+            # The bar writes to stdout as it is now. Left to follow sys.stdout, it wrote to the
+            # launchers' own stand-in (threads and sequential route a run's output to its log,
+            # worker._install), which passes what no run writes on to rich's stand-in, which
+            # prints it through the bar again: the bar stopped, and the launch never ended.
+            console = _console()
+            console.file = sys.stdout
             self.progress = _bar(
                 self,
                 BarColumn(),
                 TextColumn("{task.fields[counts]}"),
                 TextColumn("{task.fields[rate]}"),
                 TimeRemainingColumn(),
-                console=_console(),
+                console=console,
                 transient=True,
             )
             self.task = self.progress.add_task("runs", total=self.total, counts="", rate="")

@@ -422,3 +422,45 @@ def test_a_sleeping_run_is_seen_running_and_its_points_read_back(
         "acc         1  0.25  0.25  0.25     0  ▄",
         "loss        3  0.25  0.25     1    10  █▃▁",
     ]
+
+
+LIVE_WITH_IN_PROCESS_RUNS = textwrap.dedent(
+    """
+    import io, sys, time
+    from runner import render, worker
+    from runner.records import RunOutcome, RunStatus
+    from tests.conftest import launch_record
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    shown = sys.stdout = Terminal()
+    watch = render.Watch(quiet=False, as_json=False, run_ids=False)
+    with watch:
+        watch.created(launch_record(run_count=2), ["a", "b"])
+        worker._install()  # what the threads and sequential launchers do, in this process
+        for n in range(2):
+            watch.outcome(RunOutcome(f"{n:032x}", RunStatus.SUCCEEDED, 0.0, 1.0))
+            time.sleep(0.2)  # the bar refreshes meanwhile
+    sys.stdout = sys.__stdout__
+    print("ended;", "2 done, 0 failed, 0 to go" in shown.getvalue())
+    """
+)
+
+
+def test_the_live_bar_lives_with_runs_in_this_process() -> None:
+    """The threads and sequential launchers route this process's stdout to the runs' logs:
+    the live bar kept writing through that stand-in into rich's own, which printed it through
+    the bar again, and an attached launch on a terminal never ended (a subprocess: it spun)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", LIVE_WITH_IN_PROCESS_RUNS],
+        cwd=Path(__file__).parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert (done.returncode, done.stdout) == (0, "ended; True\n"), done.stderr
