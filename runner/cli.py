@@ -260,7 +260,17 @@ def _launch_options(func: Any) -> Any:
     func = click.option(
         "-q", "--quiet", is_flag=True, help="Print only run ids, one per line, parent first."
     )(func)
+    func = _watch_option(func)
     return _definition_options(func)
+
+
+def _watch_option(func: Any) -> Any:
+    return click.option(
+        "--watch",
+        metavar="KEY",
+        help="Under the live progress, metric KEY (runner.log) as the runs log it: the lowest"
+        " and the highest last value of the runs, and which.",
+    )(func)
 
 
 @cli.command(cls=DefinitionCommand, epilog=EPILOG)
@@ -286,12 +296,14 @@ def run(
     """
     dump_snippet = options.pop("dump_snippet")
     detach = options.pop("detach") or not options["wait"]
+    watch = options.pop("watch")
     target, overrides, values = _request(args, options)
     _launched(
         quiet=quiet,
         as_json=as_json,
         dump_snippet=dump_snippet,
         detach=detach,
+        watch=watch,
         target=target,
         overrides=overrides,
         config_dir=config_dir,
@@ -344,12 +356,14 @@ def run_file(
     )
     dump_snippet = options.pop("dump_snippet")
     detach = options.pop("detach") or not options["wait"]
+    watch = options.pop("watch")
     _, option_overrides, values = _request((), options)  # --copy is an override
     _launched(
         quiet=quiet,
         as_json=as_json,
         dump_snippet=dump_snippet,
         detach=detach,
+        watch=watch,
         config_dir=config_dir,
         root=root,
         workflow=workflow,
@@ -419,6 +433,41 @@ def logs(run_id: str, follow: bool) -> None:
         click.echo(f"run {run.id} has no log ({run.status.value}; it printed nothing)", err=True)
 
 
+METRICS_EPILOG = (
+    "Exit codes: 0 shown (a run that logged nothing is said on stderr); 1 an id no run or"
+    " launch has, or a --key it never logged; 3 the run store is unusable."
+)
+
+
+@cli.command(epilog=METRICS_EPILOG)
+@click.argument(
+    "ident", metavar="RUN_OR_LAUNCH", shell_complete=completion.guarded(completion.any_ids)
+)
+@click.option(
+    "--key", "keys", multiple=True, metavar="KEY", help="Only this metric (repeatable, or a,b)."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="table: a row per metric (and run) with its curve; csv, json: every point.",
+)
+def metrics(ident: str, keys: tuple[str, ...], fmt: str) -> None:
+    """What a run logged with runner.log, or each run of a launch (ids or prefixes): per
+    metric its count, last, min and max value, last step and a curve; csv and json give every
+    point, one a line (run, key, step, value, time).
+
+    \b
+      runner metrics 3f2a                        a table, with curves
+      runner metrics 3f2a --key loss --format csv > loss.csv
+    """
+    from runner import render
+
+    render.metrics(ident, _list(keys) or [], fmt)
+
+
 def _launch_logs(record: Any, logs: Any) -> None:
     import shutil
 
@@ -459,20 +508,28 @@ WAIT_EPILOG = (
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print only run ids.")
 @click.option("--json", "as_json", is_flag=True, help="Print pretty JSON.")
+@_watch_option
 def wait(
-    launch_id: str, poll_interval: float, timeout: float | None, quiet: bool, as_json: bool
+    launch_id: str,
+    poll_interval: float,
+    timeout: float | None,
+    quiet: bool,
+    as_json: bool,
+    watch: str | None,
 ) -> None:
     """Wait for LAUNCH_ID (a detached launch, or one another process runs) to end: its
     progress, its table, and the exit code it would have had."""
     from runner import api, render
 
-    with render.Watch(quiet=quiet, as_json=as_json, run_ids=False) as watch:
+    with render.Watch(
+        quiet=quiet, as_json=as_json, run_ids=False, watch=watch, every=poll_interval
+    ) as shown:
         done = api.wait(
             launch_id,
             poll_interval=poll_interval,
             timeout=timeout,
-            on_created=watch.created,
-            on_outcome=watch.outcome,
+            on_created=shown.created,
+            on_outcome=shown.outcome,
         )
     _finish(done, quiet=quiet, as_json=as_json)
 
@@ -495,11 +552,22 @@ def cancel(ids: tuple[str, ...], as_json: bool) -> None:
 
 
 def _launched(
-    *, quiet: bool, as_json: bool, dump_snippet: bool, detach: bool, **launch: Any
+    *,
+    quiet: bool,
+    as_json: bool,
+    dump_snippet: bool,
+    detach: bool,
+    watch: str | None = None,
+    **launch: Any,
 ) -> None:
     """api.launch with the launch's display, then the summary and the exit code."""
     from runner import api, render
 
+    if detach and watch:
+        raise UsageError(
+            f"--watch shows a metric while the launch runs here, and --detach returns at once:"
+            f" follow a detached launch with runner wait ID --watch {watch}"
+        )
     if detach:
         shown = render.ids if quiet else None if as_json else render.created
         done = api.launch(detach=True, on_created=shown, **launch)
@@ -514,11 +582,11 @@ def _launched(
     if _default_launcher_likely(launch):
         api.start_early_workers()
     try:
-        with render.Watch(quiet=quiet, as_json=as_json) as watch:
+        with render.Watch(quiet=quiet, as_json=as_json, watch=watch) as live:
             done = api.launch(
-                on_created=watch.created,
-                on_outcome=watch.outcome if watch.shows_outcomes else None,
-                on_recorded=watch.recorded,
+                on_created=live.created,
+                on_outcome=live.outcome if live.shows_outcomes else None,
+                on_recorded=live.recorded,
                 **launch,
             )
     finally:

@@ -522,6 +522,7 @@ class RunRecord:
             "cached_from": self.cached_from,
             "host": self.host,
             "worker": self.worker,
+            "pid": self.pid,
             # (a launch's JSON holds its provenance once, not with each run)
             **({"provenance": self.provenance_json()} if load else {}),
         }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import sys
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,7 @@ SHOWN_IDS = 20  # run ids printed on creation before "... and N more"
 SHOWN_VALUES = 10  # values of one swept key in `runner show`'s definition
 SHOWN_ROWS = 50  # table rows before "... N more; runner status ID --json for all"
 SUMMARY_ROWS = 20  # after a launch: every run up to this many, else only the failed ones
+SHOWN_RUNNING = 10  # running runs listed under a launch's table, with where and how long
 # Past this many runs a launch's table is read a page at a time: `runner status LAUNCH` and
 # the report after a launch show the first page and the counts, never the whole launch.
 WHOLE_RUNS = 2000
@@ -98,7 +100,7 @@ def summary(launch: Launch) -> None:
 
     console = _console()
     if launch.record.run_count == 1:  # (its provenance: runner status RUN)
-        _run_detail(console, launch.first_run(), provenance=False)
+        _run_detail(console, launch.first_run(), provenance=False, host=launch.record.host)
         return
     how = f"runner compare {launch.id[:12]}"
     failures = failures_hint(how, launch.record.counts)
@@ -343,6 +345,13 @@ def export(table: ResultsTable, fmt: str, output: str | None, *, how: str = "") 
             write(table, handle)
 
 
+def metrics(ident: str, keys: Sequence[str], fmt: str) -> None:
+    """`runner metrics`: a table of what a run or launch logged, or every point as CSV/JSON."""
+    from runner import cli_metrics
+
+    cli_metrics.show(ident, keys, fmt, _console)
+
+
 def preview(p: Preview) -> None:
     console = _console()
     definition = dict(p.definition)
@@ -491,17 +500,29 @@ def status(found: list[Any], *, expand: bool) -> None:
             for line in lines:
                 console.print(clean(line), markup=False)
             if record.run_count == 1:
-                _run_detail(console, item.first_run())
+                _run_detail(console, item.first_run(), host=record.host)
             elif big:
                 first_page(console, item)
                 counting[id(item)]()
                 console.print(f"{record.status}; runs: {_counts(record.counts)}", markup=False)
                 if record.process:
                     console.print(_running_in(record), markup=False)
+                running_runs(console, item)
             else:
                 results(console, api.table(item), how=f"runner compare {record.id[:12]}")
+                running_runs(console, item)
         else:
-            _run_detail(console, item)
+            _run_detail(console, item, host=_launch_host(item))
+
+
+def _launch_host(run: RunRecord) -> str:
+    """The machine of a run's launch, where a run with a pid ran (a one-row read)."""
+    from runner import api
+
+    if not run.pid or run.worker or run.host:
+        return ""
+    (launch,) = api.status([run.launch_id], home=run.home, counts=False)
+    return launch.record.host if isinstance(launch, api.Launch) else ""
 
 
 def _running_in(record: LaunchRecord) -> str:
@@ -607,22 +628,33 @@ def _indented(data: Any, level: int) -> str:
     return json.dumps(data, indent=2, default=str).replace("\n", "\n" + "  " * level)
 
 
-def _run_detail(console: Console, run: RunRecord | None, *, provenance: bool = True) -> None:
+def _run_detail(
+    console: Console, run: RunRecord | None, *, provenance: bool = True, host: str = ""
+) -> None:
+    """A run, one row a line: what it is, how it went (running: for how long, and where),
+    its metrics' last values and curves, where it came from. `host`: its launch's machine,
+    where a run with a pid ran."""
     if run is None:
         console.print("no runs recorded", markup=False)
         return
+    from runner import cli_metrics
     from runner.printable import clean_lines
 
+    room = console.width - len("result file  ")  # past its key, a row's value fits the width
     rows = [
         ("run", run.id),
         ("parent", run.parent_id or "-"),
         ("workflow", f"{run.workflow_id}:{run.workflow_version}"),
-        ("params", _compact(run.params)),
+        ("params", _compact(run.params, room)),
         ("seed", str(run.seed)),
-        ("status", run.status.value),
-        ("duration", f"{run.duration:.3f}s" if run.duration is not None else "-"),
-        ("result", _compact(run.shown_result)),
     ]
+    if run.status is RunStatus.RUNNING and run.started is not None:
+        since = _when(run.started)
+        rows.append(("status", f"running for {cli_metrics.elapsed(run.started)} (since {since})"))
+    else:
+        rows.append(("status", run.status.value))
+        rows.append(("duration", f"{run.duration:.3f}s" if run.duration is not None else "-"))
+        rows.append(("result", _compact(run.shown_result, room)))
     if run.result_ref:
         rows.append(("result file", f"{run.result_file}"))
     if run.error:
@@ -631,12 +663,15 @@ def _run_detail(console: Console, run: RunRecord | None, *, provenance: bool = T
         rows.append(cache_hit(run))
     if run.attempts > 1:
         rows.append(("attempts", str(run.attempts)))
-    if run.worker or run.host:  # a run on a Dask cluster
-        rows.append(("ran on", f"{run.host or '?'} (Dask worker {run.worker or '?'})"))
+    where = _where(run, host)
+    if where:
+        rows.append(where)
+    if run.home:
+        rows.extend(cli_metrics.status_rows(run, room))
     if run.run_dir:
         rows.append(("folder", run.run_dir))
     if provenance:
-        rows.extend(provenance_rows(run, console.width - len("result file  ")))
+        rows.extend(provenance_rows(run, room))
     width = max(len(key) for key, _ in rows)
     for key, value in rows:
         if key == "error":  # a message of several lines keeps them, each under the first
@@ -647,6 +682,38 @@ def _run_detail(console: Console, run: RunRecord | None, *, provenance: bool = T
         console.print(f"{key:<{width}}  {text}", markup=False)
     if run.traceback:
         console.print(clean_lines(run.traceback.rstrip()), markup=False, style="dim")
+
+
+def _where(run: RunRecord, host: str = "") -> tuple[str, str] | None:
+    """Where a run runs (ran): a Dask worker on its host, or a process (pid) on `host`, its
+    launch's machine (the pid of a local run; host and worker are a Dask run's alone)."""
+    ran = "runs" if run.status is RunStatus.RUNNING else "ran"
+    if run.worker:
+        return f"{ran} on", f"{run.host or '?'} (Dask worker {run.worker})"
+    if run.host:
+        return f"{ran} on", run.host
+    if run.pid:
+        return f"{ran} in", f"pid {run.pid}" + (f" on {host}" if host else "")
+    return None
+
+
+def running_runs(console: Console, launch: Launch) -> None:
+    """The runs of a launch running now: for how long, and where (the first SHOWN_RUNNING)."""
+    from runner import api, cli_metrics
+
+    running = launch.record.counts.get(RunStatus.RUNNING.value, 0)
+    if not running:
+        return
+    runs = api.runs(launch=launch.id, status="running", limit=SHOWN_RUNNING, home=launch.home)
+    console.print(f"running now ({running:,}):", markup=False)
+    for run in runs:
+        where = _where(run, launch.record.host)
+        place = f"  {where[0].split()[1]} {where[1]}" if where else ""
+        since = cli_metrics.elapsed(run.started) if run.started is not None else "?"
+        console.print(clean(f"  {run.id[:8]}  for {since}{place}"), markup=False)
+    if running > len(runs):
+        more = running - len(runs)
+        console.print(f"  ... and {more:,} more (runner status {launch.id[:12]} --json)")
 
 
 def cache_hit(run: RunRecord) -> tuple[str, str]:
@@ -708,11 +775,24 @@ def _when(timestamp: float, *, seconds: bool = True, year: bool = True) -> str:
 _SUCCEEDED = RunStatus.SUCCEEDED
 
 
+WATCH_EVERY = 0.5  # seconds between two reads of a watched metric (runner wait's own poll)
+
+
 class Watch:
     """What a launch shows while it runs: ids on creation, then (on a terminal) live progress
-    with the first failure's reason as soon as it happens. Silent for -q's ids and --json."""
+    with the first failure's reason as soon as it happens. Silent for -q's ids and --json.
+    `watch`: a metric's key, shown on a line under the bar (cli_metrics.watched), its
+    summaries read every `every` seconds on a thread of their own (never a point)."""
 
-    def __init__(self, *, quiet: bool, as_json: bool, run_ids: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        quiet: bool,
+        as_json: bool,
+        run_ids: bool = True,
+        watch: str | None = None,
+        every: float = WATCH_EVERY,
+    ) -> None:
         self.run_ids = run_ids  # False: a launch made earlier, its ids printed then
         self.quiet = quiet
         self.as_json = as_json
@@ -721,11 +801,19 @@ class Watch:
         self.counts: dict[str, int] = {}
         self.total = 0
         self.first_failure_shown = False
+        self.watch = watch
+        self.every = every
+        self.watched = ""  # the watched metric's line, as last read
+        self._stop = threading.Event()
+        self._reader: threading.Thread | None = None
 
     def __enter__(self) -> Watch:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._reader is not None:
+            self._reader.join()
         if self.progress is not None:
             self.progress.stop()
 
@@ -736,20 +824,51 @@ class Watch:
             created(record, specs, run_ids=self.run_ids)
         self.total = len(specs)
         if self.live and self.total:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+            from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
 
-            self.progress = Progress(
+            # The bar writes to stdout as it is now. Left to follow sys.stdout, it wrote to the
+            # launchers' own stand-in (threads and sequential route a run's output to its log,
+            # worker._install), which passes what no run writes on to rich's stand-in, which
+            # prints it through the bar again: the bar stopped, and the launch never ended.
+            console = _console()
+            console.file = sys.stdout
+            self.progress = _bar(
+                self,
                 BarColumn(),
                 TextColumn("{task.fields[counts]}"),
                 TextColumn("{task.fields[rate]}"),
                 TimeRemainingColumn(),
-                console=_console(),
+                console=console,
                 transient=True,
             )
             self.task = self.progress.add_task("runs", total=self.total, counts="", rate="")
             self.started = time.monotonic()
             self.progress.start()
             self._refresh()
+            if self.watch:
+                self._reader = threading.Thread(
+                    target=self.follow, args=(record.id,), name="runner-watch", daemon=True
+                )
+                self._reader.start()
+
+    def follow(self, launch_id: str) -> None:
+        """Read the watched metric's summaries until the launch's display ends: every
+        `every` seconds, or ten times as long as a read took (a launch of a million runs)."""
+        import sqlite3
+
+        from runner import api, cli_metrics
+        from runner.errors import RunnerError
+
+        assert self.watch is not None
+        while True:
+            began = time.monotonic()
+            try:
+                found = api.metric_summaries(launch_id, [self.watch])
+            except (RunnerError, sqlite3.Error):  # the launch's own report names the store's fault
+                return
+            self.watched = cli_metrics.watched(self.watch, found)
+            if self._stop.wait(max(self.every, 10 * (time.monotonic() - began))):
+                return
 
     def recorded(self, ids: list[str]) -> None:
         """Runs of a streamed launch, recorded now: -q prints their ids."""
@@ -795,6 +914,20 @@ class Watch:
             f"{self.total - done:,} to go",
             rate=f"{done / elapsed:,.1f} runs/s",
         )
+
+
+def _bar(watch: Watch, *columns: Any, **options: Any) -> Any:
+    """rich's Progress with, for a watched metric, a line under its bar (Watch.watched)."""
+    from rich.progress import Progress
+    from rich.text import Text
+
+    class Bar(Progress):
+        def get_renderables(self) -> Any:
+            yield from super().get_renderables()
+            if watch.watch:
+                yield Text(watch.watched, no_wrap=True, overflow="ellipsis")
+
+    return Bar(*columns, **options)
 
 
 # -- launches that outlive the command: --detach, runner cancel --------------------------------

@@ -20,7 +20,7 @@ TUI = ROOT / "tui"  # installed as runner.tui
 
 # DESIGN.md's layers, top first: an import goes to its own layer or one below.
 LAYERS = [
-    "__main__ cli cli_completion cli_file cli_help render pipes cluster tui",  # the front-ends
+    "__main__ cli cli_completion cli_file cli_help cli_metrics render pipes cluster tui",  # front-ends
     "__init__ api handles live",  # the public face
     "launching execution lifecycle reads background",  # services
     "composer validate plan entrypoints inputs engine launchers worker dask_launcher catalog"
@@ -99,7 +99,16 @@ def graph(root: Path = RUNNER, tui: Path = TUI) -> tuple[dict[str, set[str]], li
 
 # What the front-ends may import: the public face and the public data, and their own rooms
 # (cluster is the `runner cluster` command's, pipes the CLI's handling of closed readers).
-CLI = {"__main__", "cli", "cli_completion", "cli_file", "cli_help", "cluster", "render"}
+CLI = {
+    "__main__",
+    "cli",
+    "cli_completion",
+    "cli_file",
+    "cli_help",
+    "cli_metrics",
+    "cluster",
+    "render",
+}
 CLI_MAY = CLI | {"__init__", "api", "errors", "records", "results", "printable", "pipes", "tui"}
 TUI_MAY = {"__init__", "tui"}
 
