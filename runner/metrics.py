@@ -76,12 +76,14 @@ class Points:
         self.number = 0  # sends so far
 
     def add(self, step: int | None, values: dict[str, Any]) -> None:
+        # Every value is checked before any is kept: a call refused keeps nothing of itself.
+        for key, value in values.items():
+            if type(value) is not float:
+                values[key] = _number(key, value)
         now = time.time()
         with self.lock:
             columns, next_step = self.columns, self.next_step
             for key, value in values.items():
-                if type(value) is not float:
-                    value = _number(key, value)
                 at = next_step.get(key, 0) if step is None else step
                 next_step[key] = at + 1
                 found = columns.get(key)
@@ -102,16 +104,29 @@ class Points:
     def flush(self, last: bool = False) -> None:
         """Send what waits (from the run's thread, or the sender's); `last`: the run ended."""
         with self.lock:
-            if not self.waiting:
+            if not self.columns:
                 return
             columns, self.columns = self.columns, {}
             self.waiting = 0
             chunks = [
                 (key, steps.tobytes(), values.tobytes(), times.tobytes())
                 for key, (steps, values, times) in columns.items()
+                if _whole(steps, values, times)
             ]
-            self.send((self.run_id, self.started, self.number, chunks), last)
-            self.number += 1
+            if chunks:
+                self.send((self.run_id, self.started, self.number, chunks), last)
+                self.number += 1
+
+
+def _whole(steps: array[int], values: array[float], times: array[float]) -> int:
+    """The number of whole points of a key's columns, cut to it. A timeout's signal, or the
+    exception a Dask cancel raises in the run's thread, may land between the appends of a
+    point's step, value and time: that point was never logged."""
+    count = len(times)
+    if len(steps) != count or len(values) != count:
+        count = min(len(steps), len(values), count)
+        del steps[count:], values[count:], times[count:]
+    return count
 
 
 def _number(key: str, value: Any) -> float:
@@ -122,14 +137,21 @@ def _number(key: str, value: Any) -> float:
             f"runner.log: {key}={value!r} is not a number ({type(value).__name__});"
             " log numbers, one keyword each"
         )
-    return float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError, OverflowError) as exc:  # an array, an int past float's range
+        raise TypeError(f"runner.log: {key}={value!r} cannot be logged as a float: {exc}") from None
 
 
+# The runs this process executes now, by the thread that runs each (from enter to leave),
+# and their Points, made at a run's first point: a run that logs nothing costs two dict
+# writes. A thread that is not a run's own (one the run started: a data loader's) logs to
+# the process's one run executing, if there is one run only (a worker process's).
+_executing: dict[int, tuple[str, float, str | None]] = {}  # (run id, start, worker folder)
+_points_of: dict[int, Points] = {}
+_sends: dict[int, Send] = {}  # a channel set by the code around a thread's runs (a Dask worker's)
 _current = threading.local()  # .points: the Points of the run this thread runs, once it logs
-# .run: (run id, start, worker folder) of that run, from its start (its Points are made at its
-# first point: a run that logs nothing costs two attribute writes); .send: a channel set by
-# the code around the run (a Dask worker's), else the worker folder says
-_active: dict[int, Points] = {}  # by id: every run of this process that has logged
+_making = threading.Lock()
 _warned = False
 
 
@@ -167,20 +189,28 @@ def _step(step: Any) -> int:
 
 
 def _points() -> Points | None:
-    """The Points of this thread's run, made at its first point; in a thread the run
-    started itself (a data loader's, say), those of the process's one run logging."""
-    run = getattr(_current, "run", None)
+    """The Points of the run this thread runs, made at its first point; in a thread the run
+    started itself, those of the process's one run executing. None outside a run."""
+    ident = threading.get_ident()
+    run = _executing.get(ident)
     if run is None:
-        if len(_active) == 1:
-            for points in list(_active.values()):
-                return points
-        return None
-    run_id, started, worker_dir = run
-    send = getattr(_current, "send", None) or _channel(worker_dir)
-    if send is None:
-        return None
-    points = _current.points = Points(run_id, started, send)
-    _active[id(points)] = points
+        runs = list(_executing.items())
+        if len(runs) != 1:
+            return None
+        (ident, run), own = runs[0], False
+    else:
+        own = True
+    with _making:
+        points = _points_of.get(ident)
+        if points is None:
+            if _executing.get(ident) is not run:  # it ended meanwhile
+                return None
+            send = _sends.get(ident) or _channel(run[2])
+            if send is None:
+                return None
+            points = _points_of[ident] = Points(run[0], run[1], send)
+    if own:
+        _current.points = points
     return points
 
 
@@ -205,23 +235,28 @@ def _outside_a_run() -> None:
 
 def enter(run_id: str, started: float, worker_dir: str | None) -> None:
     """This thread runs this run from now on: what it logs goes to its launch."""
-    _current.run = (run_id, started, worker_dir)
+    _current.points = None
+    _executing[threading.get_ident()] = (run_id, started, worker_dir)
 
 
 def leave() -> None:
-    """The thread's run ended (however): what it logged and has not sent is sent now."""
-    _current.run = None
-    points = getattr(_current, "points", None)
+    """The thread's run ended (however: call it in a `finally`): what it logged and has not
+    sent is sent now."""
+    ident = threading.get_ident()
+    _current.points = None
+    _executing.pop(ident, None)
+    points = _points_of.pop(ident, None)
     if points is not None:
-        _current.points = None
-        _active.pop(id(points), None)
         with contextlib.suppress(OSError):
             points.flush(last=True)
 
 
 def sending_to(send: Send | None) -> None:
     """Runs this thread runs from now on send their points here (None: by their worker folder)."""
-    _current.send = send
+    if send is None:
+        _sends.pop(threading.get_ident(), None)
+    else:
+        _sends[threading.get_ident()] = send
 
 
 class _Sender:
@@ -243,7 +278,7 @@ class _Sender:
         while True:
             time.sleep(SEND_EVERY / 2)
             now = time.time()
-            for points in list(_active.values()):
+            for points in list(_points_of.values()):
                 if points.waiting and now - points.since >= SEND_EVERY:
                     # (OSError: the folder went with its launch, nothing to send to)
                     with contextlib.suppress(OSError):

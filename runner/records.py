@@ -632,7 +632,7 @@ class MetricSummary(NamedTuple):
 
     run_id: str
     key: str
-    count: int
+    count: int  # type: ignore[assignment]  # (a field: shadows tuple.count, as meant)
     last: float | None
     last_step: int
     min: float | None

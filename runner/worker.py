@@ -349,11 +349,12 @@ def _run(
         error = f"{type(exc).__name__}: {exc}".strip()
         trace = traceback.format_exc()
         log.write(trace)
-    metrics.leave()
-    if inbox is not None:
-        inbox.running.pop(threading.get_ident(), None)
-    elif marker_dir:
-        _SINCE.pack_into(_marker[1], 33, 0.0)  # type: ignore[index]
+    finally:  # (also when what stops the run is no Exception: Ctrl-C, a Dask cancel)
+        metrics.leave()
+        if inbox is not None:
+            inbox.running.pop(threading.get_ident(), None)
+        elif marker_dir:
+            _SINCE.pack_into(_marker[1], 33, 0.0)  # type: ignore[index]
     log.close()
     kept = log.opened or result_ref or "output_dir" in kwargs
     if status is RunStatus.SUCCEEDED and not kept:

@@ -24,7 +24,8 @@ LAYERS = [
     "__init__ api handles",  # the public face
     "launching execution lifecycle reads background",  # services
     "composer validate plan entrypoints inputs engine launchers worker dask_launcher catalog"
-    " decorated pyfile snapshots provenance cancellation detach documents demos store_check",
+    " decorated pyfile snapshots provenance cancellation detach documents demos store_check"
+    " running metrics",
     "display frames export progress",  # views fed plain data
     "results printable",  # the table model they are fed
     "records result_files store errors",  # records

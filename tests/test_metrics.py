@@ -1,0 +1,363 @@
+"""runner.log from inside runs, to the store and back: declared and decorated workflows,
+several keys a step, steps given or counted, what is refused; the points kept when a run
+fails, times out, is cancelled or loses its worker; summaries against the points; cached
+runs, rerun and resume; a store of the schema before metrics."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import sqlite3
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import runner
+from runner import metrics
+from runner.records import RunStatus, Series
+from runner.store import Store
+from runner.store.schema import MIGRATIONS
+from tests.conftest import popen
+from tests.test_running import Launching
+from tests.watching import wait_until, watched
+
+__all__ = ["watched"]  # (a fixture, used by name)
+
+
+def launch(
+    project: Path, home: Path, target: str, *overrides: str, **options: Any
+) -> runner.Launch:
+    return runner.launch(
+        target, list(overrides), config_dir=project / "conf", home=home, progress=False, **options
+    )
+
+
+def points(run_id: str, home: Path) -> dict[str, list[tuple[int, float]]]:
+    """A run's points by key: (step, value), in the order logged."""
+    return {
+        s.key: list(zip(s.steps, s.values, strict=True))
+        for s in runner.metric_series(run_id, home=home)
+    }
+
+
+# What watched.flows.curve(n=3) logs before it returns, raises or waits.
+CURVE = {
+    "acc": [(0, 0.0), (1, 1 / 3), (2, 2 / 3)],
+    "hits": [(0, 3.0)],
+    "loss": [(0, 1.0), (1, 0.5), (2, 1 / 3), (10, 0.05)],
+    "val": [(0, 0.25)],
+}
+
+
+@pytest.mark.parametrize("launcher", ["sequential", "threads", "local"])
+def test_a_declared_workflow_s_metrics_reach_the_store(
+    watched: Path, home: Path, launcher: str
+) -> None:
+    done = launch(watched, home, "curve", "params.n=3", f"launcher={launcher}")
+    (run,) = done.runs
+    assert run.status is RunStatus.SUCCEEDED
+    assert points(run.id, home) == CURVE
+    summaries = {s.key: s for s in runner.metric_summaries(done.id, home=home)}
+    loss = summaries["loss"]
+    assert (loss.run_id, loss.count, loss.last, loss.last_step) == (run.id, 4, 0.05, 10)
+    assert (loss.min, loss.max) == (0.05, 1.0)
+    assert summaries["hits"].last == 3.0 and summaries["val"].last == 0.25  # numpy scalars
+
+
+def test_a_decorated_workflow_s_metrics_reach_the_store(watched: Path, home: Path) -> None:
+    done = launch(watched, home, "fit", "params.epochs=3", "params.rate=0.5", "launcher=threads")
+    (run,) = done.runs
+    assert points(run.id, home) == {
+        "acc": [(0, 0.5), (1, 0.75), (2, 0.875)],
+        "loss": [(0, 0.5), (1, 0.25), (2, 0.125)],
+    }
+    keys = [(s.key, s.last) for s in runner.metric_summaries(run.id[:8], ["loss"], home=home)]
+    assert keys == [("loss", 0.125)]
+
+
+@pytest.mark.parametrize(
+    ("then", "error"),
+    [
+        pytest.param(
+            "text",
+            "TypeError: runner.log: loss='0.5' is not a number (str); log numbers, one keyword each",
+            id="text",
+        ),
+        pytest.param("bool step", "TypeError: runner.log: step=True is not an integer", id="bool"),
+    ],
+)
+def test_what_is_not_a_number_fails_the_run_naming_the_key(
+    watched: Path, home: Path, then: str, error: str
+) -> None:
+    done = launch(
+        watched, home, "curve", "params.n=3", f"params.then={then}", "launcher=sequential"
+    )
+    (run,) = done.runs
+    assert run.status is RunStatus.FAILED and run.error == error
+    # What the run logged before is kept; nothing of the refused call is (not even `ok`).
+    assert points(run.id, home) == CURVE
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param(None, id="None"),
+        pytest.param([1.0, 2.0], id="list"),
+        pytest.param(10**400, id="huge"),
+    ],
+)
+def test_a_value_that_is_no_float_is_refused_by_name(value: object) -> None:
+    sent: list[Any] = []
+    metrics.enter("r" * 32, time.time(), None)
+    metrics.sending_to(lambda what, last=False: sent.append(what))
+    try:
+        with pytest.raises(TypeError, match=r"^runner\.log: bad=.*? (is not a number|cannot be)"):
+            runner.log(good=1.0, bad=value)
+    finally:
+        metrics.leave()
+        metrics.sending_to(None)
+    assert sent == []  # the call recorded nothing, not even `good`
+
+
+def test_outside_a_run_log_warns_once_and_records_nothing(
+    monkeypatch: pytest.MonkeyPatch, watched: Path, home: Path
+) -> None:
+    monkeypatch.setattr(metrics, "_warned", False)
+    with pytest.warns(RuntimeWarning, match="runner.log called outside a run") as warned:
+        runner.log(loss=1.0)
+        runner.log(step=3, loss=2.0)
+    assert len(warned) == 1
+    # Nothing was kept for later: the next run in this thread logs its own points only.
+    done = launch(watched, home, "fit", "params.epochs=1", "launcher=sequential")
+    assert points(done.runs[0].id, home) == {"acc": [(0, 0.5)], "loss": [(0, 0.5)]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        runner.log(loss=3.0)  # (warned once: silent now)
+
+
+def test_a_run_interrupted_leaves_nothing_behind_for_the_next(watched: Path, home: Path) -> None:
+    """Ctrl-C in a run of the sequential launcher (in this thread): the next launch's run
+    logs its own points, not into the interrupted run's."""
+    with pytest.raises(runner.Interrupted):
+        launch(watched, home, "curve", "params.n=3", "params.then=interrupt", "launcher=sequential")
+    done = launch(watched, home, "fit", "params.epochs=1", "launcher=sequential")
+    assert points(done.runs[0].id, home) == {"acc": [(0, 0.5)], "loss": [(0, 0.5)]}
+
+
+def test_a_log_call_cut_short_sends_whole_points_only() -> None:
+    """A timeout's signal (or a Dask cancel's exception) may land between the appends of one
+    point's step, value and time: what is sent holds the points complete, in step."""
+    sent: list[Any] = []
+    points = metrics.Points("r" * 32, 1.0, lambda what, last=False: sent.append(what))
+    points.add(None, {"loss": 1.0})
+    steps, values, _ = points.columns["loss"]
+    steps.append(1)  # the next point's step and value, and the signal before its time
+    values.append(2.0)
+    points.flush(last=True)
+    ((_, _, _, ((key, s, v, t),)),) = sent
+    assert key == "loss" and len(s) == 8 and len(v) == len(t) == 8
+
+
+# -- points kept however the run ends -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("launcher", ["sequential", "local"])
+def test_points_logged_before_a_crash_are_kept(watched: Path, home: Path, launcher: str) -> None:
+    done = launch(watched, home, "curve", "params.n=3", "params.then=raise", f"launcher={launcher}")
+    (run,) = done.runs
+    assert run.status is RunStatus.FAILED and run.error == "ValueError: after logging"
+    assert points(run.id, home) == CURVE
+
+
+def test_points_logged_before_a_timeout_are_kept(watched: Path, home: Path) -> None:
+    done = launch(watched, home, "curve", "params.n=3", "params.then=sleep", timeout=0.5)
+    (run,) = done.runs
+    assert run.status is RunStatus.TIMED_OUT
+    assert points(run.id, home) == CURVE
+
+
+def test_points_logged_before_a_cancel_are_kept(watched: Path, home: Path, tmp_path: Path) -> None:
+    gate = tmp_path / "gate"  # never opened: the run waits until it is cancelled
+    launching = Launching(
+        "curve",
+        ["params.n=3", "params.then=wait", f"params.gate={gate}"],
+        config_dir=watched / "conf",
+        home=home,
+    )
+    wait_until(lambda: Path(f"{gate}.logged").exists())
+    time.sleep(0.3)  # sent on by then (every 0.1 s), and never written by the run again
+    (run_id,) = [run.id for run in Store(home).runs(launching.launch_id or "")]
+    runner.cancel([run_id], home=home)
+    (run,) = launching.join().runs
+    assert run.status is RunStatus.CANCELLED
+    assert points(run.id, home) == CURVE
+
+
+def test_points_logged_before_the_worker_is_killed_are_kept(
+    watched: Path, home: Path, tmp_path: Path
+) -> None:
+    """The first execution logs, notes its pid and waits: it is killed (SIGKILL). The run
+    is run again alone (crash isolation): that execution logs nothing and returns, so what
+    the run shows is what the killed execution logged."""
+    first = tmp_path / "first"
+    launching = Launching(
+        "curve",
+        ["params.n=3", "params.then=sleep", f"params.first={first}", "params.again=0"],
+        config_dir=watched / "conf",
+        home=home,
+    )
+    wait_until(first.exists)
+    time.sleep(0.3)
+    pid = int(first.read_text().split()[0])
+    assert pid != os.getpid()
+    os.kill(pid, signal.SIGKILL)
+    (run,) = launching.join().runs
+    assert run.status is RunStatus.SUCCEEDED and run.result == -1  # the second execution
+    assert points(run.id, home) == CURVE
+
+
+# -- summaries against the points -------------------------------------------------------------
+
+
+def summary_of(series: Series) -> tuple[int, float | None, int, float | None, float | None]:
+    finite = [v for v in series.values if not math.isnan(v)]
+    last = series.values[-1]
+    return (
+        len(series.values),
+        None if math.isnan(last) else last,
+        series.steps[-1],
+        min(finite) if finite else None,
+        max(finite) if finite else None,
+    )
+
+
+def test_summaries_are_those_of_the_points(watched: Path, home: Path) -> None:
+    """20,000 points of each of two keys (several sends of 8,192), one of them logged only
+    from a thread the run started, NaN among the other's values; on the local processes."""
+    done = launch(watched, home, "many", "params.n=20000", repeat=2)
+    assert done.ok
+    summaries = runner.metric_summaries(done.id, home=home)
+    assert [(s.run_id, s.key) for s in summaries] == [
+        (run.id, key) for run in done.runs for key in ("x", "y")
+    ]
+    for summary in summaries:
+        (series,) = runner.metric_series(summary.run_id, [summary.key], home=home)
+        assert len(series.values) == len(series.times) == 20000
+        assert list(series.steps) == list(range(20000))
+        assert (summary.count, summary.last, summary.last_step, summary.min, summary.max) == (
+            summary_of(series)
+        )
+    ((*_, values, _),) = runner.metric_series(done.runs[0].id, ["x"], home=home)
+    assert sum(map(math.isnan, values)) == len(range(3, 20000, 7))
+
+
+# -- cached runs, rerun, resume ----------------------------------------------------------------
+
+
+def test_a_cached_run_shows_its_source_s_metrics_and_a_rerun_logs_its_own(
+    watched: Path, home: Path
+) -> None:
+    first = launch(watched, home, "fit", "params.epochs=2", "launcher=threads", seed=3, cache=True)
+    again = launch(watched, home, "fit", "params.epochs=2", "launcher=threads", seed=3, cache=True)
+    (source,), (cached,) = first.runs, again.runs
+    assert cached.status is RunStatus.CACHED and cached.cached_from == source.id
+    shown = runner.metric_summaries(again.id, home=home)
+    assert [s.run_id for s in shown] == [cached.id, cached.id]
+    assert [s._replace(run_id="") for s in shown] == [
+        s._replace(run_id="") for s in runner.metric_summaries(source.id, home=home)
+    ]
+    assert points(cached.id, home) == points(source.id, home)
+
+    rerun = runner.rerun(source.id, home=home)
+    (repeat,) = rerun.runs
+    assert repeat.id != source.id and repeat.status is RunStatus.SUCCEEDED
+    own = runner.metric_summaries(repeat.id, home=home)
+    assert [(s.run_id, s.key, s.count) for s in own] == [
+        (repeat.id, "acc", 2),
+        (repeat.id, "loss", 2),
+    ]
+    assert own[0].updated > shown[0].updated
+    assert points(repeat.id, home) == points(source.id, home)
+
+
+@pytest.mark.slow
+def test_resume_after_the_launching_process_is_killed_replaces_the_lost_runs_metrics(
+    watched: Path, home: Path, tmp_path: Path
+) -> None:
+    """The launching process (sequential: its runs run in it) is killed while its run waits,
+    after logging; resume runs it again, and what that execution logs replaces it."""
+    first = tmp_path / "first"
+    process = popen(
+        watched,
+        home,
+        tmp_path,
+        "curve",
+        "params.n=3",
+        "params.then=sleep",
+        f"params.first={first}",
+        "launcher=sequential",
+        "-q",
+    )
+    try:
+        wait_until(first.exists)
+        store = Store(home)
+        (launch_row,) = store.launches()
+        run_id = store.runs(launch_row.id)[0].id
+        wait_until(lambda: points(run_id, home) == CURVE and store.run(run_id).pid == process.pid)
+    finally:
+        process.kill()
+        process.communicate()
+    # Written running, its launching process gone: it shows lost.
+    assert Store(home).run(run_id).status is RunStatus.LOST
+    assert Store(home).launch(launch_row.id).counts == {"lost": 1}
+    resumed = runner.resume(launch_row.id, home=home, progress=False)
+    (run,) = resumed.runs
+    assert run.status is RunStatus.SUCCEEDED and run.result == -1
+    assert points(run.id, home) == {"again": [(0, 0.0), (1, 1.0), (2, 2.0)]}
+    (summary,) = runner.metric_summaries(run.id, home=home)
+    assert (summary.key, summary.count, summary.last) == ("again", 3, 2.0)
+
+
+# -- the store of the schema before metrics ------------------------------------------------------
+
+
+def test_a_store_of_schema_8_is_migrated_and_reads_as_before(tmp_path: Path) -> None:
+    home = tmp_path / "old"
+    home.mkdir()
+    db = sqlite3.connect(home / "runner.db")
+    for migration in MIGRATIONS[:8]:
+        db.executescript(migration)
+    db.execute("PRAGMA user_version = 8")
+    db.execute(
+        "INSERT INTO launches (id, created, workflow_id, workflow_version, tags, seed, repeat,"
+        " labels, annotations, env, launcher, definition, pid, run_count)"
+        " VALUES ('ab', 1.0, 'w', '1', '[]', 1, 1, '{}', '{}', '{}', 'local', '{}', 1, 2)"
+    )
+    db.executemany(
+        "INSERT INTO runs (id, launch_id, idx, workflow_id, workflow_version, params, seed,"
+        " status, created, started, ended, result, attempts)"
+        " VALUES (?, 'ab', ?, 'w', '1', '{}', 1, ?, 1.0, 2.0, ?, ?, 1)",
+        [("a1" * 16, 0, "succeeded", 3.0, "7"), ("a2" * 16, 1, "failed", 4.0, None)],
+    )
+    db.commit()
+    db.close()
+    store = Store(home)
+    assert store._db.execute("PRAGMA user_version").fetchone() == (len(MIGRATIONS),)
+    launch = store.launch("ab")
+    assert launch is not None and launch.counts == {"succeeded": 1, "failed": 1}
+    ok, failed = store.runs("ab")
+    assert (ok.status, ok.result, ok.started, ok.ended, ok.pid) == (
+        RunStatus.SUCCEEDED,
+        7,
+        2.0,
+        3.0,
+        None,
+    )
+    assert failed.status is RunStatus.FAILED and failed.pid is None
+    assert not store.has_metrics() and store.metric_summaries(launch_id="ab") == []
+    assert runner.metric_summaries("ab", home=home) == []
+    assert runner.metric_series("a1" * 16, home=home) == []
