@@ -33,6 +33,7 @@ import warnings
 from array import array
 from collections import deque
 from collections.abc import Callable, Iterator
+from threading import get_ident
 from typing import Any
 
 SEND_EVERY = 0.1  # seconds a logged point waits at most before it is sent on
@@ -143,14 +144,13 @@ def _number(key: str, value: Any) -> float:
         raise TypeError(f"runner.log: {key}={value!r} cannot be logged as a float: {exc}") from None
 
 
-# The runs this process executes now, by the thread that runs each (from enter to leave),
-# and their Points, made at a run's first point: a run that logs nothing costs two dict
-# writes. A thread that is not a run's own (one the run started: a data loader's) logs to
-# the process's one run executing, if there is one run only (a worker process's).
-_executing: dict[int, tuple[str, float, str | None]] = {}  # (run id, start, worker folder)
-_points_of: dict[int, Points] = {}
+# The runs this process executes now, by the thread that runs each, from `enter` to `leave`:
+# [run id, start, worker folder, its Points or None]. The Points are made at the run's first
+# point: a run that logs nothing costs a dict's write and pop. A thread that is not a run's
+# own (one the run started: a data loader's) logs to the process's run executing when there
+# is one only (as in a worker process).
+_executing: dict[int, list[Any]] = {}
 _sends: dict[int, Send] = {}  # a channel set by the code around a thread's runs (a Dask worker's)
-_current = threading.local()  # .points: the Points of the run this thread runs, once it logs
 _making = threading.Lock()
 _warned = False
 
@@ -165,7 +165,8 @@ def log(step: int | None = None, **values: Any) -> None:
 
     Outside a run (a workflow called as a plain function, in a test or a notebook) nothing
     is recorded and a warning says so, once: the same code runs with and without runner."""
-    points: Points | None = getattr(_current, "points", None)
+    run = _executing.get(get_ident())
+    points: Points | None = run[3] if run is not None else None
     if points is None:
         points = _points()
         if points is None:
@@ -191,26 +192,20 @@ def _step(step: Any) -> int:
 def _points() -> Points | None:
     """The Points of the run this thread runs, made at its first point; in a thread the run
     started itself, those of the process's one run executing. None outside a run."""
-    ident = threading.get_ident()
+    ident = get_ident()
     run = _executing.get(ident)
     if run is None:
         runs = list(_executing.items())
         if len(runs) != 1:
             return None
-        (ident, run), own = runs[0], False
-    else:
-        own = True
+        ident, run = runs[0]
     with _making:
-        points = _points_of.get(ident)
+        points: Points | None = run[3]
         if points is None:
-            if _executing.get(ident) is not run:  # it ended meanwhile
-                return None
             send = _sends.get(ident) or _channel(run[2])
             if send is None:
                 return None
-            points = _points_of[ident] = Points(run[0], run[1], send)
-    if own:
-        _current.points = points
+            points = run[3] = Points(run[0], run[1], send)
     return points
 
 
@@ -235,28 +230,24 @@ def _outside_a_run() -> None:
 
 def enter(run_id: str, started: float, worker_dir: str | None) -> None:
     """This thread runs this run from now on: what it logs goes to its launch."""
-    _current.points = None
-    _executing[threading.get_ident()] = (run_id, started, worker_dir)
+    _executing[get_ident()] = [run_id, started, worker_dir, None]
 
 
 def leave() -> None:
     """The thread's run ended (however: call it in a `finally`): what it logged and has not
     sent is sent now."""
-    ident = threading.get_ident()
-    _current.points = None
-    _executing.pop(ident, None)
-    points = _points_of.pop(ident, None)
-    if points is not None:
+    run = _executing.pop(get_ident(), None)
+    if run is not None and run[3] is not None:
         with contextlib.suppress(OSError):
-            points.flush(last=True)
+            run[3].flush(last=True)
 
 
 def sending_to(send: Send | None) -> None:
     """Runs this thread runs from now on send their points here (None: by their worker folder)."""
     if send is None:
-        _sends.pop(threading.get_ident(), None)
+        _sends.pop(get_ident(), None)
     else:
-        _sends[threading.get_ident()] = send
+        _sends[get_ident()] = send
 
 
 class _Sender:
@@ -278,8 +269,9 @@ class _Sender:
         while True:
             time.sleep(SEND_EVERY / 2)
             now = time.time()
-            for points in list(_points_of.values()):
-                if points.waiting and now - points.since >= SEND_EVERY:
+            for run in list(_executing.values()):
+                points = run[3]
+                if points is not None and points.waiting and now - points.since >= SEND_EVERY:
                     # (OSError: the folder went with its launch, nothing to send to)
                     with contextlib.suppress(OSError):
                         points.flush()

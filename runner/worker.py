@@ -39,11 +39,13 @@ LOG_NAME = "log.txt"
 
 
 TIMEOUT_GRACE = 2.0  # seconds past a timeout before a worker that ignores it is ended
-TIMED_OUT_MARK = b"T"  # last byte of a marker whose run's worker ended it for its timeout
+TIMED_OUT_MARK = b"T"  # byte 32 of a marker whose run's worker ended it for its timeout
 # 32 hex characters of run id + the mark + since when the run executes (a float64; 0 once
 # it ended): the launching process tells the runs executing now from them (`executing`).
 MARKER_SIZE = 41
+_MARK = struct.Struct("<33sd")  # (the run id and the mark, padded with NUL), since when
 _SINCE = struct.Struct("<d")
+_ENDED = _SINCE.pack(0.0)
 
 
 class Task(NamedTuple):
@@ -243,6 +245,7 @@ def execute(task: Task, marker_dir: str | None = None) -> RunOutcome:
         task.timeout,
         task.attempt,
         marker_dir,
+        metrics.inbox_of(marker_dir),
     )
     return succeeded(task.run_id, done, task.attempt) if isinstance(done, tuple) else done
 
@@ -256,6 +259,7 @@ def execute_batch(batch: tuple[Any, ...], marker_dir: str | None = None) -> tupl
     _put_on_path(sys_path)
     _install()
     snapshot = sys_path[0] if registered else ""
+    inbox = metrics.inbox_of(marker_dir)
 
     def runs() -> Iterator[Done]:
         for run_id, seed, run_sets in zip(run_ids, seeds, sets, strict=True):
@@ -271,6 +275,7 @@ def execute_batch(batch: tuple[Any, ...], marker_dir: str | None = None) -> tupl
                 timeout,
                 attempt,
                 marker_dir,
+                inbox,
             )
 
     if not stops:
@@ -307,11 +312,12 @@ def _run(
     timeout: float | None,
     attempt: int,
     marker_dir: str | None,
+    inbox: metrics.Inbox | None,
 ) -> Done:
+    """One run. `inbox`: the launch's (metrics.inbox_of) when the run runs in the launching
+    process (threads, sequential): it learns there that the run executes, where a worker
+    process notes it in its marker."""
     started = time.time()
-    # The launch's inbox when the run runs in the launching process (threads, sequential):
-    # it learns there that the run executes; a worker process notes it in its marker.
-    inbox = metrics.inbox_of(marker_dir)
     metrics.enter(run_id, started, marker_dir)
     if inbox is not None:
         inbox.running[threading.get_ident()] = (run_id, started, os.getpid(), None, None)
@@ -354,7 +360,7 @@ def _run(
         if inbox is not None:
             inbox.running.pop(threading.get_ident(), None)
         elif marker_dir:
-            _SINCE.pack_into(_marker[1], 33, 0.0)  # type: ignore[index]
+            _marker[1][33:] = _ENDED  # type: ignore[index]
     log.close()
     kept = log.opened or result_ref or "output_dir" in kwargs
     if status is RunStatus.SUCCEEDED and not kept:
@@ -402,8 +408,7 @@ def _mark(marker_dir: str, content: bytes, since: float = 0.0) -> None:
             _marker = (marker_dir, mmap.mmap(fd, MARKER_SIZE))
         finally:
             os.close(fd)
-    _marker[1][:33] = content.ljust(33, b" ")
-    _SINCE.pack_into(_marker[1], 33, since)
+    _MARK.pack_into(_marker[1], 0, content, since)
 
 
 def executing(marker_dir: str) -> list[tuple[int, str, float]]:
