@@ -1,8 +1,8 @@
 """Metrics a run logs while it runs (`runner.log`), on their way from the run to the store.
 
-In the run: `log(step, **values)` appends each value to its key's columns in the run's
-`Points` (array.array of steps, values and times: about a microsecond a point, no system
-call). The points are sent on, a batch of columns at a time: when SEND_SIZE of them wait,
+In the run: `log(step, **values)` keeps the call, its values checked, in the run's `Points`
+(half a microsecond a call, no lock, no system call); they are sent on as columns by key
+(packed arrays of steps, values and times), a batch at a time: when SEND_CALLS calls wait,
 by a thread of the process's own at most SEND_EVERY seconds after they were logged (so a
 run that logs then computes for a minute is seen at once), and when the run ends, however
 it ends (raised, timed out). A point sent is safe from its worker's death.
@@ -34,10 +34,11 @@ from array import array
 from collections import deque
 from collections.abc import Callable, Iterator
 from threading import get_ident
+from time import time as _now
 from typing import Any
 
 SEND_EVERY = 0.1  # seconds a logged point waits at most before it is sent on
-SEND_SIZE = 8192  # or this many points, whichever comes first
+SEND_CALLS = 8192  # or this many calls, whichever comes first
 POINTS_SUFFIX = ".points"  # a worker process's file of sent points, in the worker folder
 _LENGTH = struct.Struct("<I")
 
@@ -50,41 +51,79 @@ Sent = tuple[str, float, int, list[Chunk]]
 Send = Callable[[Sent, bool], None]  # (what, whether it is the run's last send)
 
 
+_STEP, _TIME, _VALUES = operator.itemgetter(0), operator.itemgetter(1), operator.itemgetter(2)
+
+
 class Points:
-    """The points a run logged and has not sent yet, by key, and its steps' counters."""
+    """The points a run logged and has not sent yet, and its steps' counters.
+
+    A call is kept whole, as it came, with its time (one append to a deque: atomic, so no
+    lock in the run's thread, and a call cut short by a timeout's signal or a Dask cancel's
+    exception is kept whole or not at all); whoever sends (the run's thread, the sender's,
+    the run's end) turns the calls into columns by key, numbering the steps not given."""
 
     __slots__ = (
-        "columns",
+        "calls",
         "lock",
         "next_step",
         "number",
         "run_id",
         "send",
-        "since",
         "started",
-        "waiting",
     )
 
     def __init__(self, run_id: str, started: float, send: Send) -> None:
         self.run_id = run_id
-        self.started = started
         self.send = send
-        self.lock = threading.Lock()
-        self.columns: dict[str, tuple[array[int], array[float], array[float]]] = {}
+        self.calls: deque[tuple[int | None, float, dict[str, float]]] = deque()
+        self.lock = threading.Lock()  # between those that send
         self.next_step: dict[str, int] = {}
-        self.waiting = 0  # points logged and not sent
-        self.since = 0.0  # when the oldest of them was logged
         self.number = 0  # sends so far
+        self.started = started
+        _sender.start()
 
-    def add(self, step: int | None, values: dict[str, Any]) -> None:
-        # Every value is checked before any is kept: a call refused keeps nothing of itself.
-        for key, value in values.items():
-            if type(value) is not float:
-                values[key] = _number(key, value)
-        now = time.time()
+    def flush(self, last: bool = False) -> None:
+        """Send what waits (from the run's thread, or the sender's); `last`: the run ended."""
         with self.lock:
-            columns, next_step = self.columns, self.next_step
-            for key, value in values.items():
+            calls = self.calls
+            taken = [calls.popleft() for _ in range(len(calls))]
+            if taken:
+                self.send((self.run_id, self.started, self.number, self._chunks(taken)), last)
+                self.number += 1
+
+    def _chunks(self, calls: list[tuple[int | None, float, dict[str, float]]]) -> list[Chunk]:
+        """The calls as columns by key, steps numbered (a key's counter goes on from the
+        last step it was given)."""
+        next_step = self.next_step
+        logged = list(map(_VALUES, calls))
+        keys = list(logged[0])
+        by_key = None
+        if sum(map(len, logged)) == len(keys) * len(logged):
+            # The common case, the same keys at every call: a column at a time, in C loops
+            # (as many values as calls times keys, and every call has the first call's keys).
+            with contextlib.suppress(KeyError):
+                by_key = [array("d", map(operator.itemgetter(key), logged)) for key in keys]
+        if by_key is not None:
+            given = list(map(_STEP, calls))
+            implicit = given.count(None) == len(given)
+            times = array("d", map(_TIME, calls)).tobytes()
+            chunks = []
+            for key, values in zip(keys, by_key, strict=True):
+                at = next_step.get(key, 0)
+                if implicit:
+                    steps = array("q", range(at, at + len(calls)))
+                else:
+                    steps = array("q")
+                    for step in given:
+                        at = at if step is None else step
+                        steps.append(at)
+                        at += 1
+                next_step[key] = steps[-1] + 1
+                chunks.append((key, steps.tobytes(), values.tobytes(), times))
+            return chunks
+        columns: dict[str, tuple[array[int], array[float], array[float]]] = {}
+        for step, now, one in calls:
+            for key, value in one.items():
                 at = next_step.get(key, 0) if step is None else step
                 next_step[key] = at + 1
                 found = columns.get(key)
@@ -93,41 +132,7 @@ class Points:
                 found[0].append(at)
                 found[1].append(value)
                 found[2].append(now)
-            if not self.waiting:
-                self.since = now
-            self.waiting += len(values)
-            full = self.waiting >= SEND_SIZE
-        if full:
-            self.flush()
-        elif not _sender.started:
-            _sender.start()
-
-    def flush(self, last: bool = False) -> None:
-        """Send what waits (from the run's thread, or the sender's); `last`: the run ended."""
-        with self.lock:
-            if not self.columns:
-                return
-            columns, self.columns = self.columns, {}
-            self.waiting = 0
-            chunks = [
-                (key, steps.tobytes(), values.tobytes(), times.tobytes())
-                for key, (steps, values, times) in columns.items()
-                if _whole(steps, values, times)
-            ]
-            if chunks:
-                self.send((self.run_id, self.started, self.number, chunks), last)
-                self.number += 1
-
-
-def _whole(steps: array[int], values: array[float], times: array[float]) -> int:
-    """The number of whole points of a key's columns, cut to it. A timeout's signal, or the
-    exception a Dask cancel raises in the run's thread, may land between the appends of a
-    point's step, value and time: that point was never logged."""
-    count = len(times)
-    if len(steps) != count or len(values) != count:
-        count = min(len(steps), len(values), count)
-        del steps[count:], values[count:], times[count:]
-    return count
+        return [(key, s.tobytes(), v.tobytes(), t.tobytes()) for key, (s, v, t) in columns.items()]
 
 
 def _number(key: str, value: Any) -> float:
@@ -174,8 +179,19 @@ def log(step: int | None = None, **values: Any) -> None:
             return
     if step is not None and type(step) is not int:
         step = _step(step)
-    if values:
-        points.add(step, values)
+    if not values:
+        return
+    # Every value is checked before the call is kept: a call refused keeps nothing. (What
+    # follows is Points' own, here to spare a call: kept whole, with its time.)
+    for value in values.values():
+        if type(value) is not float:
+            for key, value in values.items():
+                values[key] = _number(key, value)
+            break
+    calls = points.calls
+    calls.append((step, _now(), values))
+    if len(calls) >= SEND_CALLS:
+        points.flush()
 
 
 def _step(step: Any) -> int:
@@ -271,7 +287,11 @@ class _Sender:
             now = time.time()
             for run in list(_executing.values()):
                 points = run[3]
-                if points is not None and points.waiting and now - points.since >= SEND_EVERY:
+                try:
+                    oldest = points.calls[0][1]  # (the time of the oldest call waiting)
+                except (AttributeError, IndexError):  # nothing logged, or nothing waits
+                    continue
+                if now - oldest >= SEND_EVERY:
                     # (OSError: the folder went with its launch, nothing to send to)
                     with contextlib.suppress(OSError):
                         points.flush()

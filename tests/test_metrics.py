@@ -11,6 +11,7 @@ import signal
 import sqlite3
 import time
 import warnings
+from array import array
 from pathlib import Path
 from typing import Any
 
@@ -148,18 +149,23 @@ def test_a_run_interrupted_leaves_nothing_behind_for_the_next(watched: Path, hom
     assert points(done.runs[0].id, home) == {"acc": [(0, 0.5)], "loss": [(0, 0.5)]}
 
 
-def test_a_log_call_cut_short_sends_whole_points_only() -> None:
-    """A timeout's signal (or a Dask cancel's exception) may land between the appends of one
-    point's step, value and time: what is sent holds the points complete, in step."""
+def test_steps_not_given_count_on_from_the_last_given_across_sends() -> None:
+    """Steps are numbered as the calls are sent (the same keys each call, or not): a key's
+    counter goes on from its last step, given or counted, from one send to the next."""
     sent: list[Any] = []
     points = metrics.Points("r" * 32, 1.0, lambda what, last=False: sent.append(what))
-    points.add(None, {"loss": 1.0})
-    steps, values, _ = points.columns["loss"]
-    steps.append(1)  # the next point's step and value, and the signal before its time
-    values.append(2.0)
+    for step, values in [(None, {"a": 1.0}), (5, {"a": 2.0}), (None, {"a": 3.0})]:
+        points.calls.append((step, 0.0, values))
+    points.flush()
+    for step, values in [(None, {"a": 4.0, "b": 1.0}), (None, {"b": 2.0}), (2, {"a": 5.0})]:
+        points.calls.append((step, 0.0, values))
     points.flush(last=True)
-    ((_, _, _, ((key, s, v, t),)),) = sent
-    assert key == "loss" and len(s) == 8 and len(v) == len(t) == 8
+    steps: dict[str, list[int]] = {}
+    for _, _, _, chunks in sent:
+        for key, s, _, _ in chunks:
+            steps.setdefault(key, []).extend(array("q", s))
+    assert steps == {"a": [0, 5, 6, 7, 2], "b": [0, 1]}
+    assert [number for _, _, number, _ in sent] == [0, 1]
 
 
 # -- points kept however the run ends -----------------------------------------------------------
