@@ -23,10 +23,10 @@ from runner.records import RunStatus, Series
 from runner.store import Store
 from runner.store.schema import MIGRATIONS
 from tests.conftest import popen
-from tests.test_running import Launching
+from tests.test_running import Launching, cluster
 from tests.watching import wait_until, watched
 
-__all__ = ["watched"]  # (a fixture, used by name)
+__all__ = ["cluster", "watched"]  # (fixtures, used by name)
 
 
 def launch(
@@ -141,10 +141,14 @@ def test_outside_a_run_log_warns_once_and_records_nothing(
 
 
 def test_a_run_interrupted_leaves_nothing_behind_for_the_next(watched: Path, home: Path) -> None:
-    """Ctrl-C in a run of the sequential launcher (in this thread): the next launch's run
-    logs its own points, not into the interrupted run's."""
+    """Ctrl-C in a run of the sequential launcher (in this thread): what it logged is kept,
+    and the next launch's run logs its own points, not into the interrupted run's."""
     with pytest.raises(runner.Interrupted):
         launch(watched, home, "curve", "params.n=3", "params.then=interrupt", "launcher=sequential")
+    (interrupted,) = Store(home).launches()
+    (run,) = Store(home).runs(interrupted.id)
+    assert run.status is RunStatus.CANCELLED
+    assert points(run.id, home) == CURVE  # (logged just before: sent as the run ended)
     done = launch(watched, home, "fit", "params.epochs=1", "launcher=sequential")
     assert points(done.runs[0].id, home) == {"acc": [(0, 0.5)], "loss": [(0, 0.5)]}
 
@@ -367,3 +371,43 @@ def test_a_store_of_schema_8_is_migrated_and_reads_as_before(tmp_path: Path) -> 
     assert not store.has_metrics() and store.metric_summaries(launch_id="ab") == []
     assert runner.metric_summaries("ab", home=home) == []
     assert runner.metric_series("a1" * 16, home=home) == []
+
+
+# -- on a Dask cluster: points as events, the last with the outcome ------------------------------
+
+
+@pytest.mark.slow
+def test_metrics_from_a_dask_worker_and_a_cancel_that_leaves_nothing_behind(
+    cluster: Any, watched: Path, home: Path, tmp_path: Path
+) -> None:
+    """The cluster's one worker has one thread: a run cancelled there (an exception raised in
+    that thread) must leave nothing to the next run the thread runs."""
+    done = launch(watched, home, "curve", "params.n=3", addr=cluster.address)
+    assert points(done.runs[0].id, home) == CURVE
+    gate = tmp_path / "gate"
+    launching = Launching(
+        "curve",
+        ["params.n=3", "params.then=wait", f"params.gate={gate}"],
+        config_dir=watched / "conf",
+        home=home,
+        addr=cluster.address,
+    )
+    wait_until(lambda: Path(f"{gate}.logged").exists())
+    time.sleep(0.3)
+    (run_id,) = [run.id for run in Store(home).runs(launching.launch_id or "")]
+    runner.cancel([run_id], home=home)
+    (cancelled,) = launching.join().runs
+    assert cancelled.status is RunStatus.CANCELLED
+    assert points(cancelled.id, home) == CURVE
+    after = launch(watched, home, "fit", "params.epochs=2", addr=cluster.address)
+    assert points(after.runs[0].id, home) == {
+        "acc": [(0, 0.5), (1, 0.75)],
+        "loss": [(0, 0.5), (1, 0.25)],
+    }
+    # The scheduler keeps no event of the launches once they are done (it would keep each
+    # topic's last 1,000 events, points and all, for as long as it runs).
+    from distributed import Client
+
+    with Client(cluster.address, timeout=10, set_as_default=False) as client:
+        events = client.get_events()
+    assert {topic: found for topic, found in events.items() if topic.startswith("runner-")} == {}
