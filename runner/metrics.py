@@ -150,12 +150,16 @@ def _number(key: str, value: Any) -> float:
 
 
 # The runs this process executes now, by the thread that runs each, from `enter` to `leave`:
-# [run id, start, worker folder, its Points or None]. The Points are made at the run's first
-# point: a run that logs nothing costs a dict's write and pop. A thread that is not a run's
-# own (one the run started: a data loader's) logs to the process's run executing when there
-# is one only (as in a worker process).
+# [run id, start, worker folder, its Points or None, whether it executes still, the channel
+# set by the code around the run (a Dask worker's) or None]. The Points
+# are made at the run's first point: a run that logs nothing costs a dict's write and pop.
+# A thread that is not a run's own (one the run started: a data loader's) logs to the
+# process's run executing when there is one only (as in a worker process), and from then on
+# to that run only: once it ended, what the thread logs is recorded nowhere (a thread a run
+# left behind must not log into the runs after it).
 _executing: dict[int, list[Any]] = {}
 _sends: dict[int, Send] = {}  # a channel set by the code around a thread's runs (a Dask worker's)
+_adopted = threading.local()  # .run: in a thread not a run's own, the run it logs to
 _making = threading.Lock()
 _warned = False
 
@@ -207,18 +211,22 @@ def _step(step: Any) -> int:
 
 def _points() -> Points | None:
     """The Points of the run this thread runs, made at its first point; in a thread the run
-    started itself, those of the process's one run executing. None outside a run."""
-    ident = get_ident()
-    run = _executing.get(ident)
+    started itself, those of the run it logged to first (the process's one run executing,
+    then). None outside a run."""
+    run = _executing.get(get_ident())
     if run is None:
-        runs = list(_executing.items())
-        if len(runs) != 1:
+        run = getattr(_adopted, "run", None)
+        if run is None:
+            runs = list(_executing.values())
+            if len(runs) != 1:
+                return None
+            run = _adopted.run = runs[0]
+        if not run[4]:  # that run ended
             return None
-        ident, run = runs[0]
     with _making:
         points: Points | None = run[3]
         if points is None:
-            send = _sends.get(ident) or _channel(run[2])
+            send = run[5] or _channel(run[2])
             if send is None:
                 return None
             points = run[3] = Points(run[0], run[1], send)
@@ -246,16 +254,19 @@ def _outside_a_run() -> None:
 
 def enter(run_id: str, started: float, worker_dir: str | None) -> None:
     """This thread runs this run from now on: what it logs goes to its launch."""
-    _executing[get_ident()] = [run_id, started, worker_dir, None]
+    ident = get_ident()
+    _executing[ident] = [run_id, started, worker_dir, None, True, _sends.get(ident)]
 
 
 def leave() -> None:
     """The thread's run ended (however: call it in a `finally`): what it logged and has not
     sent is sent now."""
     run = _executing.pop(get_ident(), None)
-    if run is not None and run[3] is not None:
-        with contextlib.suppress(OSError):
-            run[3].flush(last=True)
+    if run is not None:
+        run[4] = False
+        if run[3] is not None:
+            with contextlib.suppress(OSError):
+                run[3].flush(last=True)
 
 
 def sending_to(send: Send | None) -> None:

@@ -113,8 +113,8 @@ def test_what_is_not_a_number_fails_the_run_naming_the_key(
 )
 def test_a_value_that_is_no_float_is_refused_by_name(value: object) -> None:
     sent: list[Any] = []
-    metrics.enter("r" * 32, time.time(), None)
     metrics.sending_to(lambda what, last=False: sent.append(what))
+    metrics.enter("r" * 32, time.time(), None)
     try:
         with pytest.raises(TypeError, match=r"^runner\.log: bad=.*? (is not a number|cannot be)"):
             runner.log(good=1.0, bad=value)
@@ -170,6 +170,22 @@ def test_steps_not_given_count_on_from_the_last_given_across_sends() -> None:
             steps.setdefault(key, []).extend(array("q", s))
     assert steps == {"a": [0, 5, 6, 7, 2], "b": [0, 1]}
     assert [number for _, _, number, _ in sent] == [0, 1]
+
+
+def test_a_thread_left_logging_by_a_run_does_not_log_into_the_next(
+    watched: Path, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run (in this process: sequential) leaves a thread logging behind; the next run here
+    logs nothing, and none of the thread's points are counted as its."""
+    monkeypatch.setattr(metrics, "_warned", True)  # (the thread's calls once the run ended)
+    stop = tmp_path / "stop"
+    try:
+        first = launch(watched, home, "leaky", f"params.stop={stop}", "launcher=sequential")
+        assert "tick" in points(first.runs[0].id, home)
+        second = launch(watched, home, "instant", "params.pause=0.2", "launcher=sequential")
+        assert points(second.runs[0].id, home) == {}
+    finally:
+        stop.touch()
 
 
 # -- points kept however the run ends -----------------------------------------------------------

@@ -90,6 +90,22 @@ def many(n: int = 20000, seed: int = 0) -> int:
     return n
 
 
+def leaky(stop: str) -> int:
+    """Starts a thread that logs `tick` every 5 ms until `stop` exists, long after the run
+    returned (once it logged once)."""
+    logged = threading.Event()
+
+    def ticking() -> None:
+        while not os.path.exists(stop):
+            runner.log(tick=1.0)
+            logged.set()
+            time.sleep(0.005)
+
+    threading.Thread(target=ticking, daemon=True).start()
+    logged.wait(10)
+    return 0
+
+
 def instant(i: int = 0, pause: float = 0.0) -> int:
     if pause:
         time.sleep(pause)
@@ -110,13 +126,13 @@ def fit(epochs: int = 3, rate: float = 0.5) -> float:
     return loss
 '''
 
-WORKFLOWS = ("hold", "curve", "many", "instant")
+WORKFLOWS = ("hold", "curve", "many", "leaky", "instant")
 
 
 @pytest.fixture
 def watched(project: Path) -> Path:
     """The test project with the `watched` package: its workflows declared in conf/workflow/
-    (hold, curve, many, instant) and `fit` decorated."""
+    (hold, curve, many, leaky, instant) and `fit` decorated."""
     package = project / "watched"
     package.mkdir()
     (package / "__init__.py").write_text("")
