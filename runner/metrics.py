@@ -351,10 +351,13 @@ def inbox_of(worker_dir: str | None) -> Inbox | None:
 
 class FileChannel:
     """A worker process's file of sent points in a launch's worker folder: length-prefixed
-    marshal records, appended with one write each."""
+    marshal records, appended with one write each. Named by the process and a token of its
+    own: a worker started later with a dead one's pid writes a file of its own, never after
+    a record the dead one left cut short."""
 
     def __init__(self, worker_dir: str) -> None:
-        self.path = os.path.join(worker_dir, f"{os.getpid()}{POINTS_SUFFIX}")
+        self.pid = os.getpid()
+        self.path = os.path.join(worker_dir, f"{self.pid}-{os.urandom(4).hex()}{POINTS_SUFFIX}")
         self._fd: int | None = None
         self._lock = threading.Lock()
 
@@ -371,7 +374,7 @@ _files: dict[str, FileChannel] = {}
 
 def file_channel(worker_dir: str) -> FileChannel:
     channel = _files.get(worker_dir)
-    if channel is None or channel.path != os.path.join(worker_dir, f"{os.getpid()}{POINTS_SUFFIX}"):
+    if channel is None or channel.pid != os.getpid():  # (a forked process: a file of its own)
         channel = _files[worker_dir] = FileChannel(worker_dir)
     return channel
 
@@ -401,11 +404,19 @@ class Files:
             except FileNotFoundError:
                 continue
             used = 0
-            for sent, end in _records(data):
-                found.append(sent)
-                used = end
+            try:
+                for sent, end in _records(data):
+                    found.append(sent)
+                    used = end
+            except (ValueError, EOFError, TypeError):
+                # Not a record of runner's: the file is damaged (or not ours). What it holds
+                # from there is lost; the launch goes on, and its other files are read.
+                used = _UNREADABLE
             self._read[name] = offset + used
         return found
+
+
+_UNREADABLE = 1 << 62  # an offset past any file's end: a damaged file is not read again
 
 
 def _records(data: bytes) -> Iterator[tuple[Sent, int]]:

@@ -9,6 +9,7 @@ import math
 import os
 import signal
 import sqlite3
+import struct
 import time
 import warnings
 from array import array
@@ -18,7 +19,7 @@ from typing import Any
 import pytest
 
 import runner
-from runner import metrics
+from runner import metrics, running
 from runner.records import RunStatus, Series
 from runner.store import Store
 from runner.store.schema import MIGRATIONS
@@ -279,6 +280,47 @@ def test_summaries_are_those_of_the_points(watched: Path, home: Path) -> None:
         )
     ((*_, values, _),) = runner.metric_series(done.runs[0].id, ["x"], home=home)
     assert sum(map(math.isnan, values)) == len(range(3, 20000, 7))
+
+
+def test_the_recorder_keeps_a_bounded_number_of_series_in_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long run sends three times while thirty short runs send once each, the recorder
+    keeping the ids of four series (and those of one write) at most: the long run's sends
+    still make one series of three points (a later send finds its series in the store, it
+    does not start it afresh)."""
+    monkeypatch.setattr(running, "SERIES_KEPT", 4)
+    store = Store(tmp_path)
+    watch = running.Running(store, str(tmp_path / "workers"), isolated=False)
+    long_run, short_runs = "f" * 32, [f"{r:032x}" for r in range(30)]
+
+    def send(run_id: str, number: int) -> None:
+        one = (array("q", [number]), array("d", [number / 2]), array("d", [1.0]))
+        watch.inbox.put((run_id, 1.0, number, [("loss", *(c.tobytes() for c in one))]))
+
+    for number in range(3):
+        send(long_run, number)
+        for run_id in short_runs[number * 10 : number * 10 + 10]:
+            send(run_id, 0)
+        watch.record_points()
+        assert len(watch.series) <= 4 + 11
+    watch.close()
+    (found,) = store.metric_summaries(run_ids=[long_run])
+    assert (found.count, found.last, found.last_step, found.min, found.max) == (3, 1.0, 2, 0.0, 1.0)
+    assert [list(s.steps) for s in store.metric_series(long_run)] == [[0, 1, 2]]
+    assert [s.count for s in store.metric_summaries(run_ids=short_runs)] == [1] * 30
+
+
+def test_a_damaged_points_file_is_skipped_and_the_others_are_read(tmp_path: Path) -> None:
+    good = metrics.file_channel(str(tmp_path))
+    sent = ("a" * 32, 1.0, 0, [("loss", b"", b"", b"")])
+    good(sent)
+    damaged = tmp_path / f"1-abcd{metrics.POINTS_SUFFIX}"
+    damaged.write_bytes(struct.pack("<I", 5) + b"\xff\xfe\x00\x01\x02")
+    files = metrics.Files(str(tmp_path))
+    assert files.take() == [sent]
+    good(sent)
+    assert files.take() == [sent] and files.take() == []
 
 
 # -- cached runs, rerun, resume ----------------------------------------------------------------
