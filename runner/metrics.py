@@ -368,13 +368,24 @@ class FileChannel:
                 self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             os.write(self._fd, _LENGTH.pack(len(data)) + data)
 
+    def close(self) -> None:
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
 
 _files: dict[str, FileChannel] = {}
 
 
 def file_channel(worker_dir: str) -> FileChannel:
+    """This process's channel to a launch's worker folder. A worker serves launch after
+    launch (loky keeps it for a notebook's next one): the files of those whose folder went
+    with them are closed as it takes up a new one."""
     channel = _files.get(worker_dir)
     if channel is None or channel.pid != os.getpid():  # (a forked process: a file of its own)
+        for folder in [folder for folder in _files if not os.path.isdir(folder)]:
+            _files.pop(folder).close()
         channel = _files[worker_dir] = FileChannel(worker_dir)
     return channel
 
@@ -430,3 +441,21 @@ def _records(data: bytes) -> Iterator[tuple[Sent, int]]:
             return
         yield marshal.loads(data[at + 4 : end]), end
         at = end
+
+
+def _forked() -> None:
+    """In a child process a run forked (multiprocessing's way on Linux): the run is its
+    parent's, not the child's; what the child logs is recorded nowhere (and never in the
+    parent's files, under the parent's numbers)."""
+    global _sender
+    for run in _executing.values():
+        run[4] = False
+    _executing.clear()
+    _sends.clear()
+    _files.clear()
+    _inboxes.clear()
+    _sender = _Sender()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)

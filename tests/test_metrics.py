@@ -5,8 +5,10 @@ runs, rerun and resume; a store of the schema before metrics."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import shutil
 import signal
 import sqlite3
 import struct
@@ -189,6 +191,18 @@ def test_a_thread_left_logging_by_a_run_does_not_log_into_the_next(
         stop.touch()
 
 
+@pytest.mark.parametrize("launcher", ["local", "sequential"])
+def test_a_process_forked_by_a_run_records_nothing(
+    watched: Path, home: Path, launcher: str
+) -> None:
+    """A child forked during a run (multiprocessing's default on Linux) shares nothing of
+    the run's metrics: what it logs is recorded nowhere, and the run's own points are."""
+    done = launch(watched, home, "forks", f"launcher={launcher}")
+    (run,) = done.runs
+    assert run.status is RunStatus.SUCCEEDED, run.error
+    assert points(run.id, home) == {"parent": [(0, 1.0)]}
+
+
 # -- points kept however the run ends -----------------------------------------------------------
 
 
@@ -309,6 +323,38 @@ def test_the_recorder_keeps_a_bounded_number_of_series_in_memory(
     assert (found.count, found.last, found.last_step, found.min, found.max) == (3, 1.0, 2, 0.0, 1.0)
     assert [list(s.steps) for s in store.metric_series(long_run)] == [[0, 1, 2]]
     assert [s.count for s in store.metric_summaries(run_ids=short_runs)] == [1] * 30
+
+
+def test_a_worker_keeps_no_file_open_of_the_launches_that_ended(tmp_path: Path) -> None:
+    """A loky worker outlives launches (a notebook's): the points file of a launch whose
+    folder went with it is closed when the worker writes for the next launch."""
+
+    def open_points_files() -> list[str]:
+        found = []
+        for fd in os.listdir("/proc/self/fd"):
+            with contextlib.suppress(OSError):  # (the listing's own, closed by now)
+                found.append(os.readlink(f"/proc/self/fd/{fd}"))
+        return [path for path in found if metrics.POINTS_SUFFIX in path]
+
+    before = open_points_files()
+    sent = ("a" * 32, 1.0, 0, [("loss", b"", b"", b"")])
+    for n in range(3):
+        folder = tmp_path / f"launch-{n}"
+        folder.mkdir()
+        metrics.file_channel(str(folder))(sent)
+        shutil.rmtree(folder)  # the launch ended
+    assert len(open_points_files()) <= len(before) + 1  # the last launch's, at most
+
+
+def test_points_received_twice_are_recorded_once(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    one = (array("q", [0, 1]), array("d", [2.0, 1.0]), array("d", [1.0, 1.0]))
+    sent = ("a" * 32, 1.0, 0, [("loss", *(c.tobytes() for c in one))])
+    series: dict[Any, Any] = {}
+    assert store.record_points([sent, sent], series) == 2
+    assert store.record_points([sent], series) == 0
+    (found,) = store.metric_summaries(run_ids=["a" * 32])
+    assert (found.count, found.last, found.min, found.max) == (2, 1.0, 1.0, 2.0)
 
 
 def test_a_damaged_points_file_is_skipped_and_the_others_are_read(tmp_path: Path) -> None:

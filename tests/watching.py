@@ -106,6 +106,22 @@ def leaky(stop: str) -> int:
     return 0
 
 
+def forks(n: int = 9000) -> int:
+    """A child forked by the run logs n points and exits; the run logs its own, after."""
+    import warnings
+
+    child = os.fork()
+    if child == 0:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for i in range(n):
+                runner.log(child=float(i))
+        os._exit(0)
+    os.waitpid(child, 0)
+    runner.log(parent=1.0)
+    return n
+
+
 def instant(i: int = 0, pause: float = 0.0) -> int:
     if pause:
         time.sleep(pause)
@@ -126,13 +142,13 @@ def fit(epochs: int = 3, rate: float = 0.5) -> float:
     return loss
 '''
 
-WORKFLOWS = ("hold", "curve", "many", "leaky", "instant")
+WORKFLOWS = ("hold", "curve", "many", "leaky", "forks", "instant")
 
 
 @pytest.fixture
 def watched(project: Path) -> Path:
     """The test project with the `watched` package: its workflows declared in conf/workflow/
-    (hold, curve, many, leaky, instant) and `fit` decorated."""
+    (hold, curve, many, leaky, forks, instant) and `fit` decorated."""
     package = project / "watched"
     package.mkdir()
     (package / "__init__.py").write_text("")

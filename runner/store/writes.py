@@ -384,12 +384,17 @@ class Writes(Database):
                     if found is None or found[1] != started:
                         found = series[run_id, key] = self._series(db, run_id, key, started, now)
                     metric = found[0]
-                    db.execute(
-                        "INSERT INTO metric_chunks (metric, seq, steps, vals, times)"
-                        " VALUES (?, ?, ?, ?, ?)",
-                        (metric, seq, steps, values, times),
-                    )
                     s, v, _ = unpack_points(steps, values, b"")
+                    # (a send received twice, as a Dask event may be, is recorded once)
+                    if (
+                        not v
+                        or not db.execute(
+                            "INSERT OR IGNORE INTO metric_chunks (metric, seq, steps, vals, times)"
+                            " VALUES (?, ?, ?, ?, ?)",
+                            (metric, seq, steps, values, times),
+                        ).rowcount
+                    ):
+                        continue
                     low, high = low_high(v)
                     db.execute(
                         "UPDATE metrics SET count=count+?1, updated=?6,"
