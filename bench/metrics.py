@@ -2,7 +2,7 @@
 and are read back, and how soon a run shows `running`.
 
     python bench/metrics.py               # medians of 5
-    python bench/metrics.py --repeat 3    # quicker
+    python bench/metrics.py --quick       # medians of 3 (as bench/run.py --quick)
 
 1. `runner.log` in a worker-like setting: this process enters a run whose points go to a
    points file in a worker folder, as a loky worker's do (metrics.enter with a worker folder
@@ -18,7 +18,8 @@ and are read back, and how soon a run shows `running`.
    Store.record_points of what such runs send (sends of 8,192 points), and of small sends
    (10 points, as a run logging now and then sends every 0.1 s), timed in this process.
 4. Reads: runner.metric_series of one run's 100,000 points (the run of 2.), and
-   runner.metric_summaries of a launch of 10,000 runs that each logged two keys.
+   runner.metric_summaries of a launch of 10,000 runs that each logged two keys (that
+   launch's wall against the same launch not logging, too: short runs that log).
 5. Running: seconds from a run's start (its `started`) until another connection to the
    store reads it `running`, on the local processes and on threads.
 
@@ -53,7 +54,7 @@ RUNS = 4
 POINTS = 500_000  # a run's, in RUNS runs at once
 SUMMARY_RUNS = 10_000
 
-FLOWS = f'''
+FLOWS = f"""
 import math, os, time
 
 import runner
@@ -77,8 +78,9 @@ def flood(points: int = {POINTS}) -> int:
     return points
 
 
-def few(i: int = 0) -> int:
-    runner.log(loss=i * 0.5, acc=i * 0.25)
+def few(i: int = 0, log: bool = True) -> int:
+    if log:
+        runner.log(loss=i * 0.5, acc=i * 0.25)
     return i
 
 
@@ -86,7 +88,7 @@ def hold(gate: str) -> int:
     while not os.path.exists(gate):
         time.sleep(0.005)
     return 0
-'''
+"""
 
 
 def median(values: list[float]) -> float:
@@ -121,15 +123,16 @@ def log_cost(repeat: int) -> list[tuple[str, float, float]]:
     rows = []
     for name, call, keys in cases:
         times = []
-        for r in range(repeat):
+        for r in range(-1, repeat):  # (the first, a warm-up, is not counted)
             with tempfile.TemporaryDirectory() as worker_dir:
-                metrics.enter(f"{r:032x}", time.time(), worker_dir)
+                metrics.enter(f"{r + 1:032x}", time.time(), worker_dir)
                 calls = LOG_POINTS // keys
                 started = time.perf_counter()
                 for i in range(calls):
                     call(i)
                 metrics.leave()  # (the last send, as the run ends)
-                times.append((time.perf_counter() - started) / calls * 1e6)
+                if r >= 0:
+                    times.append((time.perf_counter() - started) / calls * 1e6)
         per_call = median(times)
         rows.append((name, per_call, per_call / keys))
     return rows
@@ -184,7 +187,7 @@ def ingest_end_to_end(conf: Path, home: Path, repeat: int) -> float:
     """Points a second: RUNS runs of POINTS points each, in one launch on two workers."""
     rates = []
     for _ in range(repeat):
-        seconds, launch = timed_launch(conf, home, "flood", repeat=RUNS)
+        seconds, _ = timed_launch(conf, home, "flood", repeat=RUNS)
         rates.append(RUNS * POINTS / seconds)
     return median(rates)
 
@@ -237,10 +240,14 @@ def read_series(home: Path, run_id: str, repeat: int) -> float:
     return median(times)
 
 
-def read_summaries(conf: Path, home: Path, repeat: int) -> tuple[float, float]:
-    """(the launch's wall, median seconds of runner.metric_summaries of it)."""
+def read_summaries(conf: Path, home: Path, repeat: int) -> tuple[float, float, float]:
+    """(the wall of a launch of SUMMARY_RUNS runs logging, of the same not logging, median
+    seconds of runner.metric_summaries of the first)."""
     import runner
 
+    quiet, _ = timed_launch(
+        conf, home, "few", f"params.i=range({SUMMARY_RUNS})", "params.log=false"
+    )
     seconds, launch = timed_launch(conf, home, "few", f"params.i=range({SUMMARY_RUNS})")
     times = []
     for _ in range(repeat):
@@ -248,7 +255,7 @@ def read_summaries(conf: Path, home: Path, repeat: int) -> tuple[float, float]:
         found = runner.metric_summaries(launch.id, home=home)
         times.append(time.perf_counter() - started)
         assert len(found) == 2 * SUMMARY_RUNS, len(found)
-    return seconds, median(times)
+    return seconds, quiet, median(times)
 
 
 # -- 5. running -----------------------------------------------------------------------------------
@@ -292,11 +299,9 @@ def mark(ok: bool) -> str:
     return "PASS" if ok else "MISS"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=5, help="repeats of each measure")
-    args = parser.parse_args()
-    repeat = args.repeat
+def run(quick: bool = False, repeat: int | None = None) -> str:
+    """Measure everything; the report, a Markdown table (bench/run.py prints it)."""
+    repeat = repeat or (3 if quick else 5)
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from sweep import compile_runner
 
@@ -311,49 +316,54 @@ def main() -> None:
         big_sends = ingest_store(repeat, 8192, 200_000)
         small_sends = ingest_store(repeat, 10, 20_000)
         series_s = read_series(home, run_id, repeat)
-        summary_launch_s, summaries_s = read_summaries(conf, Path(tmp) / "home-10k", repeat)
+        summary_launch_s, quiet_launch_s, summaries_s = read_summaries(
+            conf, Path(tmp) / "home-10k", repeat
+        )
         latency = {name: running_latency(conf, home, name, repeat) for name in ("local", "threads")}
 
-    print(
+    lines = [
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python"
-        f" {platform.python_version()}, load average {os.getloadavg()[0]:.1f}; medians of {repeat}\n"
-    )
-    print("| measure | figure | target |")
-    print("|---|---:|---|")
+        f" {platform.python_version()}, load average {os.getloadavg()[0]:.1f}; medians of {repeat}",
+        "",
+        "| measure | figure | target |",
+        "|---|---:|---|",
+    ]
     for name, per_call, per_point in log_rows:
-        print(
+        lines.append(
             f"| {name}, a call / a point | {per_call:.2f} us / {per_point:.2f} us |"
             f" < {LOG_TARGET_US:g} us a point: {mark(per_point < LOG_TARGET_US)} |"
         )
     ratio = logging / quiet
-    print(f"| arithmetic of one step alone ({WORK_OPS} rounds of sin, sqrt) | {work:.2f} us | |")
-    print(f"| a run of {STEPS:,} steps, not logging (launch wall) | {quiet:.3f} s | |")
-    print(
+    lines += [
+        f"| arithmetic of one step alone ({WORK_OPS} rounds of sin, sqrt) | {work:.2f} us | |",
+        f"| a run of {STEPS:,} steps, not logging (launch wall) | {quiet:.3f} s | |",
         f"| the same run logging {STEPS:,} points | {logging:.3f} s ({ratio:.2f}x) |"
-        f" < {RATIO_TARGET}x: {mark(ratio < RATIO_TARGET)} |"
-    )
-    print(
-        f"| ingest end to end: {RUNS} runs of {POINTS:,} points, 2 workers | {end_to_end:,.0f} points/s |"
-        f" >= {INGEST_TARGET:,}/s: {mark(end_to_end >= INGEST_TARGET)} |"
-    )
-    print(
+        f" < {RATIO_TARGET}x: {mark(ratio < RATIO_TARGET)} |",
+        f"| ingest end to end: {RUNS} runs of {POINTS:,} points, 2 workers |"
+        f" {end_to_end:,.0f} points/s | >= {INGEST_TARGET:,}/s: {mark(end_to_end >= INGEST_TARGET)} |",
         f"| ingest, the store alone: sends of 8,192 points | {big_sends:,.0f} points/s |"
-        f" >= {INGEST_TARGET:,}/s: {mark(big_sends >= INGEST_TARGET)} |"
-    )
-    print(f"| ingest, the store alone: sends of 10 points | {small_sends:,.0f} points/s | |")
-    print(f"| `runner.metric_series` of a run's {STEPS:,} points | {series_s * 1000:.1f} ms | |")
-    print(
-        f"| a launch of {SUMMARY_RUNS:,} runs logging 2 keys each (wall) | {summary_launch_s:.2f} s | |"
-    )
-    print(
+        f" >= {INGEST_TARGET:,}/s: {mark(big_sends >= INGEST_TARGET)} |",
+        f"| ingest, the store alone: sends of 10 points | {small_sends:,.0f} points/s | |",
+        f"| `runner.metric_series` of a run's {STEPS:,} points | {series_s * 1000:.1f} ms | |",
+        f"| a launch of {SUMMARY_RUNS:,} short runs logging 2 points each (wall) |"
+        f" {summary_launch_s:.2f} s (not logging: {quiet_launch_s:.2f} s) | |",
         f"| `runner.metric_summaries` of that launch ({2 * SUMMARY_RUNS:,} summaries) |"
-        f" {summaries_s * 1000:.0f} ms | |"
-    )
+        f" {summaries_s * 1000:.0f} ms | |",
+    ]
     for name, seconds in latency.items():
-        print(
+        lines.append(
             f"| a run seen `running` after its start, {name} | {seconds:.2f} s |"
             f" within {RUNNING_TARGET_S:g} s: {mark(seconds < RUNNING_TARGET_S)} |"
         )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5, help="repeats of each measure")
+    parser.add_argument("--quick", action="store_true", help="3 repeats")
+    args = parser.parse_args()
+    print(run(args.quick, None if args.quick else args.repeat))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import detach
 import kernel
+import metrics
 import startup
 import sweep
 import table
@@ -32,6 +33,7 @@ BENCHMARKS: list[tuple[str, Callable[[bool], str]]] = [
     ("table", table.run),
     ("kernel", kernel.run),
     ("dask", dask),
+    ("metrics", metrics.run),
 ]
 
 

@@ -41,6 +41,7 @@ SEND_EVERY = 0.1  # seconds a logged point waits at most before it is sent on
 SEND_CALLS = 8192  # or this many calls, whichever comes first
 POINTS_SUFFIX = ".points"  # a worker process's file of sent points, in the worker folder
 _LENGTH = struct.Struct("<I")
+_INT64, _DOUBLE = struct.Struct("=q"), struct.Struct("=d")  # one step, one value (as array's)
 
 # What is sent: (run id, the start of its execution, the number of the send in the run,
 # [(key, steps, values, times), ...]), the columns as bytes of array('q') and array('d').
@@ -95,6 +96,15 @@ class Points:
         """The calls as columns by key, steps numbered (a key's counter goes on from the
         last step it was given)."""
         next_step = self.next_step
+        if len(calls) == 1:  # (a short run's one call, a slow loop's call of the last 0.1 s)
+            step, now, one = calls[0]
+            at_time = _DOUBLE.pack(now)
+            chunks = []
+            for key, value in one.items():
+                at = next_step.get(key, 0) if step is None else step
+                next_step[key] = at + 1
+                chunks.append((key, _INT64.pack(at), _DOUBLE.pack(value), at_time))
+            return chunks
         logged = list(map(_VALUES, calls))
         keys = list(logged[0])
         by_key = None
@@ -150,8 +160,7 @@ def _number(key: str, value: Any) -> float:
 
 
 # The runs this process executes now, by the thread that runs each, from `enter` to `leave`:
-# [run id, start, worker folder, its Points or None, whether it executes still, the channel
-# set by the code around the run (a Dask worker's) or None]. The Points
+# [run id, start, worker folder, its Points or None, the thread's ident]. The Points
 # are made at the run's first point: a run that logs nothing costs a dict's write and pop.
 # A thread that is not a run's own (one the run started: a data loader's) logs to the
 # process's run executing when there is one only (as in a worker process), and from then on
@@ -215,18 +224,19 @@ def _points() -> Points | None:
     then). None outside a run."""
     run = _executing.get(get_ident())
     if run is None:
-        run = getattr(_adopted, "run", None)
-        if run is None:
+        adopted: list[Any] | None = getattr(_adopted, "run", None)
+        if adopted is None:
             runs = list(_executing.values())
             if len(runs) != 1:
                 return None
-            run = _adopted.run = runs[0]
-        if not run[4]:  # that run ended
+            adopted = _adopted.run = runs[0]
+        if _executing.get(adopted[4]) is not adopted:  # that run ended
             return None
+        run = adopted
     with _making:
         points: Points | None = run[3]
         if points is None:
-            send = run[5] or _channel(run[2])
+            send = _sends.get(run[4]) or _channel(run[2])
             if send is None:
                 return None
             points = run[3] = Points(run[0], run[1], send)
@@ -255,18 +265,16 @@ def _outside_a_run() -> None:
 def enter(run_id: str, started: float, worker_dir: str | None) -> None:
     """This thread runs this run from now on: what it logs goes to its launch."""
     ident = get_ident()
-    _executing[ident] = [run_id, started, worker_dir, None, True, _sends.get(ident)]
+    _executing[ident] = [run_id, started, worker_dir, None, ident]
 
 
 def leave() -> None:
     """The thread's run ended (however: call it in a `finally`): what it logged and has not
     sent is sent now."""
     run = _executing.pop(get_ident(), None)
-    if run is not None:
-        run[4] = False
-        if run[3] is not None:
-            with contextlib.suppress(OSError):
-                run[3].flush(last=True)
+    if run is not None and run[3] is not None:
+        with contextlib.suppress(OSError):
+            run[3].flush(last=True)
 
 
 def sending_to(send: Send | None) -> None:
@@ -306,6 +314,7 @@ class _Sender:
                     # (OSError: the folder went with its launch, nothing to send to)
                     with contextlib.suppress(OSError):
                         points.flush()
+            drain()  # the last sends of runs ended meanwhile
 
 
 _sender = _Sender()
@@ -351,28 +360,60 @@ def inbox_of(worker_dir: str | None) -> Inbox | None:
 
 class FileChannel:
     """A worker process's file of sent points in a launch's worker folder: length-prefixed
-    marshal records, appended with one write each. Named by the process and a token of its
-    own: a worker started later with a dead one's pid writes a file of its own, never after
-    a record the dead one left cut short."""
+    marshal records. Named by the process and a token of its own: a worker started later
+    with a dead one's pid writes a file of its own, never after a record the dead one left
+    cut short. A send during a run is written at once (one write); a run's last send waits
+    for the next few runs' (a short run's one write less, most of its cost), written when
+    the worker's batch of runs ends, or by the sender thread within SEND_EVERY: the runs
+    whose last sends a dead worker took with it are run again, as is its batch."""
 
     def __init__(self, worker_dir: str) -> None:
         self.pid = os.getpid()
         self.path = os.path.join(worker_dir, f"{self.pid}-{os.urandom(4).hex()}{POINTS_SUFFIX}")
         self._fd: int | None = None
         self._lock = threading.Lock()
+        self._waiting: list[bytes] = []  # last sends not written yet
+        self._size = 0
 
     def __call__(self, sent: Sent, last: bool = False) -> None:
         data = marshal.dumps(sent)
+        record = _LENGTH.pack(len(data)) + data
         with self._lock:
-            if self._fd is None:
-                self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            os.write(self._fd, _LENGTH.pack(len(data)) + data)
+            if last and self._size < _WAITING_MOST:
+                self._waiting.append(record)
+                self._size += len(record)
+                return
+            self._write(record)
+
+    def drain(self) -> None:
+        """Write the last sends waiting."""
+        with self._lock:
+            if self._waiting:
+                self._write(b"")
+
+    def _write(self, record: bytes) -> None:
+        if self._waiting:
+            record = b"".join(self._waiting) + record
+            self._waiting, self._size = [], 0
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.write(self._fd, record)
 
     def close(self) -> None:
         with self._lock:
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None
+
+
+_WAITING_MOST = 1 << 20  # bytes of last sends a channel holds back at most
+
+
+def drain() -> None:
+    """Write every last send this process holds back (a worker's batch of runs ended)."""
+    for channel in list(_files.values()):
+        with contextlib.suppress(OSError):  # (its folder went with its launch)
+            channel.drain()
 
 
 _files: dict[str, FileChannel] = {}
@@ -448,8 +489,6 @@ def _forked() -> None:
     parent's, not the child's; what the child logs is recorded nowhere (and never in the
     parent's files, under the parent's numbers)."""
     global _sender
-    for run in _executing.values():
-        run[4] = False
     _executing.clear()
     _sends.clear()
     _files.clear()

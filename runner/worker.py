@@ -233,20 +233,23 @@ def execute(task: Task, marker_dir: str | None = None) -> RunOutcome:
     """
     _put_on_path(task.sys_path)
     _install()
-    done = _run(
-        task.entrypoint,
-        task.params,
-        task.sets,
-        task.seed,
-        task.run_id,
-        task.run_dir,
-        task.sys_path[0] if task.registered else "",
-        task.env,
-        task.timeout,
-        task.attempt,
-        marker_dir,
-        metrics.inbox_of(marker_dir),
-    )
+    try:
+        done = _run(
+            task.entrypoint,
+            task.params,
+            task.sets,
+            task.seed,
+            task.run_id,
+            task.run_dir,
+            task.sys_path[0] if task.registered else "",
+            task.env,
+            task.timeout,
+            task.attempt,
+            marker_dir,
+            metrics.inbox_of(marker_dir),
+        )
+    finally:
+        metrics.drain()
     return succeeded(task.run_id, done, task.attempt) if isinstance(done, tuple) else done
 
 
@@ -278,14 +281,17 @@ def execute_batch(batch: tuple[Any, ...], marker_dir: str | None = None) -> tupl
                 inbox,
             )
 
-    if not stops:
-        return number, list(runs())
-    done: list[Done] = []
-    for one in runs():
-        done.append(one)
-        if not isinstance(one, tuple) and not one.status.ok:
-            break
-    return number, done
+    try:
+        if not stops:
+            return number, list(runs())
+        done: list[Done] = []
+        for one in runs():
+            done.append(one)
+            if not isinstance(one, tuple) and not one.status.ok:
+                break
+        return number, done
+    finally:
+        metrics.drain()  # the runs' last points, written before their outcomes go back
 
 
 _on_path: tuple[str, ...] = ()  # the last batch's sys_path, put on sys.path

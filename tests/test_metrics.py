@@ -166,13 +166,18 @@ def test_steps_not_given_count_on_from_the_last_given_across_sends() -> None:
     points.flush()
     for step, values in [(None, {"a": 4.0, "b": 1.0}), (None, {"b": 2.0}), (2, {"a": 5.0})]:
         points.calls.append((step, 0.0, values))
+    points.flush()
+    points.calls.append((None, 0.0, {"b": 3.0, "a": 6.0}))  # (a send of one call)
     points.flush(last=True)
     steps: dict[str, list[int]] = {}
+    values: dict[str, list[float]] = {}
     for _, _, _, chunks in sent:
-        for key, s, _, _ in chunks:
+        for key, s, v, _ in chunks:
             steps.setdefault(key, []).extend(array("q", s))
-    assert steps == {"a": [0, 5, 6, 7, 2], "b": [0, 1]}
-    assert [number for _, _, number, _ in sent] == [0, 1]
+            values.setdefault(key, []).extend(array("d", v))
+    assert steps == {"a": [0, 5, 6, 7, 2, 3], "b": [0, 1, 2]}
+    assert values == {"a": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0], "b": [1.0, 2.0, 3.0]}
+    assert [number for _, _, number, _ in sent] == [0, 1, 2]
 
 
 def test_a_thread_left_logging_by_a_run_does_not_log_into_the_next(
