@@ -12,6 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import curves
 import detach
 import kernel
+import metrics
 import startup
 import sweep
 import table
@@ -34,6 +35,7 @@ BENCHMARKS: list[tuple[str, Callable[[bool], str]]] = [
     ("kernel", kernel.run),
     ("curves", curves.run),
     ("dask", dask),
+    ("metrics", metrics.run),
 ]
 
 

@@ -163,6 +163,9 @@ class DaskLauncher:
             if topic is not None and not self._lost:
                 with contextlib.suppress(Exception):  # (the scheduler may be gone)
                     client.unsubscribe_topic(topic)
+                    # The scheduler keeps a topic's last 1,000 events (points and all) for
+                    # as long as it runs: the launch's go with it.
+                    client.run_on_scheduler(_forgetting(topic))
 
     def stop(self, run_ids: set[str] | None) -> None:
         """Cancel runs on the cluster (None: all of this launch's), from the cancel watcher's
@@ -348,6 +351,19 @@ class _Events:
             self.last = sent
         else:
             self.worker.log_event(self.topic, ("points", sent))
+
+
+def _forgetting(topic: str) -> Callable[..., None]:
+    """A function for client.run_on_scheduler that drops the events a scheduler keeps of a
+    topic. Made here, nested, so that it travels by value: the scheduler need not have runner
+    installed. (distributed has no public call for it; a scheduler without it keeps them.)"""
+
+    def forget(dask_scheduler: Any) -> None:
+        broker = getattr(dask_scheduler, "_broker", None)
+        if broker is not None:
+            broker.truncate(topic)
+
+    return forget
 
 
 def _heard(inbox: metrics.Inbox, event: tuple[float, Any]) -> None:

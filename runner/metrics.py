@@ -1,8 +1,8 @@
 """Metrics a run logs while it runs (`runner.log`), on their way from the run to the store.
 
-In the run: `log(step, **values)` appends each value to its key's columns in the run's
-`Points` (array.array of steps, values and times: about a microsecond a point, no system
-call). The points are sent on, a batch of columns at a time: when SEND_SIZE of them wait,
+In the run: `log(step, **values)` keeps the call, its values checked, in the run's `Points`
+(half a microsecond a call, no lock, no system call); they are sent on as columns by key
+(packed arrays of steps, values and times), a batch at a time: when SEND_CALLS calls wait,
 by a thread of the process's own at most SEND_EVERY seconds after they were logged (so a
 run that logs then computes for a minute is seen at once), and when the run ends, however
 it ends (raised, timed out). A point sent is safe from its worker's death.
@@ -33,12 +33,15 @@ import warnings
 from array import array
 from collections import deque
 from collections.abc import Callable, Iterator
+from threading import get_ident
+from time import time as _now
 from typing import Any
 
 SEND_EVERY = 0.1  # seconds a logged point waits at most before it is sent on
-SEND_SIZE = 8192  # or this many points, whichever comes first
+SEND_CALLS = 8192  # or this many calls, whichever comes first
 POINTS_SUFFIX = ".points"  # a worker process's file of sent points, in the worker folder
 _LENGTH = struct.Struct("<I")
+_INT64, _DOUBLE = struct.Struct("=q"), struct.Struct("=d")  # one step, one value (as array's)
 
 # What is sent: (run id, the start of its execution, the number of the send in the run,
 # [(key, steps, values, times), ...]), the columns as bytes of array('q') and array('d').
@@ -49,39 +52,88 @@ Sent = tuple[str, float, int, list[Chunk]]
 Send = Callable[[Sent, bool], None]  # (what, whether it is the run's last send)
 
 
+_STEP, _TIME, _VALUES = operator.itemgetter(0), operator.itemgetter(1), operator.itemgetter(2)
+
+
 class Points:
-    """The points a run logged and has not sent yet, by key, and its steps' counters."""
+    """The points a run logged and has not sent yet, and its steps' counters.
+
+    A call is kept whole, as it came, with its time (one append to a deque: atomic, so no
+    lock in the run's thread, and a call cut short by a timeout's signal or a Dask cancel's
+    exception is kept whole or not at all); whoever sends (the run's thread, the sender's,
+    the run's end) turns the calls into columns by key, numbering the steps not given."""
 
     __slots__ = (
-        "columns",
+        "calls",
         "lock",
         "next_step",
         "number",
         "run_id",
         "send",
-        "since",
         "started",
-        "waiting",
     )
 
     def __init__(self, run_id: str, started: float, send: Send) -> None:
         self.run_id = run_id
-        self.started = started
         self.send = send
-        self.lock = threading.Lock()
-        self.columns: dict[str, tuple[array[int], array[float], array[float]]] = {}
+        self.calls: deque[tuple[int | None, float, dict[str, float]]] = deque()
+        self.lock = threading.Lock()  # between those that send
         self.next_step: dict[str, int] = {}
-        self.waiting = 0  # points logged and not sent
-        self.since = 0.0  # when the oldest of them was logged
         self.number = 0  # sends so far
+        self.started = started
+        _sender.start()
 
-    def add(self, step: int | None, values: dict[str, Any]) -> None:
-        now = time.time()
+    def flush(self, last: bool = False) -> None:
+        """Send what waits (from the run's thread, or the sender's); `last`: the run ended."""
         with self.lock:
-            columns, next_step = self.columns, self.next_step
-            for key, value in values.items():
-                if type(value) is not float:
-                    value = _number(key, value)
+            calls = self.calls
+            taken = [calls.popleft() for _ in range(len(calls))]
+            if taken:
+                self.send((self.run_id, self.started, self.number, self._chunks(taken)), last)
+                self.number += 1
+
+    def _chunks(self, calls: list[tuple[int | None, float, dict[str, float]]]) -> list[Chunk]:
+        """The calls as columns by key, steps numbered (a key's counter goes on from the
+        last step it was given)."""
+        next_step = self.next_step
+        if len(calls) == 1:  # (a short run's one call, a slow loop's call of the last 0.1 s)
+            step, now, one = calls[0]
+            at_time = _DOUBLE.pack(now)
+            chunks = []
+            for key, value in one.items():
+                at = next_step.get(key, 0) if step is None else step
+                next_step[key] = at + 1
+                chunks.append((key, _INT64.pack(at), _DOUBLE.pack(value), at_time))
+            return chunks
+        logged = list(map(_VALUES, calls))
+        keys = list(logged[0])
+        by_key = None
+        if sum(map(len, logged)) == len(keys) * len(logged):
+            # The common case, the same keys at every call: a column at a time, in C loops
+            # (as many values as calls times keys, and every call has the first call's keys).
+            with contextlib.suppress(KeyError):
+                by_key = [array("d", map(operator.itemgetter(key), logged)) for key in keys]
+        if by_key is not None:
+            given = list(map(_STEP, calls))
+            implicit = given.count(None) == len(given)
+            times = array("d", map(_TIME, calls)).tobytes()
+            chunks = []
+            for key, values in zip(keys, by_key, strict=True):
+                at = next_step.get(key, 0)
+                if implicit:
+                    steps = array("q", range(at, at + len(calls)))
+                else:
+                    steps = array("q")
+                    for step in given:
+                        at = at if step is None else step
+                        steps.append(at)
+                        at += 1
+                next_step[key] = steps[-1] + 1
+                chunks.append((key, steps.tobytes(), values.tobytes(), times))
+            return chunks
+        columns: dict[str, tuple[array[int], array[float], array[float]]] = {}
+        for step, now, one in calls:
+            for key, value in one.items():
                 at = next_step.get(key, 0) if step is None else step
                 next_step[key] = at + 1
                 found = columns.get(key)
@@ -90,28 +142,7 @@ class Points:
                 found[0].append(at)
                 found[1].append(value)
                 found[2].append(now)
-            if not self.waiting:
-                self.since = now
-            self.waiting += len(values)
-            full = self.waiting >= SEND_SIZE
-        if full:
-            self.flush()
-        elif not _sender.started:
-            _sender.start()
-
-    def flush(self, last: bool = False) -> None:
-        """Send what waits (from the run's thread, or the sender's); `last`: the run ended."""
-        with self.lock:
-            if not self.waiting:
-                return
-            columns, self.columns = self.columns, {}
-            self.waiting = 0
-            chunks = [
-                (key, steps.tobytes(), values.tobytes(), times.tobytes())
-                for key, (steps, values, times) in columns.items()
-            ]
-            self.send((self.run_id, self.started, self.number, chunks), last)
-            self.number += 1
+        return [(key, s.tobytes(), v.tobytes(), t.tobytes()) for key, (s, v, t) in columns.items()]
 
 
 def _number(key: str, value: Any) -> float:
@@ -122,14 +153,23 @@ def _number(key: str, value: Any) -> float:
             f"runner.log: {key}={value!r} is not a number ({type(value).__name__});"
             " log numbers, one keyword each"
         )
-    return float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError, OverflowError) as exc:  # an array, an int past float's range
+        raise TypeError(f"runner.log: {key}={value!r} cannot be logged as a float: {exc}") from None
 
 
-_current = threading.local()  # .points: the Points of the run this thread runs, once it logs
-# .run: (run id, start, worker folder) of that run, from its start (its Points are made at its
-# first point: a run that logs nothing costs two attribute writes); .send: a channel set by
-# the code around the run (a Dask worker's), else the worker folder says
-_active: dict[int, Points] = {}  # by id: every run of this process that has logged
+# The runs this process executes now, by the thread that runs each, from `enter` to `leave`:
+# [run id, start, worker folder, its Points or None, the thread's ident]. The Points
+# are made at the run's first point: a run that logs nothing costs a dict's write and pop.
+# A thread that is not a run's own (one the run started: a data loader's) logs to the
+# process's run executing when there is one only (as in a worker process), and from then on
+# to that run only: once it ended, what the thread logs is recorded nowhere (a thread a run
+# left behind must not log into the runs after it).
+_executing: dict[int, list[Any]] = {}
+_sends: dict[int, Send] = {}  # a channel set by the code around a thread's runs (a Dask worker's)
+_adopted = threading.local()  # .run: in a thread not a run's own, the run it logs to
+_making = threading.Lock()
 _warned = False
 
 
@@ -143,7 +183,8 @@ def log(step: int | None = None, **values: Any) -> None:
 
     Outside a run (a workflow called as a plain function, in a test or a notebook) nothing
     is recorded and a warning says so, once: the same code runs with and without runner."""
-    points: Points | None = getattr(_current, "points", None)
+    run = _executing.get(get_ident())
+    points: Points | None = run[3] if run is not None else None
     if points is None:
         points = _points()
         if points is None:
@@ -151,8 +192,19 @@ def log(step: int | None = None, **values: Any) -> None:
             return
     if step is not None and type(step) is not int:
         step = _step(step)
-    if values:
-        points.add(step, values)
+    if not values:
+        return
+    # Every value is checked before the call is kept: a call refused keeps nothing. (What
+    # follows is Points' own, here to spare a call: kept whole, with its time.)
+    for value in values.values():
+        if type(value) is not float:
+            for key, value in values.items():
+                values[key] = _number(key, value)
+            break
+    calls = points.calls
+    calls.append((step, _now(), values))
+    if len(calls) >= SEND_CALLS:
+        points.flush()
 
 
 def _step(step: Any) -> int:
@@ -167,20 +219,27 @@ def _step(step: Any) -> int:
 
 
 def _points() -> Points | None:
-    """The Points of this thread's run, made at its first point; in a thread the run
-    started itself (a data loader's, say), those of the process's one run logging."""
-    run = getattr(_current, "run", None)
+    """The Points of the run this thread runs, made at its first point; in a thread the run
+    started itself, those of the run it logged to first (the process's one run executing,
+    then). None outside a run."""
+    run = _executing.get(get_ident())
     if run is None:
-        if len(_active) == 1:
-            for points in list(_active.values()):
-                return points
-        return None
-    run_id, started, worker_dir = run
-    send = getattr(_current, "send", None) or _channel(worker_dir)
-    if send is None:
-        return None
-    points = _current.points = Points(run_id, started, send)
-    _active[id(points)] = points
+        adopted: list[Any] | None = getattr(_adopted, "run", None)
+        if adopted is None:
+            runs = list(_executing.values())
+            if len(runs) != 1:
+                return None
+            adopted = _adopted.run = runs[0]
+        if _executing.get(adopted[4]) is not adopted:  # that run ended
+            return None
+        run = adopted
+    with _making:
+        points: Points | None = run[3]
+        if points is None:
+            send = _sends.get(run[4]) or _channel(run[2])
+            if send is None:
+                return None
+            points = run[3] = Points(run[0], run[1], send)
     return points
 
 
@@ -205,23 +264,25 @@ def _outside_a_run() -> None:
 
 def enter(run_id: str, started: float, worker_dir: str | None) -> None:
     """This thread runs this run from now on: what it logs goes to its launch."""
-    _current.run = (run_id, started, worker_dir)
+    ident = get_ident()
+    _executing[ident] = [run_id, started, worker_dir, None, ident]
 
 
 def leave() -> None:
-    """The thread's run ended (however): what it logged and has not sent is sent now."""
-    _current.run = None
-    points = getattr(_current, "points", None)
-    if points is not None:
-        _current.points = None
-        _active.pop(id(points), None)
+    """The thread's run ended (however: call it in a `finally`): what it logged and has not
+    sent is sent now."""
+    run = _executing.pop(get_ident(), None)
+    if run is not None and run[3] is not None:
         with contextlib.suppress(OSError):
-            points.flush(last=True)
+            run[3].flush(last=True)
 
 
 def sending_to(send: Send | None) -> None:
     """Runs this thread runs from now on send their points here (None: by their worker folder)."""
-    _current.send = send
+    if send is None:
+        _sends.pop(get_ident(), None)
+    else:
+        _sends[get_ident()] = send
 
 
 class _Sender:
@@ -243,11 +304,17 @@ class _Sender:
         while True:
             time.sleep(SEND_EVERY / 2)
             now = time.time()
-            for points in list(_active.values()):
-                if points.waiting and now - points.since >= SEND_EVERY:
+            for run in list(_executing.values()):
+                points = run[3]
+                try:
+                    oldest = points.calls[0][1]  # (the time of the oldest call waiting)
+                except (AttributeError, IndexError):  # nothing logged, or nothing waits
+                    continue
+                if now - oldest >= SEND_EVERY:
                     # (OSError: the folder went with its launch, nothing to send to)
                     with contextlib.suppress(OSError):
                         points.flush()
+            drain()  # the last sends of runs ended meanwhile
 
 
 _sender = _Sender()
@@ -293,27 +360,73 @@ def inbox_of(worker_dir: str | None) -> Inbox | None:
 
 class FileChannel:
     """A worker process's file of sent points in a launch's worker folder: length-prefixed
-    marshal records, appended with one write each."""
+    marshal records. Named by the process and a token of its own: a worker started later
+    with a dead one's pid writes a file of its own, never after a record the dead one left
+    cut short. A send during a run is written at once (one write); a run's last send waits
+    for the next few runs' (a short run's one write less, most of its cost), written when
+    the worker's batch of runs ends, or by the sender thread within SEND_EVERY: the runs
+    whose last sends a dead worker took with it are run again, as is its batch."""
 
     def __init__(self, worker_dir: str) -> None:
-        self.path = os.path.join(worker_dir, f"{os.getpid()}{POINTS_SUFFIX}")
+        self.pid = os.getpid()
+        self.path = os.path.join(worker_dir, f"{self.pid}-{os.urandom(4).hex()}{POINTS_SUFFIX}")
         self._fd: int | None = None
         self._lock = threading.Lock()
+        self._waiting: list[bytes] = []  # last sends not written yet
+        self._size = 0
 
     def __call__(self, sent: Sent, last: bool = False) -> None:
         data = marshal.dumps(sent)
+        record = _LENGTH.pack(len(data)) + data
         with self._lock:
-            if self._fd is None:
-                self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            os.write(self._fd, _LENGTH.pack(len(data)) + data)
+            if last and self._size < _WAITING_MOST:
+                self._waiting.append(record)
+                self._size += len(record)
+                return
+            self._write(record)
+
+    def drain(self) -> None:
+        """Write the last sends waiting."""
+        with self._lock:
+            if self._waiting:
+                self._write(b"")
+
+    def _write(self, record: bytes) -> None:
+        if self._waiting:
+            record = b"".join(self._waiting) + record
+            self._waiting, self._size = [], 0
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.write(self._fd, record)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+
+_WAITING_MOST = 1 << 20  # bytes of last sends a channel holds back at most
+
+
+def drain() -> None:
+    """Write every last send this process holds back (a worker's batch of runs ended)."""
+    for channel in list(_files.values()):
+        with contextlib.suppress(OSError):  # (its folder went with its launch)
+            channel.drain()
 
 
 _files: dict[str, FileChannel] = {}
 
 
 def file_channel(worker_dir: str) -> FileChannel:
+    """This process's channel to a launch's worker folder. A worker serves launch after
+    launch (loky keeps it for a notebook's next one): the files of those whose folder went
+    with them are closed as it takes up a new one."""
     channel = _files.get(worker_dir)
-    if channel is None or channel.path != os.path.join(worker_dir, f"{os.getpid()}{POINTS_SUFFIX}"):
+    if channel is None or channel.pid != os.getpid():  # (a forked process: a file of its own)
+        for folder in [folder for folder in _files if not os.path.isdir(folder)]:
+            _files.pop(folder).close()
         channel = _files[worker_dir] = FileChannel(worker_dir)
     return channel
 
@@ -343,11 +456,19 @@ class Files:
             except FileNotFoundError:
                 continue
             used = 0
-            for sent, end in _records(data):
-                found.append(sent)
-                used = end
+            try:
+                for sent, end in _records(data):
+                    found.append(sent)
+                    used = end
+            except (ValueError, EOFError, TypeError):
+                # Not a record of runner's: the file is damaged (or not ours). What it holds
+                # from there is lost; the launch goes on, and its other files are read.
+                used = _UNREADABLE
             self._read[name] = offset + used
         return found
+
+
+_UNREADABLE = 1 << 62  # an offset past any file's end: a damaged file is not read again
 
 
 def _records(data: bytes) -> Iterator[tuple[Sent, int]]:
@@ -361,3 +482,19 @@ def _records(data: bytes) -> Iterator[tuple[Sent, int]]:
             return
         yield marshal.loads(data[at + 4 : end]), end
         at = end
+
+
+def _forked() -> None:
+    """In a child process a run forked (multiprocessing's way on Linux): the run is its
+    parent's, not the child's; what the child logs is recorded nowhere (and never in the
+    parent's files, under the parent's numbers)."""
+    global _sender
+    _executing.clear()
+    _sends.clear()
+    _files.clear()
+    _inboxes.clear()
+    _sender = _Sender()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)

@@ -20,6 +20,9 @@ from runner.worker import executing
 
 TICK = 0.2  # seconds between two looks
 RUNNING_AFTER = 0.2  # seconds a run executes before it is written running
+# The series whose row ids are kept from one write of points to the next, at most (a run's
+# later points find theirs again with a lookup): a million runs logging keep this many.
+SERIES_KEPT = 10_000
 
 Executing = tuple[str, float, int | None, str | None, str | None]  # id, since, pid, host, worker
 
@@ -44,6 +47,8 @@ class Running:
         """Write the points sent since the last call."""
         sent = self.files.take() + self.inbox.take()
         if sent:
+            if len(self.series) > SERIES_KEPT:
+                self.series.clear()
             self.points += self.store.record_points(sent, self.series)
 
     def due(self) -> list[Executing]:

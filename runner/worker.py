@@ -39,11 +39,13 @@ LOG_NAME = "log.txt"
 
 
 TIMEOUT_GRACE = 2.0  # seconds past a timeout before a worker that ignores it is ended
-TIMED_OUT_MARK = b"T"  # last byte of a marker whose run's worker ended it for its timeout
+TIMED_OUT_MARK = b"T"  # byte 32 of a marker whose run's worker ended it for its timeout
 # 32 hex characters of run id + the mark + since when the run executes (a float64; 0 once
 # it ended): the launching process tells the runs executing now from them (`executing`).
 MARKER_SIZE = 41
+_MARK = struct.Struct("<33sd")  # (the run id and the mark, padded with NUL), since when
 _SINCE = struct.Struct("<d")
+_ENDED = _SINCE.pack(0.0)
 
 
 class Task(NamedTuple):
@@ -231,19 +233,23 @@ def execute(task: Task, marker_dir: str | None = None) -> RunOutcome:
     """
     _put_on_path(task.sys_path)
     _install()
-    done = _run(
-        task.entrypoint,
-        task.params,
-        task.sets,
-        task.seed,
-        task.run_id,
-        task.run_dir,
-        task.sys_path[0] if task.registered else "",
-        task.env,
-        task.timeout,
-        task.attempt,
-        marker_dir,
-    )
+    try:
+        done = _run(
+            task.entrypoint,
+            task.params,
+            task.sets,
+            task.seed,
+            task.run_id,
+            task.run_dir,
+            task.sys_path[0] if task.registered else "",
+            task.env,
+            task.timeout,
+            task.attempt,
+            marker_dir,
+            metrics.inbox_of(marker_dir),
+        )
+    finally:
+        metrics.drain()
     return succeeded(task.run_id, done, task.attempt) if isinstance(done, tuple) else done
 
 
@@ -256,6 +262,7 @@ def execute_batch(batch: tuple[Any, ...], marker_dir: str | None = None) -> tupl
     _put_on_path(sys_path)
     _install()
     snapshot = sys_path[0] if registered else ""
+    inbox = metrics.inbox_of(marker_dir)
 
     def runs() -> Iterator[Done]:
         for run_id, seed, run_sets in zip(run_ids, seeds, sets, strict=True):
@@ -271,16 +278,20 @@ def execute_batch(batch: tuple[Any, ...], marker_dir: str | None = None) -> tupl
                 timeout,
                 attempt,
                 marker_dir,
+                inbox,
             )
 
-    if not stops:
-        return number, list(runs())
-    done: list[Done] = []
-    for one in runs():
-        done.append(one)
-        if not isinstance(one, tuple) and not one.status.ok:
-            break
-    return number, done
+    try:
+        if not stops:
+            return number, list(runs())
+        done: list[Done] = []
+        for one in runs():
+            done.append(one)
+            if not isinstance(one, tuple) and not one.status.ok:
+                break
+        return number, done
+    finally:
+        metrics.drain()  # the runs' last points, written before their outcomes go back
 
 
 _on_path: tuple[str, ...] = ()  # the last batch's sys_path, put on sys.path
@@ -307,11 +318,12 @@ def _run(
     timeout: float | None,
     attempt: int,
     marker_dir: str | None,
+    inbox: metrics.Inbox | None,
 ) -> Done:
+    """One run. `inbox`: the launch's (metrics.inbox_of) when the run runs in the launching
+    process (threads, sequential): it learns there that the run executes, where a worker
+    process notes it in its marker."""
     started = time.time()
-    # The launch's inbox when the run runs in the launching process (threads, sequential):
-    # it learns there that the run executes; a worker process notes it in its marker.
-    inbox = metrics.inbox_of(marker_dir)
     metrics.enter(run_id, started, marker_dir)
     if inbox is not None:
         inbox.running[threading.get_ident()] = (run_id, started, os.getpid(), None, None)
@@ -349,11 +361,12 @@ def _run(
         error = f"{type(exc).__name__}: {exc}".strip()
         trace = traceback.format_exc()
         log.write(trace)
-    metrics.leave()
-    if inbox is not None:
-        inbox.running.pop(threading.get_ident(), None)
-    elif marker_dir:
-        _SINCE.pack_into(_marker[1], 33, 0.0)  # type: ignore[index]
+    finally:  # (also when what stops the run is no Exception: Ctrl-C, a Dask cancel)
+        metrics.leave()
+        if inbox is not None:
+            inbox.running.pop(threading.get_ident(), None)
+        elif marker_dir:
+            _marker[1][33:] = _ENDED  # type: ignore[index]
     log.close()
     kept = log.opened or result_ref or "output_dir" in kwargs
     if status is RunStatus.SUCCEEDED and not kept:
@@ -401,8 +414,7 @@ def _mark(marker_dir: str, content: bytes, since: float = 0.0) -> None:
             _marker = (marker_dir, mmap.mmap(fd, MARKER_SIZE))
         finally:
             os.close(fd)
-    _marker[1][:33] = content.ljust(33, b" ")
-    _SINCE.pack_into(_marker[1], 33, since)
+    _MARK.pack_into(_marker[1], 0, content, since)
 
 
 def executing(marker_dir: str) -> list[tuple[int, str, float]]:

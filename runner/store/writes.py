@@ -379,18 +379,55 @@ class Writes(Database):
         count = 0
         with self._transaction() as db:
             for run_id, started, seq, chunks in sent:
+                known = None  # key -> metric id of the run's series in the store, once read
                 for key, steps, values, times in chunks:
+                    s, v, _ = unpack_points(steps, values, b"")
+                    if not v:
+                        continue
+                    low, high = low_high(v)
                     found = series.get((run_id, key))
                     if found is None or found[1] != started:
-                        found = series[run_id, key] = self._series(db, run_id, key, started, now)
+                        if known is None:
+                            known = self._execution_series(db, run_id, started)
+                        metric = known.get(key)
+                        if metric is None:  # a new series: its first send's summary with it
+                            metric = known[key] = (
+                                db.execute(
+                                    "INSERT INTO metrics (run_id, key, started, count, last,"
+                                    " last_step, last_seq, min, max, updated)"
+                                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                    (
+                                        run_id,
+                                        key,
+                                        started,
+                                        len(v),
+                                        v[-1],
+                                        s[-1],
+                                        seq,
+                                        low,
+                                        high,
+                                        now,
+                                    ),
+                                ).lastrowid
+                                or 0
+                            )
+                            series[run_id, key] = [metric, started]
+                            db.execute(
+                                "INSERT INTO metric_chunks (metric, seq, steps, vals, times)"
+                                " VALUES (?, ?, ?, ?, ?)",
+                                (metric, seq, steps, values, times),
+                            )
+                            count += len(v)
+                            continue
+                        found = series[run_id, key] = [metric, started]
                     metric = found[0]
-                    db.execute(
-                        "INSERT INTO metric_chunks (metric, seq, steps, vals, times)"
+                    # (a send received twice, as a Dask event may be, is recorded once)
+                    if not db.execute(
+                        "INSERT OR IGNORE INTO metric_chunks (metric, seq, steps, vals, times)"
                         " VALUES (?, ?, ?, ?, ?)",
                         (metric, seq, steps, values, times),
-                    )
-                    s, v, _ = unpack_points(steps, values, b"")
-                    low, high = low_high(v)
+                    ).rowcount:
+                        continue
                     db.execute(
                         "UPDATE metrics SET count=count+?1, updated=?6,"
                         " last=CASE WHEN ?8 < last_seq THEN last ELSE ?2 END,"
@@ -405,28 +442,17 @@ class Writes(Database):
         return count
 
     @staticmethod
-    def _series(
-        db: sqlite3.Connection, run_id: str, key: str, started: float, now: float
-    ) -> list[Any]:
-        """[id, start] of the run's series of this key for the execution that started
-        then; an earlier execution's series of the run are dropped."""
-        old = db.execute(
-            "SELECT id, started FROM metrics WHERE run_id=? AND key=?", (run_id, key)
-        ).fetchone()
-        if old is not None and old[1] == started:
-            return [old[0], started]
-        stale = db.execute(
-            "SELECT id FROM metrics WHERE run_id=? AND started != ?", (run_id, started)
+    def _execution_series(db: sqlite3.Connection, run_id: str, started: float) -> dict[str, int]:
+        """key -> id of each series of the run logged by its execution that started then
+        (one lookup a run); the series an earlier execution of the run logged are dropped."""
+        rows = db.execute(
+            "SELECT id, key, started FROM metrics WHERE run_id=?", (run_id,)
         ).fetchall()
+        stale = [(metric,) for metric, _, at in rows if at != started]
         if stale:
             db.executemany("DELETE FROM metric_chunks WHERE metric=?", stale)
             db.executemany("DELETE FROM metrics WHERE id=?", stale)
-        cur = db.execute(
-            "INSERT INTO metrics (run_id, key, started, count, last_step, updated)"
-            " VALUES (?, ?, ?, 0, 0, ?)",
-            (run_id, key, started, now),
-        )
-        return [cur.lastrowid, started]
+        return {key: metric for metric, key, at in rows if at == started}
 
     def _ref(self, path: str | None) -> str | None:
         """A result file's path as the store keeps it: relative to its home when under it
