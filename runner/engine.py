@@ -125,14 +125,19 @@ class Recorder:
         self._stop.set()
         if self._ticking is not None:
             self._ticking.join()
-        self.flush(everything=True)
         if self.running is not None:
             with self._lock:
                 self.running.record_points()
+        self.flush(everything=True)
+        if self.running is not None:
             self.running.close()
 
     def add(self, part: Batch, done: list[Done]) -> None:
         with self._lock:
+            if self.running is not None:
+                # A worker sends its runs' last points before their outcomes: they are in
+                # the store before any reader (or `on_outcome`) learns the runs ended.
+                self.running.record_points()
             self._add(part, done)
 
     def _add(self, part: Batch, done: list[Done]) -> None:

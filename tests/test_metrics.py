@@ -22,7 +22,7 @@ import pytest
 
 import runner
 from runner import metrics, running
-from runner.records import RunStatus, Series
+from runner.records import RunOutcome, RunStatus, Series
 from runner.store import Store
 from runner.store.schema import MIGRATIONS
 from tests.conftest import popen
@@ -520,3 +520,23 @@ def test_metrics_from_a_dask_worker_and_a_cancel_that_leaves_nothing_behind(
     with Client(cluster.address, timeout=10, set_as_default=False) as client:
         events = client.get_events()
     assert {topic: found for topic, found in events.items() if topic.startswith("runner-")} == {}
+
+
+@pytest.mark.parametrize("launcher", ["sequential", "threads", "local"])
+def test_a_run_s_points_are_in_the_store_before_anyone_learns_it_ended(
+    watched: Path, home: Path, launcher: str
+) -> None:
+    """A reader told a run ended (on_outcome, as a search's controller is; or a status read)
+    finds every point it logged: the points are written before the outcome."""
+    seen: dict[str, dict[str, list[tuple[int, float]]]] = {}
+
+    def on_outcome(outcome: RunOutcome) -> None:
+        seen[outcome.run_id] = points(outcome.run_id, home)
+
+    done = launch(
+        watched, home, "curve", "params.n=3,4", f"launcher={launcher}", on_outcome=on_outcome
+    )
+    assert len(seen) == 2
+    for run in done.runs:
+        assert seen[run.id] == points(run.id, home)
+        assert len(seen[run.id]["loss"]) == run.params["n"] + 1
