@@ -172,7 +172,7 @@ def detached(
     left = 0
     for batch in in_batches(specs, RECORD_EVERY):
         left += len(serve_cached(store, batch, overwrite_cache, None))
-    if left:
+    if left or record.definition.get("search"):  # (a search asks its trials there)
         pid = detach.spawn(store.home, record.id, fail_fast=fail_fast)
         store.set_owner(record.id, pid, process_start(pid))
     if on_created:
@@ -293,8 +293,8 @@ def execute(
     from runner.launchers import make_launcher
 
     own = launcher is None
+    definition = record.definition
     if launcher is None:
-        definition = record.definition
         launcher = make_launcher(
             definition["launcher"], definition.get("max_parallelism"), definition.get("addr")
         )
@@ -308,11 +308,25 @@ def execute(
         on_recorded=on_recorded,
     )
     unrecorded = iter(fresh)
+    batches: Iterable[Batch] = runs.stream(specs, unrecorded)
+    search = None
+    if definition.get("search"):
+        # A study's trials are asked as workers are free, from the runs the store has
+        # (`specs` are among them): runner.search.
+        from runner.search import Search, told
+
+        search = Search(store, record, runs)
+        batches, on_outcome = search.batches(), told(search, on_outcome)
+        concurrent = search.config.max_concurrent
+        if concurrent:
+            launcher.n_jobs = concurrent
+        if hasattr(launcher, "on_demand"):
+            launcher.on_demand = True
     try:
         engine.execute(
             store,
             launcher,
-            runs.stream(specs, unrecorded),
+            batches,
             fail_fast=fail_fast,
             on_outcome=on_outcome,
             launch_id=record.id,

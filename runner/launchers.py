@@ -161,6 +161,9 @@ class JoblibLauncher:
     _preparing: Generator[int, None, None] | None = field(default=None, repr=False)
     _runs: int | None = field(default=None, repr=False)  # the launch's, from prepare()
     _chunks: Chunks = field(default_factory=lambda: Chunks(), repr=False)
+    # A search's: a batch is taken from the source only when a worker is free, and after
+    # what finished was handed on (so a trial is asked once the ones before are told).
+    on_demand: bool = False
 
     @property
     def isolated(self) -> bool:
@@ -211,6 +214,9 @@ class JoblibLauncher:
         if not size:
             return
         self.release()  # the workers now serve this call
+        if self.on_demand:
+            yield from self._on_demand(batches, marker_dir)
+            return
         n_jobs = 1 if self.backend == "sequential" else min(self.n_jobs, size)
         # One joblib call per part: joblib's own batching would only group calls again.
         # Parts are handed out 6 per worker ahead: with 2 ahead, workers sat idle whenever
@@ -240,6 +246,59 @@ class JoblibLauncher:
                 yield part, done
         except BrokenProcessPool as exc:
             raise WorkerCrash(_exit_codes(str(exc))) from exc
+
+    def _on_demand(
+        self, batches: Iterable[Batch], marker_dir: str | None
+    ) -> Iterator[tuple[Batch, list[Done]]]:
+        """Each batch as a worker is free, never more than n_jobs at once; the next is taken
+        from `batches` only after what finished was yielded (joblib's Parallel takes them
+        from its own thread as tasks finish, before their results are read). Workers are
+        loky's reusable ones (joblib's own), or threads; sequential runs here."""
+        import itertools
+        from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+
+        source, numbers = iter(batches), itertools.count()
+        if self.backend == "sequential":
+            for part in source:
+                yield part, execute_batch(part.wire(next(numbers)), marker_dir)[1]
+            return
+        _import_joblib(self.isolated)
+        from joblib.externals.loky import get_reusable_executor
+        from joblib.externals.loky.process_executor import BrokenProcessPool
+
+        n_jobs = max(self.n_jobs, 1)
+        executor: Executor
+        if self.isolated:
+            executor = get_reusable_executor(max_workers=n_jobs)
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            executor = ThreadPoolExecutor(n_jobs, thread_name_prefix="runner-run")
+        running: dict[Future[tuple[int, list[Done]]], Batch] = {}
+
+        def fill() -> None:
+            while len(running) < n_jobs:
+                part = next(source, None)
+                if part is None:
+                    return
+                future = executor.submit(execute_batch, part.wire(next(numbers)), marker_dir)
+                running[future] = part
+
+        try:
+            fill()
+            while running:
+                finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for future in finished:
+                    part = running.pop(future)
+                    yield part, future.result()[1]
+                fill()
+        except BrokenProcessPool as exc:
+            raise WorkerCrash(_exit_codes(str(exc))) from exc
+        finally:
+            for future in running:
+                future.cancel()
+            if not self.isolated:
+                executor.shutdown(wait=False)
 
 
 class Chunks:

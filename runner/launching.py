@@ -279,21 +279,25 @@ def launch(
             )
             store = Store(home)
             record = _launch_record(the_plan, project, git)
+            search = the_plan.base.search
             # A launch whose runs follow from their indexes records each run as it is about
             # to run (so a million runs start at once, in constant memory); any other, and
-            # a detached one (its own process reads them back), records them all now.
+            # a detached one (its own process reads them back), records them all now. A
+            # search records each trial's runs as it asks it (runner.search).
             streamed = the_plan.by_index is not None and not detach and the_plan.count > KEPT_SPECS
             the_plan.specs.streamed = streamed
-            store.record_launch(record, None if streamed else the_plan.specs, the_plan.by_index)
+            kept = None if streamed or search else the_plan.specs
+            store.record_launch(record, kept, None if search else the_plan.by_index)
+        planned: Sequence[RunSpec] = () if search else the_plan.specs
         if detach:
-            return detached(store, record, the_plan.specs, fail_fast, overwrite_cache, on_created)
+            return detached(store, record, planned, fail_fast, overwrite_cache, on_created)
         with following(progress, on_created, on_outcome) as (on_created, on_outcome):
             if on_created:
-                on_created(record, the_plan.specs)
+                on_created(record, planned)
             return execute(
                 store,
                 record,
-                () if streamed else the_plan.specs,
+                () if streamed or search else the_plan.specs,
                 fresh=_fresh(record, the_plan.by_index) if streamed else (),
                 on_recorded=on_recorded,
                 launcher=launchers[0],
@@ -338,6 +342,14 @@ def _launch_record(the_plan: Plan, project: Project, git: GitStatus) -> LaunchRe
 
     base = the_plan.base.fields
     first = the_plan.specs[0]
+    search: dict[str, Any] = {}
+    if the_plan.base.search is not None:
+        # What each trial's runs are made from (runner.search), and the study itself.
+        search = {
+            "search": the_plan.base.search.to_json(),
+            "entrypoint": first.entrypoint,
+            "code": first.code,
+        }
     return LaunchRecord(
         id=the_plan.launch_id,
         created=time.time(),
@@ -361,9 +373,14 @@ def _launch_record(the_plan: Plan, project: Project, git: GitStatus) -> LaunchRe
             "retries": first.retries,
             # What was swept (key -> number of values), for `runner status` to say.
             "swept": {axis.key: len(axis.values) for axis in the_plan.axes},
+            **search,
         },
         pid=os.getpid(),
-        run_count=the_plan.count,
+        run_count=(
+            the_plan.base.search.n_trials * int(base.get("repeat", 1))
+            if the_plan.base.search is not None
+            else the_plan.count
+        ),
         project_root=str(project.root),
         pid_start=process_start(os.getpid()),
         host=this_host(),

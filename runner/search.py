@@ -1,0 +1,409 @@
+"""A search: an Optuna study whose trials are the runs of one launch (issue 24).
+
+The study lives in memory, rebuilt from the store each time the launch's runs are executed
+(a launch, its detached process, `runner resume`): the runs it has are its trials, told again
+with the values they gave. Optuna's own storages are not used (its SQLite storage costs tens
+of milliseconds a trial, and its docs advise against it for parallel trials); runner's store
+already holds every trial's params, seed, status and metrics.
+
+Asking is asynchronous: the launcher takes a trial's batch only when a worker is free and
+after the outcomes before it were handed on (`JoblibLauncher.on_demand`; the Dask launcher
+submits as runs finish), so each trial is asked once every trial that ended before it was
+told. A trial is `repeat` runs of the same params (each with its own seed, from the launch
+seed and the trial number, as repeats are); it is told the mean of its runs' values. A
+trial's run records its value as the metric `objective`, so every table, sort and reader of
+metrics sees it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from array import array
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from runner.errors import DefinitionError, UsageError
+from runner.plan import SEED_BITS, new_id, repeat_seeds
+from runner.records import LaunchRecord, RunOutcome, RunRecord, RunSpec, RunStatus
+from runner.store import Store
+
+if TYPE_CHECKING:
+    from runner.execution import Execution
+    from runner.search_space import Dimension, SearchConfig
+    from runner.worker import Batch
+
+OBJECTIVE = "objective"  # the metric each trial's run records its value as
+SAMPLERS = {
+    "random": "RandomSampler",
+    "tpe": "TPESampler",
+    "cmaes": "CmaEsSampler",
+    "gp": "GPSampler",
+    "qmc": "QMCSampler",
+    "nsga2": "NSGAIISampler",
+    "grid": "GridSampler",
+}
+MIN_FOR_FAILURE_RATE = 5  # finished trials before max_failure_rate can stop a search
+
+
+def require_optuna() -> Any:
+    """Optuna, or the message that says how to install it (exit 1)."""
+    try:
+        import optuna
+    except ImportError:
+        raise UsageError(
+            "search= needs Optuna, which is not installed here;"
+            " install it with: pip install 'runner-launch[search]'"
+        ) from None
+    optuna.logging.set_verbosity(logging.WARNING)
+    return optuna
+
+
+def trial_seed(launch_seed: int, number: int) -> int:
+    """Trial `number`'s seed: drawn from the launch seed and the number, so `--seed S`
+    gives every trial the seed it had."""
+    return random.Random(f"{launch_seed}:trial:{number}").getrandbits(SEED_BITS)
+
+
+def _primitive(value: Any) -> bool:
+    return value is None or isinstance(value, bool | int | float | str)
+
+
+class _Space:
+    """The search space as Optuna's distributions, and back to params."""
+
+    def __init__(self, optuna: Any, space: tuple[Dimension, ...]) -> None:
+        d = optuna.distributions
+        self.dimensions = space
+        self.distributions: dict[str, Any] = {}
+        self.by_index: dict[str, tuple[Any, ...]] = {}  # categorical keys of other values
+        for dim in space:
+            if dim.kind == "categorical":
+                choices = tuple(dim.choices)
+                if all(_primitive(c) for c in choices):
+                    self.distributions[dim.key] = d.CategoricalDistribution(choices)
+                else:  # (lists, mappings: Optuna takes their positions)
+                    self.by_index[dim.key] = choices
+                    self.distributions[dim.key] = d.CategoricalDistribution(
+                        tuple(range(len(choices)))
+                    )
+            elif dim.kind == "int":
+                self.distributions[dim.key] = d.IntDistribution(
+                    int(dim.low), int(dim.high), log=dim.log, step=int(dim.step or 1)
+                )
+            else:
+                self.distributions[dim.key] = d.FloatDistribution(
+                    float(dim.low), float(dim.high), log=dim.log, step=dim.step
+                )
+
+    def sets(self, params: dict[str, Any]) -> tuple[tuple[tuple[str, ...], Any], ...]:
+        """A trial's Optuna params as values set at their params paths."""
+        return tuple(
+            (
+                tuple(key.split("."))[1:],
+                self.by_index[key][value] if key in self.by_index else value,
+            )
+            for key, value in params.items()
+        )
+
+    def of_run(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A recorded run's values of the space, as Optuna's params."""
+        found: dict[str, Any] = {}
+        for key in self.distributions:
+            node: Any = params
+            for part in key.split(".")[1:]:
+                node = node[part]
+            found[key] = self.by_index[key].index(node) if key in self.by_index else node
+        return found
+
+    def grid(self) -> dict[str, list[Any]]:
+        """GridSampler's search space: each dimension's values."""
+        grid: dict[str, list[Any]] = {}
+        for dim in self.dimensions:
+            dist = self.distributions[dim.key]
+            if dim.kind == "categorical":
+                grid[dim.key] = list(dist.choices)
+            elif dim.kind == "int":
+                grid[dim.key] = list(range(dist.low, dist.high + 1, dist.step))
+            else:
+                raise DefinitionError(
+                    f"search=grid takes lists, choice() and range(); {dim.line or dim.key}"
+                    " is an interval"
+                )
+        return grid
+
+
+class _Trial:
+    """A trial on its way: its Optuna trial, its runs, and the values of those that ended."""
+
+    __slots__ = ("ended", "failed", "number", "optuna", "run_ids", "values")
+
+    def __init__(self, number: int, trial: Any, run_ids: list[str]) -> None:
+        self.number = number
+        self.optuna = trial
+        self.run_ids = run_ids
+        self.ended = 0
+        self.values: list[list[float]] = []
+        self.failed: list[str] = []  # why each run that gave no value gave none
+
+
+class Search:
+    """A launch's study: asks trials as workers are free (`batches`) and tells each the
+    value of its runs as they end (`on_outcome`)."""
+
+    def __init__(self, store: Store, record: LaunchRecord, runs: Execution) -> None:
+        from runner.search_space import SearchConfig
+
+        self.optuna = optuna = require_optuna()
+        self.store, self.record, self.runs = store, record, runs
+        definition = record.definition
+        self.config: SearchConfig = SearchConfig.from_json(definition["search"])
+        self.space = _Space(optuna, self.config.space)
+        self.repeat = max(record.repeat, 1)
+        self.retries = int(definition.get("retries") or 0)
+        seed = self.config.seed if self.config.seed is not None else record.seed % 2**32
+        self.study = optuna.create_study(
+            sampler=self._sampler(seed), directions=list(self.config.directions)
+        )
+        self.trials: dict[str, _Trial] = {}  # by run id, the trials under way
+        self.numbers = 0  # the next trial's number
+        self.told = 0
+        self.failed = 0
+        self.stopped: str | None = None  # why no more trials are asked
+        self._again: list[tuple[int, list[RunRecord]]] = []  # recorded trials to run again
+        self._replay()
+
+    def _sampler(self, seed: int) -> Any:
+        config = self.config
+        cls = getattr(self.optuna.samplers, SAMPLERS[config.sampler])
+        options = dict(config.sampler_options)
+        if config.sampler == "grid":
+            options.setdefault("search_space", self.space.grid())
+        options.setdefault("seed", seed)
+        try:
+            return cls(**options)
+        except (TypeError, ValueError, ImportError) as exc:
+            raise DefinitionError(
+                f"search.sampler={config.sampler} ({cls.__name__}) cannot be made with"
+                f" {options}: {exc}"
+            ) from exc
+
+    # -- the trials the store has ------------------------------------------------------------
+
+    def _replay(self) -> None:
+        """Tell the study every trial the launch has recorded (a resume, a detached process):
+        those whose runs all ended with their values; the others run again, as they were."""
+        by_number: dict[int, list[RunRecord]] = {}
+        for run in self.store.every_run(self.record.id):
+            by_number.setdefault(run.index // self.repeat, []).append(run)
+        self.numbers = max(by_number, default=-1) + 1
+        create = self.optuna.trial.create_trial
+        states = self.optuna.trial.TrialState
+        for number in sorted(by_number):
+            runs = by_number[number]
+            params = self.space.of_run(runs[0].params)
+            if any(not run.status.finished for run in runs):
+                self._again.append((number, runs))
+                continue
+            values = [v for run in runs if (v := self._value_of_record(run)) is not None]
+            trial = create(
+                params=params,
+                distributions=self.space.distributions,
+                **self._told(values),
+            )
+            if trial.state is states.FAIL:
+                self.failed += 1
+            self.study.add_trial(trial)
+            self.told += 1
+
+    def _told(self, values: list[list[float]]) -> dict[str, Any]:
+        states = self.optuna.trial.TrialState
+        if not values:
+            return {"state": states.FAIL}
+        means = [sum(v[i] for v in values) / len(values) for i in range(len(values[0]))]
+        return {"values": means, "state": states.COMPLETE}
+
+    # -- asking ----------------------------------------------------------------------------
+
+    def batches(self) -> Iterator[Batch]:
+        """The trials' batches, each asked when the launcher takes it: first the recorded
+        trials that did not end (their runs again, same ids, params and seeds), then new
+        ones until n_trials are asked (or too many failed)."""
+        from runner.worker import Batch
+
+        for number, runs in self._again:
+            if self.stopped:
+                return
+            left = [run for run in runs if not run.status.finished]
+            self.study.enqueue_trial(self.space.of_run(runs[0].params))
+            trial = self.study.ask(self.space.distributions)
+            self._under_way(number, trial, runs)
+            yield Batch(
+                self._shared(),
+                [run.id for run in left],
+                [run.seed for run in left],
+                [self.space.sets(trial.params)] * len(left),
+                [0] * len(left),  # (written by id)
+            )
+        while not self.stopped and self.numbers < self.config.n_trials:
+            number = self.numbers
+            self.numbers += 1
+            trial = self.study.ask(self.space.distributions)
+            sets = self.space.sets(trial.params)
+            seeds = repeat_seeds(trial_seed(self.record.seed, number), self.repeat)
+            specs = [self._spec(number, r, seed, sets) for r, seed in enumerate(seeds)]
+            first_row = self.store.record_runs(self.record, specs)
+            self._under_way(number, trial, specs)
+            yield Batch(
+                self._shared(),
+                [spec.id for spec in specs],
+                seeds,
+                [sets] * len(specs),
+                list(range(first_row, first_row + len(specs))),
+            )
+
+    def _under_way(self, number: int, trial: Any, runs: list[Any]) -> None:
+        under_way = _Trial(number, trial, [run.id for run in runs])
+        done = [run for run in runs if isinstance(run, RunRecord) and run.status.finished]
+        for run in done:  # (a trial of several runs, some of which ended before)
+            under_way.ended += 1
+            value = self._value_of_record(run)
+            if value is not None:
+                under_way.values.append(value)
+        for run in runs:
+            if not (isinstance(run, RunRecord) and run.status.finished):
+                self.trials[run.id] = under_way
+
+    def _spec(self, number: int, repeat_index: int, seed: int, sets: Any) -> RunSpec:
+        definition = self.record.definition
+        workflow_id, _, version = str(definition["workflow"]).partition(":")
+        return RunSpec(
+            id=new_id(),
+            index=number * self.repeat + repeat_index,
+            workflow_id=workflow_id,
+            workflow_version=version,
+            entrypoint=definition["entrypoint"],
+            params=definition["params"],
+            seed=seed,
+            repeat_index=repeat_index,
+            timeout=definition.get("timeout"),
+            retries=self.retries,
+            sets=sets,
+            code=definition.get("code") or "",
+        )
+
+    def _shared(self) -> Any:
+        definition = self.record.definition
+        return self.runs.shared(
+            definition["entrypoint"],
+            definition["params"],
+            definition.get("timeout"),
+            self.retries,
+        )
+
+    # -- telling ---------------------------------------------------------------------------
+
+    def on_outcome(self, outcome: RunOutcome) -> None:
+        """A run's attempt ended: once every run of its trial ended for good, the trial is
+        told the mean of their values (failed: no run gave one)."""
+        trial = self.trials.get(outcome.run_id)
+        if trial is None:
+            return
+        final = outcome.status.ok or outcome.attempt > self.retries
+        if outcome.status is RunStatus.CANCELLED:
+            final = True
+        if not final:
+            return
+        del self.trials[outcome.run_id]
+        trial.ended += 1
+        if outcome.status.ok:
+            value = self._value(outcome.run_id, outcome.result_json)
+            if isinstance(value, str):
+                trial.failed.append(value)
+            else:
+                trial.values.append(value)
+                self._record_objective(outcome, value)
+        if trial.ended < len(trial.run_ids):
+            return
+        told = self._told(trial.values)
+        self.study.tell(trial.optuna, told.get("values"), state=told["state"])
+        self.told += 1
+        if told["state"] is self.optuna.trial.TrialState.FAIL:
+            self.failed += 1
+        rate = self.config.max_failure_rate
+        if self.told >= MIN_FOR_FAILURE_RATE and self.failed / self.told > rate:
+            self.stopped = (
+                f"the search stopped: {self.failed} of {self.told} trials failed"
+                f" (search.max_failure_rate={rate:g})"
+            )
+
+    def _value_of_record(self, run: RunRecord) -> list[float] | None:
+        if not run.status.ok:
+            return None
+        result = json.dumps(run.shown_result)
+        value = self._value(run.cached_from or run.id, result)
+        return None if isinstance(value, str) else value
+
+    def _value(self, run_id: str, result_json: str | None) -> list[float] | str:
+        """The run's value of each objective, or why it has none."""
+        values: list[float] = []
+        result = json.loads(result_json) if result_json else None
+        for objective in self.config.objectives:
+            found = self._objective(run_id, objective, result)
+            if isinstance(found, str):
+                return found
+            values.append(found)
+        return values
+
+    def _objective(self, run_id: str, objective: str, result: Any) -> float | str:
+        if not objective:
+            if isinstance(result, int | float) and not isinstance(result, bool):
+                return float(result)
+            return (
+                f"its result is not a number ({type(result).__name__}): name the value to"
+                " optimise with search.objective=KEY (a result key, or a metric's KEY.min)"
+            )
+        if isinstance(result, dict) and objective in result:
+            value = result[objective]
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                return float(value)
+            return f"its result's {objective} is not a number"
+        metric, _, stat = objective.rpartition(".")
+        if metric and stat in ("last", "min", "max", "count"):
+            for summary in self.store.metric_summaries(run_ids=[run_id], keys=[metric]):
+                value = getattr(summary, stat)
+                if value is not None:
+                    return float(value)
+        return f"it has no {objective} (a key of its result, or a metric's last/min/max)"
+
+    def _record_objective(self, outcome: RunOutcome, value: list[float]) -> None:
+        """The run's value, as its metric `objective` (the first objective's), of the
+        execution that gave it (its other metrics are kept)."""
+        now = time.time()
+        chunk = (
+            OBJECTIVE,
+            array("q", [0]).tobytes(),
+            array("d", [value[0]]).tobytes(),
+            array("d", [now]).tobytes(),
+        )
+        self.store.record_points([(outcome.run_id, outcome.started, 1 << 40, [chunk])], {})
+
+
+def search_of(record: LaunchRecord) -> bool:
+    """Whether the launch is a search."""
+    return bool(record.definition.get("search"))
+
+
+def told(
+    search: Search, on_outcome: Callable[[RunOutcome], None] | None
+) -> Callable[[RunOutcome], None]:
+    """on_outcome that tells the study first, then whoever listens."""
+
+    def both(outcome: RunOutcome) -> None:
+        search.on_outcome(outcome)
+        if on_outcome is not None:
+            on_outcome(outcome)
+
+    return both
