@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import difflib
 import math
 import os
@@ -47,6 +48,18 @@ from runner.errors import (
     WorkflowError,
 )
 from runner.inputs import converters, signature_defaults, signature_schema
+from runner.records import set_path
+from runner.search_space import (
+    SAMPLERS,
+    Dimension,
+    SearchConfig,
+    check_space,
+    dimension,
+    dimension_of_values,
+    hydra_spelling,
+    is_hydra_sweeper,
+    require_optuna,
+)
 
 BUILTIN_CONF = "pkg://runner.conf"
 PRIMARY = "config"
@@ -54,13 +67,16 @@ PRIMARY = "config"
 # a workflow is named by id[:version], a saved run definition is loaded like a run file.
 WORKFLOW_KEY = "workflow"
 PRESET_KEY = "run"
+# The config group that makes a launch a search (conf/search/): params sweeps become the
+# dimensions its sampler draws from instead of a grid's axes.
+SEARCH_KEY = "search"
 RUN_FILE_SUFFIXES = (".yaml", ".yml", ".json")
 # Fields every run definition has: deleting one (`~repeat`) is refused, not composed.
 REQUIRED_FIELDS = ("workflow", "repeat", "params", "launcher")
 # The most runs one launch may make unless told otherwise (--max-runs, RUNNER_MAX_RUNS).
 MAX_RUNS = 1_000_000
 # Fields that hold for a whole launch: one value, never a sweep.
-LAUNCH_WIDE = ("launcher", "max_parallelism", "addr", "name", "notes", "tags")
+LAUNCH_WIDE = ("launcher", "max_parallelism", "addr", "name", "notes", "tags", SEARCH_KEY)
 
 # Hydra composes its own `hydra:` node (logging, help, launcher, sweeper...) into every
 # config, and runner reads none of it: deleting those defaults with Hydra's `~group` override
@@ -131,8 +147,23 @@ class Document:
         return dict(self.data.get("sweep") or {})
 
     @property
+    def search(self) -> str | None:
+        """The search option the document chooses (`search: tpe`, or its mapping's sampler)."""
+        value = self.data.get(SEARCH_KEY)
+        if isinstance(value, dict):
+            value = value.get("sampler")
+        return str(value) if isinstance(value, str) else None
+
+    @property
     def fields(self) -> dict[str, Any]:
-        return {k: v for k, v in self.data.items() if k not in (WORKFLOW_KEY, "sweep")}
+        fields = {k: v for k, v in self.data.items() if k not in (WORKFLOW_KEY, "sweep")}
+        # The option is chosen as a config group (its defaults below the document's keys).
+        search = fields.get(SEARCH_KEY)
+        if isinstance(search, dict):
+            fields[SEARCH_KEY] = {k: v for k, v in search.items() if k != "sampler"}
+        elif SEARCH_KEY in fields:
+            del fields[SEARCH_KEY]
+        return fields
 
 
 @dataclass
@@ -167,10 +198,34 @@ class Definition:
     # then each sweep point is resolved after its values are set, so `${params.x}` follows x.
     raw_params: dict[str, Any] = field(default_factory=dict)
     interpolates: bool = False
+    # A search's config and space (search=tpe ...), None for a grid. Its params hold each
+    # dimension at its low bound or first choice, so that the definition validates as a run;
+    # a trial's params are `trial_params(values)`.
+    search: SearchConfig | None = None
 
     @property
     def params(self) -> dict[str, Any]:
         return dict(self.fields["params"])
+
+    def trial_params(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The params of one trial: each value (by its dimension's key, params.lr) set in
+        the definition's params, interpolations resolved after (`${params.lr}` follows it)."""
+        if self.interpolates:
+            overrides = [
+                Override(
+                    type=OverrideType.CHANGE,
+                    key_or_group=key,
+                    value_type=ValueType.ELEMENT,
+                    _value=value,
+                    input_line=f"{key}={value}",
+                )
+                for key, value in values.items()
+            ]
+            return self.apply_point(overrides, ", ".join(f"{k}={v}" for k, v in values.items()))
+        params = copy.deepcopy(self.fields["params"])
+        for key, value in values.items():
+            set_path(params, tuple(key.split("."))[1:], value)
+        return dict(params)
 
     def apply_point(self, overrides: list[Override], point: str) -> dict[str, Any]:
         """The params of one sweep point: its overrides applied by Hydra's own override
@@ -459,7 +514,18 @@ class Composer:
         self._cache: dict[tuple[str, ...], Definition] = {}
         self._composed: dict[tuple[str, ...], DictConfig] = {}
         self.lines: dict[str, str] = {}  # key -> the override line that set it last
+        # A search (search=NAME chosen): its dimensions, in Hydra's order, and how each
+        # override set its key (`+params.x=...` adds it); the axes then stay empty.
+        self.searching = False
+        self.dimensions: list[Dimension] = []
+        self._dimension_types: dict[str, OverrideType] = {}
+        self._notes: dict[str, str] = {}  # key -> what Hydra's sweeper spelling it came from means
         self._collect_overrides()
+
+    @property
+    def search(self) -> SearchConfig | None:
+        """The launch's search (its config and space), None for a grid launch."""
+        return self.definition(()).search if self.searching else None
 
     # -- inputs -----------------------------------------------------------------------------
 
@@ -499,6 +565,8 @@ class Composer:
         for document in self.documents:
             if document.workflow:
                 lines.append((f"{WORKFLOW_KEY}={document.workflow}", document.label))
+            if document.search:
+                lines.append((f"{SEARCH_KEY}={document.search}", document.label))
         if self.target_spec:
             lines.append((f"{WORKFLOW_KEY}={self.target_spec}", f"argument '{self.target_spec}'"))
         for line in self.request.overrides:
@@ -509,9 +577,28 @@ class Composer:
         given = {_sweep_key(name): (name, values) for name, values in self.request.sweeps.items()}
 
         by_key: dict[str, tuple[Override, str]] = {}
+        hydra_optuna: str | None = None  # `hydra/sweeper=optuna`: a search, TPE unless named
         for line, label in lines:
             override = parse_override(parser, line, label)
             key = override.key_or_group
+            if is_hydra_sweeper(key):
+                translated = hydra_spelling(override, line, _sweep_key)
+                if translated is None:
+                    hydra_optuna = label
+                    continue
+                label = f"{label}, {translated.note}"
+                override = parse_override(parser, translated.line, label)
+                key = override.key_or_group
+                if not self.space.is_group(key):  # (a group's line is what Hydra composes)
+                    override.input_line = line  # messages quote what was written
+                self._notes[key] = translated.note
+            if key == SEARCH_KEY and override.is_add():  # +search=tpe: Hydra's habit
+                override = parse_override(parser, line.lstrip("+"), label)
+            if key == f"{SEARCH_KEY}.sampler":
+                raise CompositionError(
+                    f"'{line}'{_origin(label)}: the sampler is chosen with its option:"
+                    f" search=NAME ({', '.join(SAMPLERS)})"
+                )
             self.lines[key] = line
             if key == PRESET_KEY:
                 continue  # loaded as a document above
@@ -529,6 +616,11 @@ class Composer:
                 self._check_group_override(override, line, label)
             by_key[key] = (override, label)  # a later value for a key replaces an earlier one
 
+        if hydra_optuna is not None and SEARCH_KEY not in by_key:
+            line = f"{SEARCH_KEY}=tpe"
+            label = f"{hydra_optuna}, Hydra's spelling of {line} (its sweeper's default sampler)"
+            by_key[SEARCH_KEY] = (parse_override(parser, line, label), label)
+        self._choose_search(by_key)
         if WORKFLOW_KEY not in by_key and self.request.workflow is None:
             known = ", ".join(sorted(self.space.workflows())) or "(none)"
             raise DefinitionError(
@@ -539,12 +631,82 @@ class Composer:
             if key in given:
                 continue  # sweep= comes last, as an override given after the others
             self.sources.overrides[key] = label
-            if override.is_sweep_override():
+            if override.is_sweep_override() and self.searching:
+                self._add_dimension(key, override, label)
+            elif override.is_sweep_override():
                 self.axes.append(self._axis(key, override, label))
             else:
                 self.fixed.append(override)
         for key, (name, values) in given.items():
-            self.axes.append(self._given_axis(parser, key, name, values))
+            if self.searching:
+                self._given_dimension(parser, key, name, values)
+            else:
+                self.axes.append(self._given_axis(parser, key, name, values))
+
+    def _choose_search(self, by_key: dict[str, tuple[Override, str]]) -> None:
+        """Whether the launch is a search: `search=NAME` (an override, a run file's or a
+        preset's `search:`, or Hydra's spellings). Its keys without it are refused."""
+        chosen = by_key.get(SEARCH_KEY)
+        self.searching = (
+            chosen is not None and not chosen[0].is_delete() and isinstance(chosen[0].value(), str)
+        )
+        if self.searching:
+            assert chosen is not None
+            name = str(chosen[0].value())
+            options = self.space.loader.get_group_options(SEARCH_KEY)
+            if name not in options:
+                raise CompositionError(
+                    f"'{chosen[0].input_line}'{_origin(chosen[1])}: no search '{name}'"
+                    f"{_did_you_mean(name, options)}; searches: {', '.join(options)}"
+                )
+            require_optuna()
+            return
+        for key, (_, label) in by_key.items():
+            if key.startswith(f"{SEARCH_KEY}."):
+                raise CompositionError(
+                    f"{self._quoted(key, label)} sets a key of a search, and no search is"
+                    f" chosen: choose one with search=NAME ({', '.join(SAMPLERS)})"
+                )
+
+    def _quoted(self, key: str, label: str) -> str:
+        """The override that set `key`, as written, for a message: where it came from, and
+        what it means when it is Hydra's sweeper's spelling."""
+        note = self._notes.get(key)
+        return f"'{self.lines[key]}'{_origin(label)}{f' ({note})' if note else ''}"
+
+    def _add_dimension(self, key: str, override: Override, label: str) -> None:
+        line = self.lines.get(key) or str(override.input_line)
+        quoted = self._quoted(key, label) if key in self.lines else f"'{line}'{_origin(label)}"
+        if not key.startswith("params.") or override.is_delete():
+            raise CompositionError(
+                f"{quoted}: a search draws params, and one search is one definition: {key}"
+                " cannot vary within it; make one launch per value"
+            )
+        self.dimensions.append(dataclasses.replace(dimension(key, override, quoted), line=line))
+        self._dimension_types[key] = override.type
+
+    def _given_dimension(self, parser: OverridesParser, key: str, name: str, values: Any) -> None:
+        """A dimension of the API's sweep=: a Hydra sweep string, or Python values (a
+        categorical dimension of them)."""
+        if isinstance(values, str):
+            label = f"sweep={{{name!r}: {values!r}}}"
+            override = parse_override(parser, f"{key}={values}", label)
+            self.sources.overrides[key] = label
+            if not override.is_sweep_override():
+                override = parse_override(parser, f"{key}=choice({values})", label)
+            self.lines[key] = str(override.input_line)
+            self._add_dimension(key, override, label)
+            return
+        label = f"sweep={{{name!r}: [...]}}"
+        self.sources.overrides[key] = label
+        values = list(values)
+        line = f"{key}=<{len(values)} values of sweep=>"
+        if not key.startswith("params.") or not values:
+            raise CompositionError(
+                f"{label}: a search draws params from one value or more; {key} cannot vary"
+            )
+        self.dimensions.append(dimension_of_values(key, values, line, label))
+        self._dimension_types[key] = OverrideType.CHANGE
 
     def _check_workflow_override(self, override: Override, line: str, label: str) -> None:
         value = override.value()
@@ -602,9 +764,11 @@ class Composer:
 
     def _axis(self, key: str, override: Override, label: str) -> Axis:
         if not override.is_discrete_sweep():
+            other = [s for s in SAMPLERS if s not in ("tpe", "grid")]
             raise CompositionError(
-                f"'{override.input_line}'{_origin(label)}: interval() sweeps need an optimising"
-                " sweeper; runner sweeps lists (a,b), range() and choice()"
+                f"'{override.input_line}'{_origin(label)}: interval() is a search's dimension;"
+                f" choose a search to draw from it (search=tpe, or {', '.join(other)}),"
+                " or sweep a grid of lists (a,b), range() and choice()"
             )
         if key.split(".")[0] in LAUNCH_WIDE:
             raise CompositionError(
@@ -740,6 +904,17 @@ class Composer:
             workflow = self.space.resolve_workflow(str(named.value()))
         group_overrides = [o for k, o in overrides.items() if self.space.is_group(k)]
         value_overrides = [o for k, o in overrides.items() if not self.space.is_group(k)]
+        # A search's definition holds each dimension at its first value (see Definition.search).
+        value_overrides += [
+            Override(
+                type=self._dimension_types[d.key],
+                key_or_group=d.key,
+                value_type=ValueType.ELEMENT,
+                _value=d.first,
+                input_line=d.line,
+            )
+            for d in self.dimensions
+        ]
 
         # A declared workflow joins the composition as its group option; a decorated one has
         # no file to compose.
@@ -810,7 +985,7 @@ class Composer:
         )
 
         validator = validate.compile_schema(schema, f"params schema of workflow '{workflow.id}'")
-        return Definition(
+        definition = Definition(
             workflow=workflow,
             fields=fields,
             params_validator=validator,
@@ -819,6 +994,31 @@ class Composer:
             raw_params={str(k): v for k, v in raw_params.items()},
             interpolates=has_interpolation(raw_params),
         )
+        if self.searching:
+            definition.search = self._search(definition)
+        elif fields.get(SEARCH_KEY) is not None:
+            where = sources.where((SEARCH_KEY,))
+            raise DefinitionError(
+                f"search settings are given{f' (in {where})' if where else ''} and no search is"
+                f" chosen: choose one with search=NAME ({', '.join(SAMPLERS)}), or `search:"
+                " NAME` in a run file"
+            )
+        return definition
+
+    def _search(self, definition: Definition) -> SearchConfig:
+        """The search of a definition, its space checked against the workflow's params."""
+        config = SearchConfig.of(definition.fields[SEARCH_KEY], self.dimensions)
+        require_optuna(config.sampler)
+        runs = config.n_trials * int(definition.fields["repeat"])
+        if runs > self.request.max_runs:
+            raise DefinitionError(
+                f"this search would make {count(runs)} runs ({count(config.n_trials)} trials x"
+                f" repeat {definition.fields['repeat']}), more than the limit of"
+                f" {self.request.max_runs:,}; raise it with --max-runs N (or RUNNER_MAX_RUNS)"
+                " if you mean it"
+            )
+        check_space(config.space, definition)
+        return config
 
 
 def cluster_launcher(launcher: dict[str, Any], addr: str) -> dict[str, Any]:

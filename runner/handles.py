@@ -20,6 +20,7 @@ from runner.store import Store
 if TYPE_CHECKING:
     from runner.plan import Plan
     from runner.records import LaunchRecord
+    from runner.search_space import SearchConfig
 
 
 class Launch:
@@ -397,6 +398,9 @@ class Preview:
     specs: Sequence[RunSpec]  # made as they are read (a sweep may be huge)
     params_schema: dict[str, Any]
     axes: list[str] = field(default_factory=list)
+    # A search's config and space (search=tpe ...): its trials are drawn as it runs, so no
+    # runs are planned; its definition's params show each dimension as written.
+    search: SearchConfig | None = None
 
     @classmethod
     def of(cls, the_plan: Plan) -> Preview:
@@ -408,16 +412,19 @@ class Preview:
                 axis.key: list(axis.values if axis.is_params else axis.shown)
                 for axis in the_plan.axes
             }
+        if base.search is not None:
+            definition["params"] = base.trial_params({d.key: d.written for d in base.search.space})
         return cls(
             definition=definition,
             seed=the_plan.seed,
             seed_drawn=base.fields.get("seed") is None,
-            specs=the_plan.specs,
+            specs=the_plan.specs if base.search is None else [],
             params_schema=base.params_validator.schema,
+            search=base.search,
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        found = {
             "definition": self.definition,
             "seed": self.seed,
             "seed_drawn": self.seed_drawn,
@@ -426,6 +433,9 @@ class Preview:
                 for s in self.specs
             ],
         }
+        if self.search is not None:
+            found["search"] = self.search.to_json()
+        return found
 
 
 @dataclass

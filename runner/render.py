@@ -355,6 +355,8 @@ def metrics(ident: str, keys: Sequence[str], fmt: str) -> None:
 def preview(p: Preview) -> None:
     console = _console()
     definition = dict(p.definition)
+    if p.search is not None:
+        definition.pop("search", None)  # described below, with its space
     if "sweep" in definition:  # a long sweep shows its first values and how many it has
         definition["sweep"] = {
             key: values if len(values) <= SHOWN_VALUES else
@@ -371,7 +373,12 @@ def preview(p: Preview) -> None:
         if at >= 0:
             text = text[:at] + seed[:-1] + note + text[at + len(seed) :]
     sys.stdout.write(text)
-    if len(p.specs) > 1:
+    if p.search is not None:
+        from rich.text import Text
+
+        for line in p.search.describe():  # keys and choices are the user's: shown as text
+            console.print(Text(clean(line)), soft_wrap=True)
+    elif len(p.specs) > 1:
         from rich.table import Table
         from rich.text import Text
 

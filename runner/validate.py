@@ -183,6 +183,10 @@ def describe(
         text = f"{head} is below the minimum of {rule}"
     elif kind == "maximum":
         text = f"{head} is above the maximum of {rule}"
+    elif kind == "exclusiveMinimum":
+        text = f"{head} is not above {rule} (the exclusive minimum)"
+    elif kind == "exclusiveMaximum":
+        text = f"{head} is not below {rule} (the exclusive maximum)"
     elif kind == "enum":
         choices = ", ".join(show(c) for c in rule)
         text = f"{head} is not one of: {choices}"

@@ -117,7 +117,7 @@ def test_hydras_own_groups_are_left_out_unless_overridden(project: Path) -> None
             "add",
             ["params.a=interval(0,1)"],
             CompositionError,
-            "interval() sweeps need an optimising sweeper",
+            "interval() is a search's dimension; choose a search to draw from it (search=tpe",
             id="interval",
         ),
         pytest.param(

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-HEAVY = ("textual", "joblib", "dask", "distributed", "pandas")
+HEAVY = ("textual", "joblib", "dask", "distributed", "pandas", "optuna")
 
 
 def imported(code: str) -> set[str]:
