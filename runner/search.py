@@ -90,12 +90,13 @@ class _Space:
                         tuple(range(len(choices)))
                     )
             elif dim.kind == "int":
+                low, high = int(dim.low or 0), int(dim.high or 0)
                 self.distributions[dim.key] = d.IntDistribution(
-                    int(dim.low), int(dim.high), log=dim.log, step=int(dim.step or 1)
+                    low, high, log=dim.log, step=int(dim.step or 1)
                 )
             else:
                 self.distributions[dim.key] = d.FloatDistribution(
-                    float(dim.low), float(dim.high), log=dim.log, step=dim.step
+                    float(dim.low or 0), float(dim.high or 0), log=dim.log, step=dim.step
                 )
 
     def sets(self, params: dict[str, Any]) -> tuple[tuple[tuple[str, ...], Any], ...]:
@@ -163,17 +164,23 @@ class Search:
         self.space = _Space(optuna, self.config.space)
         self.repeat = max(record.repeat, 1)
         self.retries = int(definition.get("retries") or 0)
+        by_number: dict[int, list[RunRecord]] = {}
+        for run in store.every_run(record.id):
+            by_number.setdefault(run.index // self.repeat, []).append(run)
+        self.numbers = max(by_number, default=-1) + 1  # the next trial's number
         seed = self.config.seed if self.config.seed is not None else record.seed % 2**32
+        if self.numbers:
+            # A study rebuilt (resume) draws on from where it was, not its first draws again.
+            seed = random.Random(f"{seed}:{self.numbers}").getrandbits(32)
         self.study = optuna.create_study(
             sampler=self._sampler(seed), directions=list(self.config.directions)
         )
         self.trials: dict[str, _Trial] = {}  # by run id, the trials under way
-        self.numbers = 0  # the next trial's number
         self.told = 0
         self.failed = 0
         self.stopped: str | None = None  # why no more trials are asked
         self._again: list[tuple[int, list[RunRecord]]] = []  # recorded trials to run again
-        self._replay()
+        self._replay(by_number)
 
     def _sampler(self, seed: int) -> Any:
         config = self.config
@@ -192,13 +199,9 @@ class Search:
 
     # -- the trials the store has ------------------------------------------------------------
 
-    def _replay(self) -> None:
+    def _replay(self, by_number: dict[int, list[RunRecord]]) -> None:
         """Tell the study every trial the launch has recorded (a resume, a detached process):
         those whose runs all ended with their values; the others run again, as they were."""
-        by_number: dict[int, list[RunRecord]] = {}
-        for run in self.store.every_run(self.record.id):
-            by_number.setdefault(run.index // self.repeat, []).append(run)
-        self.numbers = max(by_number, default=-1) + 1
         create = self.optuna.trial.create_trial
         states = self.optuna.trial.TrialState
         for number in sorted(by_number):
