@@ -92,7 +92,7 @@ _EXPORTS = {
         "runner.lifecycle",
     ),
     **dict.fromkeys(
-        ("log",),
+        ("TrialPruned", "log", "should_prune"),
         "runner.metrics",
     ),
     **dict.fromkeys(
@@ -164,7 +164,7 @@ if TYPE_CHECKING:
     )
     from runner.inputs import ExistingPath
     from runner.lifecycle import CancelResult
-    from runner.metrics import log
+    from runner.metrics import TrialPruned, log, should_prune
     from runner.printable import clean, clean_lines
     from runner.records import LaunchRecord, MetricSummary, RunRecord, RunSpec, RunStatus, Series
     from runner.results import Column, Row
@@ -193,6 +193,7 @@ __all__ = [
     "Runs",
     "RunsFailed",
     "Series",
+    "TrialPruned",
     "UsageError",
     "ValidationError",
     "WaitTimeout",
@@ -215,6 +216,7 @@ __all__ = [
     "rerun",
     "resume",
     "runs",
+    "should_prune",
     "show",
     "status",
     "table",

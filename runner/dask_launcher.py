@@ -184,6 +184,13 @@ class DaskLauncher:
             self._client.cancel(list(targets.values()), force=True)
             self._interrupt(list(targets))
 
+    def prune(self, run_ids: list[str]) -> None:
+        """A search's pruner stops these runs: `runner.should_prune()` says so in the workers
+        that run them (from the recorder's thread)."""
+        if self._client is not None and not self._lost:
+            with contextlib.suppress(Exception):  # a worker gone meanwhile: its run went too
+                self._client.run(metrics.prune_here, run_ids)
+
     def _interrupt(self, run_ids: list[str]) -> None:
         """Dask cancels a future but lets its call run on in the worker's thread: raise
         RunCancelled in that thread, as Ctrl-C would in a local worker."""

@@ -27,6 +27,7 @@ COLOURS = {
     RunStatus.RUNNING: "#0969da",
     RunStatus.PENDING: "#8c959f",
     RunStatus.LOST: "#8250df",
+    RunStatus.PRUNED: "#9a6700",
 }
 MAX_ROWS = 50  # rows shown in HTML; the rest are counted, as pandas does past its limit
 BIG_LAUNCH = 2000  # past this many runs a launch's HTML reads only its first page

@@ -11,8 +11,9 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 
 from runner.cancellation import Cancellation, Cancelled, watching
 from runner.launchers import Launcher, WorkerCrash
+from runner.metrics import Sent
 from runner.records import Done, RunBlock, RunOutcome, RunStatus
-from runner.running import TICK, Running
+from runner.running import PRUNING_TICK, TICK, Running
 from runner.store import Store
 from runner.worker import Batch, Task, read_markers
 
@@ -99,7 +100,8 @@ class Recorder:
             self._ticking.start()
 
     def _tick(self) -> None:
-        while not self._stop.wait(TICK):
+        tick = PRUNING_TICK if self.running is not None and self.running.on_points else TICK
+        while not self._stop.wait(tick):
             with self._lock:
                 try:
                     if self.held:
@@ -211,6 +213,7 @@ def execute(
     on_outcome: Callable[[RunOutcome], None] | None = None,
     launch_id: str | None = None,
     record_block: Callable[[RunBlock, Sequence[Done | None]], int] | None = None,
+    on_points: Callable[[list[Sent]], list[str]] | None = None,
 ) -> None:
     """Run every batch's runs to a final outcome, recording each attempt as it arrives.
 
@@ -221,6 +224,8 @@ def execute(
     `launch_id`, cancel requests in the store (`runner cancel`, from any process) stop the
     launch (Cancelled propagates) or drop single runs; whoever cancels records them.
     `record_block` records a batch's block (`Batch.block`) with what its runs did.
+    `on_points` hears the points runs logged, once recorded, and names runs to stop (a
+    search's pruner: runner.search).
     """
     with (
         tempfile.TemporaryDirectory(prefix="runner-workers-") as marker_dir,
@@ -231,7 +236,10 @@ def execute(
             getattr(launcher, "stop", None),
         ) as cancel,
     ):
-        recorder = Recorder(store, record_block, Running(store, marker_dir, launcher.isolated))
+        running = Running(store, marker_dir, launcher.isolated)
+        running.on_points = on_points
+        running.stop_remote = getattr(launcher, "prune", None)
+        recorder = Recorder(store, record_block, running)
         recorder.start()
         try:
             round_: Iterable[Batch] = batches

@@ -331,6 +331,7 @@ def execute(
             on_outcome=on_outcome,
             launch_id=record.id,
             record_block=runs.record_block,
+            on_points=search.on_points if search is not None and search.pruner else None,
         )
     except Cancelled:
         pass  # whoever cancelled recorded the runs; this process lives on (a TUI, a kernel)

@@ -112,12 +112,12 @@ class Launch:
 
     @property
     def ok(self) -> bool:
-        return all(RunStatus(status).ok for status in self.record.counts)
+        return all(RunStatus(status).fine for status in self.record.counts)
 
     @property
     def failed(self) -> int:
-        """How many runs did not succeed (nor were served from the cache)."""
-        return sum(n for status, n in self.record.counts.items() if not RunStatus(status).ok)
+        """How many runs did not succeed (nor were served from the cache, nor pruned)."""
+        return sum(n for status, n in self.record.counts.items() if not RunStatus(status).fine)
 
     @property
     def results(self) -> list[Any]:

@@ -32,7 +32,7 @@ import time
 import warnings
 from array import array
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from threading import get_ident
 from time import time as _now
 from typing import Any
@@ -265,16 +265,69 @@ def _outside_a_run() -> None:
 def enter(run_id: str, started: float, worker_dir: str | None) -> None:
     """This thread runs this run from now on: what it logs goes to its launch."""
     ident = get_ident()
-    _executing[ident] = [run_id, started, worker_dir, None, ident]
+    _executing[ident] = [run_id, started, worker_dir, None, ident, False]
 
 
-def leave() -> None:
+def leave() -> bool:
     """The thread's run ended (however: call it in a `finally`): what it logged and has not
-    sent is sent now."""
+    sent is sent now. Returns whether should_prune told the run to stop."""
     run = _executing.pop(get_ident(), None)
-    if run is not None and run[3] is not None:
+    if run is None:
+        return False
+    if run[3] is not None:
         with contextlib.suppress(OSError):
             run[3].flush(last=True)
+    _pruned.discard(run[0])
+    return bool(run[5])
+
+
+# -- pruning (a search's pruner stops a run early) ----------------------------------------------
+
+PRUNED_DIR = "pruned"  # in a launch's worker folder: an empty file a run the pruner stopped
+_pruned: set[str] = set()  # runs of this process told to stop (in-process runs, Dask workers')
+
+
+class TrialPruned(Exception):
+    """Raise it when `runner.should_prune()` says so: the run ends `pruned`, what it logged
+    kept (Optuna's own `optuna.TrialPruned` does the same)."""
+
+
+def should_prune() -> bool:
+    """Whether the search this run is a trial of wants it to stop now: its pruner compared
+    the values the run logged (runner.log) with those of the other trials. Call it after
+    logging a step's value; when it says True, return (or raise runner.TrialPruned): the run
+    ends `pruned`. Outside a search (or a run), always False. Costs a file's stat."""
+    run = _executing.get(get_ident())
+    if run is None:
+        return False
+    run_id, worker_dir, points = run[0], run[2], run[3]
+    if points is not None and points.calls:
+        with contextlib.suppress(OSError):
+            points.flush()  # what it logged reaches the pruner the sooner
+    told = run_id in _pruned or bool(
+        worker_dir and os.path.exists(os.path.join(worker_dir, PRUNED_DIR, run_id))
+    )
+    if told:
+        run[5] = True
+    return told
+
+
+def prune_here(run_ids: Iterable[str]) -> int:
+    """Tell this process's runs to stop (a Dask worker's, through client.run)."""
+    _pruned.update(run_ids)
+    return len(_pruned)
+
+
+def prune(worker_dir: str, run_ids: Iterable[str]) -> None:
+    """Tell a launch's runs to stop, wherever they run on this machine: an empty file each
+    in its worker folder (worker processes), and this process's own runs."""
+    run_ids = list(run_ids)
+    folder = os.path.join(worker_dir, PRUNED_DIR)
+    os.makedirs(folder, exist_ok=True)
+    for run_id in run_ids:
+        with open(os.path.join(folder, run_id), "w"):
+            pass
+    prune_here(run_ids)
 
 
 def sending_to(send: Send | None) -> None:

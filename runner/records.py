@@ -22,6 +22,7 @@ class RunStatus(enum.StrEnum):
     TIMED_OUT = "timed_out"  # ran past its timeout and was stopped
     CANCELLED = "cancelled"  # runner cancel, Ctrl-C, or --fail-fast stopped it before it ended
     LOST = "lost"  # never stored: shown for unfinished runs whose launcher is gone
+    PRUNED = "pruned"  # a search's pruner stopped it early (runner.should_prune); metrics kept
 
     @property
     def finished(self) -> bool:
@@ -30,6 +31,12 @@ class RunStatus(enum.StrEnum):
     @property
     def ok(self) -> bool:
         return self is RunStatus.SUCCEEDED or self is RunStatus.CACHED
+
+    @property
+    def fine(self) -> bool:
+        """It ended as meant: succeeded, served from the cache, or stopped by its search's
+        pruner (a launch of such runs exits 0)."""
+        return self.ok or self is RunStatus.PRUNED
 
     @property
     def failure(self) -> bool:

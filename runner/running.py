@@ -12,6 +12,7 @@ seconds: most runs of a big launch end sooner and are written once, finished, as
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from runner import metrics
@@ -19,6 +20,7 @@ from runner.store import Store
 from runner.worker import executing
 
 TICK = 0.2  # seconds between two looks
+PRUNING_TICK = 0.05  # with a search's pruner: its decisions reach the runs the sooner
 RUNNING_AFTER = 0.2  # seconds a run executes before it is written running
 # The series whose row ids are kept from one write of points to the next, at most (a run's
 # later points find theirs again with a lookup): a million runs logging keep this many.
@@ -39,6 +41,10 @@ class Running:
         self.marked: dict[str, float] = {}  # run id -> the start it was written running with
         self.series: dict[tuple[str, str], list[Any]] = {}  # see Store.record_points
         self.points = 0  # recorded so far
+        # A search's pruner: hears the points once recorded, names the runs to stop; those
+        # are told so on this machine (metrics.prune) and by `stop_remote` (a Dask cluster's).
+        self.on_points: Callable[[list[metrics.Sent]], list[str]] | None = None
+        self.stop_remote: Callable[[list[str]], None] | None = None
 
     def close(self) -> None:
         metrics.close_inbox(self.worker_dir)
@@ -50,6 +56,12 @@ class Running:
             if len(self.series) > SERIES_KEPT:
                 self.series.clear()
             self.points += self.store.record_points(sent, self.series)
+            if self.on_points is not None:
+                pruned = self.on_points(sent)
+                if pruned:
+                    metrics.prune(self.worker_dir, pruned)
+                    if self.stop_remote is not None:
+                        self.stop_remote(pruned)
 
     def due(self) -> list[Executing]:
         """The runs executing for RUNNING_AFTER seconds and not written running yet."""

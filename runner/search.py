@@ -46,6 +46,11 @@ SAMPLERS = {
     "grid": "GridSampler",
 }
 MIN_FOR_FAILURE_RATE = 5  # finished trials before max_failure_rate can stop a search
+PRUNERS = {
+    "median": "MedianPruner",
+    "hyperband": "HyperbandPruner",
+    "successive_halving": "SuccessiveHalvingPruner",
+}
 
 
 def require_optuna() -> Any:
@@ -139,7 +144,7 @@ class _Space:
 class _Trial:
     """A trial on its way: its Optuna trial, its runs, and the values of those that ended."""
 
-    __slots__ = ("ended", "failed", "number", "optuna", "run_ids", "values")
+    __slots__ = ("ended", "failed", "number", "optuna", "pruned", "reported", "run_ids", "values")
 
     def __init__(self, number: int, trial: Any, run_ids: list[str]) -> None:
         self.number = number
@@ -148,6 +153,8 @@ class _Trial:
         self.ended = 0
         self.values: list[list[float]] = []
         self.failed: list[str] = []  # why each run that gave no value gave none
+        self.pruned = False  # the pruner stopped it (or a run of it ended pruned)
+        self.reported: set[int] = set()  # the steps told to the pruner
 
 
 class Search:
@@ -172,8 +179,17 @@ class Search:
         if self.numbers:
             # A study rebuilt (resume) draws on from where it was, not its first draws again.
             seed = random.Random(f"{seed}:{self.numbers}").getrandbits(32)
+        self.pruner = None
+        self.pruned_metric = ""
+        if self.config.pruner:
+            from runner.search_space import pruned_metric
+
+            self.pruner = self._pruner(self.config.pruner)
+            self.pruned_metric = pruned_metric(self.config.pruner, self.config.objectives[0])
         self.study = optuna.create_study(
-            sampler=self._sampler(seed), directions=list(self.config.directions)
+            sampler=self._sampler(seed),
+            directions=list(self.config.directions),
+            pruner=self.pruner,
         )
         self.trials: dict[str, _Trial] = {}  # by run id, the trials under way
         self.told = 0
@@ -197,6 +213,17 @@ class Search:
                 f" {options}: {exc}"
             ) from exc
 
+    def _pruner(self, pruner: dict[str, Any]) -> Any:
+        name = pruner["name"]
+        cls = getattr(self.optuna.pruners, PRUNERS[name])
+        options = {k: v for k, v in pruner.items() if k not in ("name", "metric")}
+        try:
+            return cls(**options)
+        except (TypeError, ValueError) as exc:
+            raise DefinitionError(
+                f"search.pruner={name} ({cls.__name__}) cannot be made with {options}: {exc}"
+            ) from exc
+
     # -- the trials the store has ------------------------------------------------------------
 
     def _replay(self, by_number: dict[int, list[RunRecord]]) -> None:
@@ -211,18 +238,21 @@ class Search:
                 self._again.append((number, runs))
                 continue
             values = [v for run in runs if (v := self._value_of_record(run)) is not None]
+            pruned = any(run.status is RunStatus.PRUNED for run in runs)
             trial = create(
                 params=params,
                 distributions=self.space.distributions,
-                **self._told(values),
+                **self._told(values, pruned),
             )
             if trial.state is states.FAIL:
                 self.failed += 1
             self.study.add_trial(trial)
             self.told += 1
 
-    def _told(self, values: list[list[float]]) -> dict[str, Any]:
+    def _told(self, values: list[list[float]], pruned: bool = False) -> dict[str, Any]:
         states = self.optuna.trial.TrialState
+        if pruned:
+            return {"state": states.PRUNED}
         if not values:
             return {"state": states.FAIL}
         means = [sum(v[i] for v in values) / len(values) for i in range(len(values[0]))]
@@ -321,7 +351,9 @@ class Search:
             return
         del self.trials[outcome.run_id]
         trial.ended += 1
-        if outcome.status.ok:
+        if outcome.status is RunStatus.PRUNED:
+            trial.pruned = True
+        elif outcome.status.ok:
             value = self._value(outcome.run_id, outcome.result_json)
             if isinstance(value, str):
                 trial.failed.append(value)
@@ -330,7 +362,7 @@ class Search:
                 self._record_objective(outcome, value)
         if trial.ended < len(trial.run_ids):
             return
-        told = self._told(trial.values)
+        told = self._told(trial.values, trial.pruned)
         self.study.tell(trial.optuna, told.get("values"), state=told["state"])
         self.told += 1
         if told["state"] is self.optuna.trial.TrialState.FAIL:
@@ -341,6 +373,36 @@ class Search:
                 f"the search stopped: {self.failed} of {self.told} trials failed"
                 f" (search.max_failure_rate={rate:g})"
             )
+
+    # -- pruning -----------------------------------------------------------------------------
+
+    def on_points(self, sent: list[Any]) -> list[str]:
+        """Points recorded (on the recorder's thread): each trial's first run reports the
+        pruned metric's values to its Optuna trial, which the pruner then judges; returns
+        the runs of the trials it stops (all their runs: a trial's repeats stop together)."""
+        stop: list[str] = []
+        for run_id, _started, _number, chunks in sent:
+            trial = self.trials.get(run_id)
+            if trial is None or trial.pruned or run_id != trial.run_ids[0]:
+                continue
+            for key, steps, values, _times in chunks:
+                if key != self.pruned_metric:
+                    continue
+                s, v = array("q"), array("d")
+                s.frombytes(steps)
+                v.frombytes(values)
+                for step, value in zip(s, v, strict=True):
+                    if value == value and step not in trial.reported:
+                        trial.reported.add(step)
+                        trial.optuna.report(value, step)
+            try:
+                prune = trial.reported and trial.optuna.should_prune()
+            except (RuntimeError, ValueError):  # told meanwhile (its runs ended)
+                continue
+            if prune:
+                trial.pruned = True
+                stop.extend(trial.run_ids)
+        return stop
 
     def _value_of_record(self, run: RunRecord) -> list[float] | None:
         if not run.status.ok:

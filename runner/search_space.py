@@ -229,6 +229,12 @@ class SearchConfig:
                 f" and search.direction gives {len(directions)}; drop the pruner"
                 " (search.pruner=null)"
             )
+        if pruning is not None and not pruned_metric(pruning, objectives[0]):
+            raise DefinitionError(
+                f"search.pruner={pruning['name']}: a pruner compares the runs' intermediate"
+                f" values, a metric they log with runner.log; name it in the objective"
+                f" (search.objective=val_loss.min) or as search.pruner.metric=val_loss"
+            )
         options = dict(search.get("sampler_options") or {})
         if "seed" in options:
             raise DefinitionError(
@@ -598,3 +604,16 @@ def _decimal(number: float | int) -> Decimal:
     """A number as it was written (0.1 is 0.1, not its binary neighbour), so a range's last
     value and a step divide the way Optuna checks them."""
     return Decimal(str(number))
+
+
+METRIC_STATS = ("last", "min", "max")
+
+
+def pruned_metric(pruner: Mapping[str, Any], objective: str) -> str:
+    """The metric a pruner reads: its `metric` setting, else the objective's metric
+    (val_loss.min -> val_loss); "" when there is none."""
+    named = pruner.get("metric")
+    if named:
+        return str(named)
+    metric, _, stat = str(objective).rpartition(".")
+    return metric if metric and stat in METRIC_STATS else ""

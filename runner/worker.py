@@ -357,16 +357,21 @@ def _run(
         status = RunStatus.TIMED_OUT
         error = f"timed out after {timeout:g}s"
     except Exception as exc:
-        status = RunStatus.FAILED
-        error = f"{type(exc).__name__}: {exc}".strip()
-        trace = traceback.format_exc()
-        log.write(trace)
+        if type(exc).__name__ == "TrialPruned":  # runner's, or Optuna's own
+            status = RunStatus.PRUNED
+        else:
+            status = RunStatus.FAILED
+            error = f"{type(exc).__name__}: {exc}".strip()
+            trace = traceback.format_exc()
+            log.write(trace)
     finally:  # (also when what stops the run is no Exception: Ctrl-C, a Dask cancel)
-        metrics.leave()
+        told_to_stop = metrics.leave()
         if inbox is not None:
             inbox.running.pop(threading.get_ident(), None)
         elif marker_dir:
             _marker[1][33:] = _ENDED  # type: ignore[index]
+    if told_to_stop and status is RunStatus.SUCCEEDED:  # (it returned when should_prune said)
+        status = RunStatus.PRUNED
     log.close()
     kept = log.opened or result_ref or "output_dir" in kwargs
     if status is RunStatus.SUCCEEDED and not kept:

@@ -219,7 +219,7 @@ def test_a_streamed_launch_of_long_runs_records_them_while_they_run(
     project: Path, home: Path, small_limits: None
 ) -> None:
     """Its runs are held until they finish only so long: runs that last 4 s can be looked up
-    as running within a second or two of starting."""
+    as running (status `running`, issue 23) within a second or two of starting."""
     import threading
 
     launched: list[str] = []
@@ -239,8 +239,8 @@ def test_a_streamed_launch_of_long_runs_records_them_while_they_run(
         time.sleep(2.5)
         rows = _rows(home, launched[0])
         running = time.monotonic() - started < 4
-        assert running and len(rows) == 12 and {row[4] for row in rows} == {"pending"}
-        assert runner.get(rows[0][1], home=home).status.value == "pending"
+        assert running and len(rows) == 12 and {row[4] for row in rows} == {"running"}
+        assert runner.get(rows[0][1], home=home).status.value == "running"
     finally:
         background.join()
     assert [row[4] for row in _rows(home, launched[0])] == ["succeeded"] * 12

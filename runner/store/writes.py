@@ -538,12 +538,13 @@ class Writes(Database):
                 return
             db.execute(
                 "UPDATE runs SET status=?, error=NULL, traceback=NULL, host=NULL, worker=NULL, pid=NULL"
-                " WHERE launch_id=? AND status NOT IN (?, ?)",
+                " WHERE launch_id=? AND status NOT IN (?, ?, ?)",
                 (
                     RunStatus.PENDING.value,
                     launch_id,
                     RunStatus.SUCCEEDED.value,
                     RunStatus.CACHED.value,
+                    RunStatus.PRUNED.value,  # (a search's pruner meant it to end)
                 ),
             )
 

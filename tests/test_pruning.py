@@ -1,0 +1,154 @@
+"""Pruning a search (issue 24): a run reports a metric with runner.log, asks
+runner.should_prune(), and ends `pruned` with its metrics kept; the study is told so."""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import runner
+from runner import cli
+from runner.records import RunStatus
+
+pytest.importorskip("optuna")  # (the test extra installs it; the search extra for users)
+
+FLOWS = textwrap.dedent(
+    '''
+    import math
+    import time
+    import runner
+
+
+    def floor(lr):
+        return (math.log10(lr) + 2) ** 2 * 0.1 + 0.05
+
+
+    @runner.workflow
+    def curve(lr: float = 0.1, steps: int = 20, obey: bool = True, raises: bool = False) -> float:
+        """A learning curve falling to a floor that depends on lr (best at 1e-2)."""
+        loss = 1.0
+        for step in range(steps):
+            loss = floor(lr) + (1.0 - floor(lr)) * math.exp(-step / 4)
+            runner.log(step=step, val_loss=loss)
+            time.sleep(0.005)  # (an epoch's work: the pruner's decisions come within 0.1 s)
+            if obey and runner.should_prune():
+                if raises:
+                    raise runner.TrialPruned()
+                return loss
+        return loss
+
+
+    @runner.workflow
+    def asks() -> bool:
+        return runner.should_prune()
+    '''
+)
+
+
+def main(args: list[str]) -> int:
+    """runner's console script in this process: its exit code."""
+    try:
+        cli.main(args)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+@pytest.fixture
+def flows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RUNNER_HOME", str(tmp_path / "home"))
+    path = tmp_path / "prunable.py"
+    path.write_text(FLOWS)
+    return path
+
+
+def latest_runs(home: Path) -> list[runner.RunRecord]:
+    (first, *_) = runner.runs(home=home, limit=1)
+    return list(runner.get(first.launch_id, home=home).runs)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("pruner", ["median", "hyperband", "successive_halving"])
+def test_a_pruner_ends_bad_trials_pruned_with_their_metrics_kept(
+    flows: Path, tmp_path: Path, pruner: str
+) -> None:
+    assert main(_args(flows, f"search.pruner={pruner}")) == 0
+    runs = latest_runs(tmp_path / "home")
+    assert len(runs) == 16
+    pruned = [run for run in runs if run.status is RunStatus.PRUNED]
+    finished = [run for run in runs if run.status is RunStatus.SUCCEEDED]
+    assert pruned and finished
+    lengths = []
+    for run in pruned:  # stopped where it was told, what it logged kept
+        (series,) = runner.metric_series(run.id, ["val_loss"], home=tmp_path / "home")
+        assert list(series.steps) == list(range(len(series.steps)))
+        lengths.append(len(series.steps))
+    assert min(lengths) < 20  # (one told at its last step ends pruned all the same)
+    # The pruned trials are worse than the best finished one at the step they stopped.
+    best = min(run.result for run in finished)
+    assert all(run.result > best for run in pruned)
+
+
+def _args(flows: Path, *extra: str) -> list[str]:
+    return [
+        "-q",
+        "--max-parallelism=4",
+        str(flows),
+        "curve",
+        "launcher=threads",
+        "search=random",
+        "search.seed=3",
+        "search.n_trials=16",
+        "search.objective=val_loss.min",
+        "params.lr=tag(log, interval(1e-4, 1))",
+        *extra,
+    ]
+
+
+def test_a_run_that_raises_trial_pruned_ends_pruned(flows: Path, tmp_path: Path) -> None:
+    assert main(_args(flows, "search.pruner=median", "params.raises=true")) == 0
+    statuses = {run.status for run in latest_runs(tmp_path / "home")}
+    assert RunStatus.PRUNED in statuses and RunStatus.FAILED not in statuses
+
+
+def test_the_study_is_told_the_pruned_trials(flows: Path, tmp_path: Path) -> None:
+    """Resume of the finished study runs nothing again: pruned trials are finished ones."""
+    assert main(_args(flows, "search.pruner=median")) == 0
+    home = tmp_path / "home"
+    before = {run.id: run.status for run in latest_runs(home)}
+    launch_id = next(iter(latest_runs(home))).launch_id
+    assert main(["resume", "-q", launch_id]) == 0
+    after = {run.id: run.status for run in latest_runs(home)}
+    assert after == before
+
+
+def test_without_a_pruner_no_trial_is_pruned(flows: Path, tmp_path: Path) -> None:
+    assert main(_args(flows)) == 0
+    assert {run.status for run in latest_runs(tmp_path / "home")} == {RunStatus.SUCCEEDED}
+
+
+def test_should_prune_outside_a_search_is_false(flows: Path, tmp_path: Path) -> None:
+    assert runner.should_prune() is False  # outside a run
+    assert main(["-q", str(flows), "asks", "launcher=sequential"]) == 0
+    (run,) = latest_runs(tmp_path / "home")
+    assert run.result is False
+
+
+def test_a_pruner_needs_a_metric_to_read(flows: Path, capsys: Any) -> None:
+    args = [a for a in _args(flows, "search.pruner=median") if "objective" not in a]
+    assert main(args) == 2
+    assert "search.pruner.metric" in capsys.readouterr().err
+
+
+def test_summaries_of_a_pruned_run_are_those_of_its_points(flows: Path, tmp_path: Path) -> None:
+    assert main(_args(flows, "search.pruner=median")) == 0
+    home = tmp_path / "home"
+    for run in latest_runs(home):
+        (summary,) = runner.metric_summaries(run.id, ["val_loss"], home=home)
+        (series,) = runner.metric_series(run.id, ["val_loss"], home=home)
+        assert summary.count == len(series.values)
+        assert math.isclose(summary.min or 0, min(series.values))
