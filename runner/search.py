@@ -46,6 +46,7 @@ SAMPLERS = {
     "grid": "GridSampler",
 }
 MIN_FOR_FAILURE_RATE = 5  # finished trials before max_failure_rate can stop a search
+PRUNE_GRACE = 2  # steps a run told to stop may log before it is stopped from outside
 PRUNERS = {
     "median": "MedianPruner",
     "hyperband": "HyperbandPruner",
@@ -144,7 +145,17 @@ class _Space:
 class _Trial:
     """A trial on its way: its Optuna trial, its runs, and the values of those that ended."""
 
-    __slots__ = ("ended", "failed", "number", "optuna", "pruned", "reported", "run_ids", "values")
+    __slots__ = (
+        "ended",
+        "failed",
+        "number",
+        "optuna",
+        "pruned",
+        "pruned_at",
+        "reported",
+        "run_ids",
+        "values",
+    )
 
     def __init__(self, number: int, trial: Any, run_ids: list[str]) -> None:
         self.number = number
@@ -155,6 +166,7 @@ class _Trial:
         self.failed: list[str] = []  # why each run that gave no value gave none
         self.pruned = False  # the pruner stopped it (or a run of it ended pruned)
         self.reported: set[int] = set()  # the steps told to the pruner
+        self.pruned_at = -1  # the last step reported when the pruner stopped it
 
 
 class Search:
@@ -180,11 +192,13 @@ class Search:
             # A study rebuilt (resume) draws on from where it was, not its first draws again.
             seed = random.Random(f"{seed}:{self.numbers}").getrandbits(32)
         self.pruner = None
+        self.pruner_name = ""
         self.pruned_metric = ""
         if self.config.pruner:
             from runner.search_space import pruned_metric
 
             self.pruner = self._pruner(self.config.pruner)
+            self.pruner_name = str(self.config.pruner["name"])
             self.pruned_metric = pruned_metric(self.config.pruner, self.config.objectives[0])
         self.study = optuna.create_study(
             sampler=self._sampler(seed),
@@ -383,7 +397,10 @@ class Search:
         stop: list[str] = []
         for run_id, _started, _number, chunks in sent:
             trial = self.trials.get(run_id)
-            if trial is None or trial.pruned or run_id != trial.run_ids[0]:
+            if trial is None or run_id != trial.run_ids[0]:
+                continue
+            if trial.pruned:
+                self._went_on(trial, chunks)
                 continue
             for key, steps, values, _times in chunks:
                 if key != self.pruned_metric:
@@ -401,8 +418,30 @@ class Search:
                 continue
             if prune:
                 trial.pruned = True
+                trial.pruned_at = max(trial.reported)
                 stop.extend(trial.run_ids)
         return stop
+
+    def _went_on(self, trial: _Trial, chunks: list[Any]) -> None:
+        """A run told to stop that logs PRUNE_GRACE steps further does not ask
+        should_prune(): it is stopped as a cancel stops a run (its worker ended), recorded
+        pruned, and its trial told so now."""
+        steps = array("q")
+        for key, packed, _values, _times in chunks:
+            if key == self.pruned_metric:
+                steps.frombytes(packed)
+        if not steps or max(steps) < trial.pruned_at + PRUNE_GRACE:
+            return
+        for run_id in trial.run_ids:
+            if self.trials.pop(run_id, None) is not None:
+                self.store.cancel(
+                    self.record.id,
+                    run_id,
+                    f"pruned at step {trial.pruned_at} (search.pruner={self.pruner_name})",
+                    RunStatus.PRUNED,
+                )
+        self.study.tell(trial.optuna, state=self.optuna.trial.TrialState.PRUNED)
+        self.told += 1
 
     def _value_of_record(self, run: RunRecord) -> list[float] | None:
         if not run.status.ok:

@@ -152,3 +152,55 @@ def test_summaries_of_a_pruned_run_are_those_of_its_points(flows: Path, tmp_path
         (series,) = runner.metric_series(run.id, ["val_loss"], home=home)
         assert summary.count == len(series.values)
         assert math.isclose(summary.min or 0, min(series.values))
+
+
+DEAF = textwrap.dedent(
+    '''
+    import math
+    import os
+    import time
+    import runner
+
+
+    @runner.workflow
+    def deaf(lr: float = 0.1, steps: int = 40) -> float:
+        """Never asks should_prune: the controller stops it between steps."""
+        floor = (math.log10(lr) + 2) ** 2 * 0.1 + 0.05
+        loss = 1.0
+        for step in range(steps):
+            loss = floor + (1.0 - floor) * math.exp(-step / 4)
+            runner.log(step=step, val_loss=loss)
+            time.sleep(0.01)
+        return loss
+    '''
+)
+
+
+@pytest.mark.slow  # (worker processes, 6 s)
+def test_a_run_that_never_asks_is_stopped_between_steps(tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RUNNER_HOME", str(tmp_path / "home"))
+    (tmp_path / "deaf.py").write_text(DEAF)
+    code = main(
+        [
+            "-q",
+            "--max-parallelism=2",
+            str(tmp_path / "deaf.py"),
+            "deaf",
+            "launcher=local",
+            "search=random",
+            "search.seed=5",
+            "search.n_trials=10",
+            "search.objective=val_loss.min",
+            "search.pruner={name:median,n_startup_trials:2}",
+            "params.lr=tag(log, interval(1e-4, 1))",
+        ]
+    )
+    assert code == 0
+    runs = latest_runs(tmp_path / "home")
+    pruned = [run for run in runs if run.status is RunStatus.PRUNED]
+    assert len(runs) == 10 and pruned
+    for run in pruned:  # stopped where it was, its error says why, its points kept
+        assert run.error and run.error.startswith("pruned at step")
+        (series,) = runner.metric_series(run.id, ["val_loss"], home=tmp_path / "home")
+        assert len(series.steps) < 40

@@ -266,13 +266,13 @@ class Writes(Database):
         if by_row:
             db.executemany(
                 "UPDATE runs SET status='succeeded', started=?, ended=?, result=?, attempts=?"
-                " WHERE rowid=? AND status != 'cancelled'",
+                " WHERE rowid=? AND status NOT IN ('cancelled', 'pruned')",
                 by_row,
             )
         if by_id:
             db.executemany(
                 "UPDATE runs SET status='succeeded', started=?, ended=?, result=?, attempts=?"
-                " WHERE id=? AND status != 'cancelled'",
+                " WHERE id=? AND status NOT IN ('cancelled', 'pruned')",
                 by_id,
             )
 
@@ -310,7 +310,7 @@ class Writes(Database):
         db.executemany(
             "UPDATE runs SET status=?, started=?, ended=?, result=?, error=?, traceback=?,"
             " run_dir=?, attempts=?, cached_from=?, result_ref=?, host=?, worker=?"
-            " WHERE id=? AND status != 'cancelled'",
+            " WHERE id=? AND status NOT IN ('cancelled', 'pruned')",
             (
                 (
                     o.status.value,
@@ -472,10 +472,17 @@ class Writes(Database):
             )
             return cur.rowcount
 
-    def cancel(self, launch_id: str, run_id: str | None, reason: str) -> int:
+    def cancel(
+        self,
+        launch_id: str,
+        run_id: str | None,
+        reason: str,
+        status: RunStatus = RunStatus.CANCELLED,
+    ) -> int:
         """Record the launch's unfinished runs (or the one run) cancelled and, if there were
         any, the request its launching process polls for to stop their work; returns how many
-        runs were cancelled. One transaction: two cancels at once cancel each run once."""
+        runs were cancelled. One transaction: two cancels at once cancel each run once.
+        `status`: PRUNED for a run a search's pruner stops (its worker is stopped the same)."""
         now = time.time()
         with self._transaction() as db:
             if run_id is None:
@@ -487,7 +494,7 @@ class Writes(Database):
             else:
                 cur = db.execute(
                     "UPDATE runs SET status=?, ended=?, error=? WHERE id=? AND status IN (?, ?)",
-                    (RunStatus.CANCELLED.value, now, reason, run_id, *UNFINISHED),
+                    (status.value, now, reason, run_id, *UNFINISHED),
                 )
             cancelled = cur.rowcount
             if run_id is None:
