@@ -175,6 +175,7 @@ if TYPE_CHECKING:
     from runner.search_space import SAMPLERS
 
 __all__ = [
+    "SAMPLERS",
     "CancelResult",
     "Column",
     "CompositionError",
@@ -197,7 +198,6 @@ __all__ = [
     "RunnerError",
     "Runs",
     "RunsFailed",
-    "SAMPLERS",
     "Series",
     "UsageError",
     "ValidationError",

@@ -84,7 +84,7 @@ def test_search_by_name_draws_each_trial_from_sweep(tiny: Path, home: Path) -> N
     assert trials(again) == found  # the same seed asks the same trials
 
 
-def test_search_settings_as_a_mapping(tiny: Path) -> None:
+def test_search_settings_as_a_mapping(tiny: Path, capsys) -> None:
     launch = runner.launch(
         "train",
         ["launcher=sequential"],
@@ -96,9 +96,12 @@ def test_search_settings_as_a_mapping(tiny: Path) -> None:
         },
         sweep=SPACE,
         seed=1,
-        progress=False,
+        progress=True,
     )
     assert len(launch.runs) == 3
+    # The progress bar counts the trials' runs from none done (they are recorded as asked).
+    bar = capsys.readouterr().err
+    assert "0/3 [" in bar and "3/3 [" in bar and "6/3" not in bar
     search = launch.record.definition["search"]
     assert (search["sampler"], search["directions"], search["objectives"]) == (
         "random",
@@ -229,6 +232,7 @@ def test_a_run_file_launches_its_search(tiny: Path, home: Path, capsys) -> None:
     assert_in_space(trials(launch))
     assert launch.record.definition["search"]["objectives"] == ["loss"]
     out = capsys.readouterr().out
+    assert out.startswith(f"launch {launch.id}: a search of 4 trials of train:1.0 (seed 5)\n")
     assert "4 succeeded" in out
     # The same file from the API asks the same trials (the file's seed).
     again = runner.launch(str(tiny / "tune.yaml"), ["launcher=sequential"], progress=False)
@@ -248,3 +252,25 @@ def test_a_saved_run_definition_launches_its_search(tiny: Path, home: Path, caps
     assert "search       random (Optuna's RandomSampler), 3 trials" in capsys.readouterr().out
     again = runner.launch("tune", ["launcher=sequential"], progress=False)
     assert len(again.runs) == 3 and trials(again)[:2] == trials(launch)
+
+
+# -- found in the controller (runner/search.py, the lead's) ---------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="runner/search.py: a search stopped by search.max_failure_rate leaves the trial it had"
+    " asked pending (the launch reads 'running', then 'lost' once its process is gone) and says"
+    " nowhere why it stopped (the CLI: '1 pending, 5 succeeded', exit 4)",
+)
+def test_a_search_stopped_by_its_failures_leaves_no_run_pending(tiny: Path) -> None:
+    # train returns a dict: with no objective named, no trial has a value, each one fails.
+    launch = runner.launch(
+        "train",
+        ["launcher=sequential"],
+        search={"sampler": "random", "n_trials": 6},
+        sweep=SPACE,
+        seed=1,
+        progress=False,
+    )
+    assert "pending" not in launch.record.counts and launch.status() != "running"
