@@ -1009,6 +1009,10 @@ def test_a_searchs_problems_land_on_its_fields() -> None:
 @pytest.mark.slow
 async def test_the_form_chooses_a_search_and_shows_what_it_is(project: Path, home: Path) -> None:
     pytest.importorskip("optuna")
+    (project / "conf" / "run" / "tune.yaml").write_text(
+        "workflow: add\nsearch: {sampler: random, n_trials: 3}\n"
+        "sweep: {params.a: 'int(interval(1, 9))'}\n"
+    )
     app = make_app(config_dir=project / "conf", home=home)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
@@ -1046,6 +1050,15 @@ async def test_the_form_chooses_a_search_and_shows_what_it_is(project: Path, hom
         assert problems["err-param-0"].startswith("0.5 is not an integer")
         assert problems["err-general"] == "hint: int(interval(a,b)) draws integers"
         assert not about.display
+        # A saved run definition's own search: described, its sweep fields a search's.
+        await pilot.press("escape")
+        form = await open_form(pilot, "tune")
+        await checked(pilot, form)
+        assert str(form.query_one("#summary", Static).render()) == "search random: 3 trials"
+        assert str(form.query_one("#search-about", Static).render()).endswith(
+            "  params.a  int in [1, 9]"
+        )
+        assert form.query_one("#sweep-1", Input).placeholder == "int(interval(1,8))  1,2,4"
 
 
 @pytest.mark.slow

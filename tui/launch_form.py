@@ -306,8 +306,10 @@ class LaunchScreen(Screen[None]):
 
     @on(Select.Changed, f"#opt-{SEARCH}")
     def _search_changed(self, event: Select.Changed) -> None:
+        self._sweep_hints(event.value is not Select.NULL)
+
+    def _sweep_hints(self, searching: bool) -> None:
         """The sweep fields say what they take: a grid's values, or a search's dimensions."""
-        searching = event.value is not Select.NULL
         for index, param in enumerate(self.params):
             for field in self.query(f"#sweep-{index}").results(Input):
                 field.placeholder = sweep_hint(param, searching)
@@ -367,6 +369,8 @@ class LaunchScreen(Screen[None]):
         search = None if problems or preview is None else preview.search
         about.update(Text("\n".join(clean(line) for line in search.describe())) if search else "")
         about.display = search is not None
+        if preview is not None:  # (a saved definition's own search, too)
+            self._sweep_hints(search is not None)
         if self.launch_when_checked and not self.dirty:
             self.launch_when_checked = False
             self.action_launch()
