@@ -92,6 +92,7 @@ def request(
         given = {sweep_key(key) for key in sweep} | overridden
         sweep = {**{k: v for k, v in space.items() if k not in given}, **sweep}
         settings = {k: v for k, v in (settings or {}).items() if f"search.{k}" not in given}
+        sampler = None if "search" in overridden else sampler
     _check_usable(
         target=target,
         overrides=overrides,
@@ -192,7 +193,7 @@ def search_argument(
         raise UsageError(
             f"search: its 'sampler' is a search's name ('tpe', 'random', ...), not {sampler!r}"
         )
-    return sampler, settings, {}
+    return sampler, settings or None, {}
 
 
 def request_of(

@@ -133,9 +133,10 @@ def test_a_search_config_makes_the_same_search_again(tiny: Path, home: Path) -> 
     config = runner.compose("train", search=recorded).search
     assert isinstance(config, SearchConfig) and config == SearchConfig.from_json(recorded)
     changed = runner.compose(
-        "train", ["search.n_trials=5"], search=config, sweep={"width": [8, 32, 128]}
+        "train", ["search=tpe", "search.n_trials=5"], search=config, sweep={"width": [8, 32, 128]}
     ).search
-    assert changed is not None and changed.n_trials == 5
+    assert changed is not None and (changed.sampler, changed.n_trials) == ("tpe", 5)
+    assert changed.objectives == ("loss",)  # the config's, where nothing replaced it
     assert {d.key: d.choices or (d.low, d.high) for d in changed.space} == {
         "params.lr": (1e-5, 1e-1),
         "params.width": (8, 32, 128),
