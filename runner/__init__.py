@@ -69,6 +69,10 @@ _EXPORTS = {
         "runner.decorated",
     ),
     **dict.fromkeys(
+        ("SAMPLERS",),
+        "runner.search_space",
+    ),
+    **dict.fromkeys(
         (
             "CompositionError",
             "DefinitionError",
@@ -168,8 +172,10 @@ if TYPE_CHECKING:
     from runner.printable import clean, clean_lines
     from runner.records import LaunchRecord, MetricSummary, RunRecord, RunSpec, RunStatus, Series
     from runner.results import Column, Row
+    from runner.search_space import SAMPLERS
 
 __all__ = [
+    "SAMPLERS",
     "CancelResult",
     "Column",
     "CompositionError",

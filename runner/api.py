@@ -119,7 +119,9 @@ def compose(
         preview = runner.compose("pi", ["params.samples=1000,10000"], repeat=3)
         len(preview.specs), preview.specs[0].params, preview.seed
 
-    Raises what `launch` would (runner.DefinitionError and its kinds) for the same input.
+    A search (`search=`, as `launch` takes it) plans no runs: `preview.search` is its
+    SearchConfig (`describe()`: what `runner show` prints of it). Raises what `launch` would
+    (runner.DefinitionError and its kinds) for the same input.
     """
     the_plan, _ = launching.plan(
         launching.request_of(target, overrides, options, "compose"),
@@ -169,7 +171,16 @@ def launch(
     `target` is a run file, WORKFLOW[:VERSION] or a saved run definition's name; `overrides`
     use Hydra's grammar (params.a=1,2 sweeps); `options` are the run definition's fields
     (name, tags, notes, repeat, seed, params, labels, annotations, env, max_parallelism, addr,
-    timeout, retries, cache). `detach` (or `wait=False`, as the CLI's --no-wait): return as
+    timeout, retries, cache), `sweep` (key -> a list of values, or a Hydra sweep string) and
+    `search`. `search` makes the launch a search instead of a grid: Optuna's sampler draws each
+    trial's params from the space that `sweep` (and params overrides) then describe, in Hydra's
+    Optuna sweeper's grammar ("interval(0, 1)", "int(interval(2, 8))", "tag(log, interval(1e-5,
+    1e-1))", "choice(a, b)" or a list). It is a search's name ("tpe", "random", "cmaes", "gp",
+    "qmc", "nsga2", "grid"), a mapping of its settings as a run file's `search:` holds them
+    ({"sampler": "tpe", "n_trials": 60, "direction": "maximize", "objective": "acc",
+    "max_concurrent": 4, "seed": 0, ...}), or a SearchConfig (`runner.compose(...).search`, or
+    a launch's recorded `definition["search"]`) to make the same search again, its space with
+    it. Each trial is a run of the launch. `detach` (or `wait=False`, as the CLI's --no-wait): return as
     soon as the runs are recorded; a background process of its own runs them (`runner.wait`,
     `runner.cancel` and `runner.status` follow it from anywhere). In a notebook the kernel
     stays free and the runs go on if the kernel restarts; `Launch.wait`, `.status()` and
@@ -186,6 +197,12 @@ def launch(
         launch.results                      # 6 results, in plan order
         later = runner.launch("nap", repeat=8, wait=False)
         later.status()                      # 'running': the kernel is free meanwhile
+        study = runner.launch(
+            "train",
+            search={"sampler": "tpe", "n_trials": 40, "objective": "loss"},
+            sweep={"lr": "tag(log, interval(1e-5, 1e-1))", "opt": ["adam", "sgd"]},
+        )
+        runner.table(study, sort="loss")    # the trials, best first
     """
     return Launch.of(
         launching.launch(

@@ -70,6 +70,7 @@ PRESET_KEY = "run"
 # The config group that makes a launch a search (conf/search/): params sweeps become the
 # dimensions its sampler draws from instead of a grid's axes.
 SEARCH_KEY = "search"
+SEARCH_ARGUMENT = "argument search="  # where the API's search= came from, in messages
 RUN_FILE_SUFFIXES = (".yaml", ".yml", ".json")
 # Fields every run definition has: deleting one (`~repeat`) is refused, not composed.
 REQUIRED_FIELDS = ("workflow", "repeat", "params", "launcher")
@@ -498,6 +499,9 @@ class Request:
     # The API's sweep=: key -> Python values (a list) or a Hydra sweep ("range(0,10)"); a key
     # that is not a run definition field is a param ("samples" is params.samples).
     sweeps: dict[str, Any] = field(default_factory=dict)
+    # The API's search=: the search option it chooses (its settings are options["search"]),
+    # above a run file's or a preset's, as options are.
+    search: str | None = None
     max_runs: int = MAX_RUNS  # a launch that would make more runs is refused before planning
 
 
@@ -573,8 +577,10 @@ class Composer:
             lines.append((line, f"override '{line}'"))
         for line in self.request.option_params:
             lines.append((f"params.{line}", f"option --params '{line}'"))
+        if self.request.search is not None:
+            lines.append((f"{SEARCH_KEY}={self.request.search}", SEARCH_ARGUMENT))
         # sweep= comes last, as overrides given after the others, in its own order.
-        given = {_sweep_key(name): (name, values) for name, values in self.request.sweeps.items()}
+        given = {sweep_key(name): (name, values) for name, values in self.request.sweeps.items()}
 
         by_key: dict[str, tuple[Override, str]] = {}
         hydra_optuna: str | None = None  # `hydra/sweeper=optuna`: a search, TPE unless named
@@ -582,7 +588,7 @@ class Composer:
             override = parse_override(parser, line, label)
             key = override.key_or_group
             if is_hydra_sweeper(key):
-                translated = hydra_spelling(override, line, _sweep_key)
+                translated = hydra_spelling(override, line, sweep_key)
                 if translated is None:
                     hydra_optuna = label
                     continue
@@ -1177,7 +1183,7 @@ def _first_sentence(exc: BaseException) -> str:
     return str(exc).split(";")[0]
 
 
-def _sweep_key(name: str) -> str:
+def sweep_key(name: str) -> str:
     """sweep= keys: `samples` is params.samples; run definition fields and dotted paths
     that start with `params.` are taken as they are."""
     fields = _run_validator().schema.get("properties", {})
@@ -1195,6 +1201,8 @@ def _sweep_text(expr: Any) -> str:
 
 
 def _option_label(key: str) -> str:
+    if key == SEARCH_KEY:
+        return SEARCH_ARGUMENT  # the API's alone: the command line says search=NAME
     return f"option --{key.replace('_', '-')}"
 
 

@@ -7,7 +7,7 @@ import contextlib
 import gc
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from runner.launchers import Launcher
     from runner.plan import Plan
     from runner.provenance import GitStatus
+    from runner.search_space import SearchConfig
 
 # Composition (Hydra) and execution (joblib) are imported where they are used, so that
 # `runner status`, `runner --help` and `import runner` stay fast.
@@ -52,6 +53,7 @@ def request(
     inputs: dict[str, Any] | None = None,
     inputs_label: str = "inputs file",
     sweep: dict[str, Any] | None = None,
+    search: str | Mapping[str, Any] | SearchConfig | None = None,
     max_runs: int | None = None,
 ) -> Request:
     """A Request from keyword arguments; options that are None are left to the definition.
@@ -59,9 +61,10 @@ def request(
     `workflow` launches a workflow already in hand (a Python file's entity) instead of one
     named by `target`; `inputs` are params read from an inputs file or stdin, which sit above
     files and below overrides. Each input replaces its default whole (a dict is not merged into
-    a dict default), as typed inputs do in pyflyte.
+    a dict default), as typed inputs do in pyflyte. `search` chooses a search (see
+    `search_argument`); `sweep` is then its space.
     """
-    from runner.composer import Request
+    from runner.composer import Request, sweep_key
 
     if target is not None and not isinstance(target, str):
         what = type(target).__name__
@@ -81,6 +84,15 @@ def request(
         else values
         for key, values in (sweep or {}).items()
     }
+    sampler, settings, space = search_argument(search)
+    if space:
+        # A search given whole (a SearchConfig) brings its settings and space: sweep= and
+        # overrides of the same keys win, as later values do (search.n_trials=5 runs 5).
+        overridden = {line.split("=", 1)[0].lstrip("+~") for line in overrides}
+        given = {sweep_key(key) for key in sweep} | overridden
+        sweep = {**{k: v for k, v in space.items() if k not in given}, **sweep}
+        settings = {k: v for k, v in (settings or {}).items() if f"search.{k}" not in given}
+        sampler = None if "search" in overridden else sampler
     _check_usable(
         target=target,
         overrides=overrides,
@@ -98,6 +110,7 @@ def request(
         retries=retries,
         inputs=inputs,
         sweep={k: v for k, v in sweep.items() if not isinstance(v, range)},
+        search=settings,
     )
     options = {
         "name": name,
@@ -113,6 +126,7 @@ def request(
         "timeout": timeout,
         "retries": retries,
         "cache": cache,
+        "search": settings,
     }
     if workflow is not None and inputs:
         inputs = _typed_inputs(workflow, inputs, inputs_label)
@@ -131,8 +145,55 @@ def request(
         inputs=dict(inputs or {}),
         inputs_label=inputs_label,
         sweeps=dict(sweep or {}),
+        search=sampler,
         max_runs=max_runs or _max_runs_setting(),
     )
+
+
+def search_argument(
+    search: str | Mapping[str, Any] | SearchConfig | None,
+) -> tuple[str | None, dict[str, Any] | None, dict[str, Any]]:
+    """The API's search=, as (the option it chooses, its settings, its space):
+
+    - a name, "tpe": the `search` config group's option (search=tpe on the command line);
+    - a mapping, as a run file's `search:` holds it: {"sampler": "tpe", "n_trials": 60,
+      "direction": "maximize", ...} (without "sampler": settings of a search chosen elsewhere,
+      by an override or a run file);
+    - a SearchConfig (`runner.compose(...).search`), or its JSON (a launch's recorded
+      `definition["search"]`): the same search again, its space with it.
+    """
+    if search is None:
+        return None, None, {}
+    if isinstance(search, str):
+        if not search.strip():
+            raise UsageError("search: name a search (search='tpe'), or leave it out for a grid")
+        return search.strip(), None, {}
+    from runner.search_space import SearchConfig
+
+    if isinstance(search, Mapping) and {"directions", "space"} <= set(search):
+        try:
+            search = SearchConfig.from_json(search)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UsageError(
+                f"search: a mapping with 'directions' and 'space' is a SearchConfig's JSON,"
+                f" and this one cannot be read ({type(exc).__name__}: {exc})"
+            ) from None
+    if isinstance(search, SearchConfig):
+        settings = search.settings()
+        return str(settings.pop("sampler")), settings, search.sweeps()
+    if not isinstance(search, Mapping):
+        raise UsageError(
+            f"search: a search's name (search='tpe'), a mapping of its settings"
+            f" ({{'sampler': 'tpe', 'n_trials': 60}}) or a SearchConfig, not a"
+            f" {type(search).__name__}"
+        )
+    settings = {str(k): v for k, v in search.items()}
+    sampler = settings.pop("sampler", None)
+    if sampler is not None and not isinstance(sampler, str):
+        raise UsageError(
+            f"search: its 'sampler' is a search's name ('tpe', 'random', ...), not {sampler!r}"
+        )
+    return sampler, settings or None, {}
 
 
 def request_of(

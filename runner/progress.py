@@ -37,8 +37,12 @@ class Progress:
         from tqdm.auto import tqdm
 
         self._total = record.run_count
-        # A resume runs only some of the launch's runs: the others count as done already.
-        before = max(self._total - len(specs), 0)
+        # A resume runs only some of the launch's runs: the others count as done already. A
+        # search records its runs as it asks its trials: the recorded ones not to run are done.
+        if record.definition.get("search"):
+            before = max(sum(record.counts.values()) - len(specs), 0)
+        else:
+            before = max(self._total - len(specs), 0)
         options: dict[str, Any] = {
             "total": self._total,
             "initial": before,

@@ -80,7 +80,12 @@ def created(record: LaunchRecord, specs: Sequence[RunSpec], *, run_ids: bool = T
     """The launch's line, then (`run_ids`) its runs' ids: a wait for a launch made earlier
     says which launch it follows, the ids having been printed when it was made."""
     what = clean(f"{record.workflow_id}:{record.workflow_version}")
-    if record.has_parent:
+    search = record.definition.get("search")
+    if search:  # its runs are recorded (and their ids known) as its trials are asked
+        trials = f"{search['n_trials']:,} trial{'s' * (search['n_trials'] != 1)}"
+        repeats = f" x {record.repeat:,} repeats" if record.repeat > 1 else ""
+        print(f"launch {record.id}: a search of {trials}{repeats} of {what} (seed {record.seed})")
+    elif record.has_parent:
         print(f"launch {record.id}: {len(specs):,} runs of {what} (seed {record.seed})")
         for spec in specs[:SHOWN_IDS] if run_ids else ():
             print(f"  run {spec.id}")
@@ -830,6 +835,8 @@ class Watch:
         elif not self.as_json:
             created(record, specs, run_ids=self.run_ids)
         self.total = len(specs)
+        if record.definition.get("search"):  # the runs its trials will make, less those done
+            self.total = record.run_count - max(sum(record.counts.values()) - len(specs), 0)
         if self.live and self.total:
             from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
 

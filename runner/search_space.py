@@ -290,6 +290,36 @@ class SearchConfig:
             space=tuple(Dimension.from_json(d) for d in data["space"]),
         )
 
+    def settings(self) -> dict[str, Any]:
+        """The search as a run file's `search:` mapping (its space aside: `sweeps()`), for
+        `runner.launch(..., search=config)` to make the same search again."""
+        several = len(self.directions) > 1
+        return {
+            "sampler": self.sampler,
+            "n_trials": self.n_trials,
+            "direction": list(self.directions) if several else self.directions[0],
+            "objective": (
+                None
+                if not any(self.objectives)
+                else list(self.objectives)
+                if several
+                else self.objectives[0]
+            ),
+            "max_concurrent": self.max_concurrent,
+            "max_failure_rate": self.max_failure_rate,
+            "seed": self.seed,
+            "pruner": dict(self.pruner) if self.pruner is not None else None,
+            "sampler_options": dict(self.sampler_options),
+        }
+
+    def sweeps(self) -> dict[str, Any]:
+        """The space as the API's sweep= takes it: each dimension's grammar as it was
+        written (interval(0,1), range(2,8)), a categorical one as its list of choices."""
+        return {
+            d.key: list(d.choices) if d.kind == "categorical" else d.written.strip()
+            for d in self.space
+        }
+
     def describe(self) -> list[str]:
         """What `runner show` prints of the search, each line within 80 columns."""
         cls = SAMPLER_CLASSES.get(self.sampler, self.sampler)

@@ -34,6 +34,7 @@ def test_public_names_are_pinned() -> None:
         "RunnerError",
         "Runs",
         "RunsFailed",
+        "SAMPLERS",
         "Series",
         "TrialPruned",
         "UsageError",

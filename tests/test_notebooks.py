@@ -144,3 +144,37 @@ def test_metrics_notebook_draws_curves_live_then_reads_the_points(
         assert f">{lr}<" in summary["data"]["text/html"]
     assert any("image/png" in o.get("data", {}) for o in outputs_of(notebook, 'set_yscale("log")'))
     assert len(launch.metrics()) == 240
+
+
+@pytest.mark.slow
+def test_search_notebook_launches_a_search_and_shows_its_best_trials(
+    project: Path, home: Path, kernel: str
+) -> None:
+    pytest.importorskip("optuna")
+    import runner
+
+    notebook = execute("06_search.ipynb", project, kernel)
+    (launch,) = runner.status(home=home)
+    assert isinstance(launch, runner.Launch) and launch.status() == "succeeded"
+    search = launch.record.definition["search"]
+    assert (search["sampler"], search["n_trials"], search["objectives"]) == ("tpe", 30, ["loss"])
+    assert len(launch.runs) == 30
+    bars = [
+        output["data"]["text/plain"]
+        for output in outputs_of(notebook, "max_parallelism=2")
+        if "application/vnd.jupyter.widget-view+json" in output.get("data", {})
+    ]
+    assert bars and all("30/30" in bar for bar in bars), bars  # counted from none done
+    printed = "".join(o.get("text", "") for o in outputs_of(notebook, "describe()"))
+    assert printed.startswith("search       tpe (Optuna's TPESampler), 30 trials")
+    assert "  params.lr      float in [1e-05, 0.1], log scale" in printed
+    # The five best trials: the table's HTML, then its DataFrame, sorted by the loss.
+    (table,) = outputs_of(notebook, "top=5)")
+    losses = sorted(r.result["loss"] for r in launch.runs)
+    assert "ResultsTable" in table["data"]["text/plain"]
+    (best,) = outputs_of(notebook, "best.to_dataframe()")
+    assert best["data"]["text/html"].count("<tr>") == 6  # a header and 5 rows
+    assert f"{losses[0]:.6f}"[:6] in best["data"]["text/html"]
+    assert any("image/png" in o.get("data", {}) for o in outputs_of(notebook, "cummin()"))
+    (again,) = outputs_of(notebook, "search.n_trials=60")
+    assert again["data"]["text/plain"] == "(60, ['params.lr', 'params.layers', 'params.opt'])"

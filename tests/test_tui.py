@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable, Input, OptionList, Static
+from textual.widgets import DataTable, Input, OptionList, Select, Static
 
 import runner
 from runner.store import Store
@@ -959,6 +959,144 @@ async def test_the_form_launches_what_it_shows(project: Path, home: Path) -> Non
         await settle(pilot)
         fresh = {i.id: i.value for i in app.screen.query(Input).results(Input) if i.value}
         assert fresh == {"val-0": "10", "val-1": "5"}  # add_v2's defaults
+
+
+# -- a search from the form -----------------------------------------------------------------------
+
+
+def test_a_search_in_the_form_becomes_the_search_argument() -> None:
+    from runner.tui.form_values import FormValues, to_call
+
+    params = [runner.Param("lr", {"type": "number"}, 0.1, True)]
+    chosen = FormValues(
+        target="wf",
+        sweeps={"lr": "tag(log, interval(1e-5, 1e-1))"},
+        options={"n_trials": "12", "objective": " loss ", "direction": ""},
+        search="tpe",
+    )
+    call = to_call(chosen, params)
+    assert call.overrides == ["params.lr=tag(log, interval(1e-5, 1e-1))"]
+    assert call.options == {"search": {"sampler": "tpe", "n_trials": 12, "objective": "loss"}}
+    assert to_call(FormValues(target="wf", search="random"), params).options == {"search": "random"}
+    # Settings without a search chosen: a saved definition's own search takes them.
+    kept = to_call(FormValues(target="wf", options={"n_trials": "many"}), params)
+    assert kept.options == {"search": {"n_trials": "many"}}  # left for validation to name
+
+
+def test_a_searchs_problems_land_on_its_fields() -> None:
+    from runner.errors import CompositionError, ValidationError
+    from runner.tui.form_values import problems_by_field
+
+    params = [runner.Param("lr", {})]
+    error = ValidationError(
+        "invalid run definition (2 problems):",
+        problems=[
+            "search.n_trials: 0 is below the minimum of 1 (from argument search=)",
+            "search.direction: 'up' is not one of 'minimize', 'maximize' or a list (from"
+            " argument search=)",
+        ],
+    )
+    assert problems_by_field(error, params) == {
+        "n_trials": ["0 is below the minimum of 1"],
+        "direction": ["'up' is not one of 'minimize', 'maximize' or a list"],
+    }
+    empty = CompositionError("search=tpe has no space to search: make params its dimensions")
+    assert problems_by_field(empty, params) == {
+        "search": ["search=tpe has no space to search: make params its dimensions"]
+    }
+
+
+@pytest.mark.slow
+async def test_the_form_chooses_a_search_and_shows_what_it_is(project: Path, home: Path) -> None:
+    pytest.importorskip("optuna")
+    (project / "conf" / "run" / "tune.yaml").write_text(
+        "workflow: add\nsearch: {sampler: random, n_trials: 3}\n"
+        "sweep: {params.a: 'int(interval(1, 9))'}\n"
+    )
+    app = make_app(config_dir=project / "conf", home=home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        form = await open_form(pilot, "add")  # add(a: int, b: int) -> a + b
+        sweep = form.query_one("#sweep-0", Input)
+        assert sweep.placeholder == "sweep: 1,2,3  range(0,10)"
+        assert form.query_one("#opt-search", Select).value is Select.NULL  # none: a grid
+        sweep.value = "int(interval(1, 9))"
+        await checked(pilot, form)
+        assert shown_problems(form) == {
+            "err-param-0": "interval() is a search's dimension; choose a search to draw from it"
+            " (search=tpe, or random, cmaes, gp, qmc, nsga2), or sweep a grid of lists (a,b),"
+            " range() and choice()"
+        }
+        form.query_one("#opt-search", Select).value = "random"
+        form.query_one("#opt-n_trials", Input).value = "5"
+        await checked(pilot, form)
+        assert sweep.placeholder == "int(interval(1,8))  1,2,4"  # what a search's space takes
+        assert shown_problems(form) == {}
+        summary = str(form.query_one("#summary", Static).render())
+        assert summary == "search random: 5 trials"
+        about = form.query_one("#search-about", Static)
+        assert about.display
+        lines = str(about.render()).splitlines()
+        assert lines[0] == "search       random (Optuna's RandomSampler), 5 trials"
+        assert lines[-1] == "  params.a  int in [1, 9]"
+        # A float interval for an integer param, and no trials: each problem on its field.
+        sweep.value = "interval(0.5, 2)"
+        form.query_one("#opt-n_trials", Input).value = "0"
+        await checked(pilot, form)
+        assert shown_problems(form) == {"err-opt-n_trials": "0 is below the minimum of 1"}
+        form.query_one("#opt-n_trials", Input).value = ""
+        await checked(pilot, form)
+        problems = shown_problems(form)
+        assert problems["err-param-0"].startswith("0.5 is not an integer")
+        assert problems["err-general"] == "hint: int(interval(a,b)) draws integers"
+        assert not about.display
+        # A saved run definition's own search: described, its sweep fields a search's.
+        await pilot.press("escape")
+        form = await open_form(pilot, "tune")
+        await checked(pilot, form)
+        assert str(form.query_one("#summary", Static).render()) == "search random: 3 trials"
+        assert str(form.query_one("#search-about", Static).render()).endswith(
+            "  params.a  int in [1, 9]"
+        )
+        assert form.query_one("#sweep-1", Input).placeholder == "int(interval(1,8))  1,2,4"
+
+
+@pytest.mark.slow
+async def test_the_form_launches_a_search(project: Path, home: Path) -> None:
+    pytest.importorskip("optuna")
+    app = make_app(config_dir=project / "conf", home=home)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(pilot)
+        form = await open_form(pilot, "add")
+        form.query_one("#sweep-0", Input).value = "int(interval(1, 9))"
+        form.query_one("#val-1", Input).value = "100"
+        form.query_one("#opt-search", Select).value = "random"
+        form.query_one("#opt-n_trials", Input).value = "4"
+        form.query_one("#opt-direction", Select).value = "maximize"
+        form.query_one("#opt-seed", Input).value = "3"
+        form.query_one("#opt-launcher", Select).value = "sequential"
+        await checked(pilot, form)
+        assert str(form.query_one("#summary", Static).render()).endswith("4 trials")
+        await pilot.press("ctrl+l")
+        await until(pilot, lambda: not isinstance(app.screen, LaunchScreen))
+        (launch,) = runner.status(home=home)
+        finished = launch.wait(timeout=60)  # detached: in a process of its own
+        assert finished.status() == "succeeded" and len(finished.runs) == 4
+        assert all(1 <= run.params["a"] <= 9 and run.params["b"] == 100 for run in finished.runs)
+        search = finished.record.definition["search"]
+        assert (search["sampler"], search["n_trials"], search["directions"]) == (
+            "random",
+            4,
+            ["maximize"],
+        )
+        await until(pilot, lambda: app.launches.launch_id == launch.id)
+        # The form opens again with the search that was launched.
+        await pilot.press("1")
+        form = await open_form(pilot, "add")
+        assert form.query_one("#opt-search", Select).value == "random"
+        assert form.query_one("#opt-n_trials", Input).value == "4"
+        assert form.query_one("#opt-direction", Select).value == "maximize"
+        assert form.query_one("#sweep-0", Input).placeholder == "int(interval(1,8))  1,2,4"
 
 
 async def test_rerun_reproduces_params_and_seed(project: Path, home: Path) -> None:

@@ -123,15 +123,18 @@ class RunnerApp(App[None]):
             self.call_from_thread(self.notify, str(exc), severity="error", timeout=10)
             return
         self.forms.remember(values)
-        self.call_from_thread(self._launched, launch.id, len(launch.runs))
+        # A search's runs are recorded as its trials are asked: it says how many it makes.
+        search = launch.record.definition.get("search")
+        what = f"a search of {search['n_trials']:,} trials" if search else None
+        self.call_from_thread(self._launched, launch.id, launch.record.run_count, what)
 
-    def _launched(self, launch_id: str, runs: int) -> None:
+    def _launched(self, launch_id: str, runs: int, what: str | None = None) -> None:
         while isinstance(self.screen, LaunchScreen | RunScreen | LaunchCurvesScreen):
             self.pop_screen()
         main = self.get_screen_stack_main()
         main.action_view("launches-tab")  # type: ignore[attr-defined]
         self.launches.show_launch(launch_id)
-        self.notify(f"launched {launch_id[:12]}: {runs:,} run{'s' * (runs != 1)}")
+        self.notify(f"launched {launch_id[:12]}: {what or f'{runs:,} run' + 's' * (runs != 1)}")
 
     @work(thread=True, group="launch")
     def rerun(self, run_id: str) -> None:

@@ -21,6 +21,15 @@ RUN_FIELDS = (
     ("seed", "seed", "drawn when empty"),
     ("max_parallelism", "parallel", "all cores"),
 )
+# A search (the search= argument), below the run fields: a select of the built-in searches
+# (runner.SAMPLERS; none: a grid), and its settings: (key, label, placeholder), each as text.
+SEARCH = "search"
+SEARCH_FIELDS = (
+    ("n_trials", "trials", "20"),
+    ("objective", "objective", "the return value"),
+    ("direction", "direction", "default (minimize)"),  # a select of DIRECTIONS
+)
+DIRECTIONS = ("minimize", "maximize")
 GENERAL = "general"  # problems that concern no one field; a param's are under "params.NAME"
 _SOURCE = re.compile(r" \(from [^()]*(\([^()]*\)[^()]*)*\)")
 _POINTS = re.compile(r" \((sweep point|\d+ sweep points)[^)]*\)$")
@@ -59,6 +68,19 @@ def default_hint(param: Param) -> str:
     return f"default: {shown_default(param) or json.dumps(param.default)}"
 
 
+def sweep_hint(param: Param, searching: bool) -> str:
+    """What an empty sweep field says: a grid's grammar, or a search's dimensions (Hydra's
+    Optuna sweeper's grammar) once a search is chosen."""
+    if not searching:
+        return "sweep: 1,2,3  range(0,10)"
+    kind = kind_of(param)
+    if kind == "number":
+        return "tag(log, interval(1e-4,1))"
+    if kind == "integer":
+        return "int(interval(1,8))  1,2,4"
+    return "choice(a,b)  a,b"
+
+
 @dataclass
 class FormValues:
     """What the user entered: text per param (or a bool / an enum choice), sweeps, options."""
@@ -66,8 +88,9 @@ class FormValues:
     target: str
     params: dict[str, Any] = field(default_factory=dict)  # name -> str | bool | choice
     sweeps: dict[str, str] = field(default_factory=dict)  # name -> Hydra sweep text
-    options: dict[str, str] = field(default_factory=dict)  # RUN_FIELDS ids -> text
+    options: dict[str, str] = field(default_factory=dict)  # RUN_FIELDS, SEARCH_FIELDS -> text
     launcher: str | None = None
+    search: str | None = None  # a built-in search's name; None: a grid (or a preset's own)
 
 
 FORMS_FILE = "tui-forms.json"  # in RUNNER_HOME: the last values launched, per workflow
@@ -96,6 +119,7 @@ class RememberedForms:
             sweeps={k: v for k, v in values.sweeps.items() if v.strip()},
             options={k: v for k, v in values.options.items() if k not in FORGOTTEN and v.strip()},
             launcher=values.launcher,
+            search=values.search,
         )
         with self._lock:
             forms = self._read()
@@ -131,6 +155,7 @@ def _form_of(fields: dict[str, Any]) -> FormValues:
         and all(isinstance(v, str) for v in values.sweeps.values())
         and all(isinstance(v, str) for v in values.options.values())
         and (values.launcher is None or isinstance(values.launcher, str))
+        and (values.search is None or isinstance(values.search, str))
     ):
         raise ValueError("not a form's values")
     return values
@@ -149,7 +174,8 @@ class Call:
 
 def to_call(values: FormValues, params: list[Param]) -> Call:
     """Params go as the `params` option, with their JSON types; a sweep as the override
-    `params.NAME=SWEEP`, exactly what the command line takes; run options as options."""
+    `params.NAME=SWEEP`, exactly what the command line takes (a search's dimension once a
+    search is chosen); run options as options, the search as the `search` argument."""
     by_name = {p.name: p for p in params}
     given: dict[str, Any] = {}
     overrides: list[str] = []
@@ -171,9 +197,10 @@ def to_call(values: FormValues, params: list[Param]) -> Call:
     # As an inputs layer, like an inputs file: a value replaces its default whole (a JSON
     # object is not merged into the default one), and messages say "from the form".
     options: dict[str, Any] = {"inputs": given, "inputs_label": "the form"} if given else {}
+    settings = search_settings(values)
     for key, text in values.options.items():
         text = text.strip()
-        if not text:
+        if not text or key in settings:
             continue
         if key == "tags":
             options[key] = [t.strip() for t in text.split(",") if t.strip()]
@@ -183,7 +210,23 @@ def to_call(values: FormValues, params: list[Param]) -> Call:
             options[key] = text
     if values.launcher:
         overrides.append(f"launcher={values.launcher}")
+    given_settings = {k: v for k, v in settings.items() if v is not None}
+    if given_settings:  # (without a search chosen: a preset's own search, or a problem named)
+        sampler = {"sampler": values.search} if values.search else {}
+        options[SEARCH] = {**sampler, **given_settings}
+    elif values.search:
+        options[SEARCH] = values.search
     return Call(values.target, overrides, options, problems)
+
+
+def search_settings(values: FormValues) -> dict[str, Any]:
+    """Each search field's setting (None when empty): search.n_trials an integer when it
+    reads as one (else left for validation to name), the others as typed."""
+    found: dict[str, Any] = {}
+    for key, _, _ in SEARCH_FIELDS:
+        text = values.options.get(key, "").strip()
+        found[key] = (_integer(text) if key == "n_trials" else text) if text else None
+    return found
 
 
 def problems_by_field(error: Exception, params: list[Param]) -> dict[str, list[str]]:
@@ -199,7 +242,9 @@ def problems_by_field(error: Exception, params: list[Param]) -> dict[str, list[s
         for part in line.split("\n  - "):
             key = _field_of(part, names, run_fields)
             text = _POINTS.sub("", _SOURCE.sub("", part)) if key != GENERAL else part
-            if key != GENERAL:
+            # A key's problem loses its key ("repeat: 0 is below..."); a search's own problems
+            # that are not a key's keep their words ("search=tpe has no space to search: ...").
+            if key != GENERAL and (key != SEARCH or part.startswith(f"{SEARCH}.")):
                 text = text.split(": ", 1)[1] if ": " in text else text
             out.setdefault(key, []).append(text)
     hint = getattr(error, "hint", None)
@@ -209,9 +254,16 @@ def problems_by_field(error: Exception, params: list[Param]) -> dict[str, list[s
 
 
 def summary(preview: Any) -> str:
-    """'3 points x 4 repeats = 12 runs', from a runner.show() preview."""
-    runs = len(preview.specs)
+    """'3 points x 4 repeats = 12 runs', from a runner.show() preview; a search's trials
+    'search tpe: 20 trials' (the form describes the search whole beside its field)."""
     repeat = int(preview.definition.get("repeat", 1) or 1)
+    search = preview.search
+    if search is not None:
+        trials = f"search {search.sampler}: {search.n_trials:,} trial{'s' * (search.n_trials != 1)}"
+        if repeat == 1:
+            return trials
+        return f"{trials} x {repeat:,} repeats = {search.n_trials * repeat:,} runs"
+    runs = len(preview.specs)
     points = runs // repeat if repeat else runs
     noun = "run" if runs == 1 else "runs"
     if points == 1 and repeat == 1:
@@ -302,6 +354,12 @@ def _field_of(problem: str, names: set[str], run_fields: set[str]) -> str:
         return f"params.{name}" if name in names else GENERAL
     if head in run_fields:
         return head
+    # A search's problems: a setting's under its field, the others' under the search.
+    for key, _, _ in SEARCH_FIELDS:
+        if head == f"{SEARCH}.{key}" or head.startswith((f"{SEARCH}.{key}.", f"{SEARCH}.{key}[")):
+            return key
+    if head.startswith(SEARCH) or "(argument search=)" in problem:
+        return SEARCH
     quoted = re.search(r"'params\.([A-Za-z_][\w]*)[=.]", problem)
     if quoted and quoted.group(1) in names:
         return f"params.{quoted.group(1)}"

@@ -18,8 +18,11 @@ from textual.widgets import Button, Footer, Input, Label, Select, Static, Switch
 import runner
 from runner.tui.focus import focus_now
 from runner.tui.form_values import (
+    DIRECTIONS,
     GENERAL,
     RUN_FIELDS,
+    SEARCH,
+    SEARCH_FIELDS,
     Call,
     FormValues,
     default_hint,
@@ -27,6 +30,7 @@ from runner.tui.form_values import (
     problems_by_field,
     shown_default,
     summary,
+    sweep_hint,
     to_call,
 )
 from runner.tui.text import clean
@@ -120,12 +124,65 @@ class LaunchScreen(Screen[None]):
                     id="opt-launcher",
                     compact=True,
                 )
+            yield from self._search_row()
             yield Static("", id="err-general", classes="error")
         with Horizontal(id="form-footer"):
             yield Static("checking…", id="summary")
             yield Button("Launch ^l", variant="success", id="launch", compact=True)
             yield Button("Back esc", id="back", compact=True)
         yield Footer(compact=True)
+
+    def _search_row(self) -> ComposeResult:
+        """A search instead of a grid (none by default), its trials, objective and direction,
+        and what it is once checked (SearchConfig.describe)."""
+        chosen = self.remembered.search if self.remembered else None
+        last = self.remembered.options if self.remembered else {}
+        (trials, trials_label, trials_hint), objective, direction = SEARCH_FIELDS
+        with Vertical(classes="field"):
+            with Horizontal(classes="row"):
+                yield Label("search", classes="run-label")
+                yield Select(
+                    [(name, name) for name in runner.SAMPLERS],
+                    value=chosen if chosen in runner.SAMPLERS else Select.NULL,
+                    prompt="(the definition's)" if self.preset else "none (a grid)",
+                    id=f"opt-{SEARCH}",
+                    classes="run-input",
+                    compact=True,
+                )
+                yield Label(trials_label, classes="run-label")
+                yield Input(
+                    value=last.get(trials, ""),
+                    placeholder=trials_hint,
+                    id=f"opt-{trials}",
+                    classes="run-input",
+                    compact=True,
+                )
+            yield Static("", id=f"err-opt-{SEARCH}", classes="error")
+            yield Static("", id=f"err-opt-{trials}", classes="error")
+        with Vertical(classes="field"):
+            with Horizontal(classes="row"):
+                yield Label(objective[1], classes="run-label")
+                yield Input(
+                    value=last.get(objective[0], ""),
+                    placeholder=objective[2],
+                    id=f"opt-{objective[0]}",
+                    classes="run-input",
+                    compact=True,
+                )
+                yield Label(direction[1], classes="run-label")
+                yield Select(
+                    [(name, name) for name in DIRECTIONS],
+                    value=last.get(direction[0])
+                    if last.get(direction[0]) in DIRECTIONS
+                    else Select.NULL,
+                    prompt=direction[2],
+                    id=f"opt-{direction[0]}",
+                    classes="run-input",
+                    compact=True,
+                )
+            yield Static("", id=f"err-opt-{objective[0]}", classes="error")
+            yield Static("", id=f"err-opt-{direction[0]}", classes="error")
+            yield Static("", id="search-about")
 
     def _param_row(self, index: int, param: runner.Param) -> ComposeResult:
         """Widget ids use the param's index: a param's name need not be a valid id."""
@@ -166,9 +223,10 @@ class LaunchScreen(Screen[None]):
                         compact=True,
                     )
                 if kind != "bool":
+                    searching = bool(self.remembered and self.remembered.search)
                     yield Input(
                         value=self.remembered.sweeps.get(param.name, "") if self.remembered else "",
-                        placeholder="sweep: 1,2,3  range(0,10)",
+                        placeholder=sweep_hint(param, searching),
                         id=f"sweep-{index}",
                         classes="sweep",
                         compact=True,
@@ -224,6 +282,14 @@ class LaunchScreen(Screen[None]):
             values.options[key] = self.query_one(f"#opt-{key}", Input).value
         launcher = self.query_one("#opt-launcher", Select).value
         values.launcher = None if launcher is Select.NULL else str(launcher)
+        search = self.query_one(f"#opt-{SEARCH}", Select).value
+        values.search = None if search is Select.NULL else str(search)
+        for key, _, _ in SEARCH_FIELDS:
+            widget = self.query_one(f"#opt-{key}")
+            if isinstance(widget, Select):
+                values.options[key] = "" if widget.value is Select.NULL else str(widget.value)
+            elif isinstance(widget, Input):
+                values.options[key] = widget.value
         return values
 
     # -- checking, as the user types ---------------------------------------------------------
@@ -237,6 +303,16 @@ class LaunchScreen(Screen[None]):
         self.valid = False
         self.dirty = True
         self._timer = self.set_timer(CHECK_DELAY, self.check)
+
+    @on(Select.Changed, f"#opt-{SEARCH}")
+    def _search_changed(self, event: Select.Changed) -> None:
+        self._sweep_hints(event.value is not Select.NULL)
+
+    def _sweep_hints(self, searching: bool) -> None:
+        """The sweep fields say what they take: a grid's values, or a search's dimensions."""
+        for index, param in enumerate(self.params):
+            for field in self.query(f"#sweep-{index}").results(Input):
+                field.placeholder = sweep_hint(param, searching)
 
     def check(self) -> None:
         if self._timer is not None:
@@ -288,6 +364,13 @@ class LaunchScreen(Screen[None]):
             status.update(Text(f"{count} problem{'s' * (count != 1)}: nothing to launch", "red"))
         else:
             status.update(Text(summary(preview), style="green"))
+        # A search is described whole under its field (its first line is the summary).
+        about = self.query_one("#search-about", Static)
+        search = None if problems or preview is None else preview.search
+        about.update(Text("\n".join(clean(line) for line in search.describe())) if search else "")
+        about.display = search is not None
+        if preview is not None:  # (a saved definition's own search, too)
+            self._sweep_hints(search is not None)
         if self.launch_when_checked and not self.dirty:
             self.launch_when_checked = False
             self.action_launch()
