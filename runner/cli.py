@@ -627,9 +627,10 @@ def _finish(launch: Any, *, quiet: bool, as_json: bool, dump_snippet: bool = Fal
         raise LaunchCancelled(f"launch {launch.id} was cancelled ({render.counts(launch)})")
     if not launch.ok:
         # From the counts: a million-run launch is not read again to count its failures.
+        stopped = launch.record.definition.get("search_stopped")
         raise RunsFailed(
             f"{launch.failed:,} of {launch.record.run_count:,} runs did not succeed"
-            f" (launch {launch.id})"
+            f" (launch {launch.id})" + (f"; {stopped}" if stopped else "")
         )
 
 

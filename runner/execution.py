@@ -333,6 +333,8 @@ def execute(
             record_block=runs.record_block,
             on_points=search.on_points if search is not None and search.pruner else None,
         )
+        if search is not None and search.stopped:
+            store.stop_search(record.id, search.stopped)
     except Cancelled:
         pass  # whoever cancelled recorded the runs; this process lives on (a TUI, a kernel)
     except KeyboardInterrupt:

@@ -209,6 +209,7 @@ class Search:
         self.told = 0
         self.failed = 0
         self.stopped: str | None = None  # why no more trials are asked
+        self.why = ""  # why the first trial that failed gave no value
         self._again: list[tuple[int, list[RunRecord]]] = []  # recorded trials to run again
         self._replay(by_number)
 
@@ -381,11 +382,13 @@ class Search:
         self.told += 1
         if told["state"] is self.optuna.trial.TrialState.FAIL:
             self.failed += 1
+            if trial.failed and not self.why:
+                self.why = f"trial {trial.number}'s run gave no value: {trial.failed[0]}"
         rate = self.config.max_failure_rate
         if self.told >= MIN_FOR_FAILURE_RATE and self.failed / self.told > rate:
             self.stopped = (
                 f"the search stopped: {self.failed} of {self.told} trials failed"
-                f" (search.max_failure_rate={rate:g})"
+                f" (search.max_failure_rate={rate:g})" + (f"; {self.why}" if self.why else "")
             )
 
     # -- pruning -----------------------------------------------------------------------------

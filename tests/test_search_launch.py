@@ -255,15 +255,9 @@ def test_a_saved_run_definition_launches_its_search(tiny: Path, home: Path, caps
     assert len(again.runs) == 3 and trials(again)[:2] == trials(launch)
 
 
-# -- found in the controller (runner/search.py, the lead's) ---------------------------------------
+# -- found in the controller (runner/search.py) ------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runner/search.py: a search stopped by search.max_failure_rate leaves the trial it had"
-    " asked pending (the launch reads 'running', then 'lost' once its process is gone) and says"
-    " nowhere why it stopped (the CLI: '1 pending, 5 succeeded', exit 4)",
-)
 def test_a_search_stopped_by_its_failures_leaves_no_run_pending(tiny: Path) -> None:
     # train returns a dict: with no objective named, no trial has a value, each one fails.
     launch = runner.launch(
@@ -275,3 +269,6 @@ def test_a_search_stopped_by_its_failures_leaves_no_run_pending(tiny: Path) -> N
         progress=False,
     )
     assert "pending" not in launch.record.counts and launch.status() != "running"
+    assert launch.record.run_count == 5  # the trials it asked, and why it stopped
+    stopped = launch.record.definition["search_stopped"]
+    assert "5 of 5 trials failed" in stopped and "search.objective" in stopped

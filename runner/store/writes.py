@@ -517,6 +517,17 @@ class Writes(Database):
         ).fetchone()
         return max(int(row[0]), 0) if row else 0
 
+    def stop_search(self, launch_id: str, reason: str) -> None:
+        """A search that stopped asking (too many trials failed): it has the trials it
+        recorded, no more (none is left pending, or lost once its process is gone), and its
+        definition says why (`search_stopped`)."""
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE launches SET run_count=(SELECT COUNT(*) FROM runs WHERE launch_id=?1),"
+                " definition=json_set(definition, '$.search_stopped', ?2) WHERE id=?1",
+                (launch_id, reason),
+            )
+
     def set_owner(self, launch_id: str, pid: int, pid_start: str) -> None:
         """The process that runs the launch now (a detached launch's background process)."""
         with self._transaction() as db:
