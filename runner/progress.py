@@ -37,8 +37,11 @@ class Progress:
         from tqdm.auto import tqdm
 
         self._total = record.run_count
-        # A resume runs only some of the launch's runs: the others count as done already.
+        # A resume runs only some of the launch's runs: the others count as done already. A
+        # search's runs are made as its trials are asked: those that ended before are done.
         before = max(self._total - len(specs), 0)
+        if record.definition.get("search"):
+            before = sum(n for status, n in record.counts.items() if RunStatus(status).finished)
         options: dict[str, Any] = {
             "total": self._total,
             "initial": before,
