@@ -464,7 +464,7 @@ async def test_the_tui_shows_a_search_s_best_so_far(done: tuple[Path, Path, Any]
             f" opt={best.run.params['opt']}",
         ]
         table = app.screen.query_one("#launch-table", DataTable)
-        assert str(table.get_cell(launch.id, "done")) == "8/8 trials"
+        assert str(table.get_cell(launch.id, "done")) == "8/8 random trials"
 
 
 # -- what the controller does not read yet (runner/search.py) ----------------------------------

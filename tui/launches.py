@@ -486,12 +486,13 @@ def _fitted(rows: list[list[Text]], width: int) -> list[list[Text]]:
 
 
 def _done(record: runner.LaunchRecord, finished: int) -> str:
-    """Runs ended of the launch's; a search's trials ended of its n_trials ('3/12 trials':
-    a trial is `repeat` runs)."""
+    """Runs ended of the launch's; a search's trials ended of its n_trials, and its sampler
+    ('3/12 tpe trials': a trial is `repeat` runs)."""
     search = record.definition.get("search")
     if not search:
         return f"{finished:,}/{record.run_count:,}"
-    return f"{finished // max(record.repeat, 1):,}/{int(search['n_trials']):,} trials"
+    trials = f"{finished // max(record.repeat, 1):,}/{int(search['n_trials']):,}"
+    return f"{trials} {search['sampler']} trials"
 
 
 def _words(record: runner.LaunchRecord) -> str:
