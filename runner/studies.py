@@ -212,8 +212,12 @@ def search_status(store: Store, record: LaunchRecord) -> SearchStatus | None:
 def _state(runs: list[tuple[str, RunStatus]], values: Mapping[str, float]) -> str:
     # A run with a value has ended: the search records it as the run's outcome arrives,
     # while the run's own row may wait for the next batch of finished runs to be written.
-    statuses = {RunStatus.SUCCEEDED if run_id in values else status for run_id, status in runs}
-    if statuses & {RunStatus.PENDING, RunStatus.RUNNING}:
+    under_way = (RunStatus.PENDING, RunStatus.RUNNING)
+    statuses = {
+        RunStatus.SUCCEEDED if run_id in values and status in under_way else status
+        for run_id, status in runs
+    }
+    if statuses & set(under_way):
         return "running"
     if RunStatus.LOST in statuses:
         return "lost"  # (resume runs it again)

@@ -51,12 +51,14 @@ def picky(x: float = 0.0) -> float:
 def held(x: float = 0.0, gate: str = "", free: int = 3) -> float:
     """The first `free` calls return at once; the others wait until `gate` exists."""
     call = 0
-    while True:  # this call's number: the first free name, taken atomically
+    while True:  # this call's number: the first free name, taken atomically; then its x
         try:
-            os.close(os.open(f"{gate}.call{call}", os.O_CREAT | os.O_EXCL))
+            fd = os.open(f"{gate}.call{call}", os.O_CREAT | os.O_EXCL | os.O_WRONLY)
             break
         except FileExistsError:
             call += 1
+    os.write(fd, repr(x).encode())
+    os.close(fd)
     end = time.time() + 60
     while call >= free and not os.path.exists(gate) and time.time() < end:
         time.sleep(0.01)
@@ -260,9 +262,13 @@ def test_status_is_live_while_a_search_runs(
             time.sleep(0.02)
         assert status is not None and status.trials == {"finished": 3, "running": 2}
         assert not status.over
-        # The first three trials asked made the first three calls (the fourth is asked when
-        # one of them ended); their runs' rows may still wait to be written as finished.
-        ended = {run.id: (run.params["x"] - 0.3) ** 2 for run in launch.runs if run.index < 3}
+        # The runs of the first three calls ended (their rows may still wait to be written
+        # as finished): each call wrote its x.
+        free = {float((tmp_path / f"gate.call{n}").read_text()) for n in range(3)}
+        ended = {
+            run.id: (run.params["x"] - 0.3) ** 2 for run in launch.runs if run.params["x"] in free
+        }
+        assert len(ended) == 3
         assert status.best is not None and status.best.value == pytest.approx(min(ended.values()))
         assert status.best.run.id in ended
         assert status.best_trial_text().startswith("best so far: trial ")
