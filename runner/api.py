@@ -19,6 +19,7 @@ from runner.progress import OnCreated, OnOutcome
 from runner.reads import launch_logs, log_path, metric_series, metric_summaries
 from runner.records import LaunchRecord, RunOutcome, RunRecord, RunSpec
 from runner.store import DB_NAME, default_home
+from runner.studies import about as search_about
 
 if TYPE_CHECKING:
     from runner.entrypoints import Workflow
@@ -86,6 +87,7 @@ __all__ = [
     "resolve_entrypoint",
     "resume",
     "runs",
+    "search_about",
     "show",
     "start_early_workers",
     "status",

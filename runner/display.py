@@ -16,6 +16,7 @@ from runner.records import LaunchRecord, RunRecord, RunStatus
 if TYPE_CHECKING:
     from runner.catalog import WorkflowInfo
     from runner.results import ResultsTable
+    from runner.studies import SearchStatus
 
 # Inline styles only: a notebook shown on GitHub or nbviewer drops external CSS and classes.
 COLOURS = {
@@ -124,11 +125,13 @@ def table_text(table: ResultsTable) -> str:
     return head + "\n" + out.getvalue().rstrip() + tail
 
 
-def launch_text(record: LaunchRecord) -> str:
+def launch_text(record: LaunchRecord, about: str = "") -> str:
+    """One line; `about`: what the launch is when it is a search (a search of 12 trials)."""
     name = f" {record.name!r}" if record.name else ""
     return (
         f"<Launch {record.id}{name}: {record.workflow_id}:{record.workflow_version},"
-        f" {record.run_count:,} runs ({counts_text(record.counts) or 'none recorded'})>"
+        + (f" {about}," if about else "")
+        + f" {record.run_count:,} runs ({counts_text(record.counts) or 'none recorded'})>"
     )
 
 
@@ -138,24 +141,42 @@ def first_page(record: LaunchRecord) -> int | None:
     return MAX_ROWS if record.run_count > BIG_LAUNCH else None
 
 
-def launch_html(record: LaunchRecord, table: ResultsTable, first: int | None = None) -> str:
+def launch_html(
+    record: LaunchRecord,
+    table: ResultsTable,
+    first: int | None = None,
+    search: SearchStatus | None = None,
+) -> str:
     """The launch (id, workflow, counts by status) and its results table (of its `first`
-    runs, when not all)."""
+    runs, when not all); a search's progress and best trial so far (`search`) between."""
     tags = ", ".join(escape(t) for t in record.tags)
     # One block a line: the table's own caption follows the last one.
     head = (
         f"<div><b>Launch {escape(record.id)}</b>"
         + (f" &ldquo;{escape(record.name)}&rdquo;" if record.name else "")
         + f" &mdash; {escape(record.workflow_id)}:{escape(record.workflow_version)},"
-        f" {record.run_count:,} runs: {counts_html(record.counts)}</div>"
+        + (f" {escape(search.about())}," if search is not None else "")
+        + f" {record.run_count:,} runs: {counts_html(record.counts)}</div>"
         + f"<div><small>created {_when(record.created)}; seed {record.seed}"
         + (f"; tags {tags}" if tags else "")
         + "</small></div>"
     )
+    if search is not None:
+        head += f"<div>{escape(search.progress())}</div><div>{_best_html(search)}</div>"
     shown = table_html(table)
     if first is not None:
         shown += f"<div><small>the first {first} of {record.run_count:,} runs</small></div>"
     return f"<div>{head}{shown}</div>"
+
+
+def _best_html(search: SearchStatus) -> str:
+    """A search's best trial so far: its values in bold, its run and params."""
+    if search.best is None:
+        return escape(search.best_trial_text())
+    return (
+        f"{escape(search.best_trial_text())}: <b>{escape(search.best_values())}</b>"
+        f"<br><small>{escape(search.best_params())}</small>"
+    )
 
 
 def runs_text(runs: Sequence[RunRecord]) -> str:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from runner.plan import Plan
     from runner.records import LaunchRecord
     from runner.search_space import SearchConfig
+    from runner.studies import Best, SearchStatus
 
 
 class Launch:
@@ -48,15 +49,17 @@ class Launch:
 
     def __repr__(self) -> str:
         from runner.display import launch_text
+        from runner.studies import about
 
-        return launch_text(self.record)
+        return launch_text(self.record, about(self.record))
 
     def _repr_html_(self) -> str:
         from runner.display import first_page, launch_html
 
         # A big launch shows its first page (what HTML shows anyway), never its whole table.
         first = first_page(self.record)
-        return launch_html(self.record, self.table(by_point=False, first=first), first)
+        table = self.table(by_point=False, first=first)
+        return launch_html(self.record, table, first, self.search_status())
 
     @property
     def id(self) -> str:
@@ -196,6 +199,43 @@ class Launch:
         done = Launch.of(execution.resume(self.id, home=self.home, wait=wait, progress=progress))
         self.record, self._runs, self._store = done.record, None, done._store
         return done
+
+    @property
+    def best(self) -> Best | None:
+        """A search's best trial so far, read now (None: no trial ended with a value yet, or
+        the launch is no search): its run, its searched params and its value (the mean over
+        the trial's runs; a list, the first objective deciding, for several)::
+
+            launch = runner.launch("train", ["search=tpe", "params.lr=interval(1e-4, 1e-1)"])
+            launch.best.params      # {'lr': 0.0031...}
+            launch.best.run.result
+        """
+        found = self.search_status()
+        return None if found is None else found.best
+
+    def search_status(self) -> SearchStatus | None:
+        """How far a search got, read now: its trials by state (finished, failed, running
+        ...) of `n_trials`, and its best so far; None for a launch that is no search."""
+        from runner.studies import search_status
+
+        if self._store is None or not self.record.definition.get("search"):
+            return None
+        return search_status(self._store, self.record)
+
+    def study(self) -> Any:
+        """A search's study as an `optuna.Study`, rebuilt from the store (its trials are this
+        launch's trials, each with its runs' ids in `user_attrs["run_ids"]`), for Optuna's
+        own plots and analyses; read now, so a running search gives its trials so far::
+
+            import optuna
+            optuna.visualization.matplotlib.plot_optimization_history(launch.study())
+            optuna.importance.get_param_importances(launch.study())
+        """
+        from runner.studies import study
+
+        if self._store is None:
+            raise UsageError(f"launch {self.id[:12]} is not stored: it has no study to read")
+        return study(self._store, self.record)
 
     def table(self, **options: Any) -> ResultsTable:
         """Its results table (`runner.table`: the params that vary, results flattened, by

@@ -38,11 +38,10 @@ class Progress:
 
         self._total = record.run_count
         # A resume runs only some of the launch's runs: the others count as done already. A
-        # search records its runs as it asks its trials: the recorded ones not to run are done.
+        # search's runs are made as its trials are asked: those that ended before are done.
+        before = max(self._total - len(specs), 0)
         if record.definition.get("search"):
-            before = max(sum(record.counts.values()) - len(specs), 0)
-        else:
-            before = max(self._total - len(specs), 0)
+            before = sum(n for status, n in record.counts.items() if RunStatus(status).finished)
         options: dict[str, Any] = {
             "total": self._total,
             "initial": before,

@@ -200,7 +200,9 @@ def table(
     first: int | None = None,
 ) -> ResultsTable:
     """The results table of launches and runs (see `runner.table`): the rows of a launch
-    whose runs are not in hand come from the store with their JSON still encoded."""
+    whose runs are not in hand come from the store with their JSON still encoded. The
+    launches' whole tables of searches (every one a search, to the same direction) show
+    their objective after the params and sort by it, best first, unless told otherwise."""
     import json
 
     from runner import results
@@ -252,7 +254,24 @@ def table(
         all_columns=all_columns,
         vary=vary,
         metrics=summaries,
+        objective=_objective(items) if first is None else None,
     )
+
+
+def _objective(items: Sequence[Recorded | RunRecord]) -> tuple[str, bool] | None:
+    """The metric the runs of these launches record their search's value as, and whether
+    bigger is better: when they are all searches to the same first direction."""
+    from runner.studies import OBJECTIVE
+
+    directions = set()
+    for item in items:
+        search = None if isinstance(item, RunRecord) else item.record.definition.get("search")
+        if not search:
+            return None
+        directions.add(search["directions"][0])
+    if len(directions) != 1:
+        return None
+    return OBJECTIVE, directions.pop() == "maximize"
 
 
 def _metrics(

@@ -79,12 +79,11 @@ def ids(record: LaunchRecord, specs: Sequence[RunSpec]) -> None:
 def created(record: LaunchRecord, specs: Sequence[RunSpec], *, run_ids: bool = True) -> None:
     """The launch's line, then (`run_ids`) its runs' ids: a wait for a launch made earlier
     says which launch it follows, the ids having been printed when it was made."""
+    from runner import api
+
     what = clean(f"{record.workflow_id}:{record.workflow_version}")
-    search = record.definition.get("search")
-    if search:  # its runs are recorded (and their ids known) as its trials are asked
-        trials = f"{search['n_trials']:,} trial{'s' * (search['n_trials'] != 1)}"
-        repeats = f" x {record.repeat:,} repeats" if record.repeat > 1 else ""
-        print(f"launch {record.id}: a search of {trials}{repeats} of {what} (seed {record.seed})")
+    if search := api.search_about(record):  # (its trials' runs are made as they are asked)
+        print(f"launch {record.id}: {search} of {what} (seed {record.seed})")
     elif record.has_parent:
         print(f"launch {record.id}: {len(specs):,} runs of {what} (seed {record.seed})")
         for spec in specs[:SHOWN_IDS] if run_ids else ():
@@ -117,6 +116,7 @@ def summary(launch: Launch) -> None:
         if failed_runs:
             console.print(f"failed runs (the first {SUMMARY_ROWS}):", markup=False)
             results(console, api.table(failed_runs, by_point=False), how=failures)
+        _search_lines(console, launch)
         console.print(f"{_counts(launch.record.counts)} ({how} to sort, filter, export)")
         return
     runs = api.table(launch, by_point=False)
@@ -137,7 +137,15 @@ def summary(launch: Launch) -> None:
         if later:
             console.print(f"failed runs past the first {SUMMARY_ROWS}:", markup=False)
             results(console, _with_rows(runs, later), max_rows=SUMMARY_ROWS, how=failures)
+    _search_lines(console, launch)
     console.print(f"{_counts(launch.record.counts)} ({how} to sort, filter, export)")
+
+
+def _search_lines(console: Console, launch: Launch) -> None:
+    """A search's progress and best trial, under its table."""
+    search = launch.search_status()
+    for line in search.lines() if search is not None else ():
+        console.print(clean(line), markup=False)
 
 
 # The statuses of runs that went wrong, listed after a launch ("failed runs:").
@@ -509,9 +517,12 @@ def status(found: list[Any], *, expand: bool) -> None:
             for key in ("labels", "annotations", "env"):
                 if getattr(record, key):
                     lines.append(f"  {key}: {_compact(getattr(record, key))}")
+            search = item.search_status()
+            if search is not None:  # how far it got, and its best trial so far
+                lines += [f"  {line}" for line in search.lines()]
             for line in lines:
                 console.print(clean(line), markup=False)
-            if record.run_count == 1:
+            if record.run_count == 1 and search is None:
                 _run_detail(console, item.first_run(), host=record.host)
             elif big:
                 first_page(console, item)
@@ -562,7 +573,11 @@ def first_page(console: Console, launch: Launch) -> None:
 
 def swept(record: LaunchRecord, *, short: bool = False) -> str:
     """What a launch swept, to find it again: 'samples: 3 values, repeat 4' (short, for one
-    line a launch: 'samples: 3, repeat 4')."""
+    line a launch: 'samples: 3, repeat 4'); a search says so: 'a search of 12 trials (tpe)'."""
+    from runner import api
+
+    if search := api.search_about(record, short=short):
+        return search
     if record.run_count < 2:
         return ""
     axes = record.definition.get("swept") or {}
@@ -815,7 +830,8 @@ class Watch:
         self.first_failure_shown = False
         self.watch = watch
         self.every = every
-        self.watched = ""  # the watched metric's line, as last read
+        self.watched = ""  # the watched metric's line (a search's best so far), as last read
+        self.search = False  # the launch is a search
         self._stop = threading.Event()
         self._reader: threading.Thread | None = None
 
@@ -834,9 +850,10 @@ class Watch:
             ids(record, () if getattr(specs, "streamed", False) else specs)
         elif not self.as_json:
             created(record, specs, run_ids=self.run_ids)
-        self.total = len(specs)
-        if record.definition.get("search"):  # the runs its trials will make, less those done
-            self.total = record.run_count - max(sum(record.counts.values()) - len(specs), 0)
+        # A search's runs are made as its trials are asked: it has its planned runs to go,
+        # but those that ended before (a resume).
+        self.search = bool(record.definition.get("search"))
+        self.total = _runs_left(record) if self.search else len(specs)
         if self.live and self.total:
             from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
 
@@ -859,28 +876,32 @@ class Watch:
             self.started = time.monotonic()
             self.progress.start()
             self._refresh()
-            if self.watch:
+            if self.watch or self.search:
                 self._reader = threading.Thread(
                     target=self.follow, args=(record.id,), name="runner-watch", daemon=True
                 )
                 self._reader.start()
 
     def follow(self, launch_id: str) -> None:
-        """Read the watched metric's summaries until the launch's display ends: every
-        `every` seconds, or ten times as long as a read took (a launch of a million runs)."""
+        """Read the watched metric's summaries (or, for a search, its best trial so far)
+        until the launch's display ends: every `every` seconds, or ten times as long as a
+        read took (a launch of a million runs)."""
         import sqlite3
 
         from runner import api, cli_metrics
         from runner.errors import RunnerError
 
-        assert self.watch is not None
         while True:
             began = time.monotonic()
             try:
-                found = api.metric_summaries(launch_id, [self.watch])
+                if self.watch:
+                    found = api.metric_summaries(launch_id, [self.watch])
+                    self.watched = cli_metrics.watched(self.watch, found)
+                elif isinstance(launch := api.get(launch_id), api.Launch):
+                    search = launch.search_status()
+                    self.watched = clean(search.one_line()) if search is not None else ""
             except (RunnerError, sqlite3.Error):  # the launch's own report names the store's fault
                 return
-            self.watched = cli_metrics.watched(self.watch, found)
             if self._stop.wait(max(self.every, 10 * (time.monotonic() - began))):
                 return
 
@@ -930,6 +951,12 @@ class Watch:
         )
 
 
+def _runs_left(record: LaunchRecord) -> int:
+    """A search's runs to go: its planned runs but those that ended already (a resume)."""
+    ended = sum(n for status, n in record.counts.items() if RunStatus(status).finished)
+    return max(record.run_count - ended, 0)
+
+
 def _bar(watch: Watch, *columns: Any, **options: Any) -> Any:
     """rich's Progress with, for a watched metric, a line under its bar (Watch.watched)."""
     from rich.progress import Progress
@@ -938,7 +965,7 @@ def _bar(watch: Watch, *columns: Any, **options: Any) -> Any:
     class Bar(Progress):
         def get_renderables(self) -> Any:
             yield from super().get_renderables()
-            if watch.watch:
+            if watch.watch or watch.search:
                 yield Text(watch.watched, no_wrap=True, overflow="ellipsis")
 
     return Bar(*columns, **options)

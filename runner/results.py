@@ -67,6 +67,9 @@ class ResultsTable:
     matched: int = 0  # rows before --top
     launches: list[str] = field(default_factory=list)
     runs_matched: int | None = None  # by point with --where: the runs of the points kept
+    # A search's objective column and whether the rows go descending, when they are sorted
+    # by it, best first (no other sort asked for): `points` keeps them so.
+    objective: tuple[str, bool] | None = None
 
     def column(self, name: str) -> Column:
         """The column a user names: its key, or its header when only one column has it."""
@@ -240,6 +243,7 @@ def build(
     all_columns: bool = False,
     vary: Iterable[str] = (),
     metrics: Iterable[MetricSummary] = (),
+    objective: tuple[str, bool] | None = None,
 ) -> ResultsTable:
     """The table of these runs: one row per run (or per sweep point, `by_point`; the default
     when the runs have repeats), the params that vary as columns and the others in `fixed`,
@@ -249,6 +253,9 @@ def build(
     (a page of a launch that swept them). `metrics`: the summaries of what these runs logged
     (any order; other runs' are ignored), as columns `metrics.KEY.last` (shown) and `.min`,
     `.max`, `.count` (shown when `columns`, `sort` or `where` names them, or `all_columns`).
+    `objective`: a search's (the metric KEY its trials' runs record their value as, and
+    whether bigger is better): its columns come right after the params, and with no `sort`
+    the rows are sorted by it, best first (by point, by its mean), runs without one last.
     Bad column names or filters raise UsageError."""
     logged: dict[str, list[MetricSummary]] = {}
     for summary in metrics:
@@ -319,12 +326,14 @@ def build(
         else:
             varying.append(key)
 
+    lead = objective[0] if objective is not None and objective[0] in metric_keys else None
     keys = (
         (["launch"] if len(launch_ids) > 1 else [])
         + ["run", "status"]
         + varying
+        + list(metric_keys[lead] if lead is not None else ())
         + list(result_keys)
-        + [key for metric in sorted(metric_keys) for key in metric_keys[metric]]
+        + [key for metric in sorted(metric_keys) if metric != lead for key in metric_keys[metric]]
         + (["error"] if any_error else [])
         + (["repeat"] if any_repeat else [])
         + ["seed", "duration"]
@@ -337,6 +346,9 @@ def build(
     table = ResultsTable(
         columns=cols, rows=rows, fixed=fixed, runs=len(rows), launches=list(launch_ids)
     )
+    if lead is not None and sort is None and objective is not None:
+        sort, desc = f"metrics.{lead}.{METRIC_SHOWN}", desc or objective[1]
+        table.objective = (sort, desc)
     runs_table = table
 
     if by_point is None:
@@ -537,7 +549,7 @@ def points(table: ResultsTable, stats: bool = False) -> ResultsTable:
             for stat in wanted:
                 values[f"{column.key}.{stat}"] = _stat(stat, numbers)
         rows.append(Row(values=values, launch_id=members[0].launch_id))
-    return ResultsTable(
+    found = ResultsTable(
         columns=cols,
         rows=rows,
         fixed=table.fixed,
@@ -545,7 +557,11 @@ def points(table: ResultsTable, stats: bool = False) -> ResultsTable:
         matched=len(rows),
         runs=table.runs,
         launches=table.launches,
+        objective=table.objective,
     )
+    if table.objective is not None:  # best first, by the mean of the point's runs
+        _sort(found, *table.objective)
+    return found
 
 
 def _failure(row: Row) -> bool:

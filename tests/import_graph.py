@@ -25,7 +25,7 @@ LAYERS = [
     "launching execution lifecycle reads background",  # services
     "composer validate plan entrypoints inputs engine launchers worker dask_launcher catalog"
     " decorated pyfile snapshots provenance cancellation detach documents demos store_check"
-    " metrics running search_space search",
+    " metrics running search_space search studies",
     "display frames export progress",  # views fed plain data
     "results printable",  # the table model they are fed
     "records result_files store errors",  # records

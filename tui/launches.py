@@ -79,6 +79,7 @@ class LaunchesPane(Vertical):
         self._loading_more = False
         self._cells: dict[str | None, tuple[str, ...]] = {}  # run id -> the cells shown
         self._width = 0  # the width the launches table was last filled for (the pane's)
+        self.search: Any = None  # the selected launch's search status (a search's)
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="/ filter launches", id="launch-filter")
@@ -134,6 +135,10 @@ class LaunchesPane(Vertical):
         if selected is not None:
             summaries = runner.metric_summaries(selected.id, home=home)
             self.app.call_from_thread(self._show_metrics, selected.id, summaries)
+            if selected.definition.get("search"):  # its best so far, with the trials' values
+                found = runner.get(selected.id, home=home)
+                search = found.search_status() if isinstance(found, runner.Launch) else None
+                self.app.call_from_thread(self._show_search, selected.id, search)
 
     def _show(
         self,
@@ -162,6 +167,13 @@ class LaunchesPane(Vertical):
         if self.results is not None and still_shown(self, "#run-table", "#fixed"):
             self._fill_runs()
 
+    def _show_search(self, launch_id: str, search: Any) -> None:
+        if launch_id != self.launch_id or search == self.search:
+            return
+        self.search = search
+        if still_shown(self, "#fixed"):
+            self._show_fixed()
+
     def _fill_launches(self) -> None:
         table = self.query_one("#launch-table", DataTable)
         needle = self.query_one("#launch-filter", Input).value.strip().lower()
@@ -175,7 +187,7 @@ class LaunchesPane(Vertical):
                 [
                     Text(record.id[:8]),
                     status_text(record.status),
-                    Text(f"{finished:,}/{record.run_count:,}"),
+                    Text(_done(record, finished)),
                     _count_text(record.counts),
                     plain(f"{record.workflow_id}:{record.workflow_version}"),
                     plain(record.name or ""),
@@ -217,18 +229,35 @@ class LaunchesPane(Vertical):
             self._show_row(table, row)
         if self.rows and table.cursor_row != keep:
             table.move_cursor(row=min(keep, len(self.rows) - 1))
-        fixed = getattr(results, "fixed", {}) or {}
+        self._show_fixed()
+        self._loading_more = False
+
+    def _show_fixed(self) -> None:
+        """The line above the runs: a search's progress and best trial so far, the fixed
+        params, and how many rows are read."""
         text = Text()
+        search = self.search
+        if search is not None and search.launch_id == self.launch_id:
+            text.append(clean(search.progress()))
+            if search.best is None:
+                text.append("\n" + clean(search.best_trial_text()))
+            else:
+                text.append("\n" + clean(search.best_trial_text()) + ": ")
+                text.append(clean(search.best_values()), style="bold")
+                text.append("  " + clean(search.best_params()))
+            text.append("\n")
+        results = self.results
+        fixed = getattr(results, "fixed", {}) or {}
         if fixed:
             text.append("fixed: ", style="dim")
             text.append(clean(results.fixed_text()))
         record = self.selected_launch
-        if record is not None and self.loaded < record.run_count:
+        if record is not None and self.loaded < record.run_count and results is not None:
             text.append(
                 f"  (rows 1-{self.loaded:,} of {record.run_count:,}; more load as you scroll)"
             )
+        text.rstrip()  # (a search's lines end in a newline, for the fixed params after)
         self.query_one("#fixed", Static).update(text)
-        self._loading_more = False
 
     def _show_row(self, table: DataTable[Any], row: Any) -> None:
         """A row added, or its cells that changed updated."""
@@ -304,7 +333,7 @@ class LaunchesPane(Vertical):
         self.loaded = 0
         self._runs_seen = ()
         self.rows = []
-        self.latest, self._started = {}, {}
+        self.latest, self._started, self.search = {}, {}, None
         self._read(launch_id, PAGE, launches_too=False)
 
     @on(DataTable.RowHighlighted, "#launch-table")
@@ -341,7 +370,7 @@ class LaunchesPane(Vertical):
     def show_launch(self, launch_id: str) -> None:
         """Select a launch (a new one, perhaps not listed yet) and read it and the list now."""
         self.launch_id, self.loaded, self.rows = launch_id, 0, []
-        self.latest, self._started = {}, {}
+        self.latest, self._started, self.search = {}, {}, None
         self._runs_seen = self._seen = ()
         self._read(launch_id, PAGE, launches_too=True)
 
@@ -454,6 +483,16 @@ def _fitted(rows: list[list[Text]], width: int) -> list[list[Text]]:
             row[i] = row[i].copy()
             row[i].truncate(max(cut, len(COLUMN_LABELS[i])), overflow="ellipsis")
     return rows
+
+
+def _done(record: runner.LaunchRecord, finished: int) -> str:
+    """Runs ended of the launch's; a search's trials ended of its n_trials, and its sampler
+    ('3/12 tpe trials': a trial is `repeat` runs)."""
+    search = record.definition.get("search")
+    if not search:
+        return f"{finished:,}/{record.run_count:,}"
+    trials = f"{finished // max(record.repeat, 1):,}/{int(search['n_trials']):,}"
+    return f"{trials} {search['sampler']} trials"
 
 
 def _words(record: runner.LaunchRecord) -> str:
