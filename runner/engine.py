@@ -106,6 +106,10 @@ class Recorder:
                 try:
                     if self.held:
                         self._record_blocks(everything=False)
+                    if self.parts and time.monotonic() - self.last > FLUSH_EVERY:
+                        # (runs that ended while the others run on are not kept waiting
+                        # for the next to end)
+                        self._flush(everything=False)
                     if self.running is not None:
                         self._watch(self.running)
                 except Exception:

@@ -46,7 +46,7 @@ SAMPLERS = {
     "grid": "GridSampler",
 }
 MIN_FOR_FAILURE_RATE = 5  # finished trials before max_failure_rate can stop a search
-PRUNE_GRACE = 2  # steps a run told to stop may log before it is stopped from outside
+PRUNE_GRACE = 1.0  # seconds a run told to stop may go on logging before it is stopped
 PRUNERS = {
     "median": "MedianPruner",
     "hyperband": "HyperbandPruner",
@@ -71,6 +71,10 @@ def trial_seed(launch_seed: int, number: int) -> int:
     """Trial `number`'s seed: drawn from the launch seed and the number, so `--seed S`
     gives every trial the seed it had."""
     return random.Random(f"{launch_seed}:trial:{number}").getrandbits(SEED_BITS)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _primitive(value: Any) -> bool:
@@ -152,6 +156,7 @@ class _Trial:
         "optuna",
         "pruned",
         "pruned_at",
+        "pruned_when",
         "reported",
         "run_ids",
         "values",
@@ -167,6 +172,7 @@ class _Trial:
         self.pruned = False  # the pruner stopped it (or a run of it ended pruned)
         self.reported: set[int] = set()  # the steps told to the pruner
         self.pruned_at = -1  # the last step reported when the pruner stopped it
+        self.pruned_when = 0.0  # and when
 
 
 class Search:
@@ -422,18 +428,19 @@ class Search:
             if prune:
                 trial.pruned = True
                 trial.pruned_at = max(trial.reported)
+                trial.pruned_when = time.time()
                 stop.extend(trial.run_ids)
         return stop
 
     def _went_on(self, trial: _Trial, chunks: list[Any]) -> None:
-        """A run told to stop that logs PRUNE_GRACE steps further does not ask
+        """A run told to stop that still logs PRUNE_GRACE seconds later does not ask
         should_prune(): it is stopped as a cancel stops a run (its worker ended), recorded
         pruned, and its trial told so now."""
-        steps = array("q")
-        for key, packed, _values, _times in chunks:
+        times = array("d")
+        for key, _steps, _values, packed in chunks:
             if key == self.pruned_metric:
-                steps.frombytes(packed)
-        if not steps or max(steps) < trial.pruned_at + PRUNE_GRACE:
+                times.frombytes(packed)
+        if not times or max(times) < trial.pruned_when + PRUNE_GRACE:
             return
         for run_id in trial.run_ids:
             if self.trials.pop(run_id, None) is not None:
@@ -457,25 +464,38 @@ class Search:
         """The run's value of each objective, or why it has none."""
         values: list[float] = []
         result = json.loads(result_json) if result_json else None
-        for objective in self.config.objectives:
-            found = self._objective(run_id, objective, result)
+        count = len(self.config.objectives)
+        for index, objective in enumerate(self.config.objectives):
+            found = self._objective(run_id, objective, result, index, count)
             if isinstance(found, str):
                 return found
             values.append(found)
         return values
 
-    def _objective(self, run_id: str, objective: str, result: Any) -> float | str:
+    def _objective(
+        self, run_id: str, objective: str, result: Any, index: int, count: int
+    ) -> float | str:
+        """The value of one objective (SearchConfig's rule): the return value ("", or its
+        item `index` of several), a key of the result (acc, or acc.test nested), or a
+        metric's summary (val_loss.min); else why there is none."""
         if not objective:
-            if isinstance(result, int | float) and not isinstance(result, bool):
+            if count > 1 and isinstance(result, list) and len(result) == count:
+                result = result[index]
+            if _is_number(result):
                 return float(result)
             return (
                 f"its result is not a number ({type(result).__name__}): name the value to"
                 " optimise with search.objective=KEY (a result key, or a metric's KEY.min)"
             )
+        node: Any = result
         if isinstance(result, dict) and objective in result:
-            value = result[objective]
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                return float(value)
+            node = result[objective]
+        else:
+            for part in objective.split("."):
+                node = node.get(part) if isinstance(node, dict) else None
+        if node is not None:
+            if _is_number(node):
+                return float(node)
             return f"its result's {objective} is not a number"
         metric, _, stat = objective.rpartition(".")
         if metric and stat in ("last", "min", "max", "count"):

@@ -233,7 +233,9 @@ def test_a_run_file_launches_its_search(tiny: Path, home: Path, capsys) -> None:
     assert_in_space(trials(launch))
     assert launch.record.definition["search"]["objectives"] == ["loss"]
     out = capsys.readouterr().out
-    assert out.startswith(f"launch {launch.id}: a search of 4 trials of train:1.0 (seed 5)\n")
+    assert out.startswith(
+        f"launch {launch.id}: a search of 4 trials (random) of train:1.0 (seed 5)\n"
+    )
     assert "4 succeeded" in out
     # The same file from the API asks the same trials (the file's seed).
     again = runner.launch(str(tiny / "tune.yaml"), ["launcher=sequential"], progress=False)

@@ -156,7 +156,14 @@ def test_search_keys_are_set_like_any_others(project: Path) -> None:
     ],
 )
 def test_pruner_is_a_mapping_with_its_name(project: Path, overrides: list[str], pruner) -> None:
-    found = search_of(project, "echo_open", "search=tpe", "params.x=interval(0,1)", *overrides)
+    found = search_of(
+        project,
+        "echo_open",
+        "search=tpe",
+        "search.objective=loss.min",  # (a pruner reads a metric the runs log)
+        "params.x=interval(0,1)",
+        *overrides,
+    )
     assert found.pruner == pruner
 
 
@@ -650,7 +657,7 @@ def test_search_config_round_trips_through_json(project: Path) -> None:
         "params.x=tag(log, interval(1e-5, 1))",
         "params.s=a,null,true,2,2.5",
         "params.n.other=range(0,1,0.25)",
-        "search.pruner={name: hyperband, reduction_factor: 3}",
+        "search.pruner={name: hyperband, reduction_factor: 3, metric: loss}",
         "search.sampler_options.n_startup_trials=5",
         "search.seed=11",
     )

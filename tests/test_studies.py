@@ -476,11 +476,6 @@ async def test_the_tui_shows_a_search_s_best_so_far(done: tuple[Path, Path, Any]
 # -- what the controller does not read yet (runner/search.py) ----------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="search.Search._objective reads only a top-level result key: acc.test in a nested"
-    " result gives no value (SearchConfig documents it as a result key)",
-)
 def test_a_nested_result_key_is_an_objective(project: Path, home: Path) -> None:
     launch = search(
         project,
@@ -493,11 +488,6 @@ def test_a_nested_result_key_is_an_objective(project: Path, home: Path) -> None:
     assert launch.search_status().finished == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="search.Search._objective takes the whole return value for each objective: with"
-    " several directions and no search.objective, its items (SearchConfig's docstring) fail",
-)
 def test_the_return_value_s_items_are_several_objectives(project: Path, home: Path) -> None:
     launch = search(
         project,
@@ -516,13 +506,6 @@ def test_the_return_value_s_items_are_several_objectives(project: Path, home: Pa
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine.Recorder writes finished runs (its `parts`) only when a later run finishes"
-    " (Recorder._add): while the others run long, runs that ended show pending or running in"
-    " the store, and `runner status` with them; its ticking thread writes held blocks and"
-    " running runs, never `parts`",
-)
 def test_runs_that_ended_are_written_while_others_run(
     project: Path, home: Path, tmp_path: Path
 ) -> None:
