@@ -281,6 +281,19 @@ def test_a_trial_is_asked_when_a_worker_is_free_not_in_batches(
         assert told == set(range(k)) - {long.index}, (k, spy.events)
 
 
+def test_searches_and_grids_share_the_local_launchers_workers_in_one_process(
+    searchy: Path,
+) -> None:
+    """A notebook's kernel: a search on worker processes, then a grid, then a search. (The
+    search's pool was loky's own kind, not joblib's, and every launch after it failed.)"""
+    space = ("search=random", "search.n_trials=2", "params.x=interval(0, 1)")
+    local = ("params.seconds=0", "launcher=local")
+    first = search(searchy, "nap", *space, *local)
+    grid = search(searchy, "nap", "params.x=1,2", *local)
+    second = search(searchy, "nap", *space, *local)
+    assert [launch.record.counts for launch in (first, grid, second)] == [{"succeeded": 2}] * 3
+
+
 # -- failures ---------------------------------------------------------------------------------
 
 
