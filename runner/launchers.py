@@ -267,16 +267,9 @@ class JoblibLauncher:
         from joblib.externals.loky.process_executor import BrokenProcessPool
 
         n_jobs = max(self.n_jobs, 1)
-        executor: Executor
-        if self.isolated:
-            executor = get_reusable_executor(max_workers=n_jobs)
-        else:
-            from concurrent.futures import ThreadPoolExecutor
-
-            executor = ThreadPoolExecutor(n_jobs, thread_name_prefix="runner-run")
         running: dict[Future[tuple[int, list[Done]]], Batch] = {}
 
-        def fill() -> None:
+        def fill(executor: Executor) -> None:
             while len(running) < n_jobs:
                 part = next(source, None)
                 if part is None:
@@ -284,21 +277,37 @@ class JoblibLauncher:
                 future = executor.submit(execute_batch, part.wire(next(numbers)), marker_dir)
                 running[future] = part
 
-        try:
-            fill()
-            while running:
-                finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
-                for future in finished:
-                    part = running.pop(future)
-                    yield part, future.result()[1]
-                fill()
-        except BrokenProcessPool as exc:
-            raise WorkerCrash(_exit_codes(str(exc))) from exc
-        finally:
-            for future in running:
-                future.cancel()
-            if not self.isolated:
-                executor.shutdown(wait=False)
+        with contextlib.ExitStack() as stack:
+            executor: Executor
+            if self.isolated:
+                from joblib import Parallel
+
+                # joblib makes (or keeps: the workers prepare() started) loky's one reusable
+                # pool, as a Parallel call does, and this takes it: a pool made by loky's
+                # get_reusable_executor alone is not joblib's kind, and every joblib call
+                # after it in the process failed (AttributeError: _temp_folder_manager).
+                # Two workers at least, as run() has: joblib runs n_jobs=1 in this process.
+                workers = max(n_jobs, EARLY_WORKERS)
+                stack.enter_context(Parallel(n_jobs=workers, backend=self.backend))
+                executor = get_reusable_executor(max_workers=workers, reuse=True)
+            else:
+                from concurrent.futures import ThreadPoolExecutor
+
+                executor = ThreadPoolExecutor(n_jobs, thread_name_prefix="runner-run")
+                stack.callback(executor.shutdown, wait=False)
+            try:
+                fill(executor)
+                while running:
+                    finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        part = running.pop(future)
+                        yield part, future.result()[1]
+                    fill(executor)
+            except BrokenProcessPool as exc:
+                raise WorkerCrash(_exit_codes(str(exc))) from exc
+            finally:
+                for future in running:
+                    future.cancel()
 
 
 class Chunks:

@@ -113,6 +113,56 @@ class TestSequential(LauncherContract):
     config = {"name": "sequential", "backend": "sequential", "n_jobs": 1}
 
 
+def on_demand(config: dict) -> Launcher:
+    """The launcher a search uses (JoblibLauncher.on_demand)."""
+    launcher = make_launcher(config, max_parallelism=2)
+    launcher.on_demand = True
+    return launcher
+
+
+class TestLocalOnDemand(TestLocal):
+    @pytest.fixture
+    def launcher(self) -> Launcher:
+        return on_demand(self.config)
+
+
+class TestThreadsOnDemand(TestThreads):
+    @pytest.fixture
+    def launcher(self) -> Launcher:
+        return on_demand(self.config)
+
+
+class TestSequentialOnDemand(TestSequential):
+    @pytest.fixture
+    def launcher(self) -> Launcher:
+        return on_demand(self.config)
+
+
+@pytest.mark.parametrize(("backend", "workers"), [("loky", 2), ("threading", 2), ("sequential", 1)])
+def test_on_demand_takes_a_batch_when_a_worker_is_free_after_what_ended(
+    backend: str, workers: int, tmp_path: Path
+) -> None:
+    """Two workers: two batches at first, then one each time a batch's outcomes were
+    handed on (a search's trial is asked once the trials that ended before it were told)."""
+    from runner.worker import Batch
+
+    launcher = on_demand({"name": backend, "backend": backend, "n_jobs": 2})
+    handed_on: list[int] = [0]  # outcomes handed on so far
+    seen: list[int] = []  # how many, when each batch was taken
+
+    def batches():
+        for i in range(6):
+            seen.append(handed_on[0])
+            yield Batch.of(task(f"r{i}", "mypkg.flows:add", {"a": i}, tmp_path))
+
+    for _, done in launcher.run_batches(batches(), None, 6):
+        handed_on[0] += len(done)
+    # Batch k was taken once k - workers + 1 batches were handed on, and not before.
+    assert handed_on == [6] and len(seen) == 6
+    assert all(k - workers + 1 <= n <= k for k, n in enumerate(seen)), seen
+    assert seen[:workers] == [0] * workers
+
+
 _THREADS_AFTER_IMPORT = """
 import os, sys
 from runner import launchers
