@@ -85,6 +85,12 @@ class DaskLauncher:
     def prepare(self, runs: int) -> None:
         self.connect()
 
+    def threads(self) -> int:
+        """How many runs the cluster runs at once: its workers' threads (a search asks as
+        many trials at a time, by default)."""
+        self.connect()
+        return max(sum(self._client.nthreads().values()), 1)
+
     def release(self) -> None:
         client, self._client = self._client, None
         if client is not None:

@@ -317,7 +317,10 @@ def execute(
 
         search = Search(store, record, runs)
         batches, on_outcome = search.batches(), told(search, on_outcome)
-        concurrent = search.config.max_concurrent
+        # As many trials at once as max_concurrent says, else as the launcher runs runs
+        # (a cluster: its threads, not the thousand runs a grid keeps in flight there).
+        threads = getattr(launcher, "threads", None)
+        concurrent = search.config.max_concurrent or (threads() if threads else None)
         if concurrent:
             launcher.n_jobs = concurrent
         if hasattr(launcher, "on_demand"):

@@ -352,12 +352,6 @@ def test_failures_beyond_max_failure_rate_stop_the_search(
     assert (tmp_path / "calls").read_text() == "5"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Search.stopped is set but nothing reads it: the launch keeps run_count ="
-    " n_trials x repeat, so the trials never asked count as pending (lost once the process"
-    " ends) and nothing says why the search stopped",
-)
 def test_a_stopped_search_says_why_and_counts_no_trial_it_never_asked(
     searchy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
@@ -565,18 +559,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         running.stop()
 
 
-DASK_DEFAULT = pytest.mark.xfail(
-    strict=True,
-    reason="on Dask, search.max_concurrent=null means the DaskLauncher's n_jobs=0, whose"
-    " window is max(IN_FLIGHT=1000, the cluster's threads): every trial is asked at once,"
-    " before any is told, and the sampler learns nothing from the ones before",
-)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "concurrent",
-    [["search.max_concurrent=2"], pytest.param([], id="default", marks=DASK_DEFAULT)],
+    [["search.max_concurrent=2"], pytest.param([], id="default")],
 )
 def test_a_search_on_dask(
     searchy: Path, cluster: Any, monkeypatch: pytest.MonkeyPatch, concurrent: list[str]
