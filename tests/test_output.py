@@ -645,5 +645,5 @@ def test_the_tui_forms_run_count_has_separators() -> None:
 
     from runner.tui.form_values import summary
 
-    preview = SimpleNamespace(specs=range(300_000), definition={"repeat": 3})
+    preview = SimpleNamespace(specs=range(300_000), definition={"repeat": 3}, search=None)
     assert summary(preview) == "100,000 points x 3 repeats = 300,000 runs"
