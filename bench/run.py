@@ -13,6 +13,7 @@ import curves
 import detach
 import kernel
 import metrics
+import search
 import startup
 import sweep
 import table
@@ -36,6 +37,7 @@ BENCHMARKS: list[tuple[str, Callable[[bool], str]]] = [
     ("curves", curves.run),
     ("dask", dask),
     ("metrics", metrics.run),
+    ("search", search.run),
 ]
 
 
