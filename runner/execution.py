@@ -383,7 +383,9 @@ def resume(
         raise UsageError(
             f"launch {record.id} is still running (pid {record.pid}); nothing to resume"
         )
-    store.reopen(record.id, None, os.getpid(), process_start(os.getpid()))
+    # A search's failed trials are trials it finished: resume runs those it did not.
+    search = bool(record.definition.get("search"))
+    store.reopen(record.id, None, os.getpid(), process_start(os.getpid()), failures_stay=search)
     if detach or not wait:
         return detached(
             store, record, todo(store, record, record_missing=True), False, False, on_created

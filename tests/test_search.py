@@ -322,6 +322,19 @@ def test_failures_within_max_failure_rate_do_not_stop_the_search(
     assert launch.record.counts == {"succeeded": 8, "failed": 2}
 
 
+def test_resume_of_a_search_leaves_its_failed_trials_finished(
+    searchy: Path, tmp_path: Path
+) -> None:
+    """A failed trial is one the search finished: a resume runs it no more (a grid's resume
+    runs its failures again), so a second resume of a finished study does nothing."""
+    launch = failing_search(searchy, tmp_path, 5)
+    before = {run.id: (run.status, run.ended) for run in launch.runs}
+    assert launch.record.counts == {"succeeded": 8, "failed": 2}
+    again = runner.resume(launch.id, progress=False)
+    assert {run.id: (run.status, run.ended) for run in again.runs} == before
+    assert (tmp_path / "calls").read_text() == "10"  # no trial ran again
+
+
 def test_failures_beyond_max_failure_rate_stop_the_search(
     searchy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:

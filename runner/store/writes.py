@@ -537,10 +537,18 @@ class Writes(Database):
             )
 
     def reopen(
-        self, launch_id: str, run_ids: Iterable[str] | None, pid: int, pid_start: str
+        self,
+        launch_id: str,
+        run_ids: Iterable[str] | None,
+        pid: int,
+        pid_start: str,
+        *,
+        failures_stay: bool = False,
     ) -> None:
         """Resume: the launch belongs to this process now; these runs (None: every run that
-        did not succeed) are pending again, and earlier cancel requests are done with."""
+        did not succeed) are pending again, and earlier cancel requests are done with.
+        `failures_stay`: runs that failed or timed out keep their ends (a search's failed
+        trials are trials it finished; those killed, cancelled or never run go again)."""
         with self._transaction() as db:
             db.execute("DELETE FROM cancels WHERE launch_id=?", (launch_id,))
             db.execute(
@@ -554,16 +562,13 @@ class Writes(Database):
                     ((RunStatus.PENDING.value, run_id) for run_id in run_ids),
                 )
                 return
+            kept = [RunStatus.SUCCEEDED, RunStatus.CACHED, RunStatus.PRUNED]  # (pruned: meant)
+            if failures_stay:
+                kept += [RunStatus.FAILED, RunStatus.TIMED_OUT]
             db.execute(
-                "UPDATE runs SET status=?, error=NULL, traceback=NULL, host=NULL, worker=NULL, pid=NULL"
-                " WHERE launch_id=? AND status NOT IN (?, ?, ?)",
-                (
-                    RunStatus.PENDING.value,
-                    launch_id,
-                    RunStatus.SUCCEEDED.value,
-                    RunStatus.CACHED.value,
-                    RunStatus.PRUNED.value,  # (a search's pruner meant it to end)
-                ),
+                "UPDATE runs SET status=?, error=NULL, traceback=NULL, host=NULL, worker=NULL,"
+                f" pid=NULL WHERE launch_id=? AND status NOT IN ({', '.join('?' * len(kept))})",
+                (RunStatus.PENDING.value, launch_id, *(status.value for status in kept)),
             )
 
     def save_snapshot(
