@@ -36,15 +36,6 @@ if TYPE_CHECKING:
     from runner.worker import Batch
 
 OBJECTIVE = "objective"  # the metric each trial's run records its value as
-SAMPLERS = {
-    "random": "RandomSampler",
-    "tpe": "TPESampler",
-    "cmaes": "CmaEsSampler",
-    "gp": "GPSampler",
-    "qmc": "QMCSampler",
-    "nsga2": "NSGAIISampler",
-    "grid": "GridSampler",
-}
 MIN_FOR_FAILURE_RATE = 5  # finished trials before max_failure_rate can stop a search
 PRUNE_GRACE = 1.0  # seconds a run told to stop may go on logging before it is stopped
 PRUNERS = {
@@ -221,7 +212,9 @@ class Search:
 
     def _sampler(self, seed: int) -> Any:
         config = self.config
-        cls = getattr(self.optuna.samplers, SAMPLERS[config.sampler])
+        from runner.search_space import SAMPLER_CLASSES
+
+        cls = getattr(self.optuna.samplers, SAMPLER_CLASSES[config.sampler])
         options = dict(config.sampler_options)
         if config.sampler == "grid":
             options.setdefault("search_space", self.space.grid())
