@@ -164,13 +164,14 @@ DEAF = textwrap.dedent(
 
     @runner.workflow
     def deaf(lr: float = 0.1, steps: int = 40) -> float:
-        """Never asks should_prune: the controller stops it between steps."""
+        """Never asks should_prune: the controller stops it between steps (a second after
+        it told it to stop, so a run lasts 2 s here)."""
         floor = (math.log10(lr) + 2) ** 2 * 0.1 + 0.05
         loss = 1.0
         for step in range(steps):
             loss = floor + (1.0 - floor) * math.exp(-step / 4)
             runner.log(step=step, val_loss=loss)
-            time.sleep(0.01)
+            time.sleep(0.05)
         return loss
     '''
 )
@@ -190,7 +191,7 @@ def test_a_run_that_never_asks_is_stopped_between_steps(tmp_path: Path, monkeypa
             "launcher=local",
             "search=random",
             "search.seed=5",
-            "search.n_trials=10",
+            "search.n_trials=6",
             "search.objective=val_loss.min",
             "search.pruner={name:median,n_startup_trials:2}",
             "params.lr=tag(log, interval(1e-4, 1))",
@@ -199,7 +200,7 @@ def test_a_run_that_never_asks_is_stopped_between_steps(tmp_path: Path, monkeypa
     assert code == 0
     runs = latest_runs(tmp_path / "home")
     pruned = [run for run in runs if run.status is RunStatus.PRUNED]
-    assert len(runs) == 10 and pruned
+    assert len(runs) == 6 and pruned
     for run in pruned:  # stopped where it was, its error says why, its points kept
         assert run.error and run.error.startswith("pruned at step")
         (series,) = runner.metric_series(run.id, ["val_loss"], home=tmp_path / "home")
