@@ -68,28 +68,17 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _primitive(value: Any) -> bool:
-    return value is None or isinstance(value, bool | int | float | str)
-
-
 class _Space:
-    """The search space as Optuna's distributions, and back to params."""
+    """The search space as Optuna's distributions, and back to params. (A categorical
+    dimension's choices are numbers, strings, bools or None: search_space refuses others.)"""
 
     def __init__(self, optuna: Any, space: tuple[Dimension, ...]) -> None:
         d = optuna.distributions
         self.dimensions = space
         self.distributions: dict[str, Any] = {}
-        self.by_index: dict[str, tuple[Any, ...]] = {}  # categorical keys of other values
         for dim in space:
             if dim.kind == "categorical":
-                choices = tuple(dim.choices)
-                if all(_primitive(c) for c in choices):
-                    self.distributions[dim.key] = d.CategoricalDistribution(choices)
-                else:  # (lists, mappings: Optuna takes their positions)
-                    self.by_index[dim.key] = choices
-                    self.distributions[dim.key] = d.CategoricalDistribution(
-                        tuple(range(len(choices)))
-                    )
+                self.distributions[dim.key] = d.CategoricalDistribution(tuple(dim.choices))
             elif dim.kind == "int":
                 low, high = int(dim.low or 0), int(dim.high or 0)
                 self.distributions[dim.key] = d.IntDistribution(
@@ -102,13 +91,7 @@ class _Space:
 
     def sets(self, params: dict[str, Any]) -> tuple[tuple[tuple[str, ...], Any], ...]:
         """A trial's Optuna params as values set at their params paths."""
-        return tuple(
-            (
-                tuple(key.split("."))[1:],
-                self.by_index[key][value] if key in self.by_index else value,
-            )
-            for key, value in params.items()
-        )
+        return tuple((tuple(key.split("."))[1:], value) for key, value in params.items())
 
     def of_run(self, params: dict[str, Any]) -> dict[str, Any]:
         """A recorded run's values of the space, as Optuna's params."""
@@ -117,23 +100,19 @@ class _Space:
             node: Any = params
             for part in key.split(".")[1:]:
                 node = node[part]
-            found[key] = self.by_index[key].index(node) if key in self.by_index else node
+            found[key] = node
         return found
 
     def grid(self) -> dict[str, list[Any]]:
-        """GridSampler's search space: each dimension's values."""
+        """GridSampler's search space: each dimension's values (Dimension.values)."""
         grid: dict[str, list[Any]] = {}
         for dim in self.dimensions:
-            dist = self.distributions[dim.key]
-            if dim.kind == "categorical":
-                grid[dim.key] = list(dist.choices)
-            elif dim.kind == "int":
-                grid[dim.key] = list(range(dist.low, dist.high + 1, dist.step))
-            else:
+            if not dim.discrete:
                 raise DefinitionError(
                     f"search=grid takes lists, choice() and range(); {dim.line or dim.key}"
                     " is an interval"
                 )
+            grid[dim.key] = list(dim.values())
         return grid
 
 
@@ -377,7 +356,7 @@ class Search:
         if trial.ended < len(trial.run_ids):
             return
         told = self._told(trial.values, trial.pruned)
-        self.study.tell(trial.optuna, told.get("values"), state=told["state"])
+        self._tell(trial.optuna, told.get("values"), told["state"])
         self.told += 1
         if told["state"] is self.optuna.trial.TrialState.FAIL:
             self.failed += 1
@@ -389,6 +368,16 @@ class Search:
                 f"the search stopped: {self.failed} of {self.told} trials failed"
                 f" (search.max_failure_rate={rate:g})" + (f"; {self.why}" if self.why else "")
             )
+
+    def _tell(self, trial: Any, values: list[float] | None, state: Any) -> None:
+        try:
+            self.study.tell(trial, values, state=state)
+        except RuntimeError as exc:
+            # GridSampler calls Study.stop() once its grid is used up, which Optuna allows
+            # only inside optimize(); the trial is told all the same (the state is stored in
+            # a `finally`), and n_trials already stops the asking.
+            if "Study.stop" not in str(exc):
+                raise
 
     # -- pruning -----------------------------------------------------------------------------
 
@@ -443,7 +432,7 @@ class Search:
                     f"pruned at step {trial.pruned_at} (search.pruner={self.pruner_name})",
                     RunStatus.PRUNED,
                 )
-        self.study.tell(trial.optuna, state=self.optuna.trial.TrialState.PRUNED)
+        self._tell(trial.optuna, None, self.optuna.trial.TrialState.PRUNED)
         self.told += 1
 
     def _value_of_record(self, run: RunRecord) -> list[float] | None:

@@ -604,3 +604,26 @@ def test_a_search_on_dask(
     for k in range(2, 6):
         asked = spy.events.index(("ask", k))
         assert sum(kind == "tell" for kind, _ in spy.events[:asked]) >= k - 1, spy.events
+
+
+def test_a_grid_search_runs_every_point_once_float_ranges_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """search=grid: Optuna's GridSampler over each dimension's values (a float range's too),
+    every point once; its stop once the grid is used up ends nothing (it raised: exit 5)."""
+    from runner.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RUNNER_HOME", str(tmp_path / "home"))
+    (tmp_path / "g.py").write_text(
+        "import runner\n\n\n@runner.workflow\ndef f(x: float = 0.0, s: str = 'a') -> float:\n"
+        "    return (x - 0.5) ** 2 + (s == 'b')\n"
+    )
+    args = ["-q", "g.py", "f", "search=grid", "params.x=range(0,1,0.25)", "params.s=a,b"]
+    with pytest.raises(SystemExit) as done:
+        main([*args, "launcher=sequential"])
+    assert done.value.code == 0
+    (launch,) = runner.status([], home=tmp_path / "home")
+    assert isinstance(launch, runner.Launch)
+    points = sorted((run.params["x"], run.params["s"]) for run in launch.runs)
+    assert points == [(x, s) for x in (0.0, 0.25, 0.5, 0.75) for s in ("a", "b")]
