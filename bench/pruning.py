@@ -28,7 +28,7 @@ N_TRIALS = 60
 HYPERBAND = "hyperband"
 
 FLOWS = textwrap.dedent(
-    f'''
+    '''
     import math
     import random
     import time
@@ -43,16 +43,18 @@ FLOWS = textwrap.dedent(
         floor = 0.1 + 0.2 * (math.log10(lr) + 2.5) ** 2 + 0.3 * (momentum - 0.9) ** 2
         speed = 4 + 20 * (1 - momentum)
         best = float("inf")
-        for step in range({STEPS}):
+        for step in range({steps}):
             loss = floor + (1 - floor) * math.exp(-step / speed) + rng.gauss(0, 0.001)
             best = min(best, loss)
             runner.log(step=step, val_loss=loss)
-            time.sleep(0.002)
+            time.sleep({step_s})
             if runner.should_prune():
                 break
         return best
     '''
 )
+STEP_S = 0.02  # a step's work: short beside a real epoch, long beside the 0.1-0.15 s a
+# point takes to reach the pruner (a run sends its points every 0.1 s)
 
 
 def search(flows: Path, home: Path, pruner: str, seed: int, trials: int) -> tuple[int, float]:
@@ -96,37 +98,47 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer trials and seeds")
     parser.add_argument("--repeat", type=int, default=3, help="seeds (the median is shown)")
+    parser.add_argument(
+        "--step-ms", type=float, default=STEP_S * 1000, help="a step's work, in milliseconds"
+    )
+    parser.add_argument(
+        "--pruner",
+        action="append",
+        help="a search.pruner value to measure as well (repeatable), e.g."
+        " '{name:hyperband,min_resource:3}'",
+    )
     args = parser.parse_args()
-    print(run(args.quick, args.repeat))
+    print(run(args.quick, args.repeat, args.step_ms / 1000, tuple(args.pruner or ())))
 
 
-def run(quick: bool, repeat: int = 3) -> str:
+def run(quick: bool, repeat: int = 3, step_s: float = STEP_S, more: tuple[str, ...] = ()) -> str:
     trials = 24 if quick else N_TRIALS
     seeds = range(1 if quick else repeat)
     with tempfile.TemporaryDirectory(prefix="runner-bench-pruning-") as folder:
         root = Path(folder)
         flows = root / "curves.py"
-        flows.write_text(FLOWS)
+        flows.write_text(FLOWS.format(steps=STEPS, step_s=step_s))
         sys.path.insert(0, str(root))
         os.chdir(root)
         found: dict[str, list[tuple[int, float]]] = {}
-        for pruner in ("none", "median", HYPERBAND):
+        for n, pruner in enumerate(("none", "median", HYPERBAND, *more)):
             for seed in seeds:
-                home = root / f"home-{pruner}-{seed}"
+                home = root / f"home-{n}-{seed}"
                 found.setdefault(pruner, []).append(search(flows, home, pruner, seed, trials))
     steps0 = statistics.median(s for s, _ in found["none"])
     best0 = statistics.median(b for _, b in found["none"])
     lines = [
-        f"pruning: TPE, {trials} trials of {STEPS} steps, 4 at once (threads); medians of"
-        f" {len(seeds)} seed(s)",
-        f"{'pruner':<12}{'steps run':>11}{'share':>8}{'best val_loss':>15}{'gap':>9}",
+        f"pruning: TPE, {trials} trials of {STEPS} steps of {step_s * 1000:g} ms, 4 at once"
+        f" (threads); medians of {len(seeds)} seed(s)",
+        f"{'pruner':<36}{'steps run':>10}{'share':>7}{'best':>8}{'gap':>7}{'worst gap':>10}",
     ]
     for pruner, results in found.items():
         steps = statistics.median(s for s, _ in results)
         best = statistics.median(b for _, b in results)
+        worst = max(b for _, b in results)
         lines.append(
-            f"{pruner.split(',')[0].strip('{').removeprefix('name:'):<12}{steps:>11,.0f}{steps / steps0:>8.0%}{best:>15.4f}"
-            f"{(best - best0) / best0:>+9.1%}"
+            f"{pruner:<36}{steps:>10,.0f}{steps / steps0:>7.0%}{best:>8.4f}"
+            f"{(best - best0) / best0:>+7.1%}{(worst - best0) / best0:>+10.1%}"
         )
     steps_h = statistics.median(s for s, _ in found[HYPERBAND]) / steps0
     gap_h = (statistics.median(b for _, b in found[HYPERBAND]) - best0) / best0

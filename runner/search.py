@@ -141,7 +141,7 @@ class _Trial:
         self.failed: list[str] = []  # why each run that gave no value gave none
         self.pruned = False  # the pruner stopped it (or a run of it ended pruned)
         self.reported: set[int] = set()  # the steps told to the pruner
-        self.pruned_at = -1  # the last step reported when the pruner stopped it
+        self.pruned_at = -1  # the last step judged (where the pruner stopped it, if it did)
         self.pruned_when = 0.0  # and when
 
 
@@ -164,6 +164,9 @@ class Search:
             by_number.setdefault(run.index // self.repeat, []).append(run)
         self.numbers = max(by_number, default=-1) + 1  # the next trial's number
         seed = self.config.seed if self.config.seed is not None else record.seed % 2**32
+        # Named by the seed: Hyperband puts a trial in a bracket by a hash of the study's
+        # name and the trial's number, so the same seed and a rebuilt study keep them.
+        name = f"search-{seed}"
         if self.numbers:
             # A study rebuilt (resume) draws on from where it was, not its first draws again.
             seed = random.Random(f"{seed}:{self.numbers}").getrandbits(32)
@@ -177,6 +180,7 @@ class Search:
             self.pruner_name = str(self.config.pruner["name"])
             self.pruned_metric = pruned_metric(self.config.pruner, self.config.objectives[0])
         self.study = optuna.create_study(
+            study_name=name,
             sampler=self._sampler(seed),
             directions=list(self.config.directions),
             pruner=self.pruner,
@@ -235,12 +239,27 @@ class Search:
             trial = create(
                 params=params,
                 distributions=self.space.distributions,
+                intermediate_values=self._reported(runs[0]),
                 **self._told(values, pruned),
             )
             if trial.state is states.FAIL:
                 self.failed += 1
             self.study.add_trial(trial)
             self.told += 1
+
+    def _reported(self, run: RunRecord) -> dict[int, float]:
+        """What a recorded trial reported to the pruner: its first run's points of the pruned
+        metric (the median pruner compares new trials with them, TPE ranks a pruned trial by
+        its last). Successive halving's rungs are not rebuilt: after a resume, hyperband
+        compares a trial with those judged since."""
+        if self.pruner is None:
+            return {}
+        reported: dict[int, float] = {}
+        for series in self.store.metric_series(run.id, [self.pruned_metric]):
+            for step, value in zip(series.steps, series.values, strict=True):
+                if value == value:
+                    reported.setdefault(step, value)
+        return reported
 
     def _told(self, values: list[list[float]], pruned: bool = False) -> dict[str, Any]:
         states = self.optuna.trial.TrialState
@@ -393,26 +412,37 @@ class Search:
             if trial.pruned:
                 self._went_on(trial, chunks)
                 continue
-            for key, steps, values, _times in chunks:
-                if key != self.pruned_metric:
-                    continue
-                s, v = array("q"), array("d")
-                s.frombytes(steps)
-                v.frombytes(values)
-                for step, value in zip(s, v, strict=True):
-                    if value == value and step not in trial.reported:
-                        trial.reported.add(step)
-                        trial.optuna.report(value, step)
-            try:
-                prune = trial.reported and trial.optuna.should_prune()
-            except (RuntimeError, ValueError):  # told meanwhile (its runs ended)
-                continue
-            if prune:
+            if self._judge(trial, chunks):
                 trial.pruned = True
-                trial.pruned_at = max(trial.reported)
                 trial.pruned_when = time.time()
                 stop.extend(trial.run_ids)
         return stop
+
+    def _judge(self, trial: _Trial, chunks: list[Any]) -> bool:
+        """Report the pruned metric's new points to the trial, asking the pruner after each
+        new last step, as a trial that reports and asks at every step of its own loop would
+        (the points come in batches of up to 0.1 s: a pruner asked once a batch would judge
+        every rung it passed by the batch's last value). True: the pruner stops it."""
+        for key, steps, values, _times in chunks:
+            if key != self.pruned_metric:
+                continue
+            s, v = array("q"), array("d")
+            s.frombytes(steps)
+            v.frombytes(values)
+            for step, value in zip(s, v, strict=True):
+                if value != value or step in trial.reported:  # (NaN is not reported)
+                    continue
+                trial.reported.add(step)
+                trial.optuna.report(value, step)
+                if step < trial.pruned_at:  # (not a new last step: nothing new to judge)
+                    continue
+                trial.pruned_at = step
+                try:
+                    if trial.optuna.should_prune():
+                        return True
+                except (RuntimeError, ValueError):  # told meanwhile (its runs ended)
+                    return False
+        return False
 
     def _went_on(self, trial: _Trial, chunks: list[Any]) -> None:
         """A run told to stop that still logs PRUNE_GRACE seconds later does not ask

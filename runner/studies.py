@@ -330,7 +330,7 @@ def study(store: Store, record: LaunchRecord) -> Any:
                     distributions=_named(trial.distributions),
                     user_attrs=attrs,
                     system_attrs={},
-                    intermediate_values={},
+                    intermediate_values=dict(trial.intermediate_values),
                     trial_id=number,
                 )
             )

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import math
 import textwrap
+from array import array
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -152,6 +154,52 @@ def test_summaries_of_a_pruned_run_are_those_of_its_points(flows: Path, tmp_path
         (series,) = runner.metric_series(run.id, ["val_loss"], home=home)
         assert summary.count == len(series.values)
         assert math.isclose(summary.min or 0, min(series.values))
+
+
+def test_points_that_come_in_one_batch_are_judged_step_by_step() -> None:
+    """A run's points reach the controller in batches (every 0.1 s): the pruner is asked
+    after each new step, as a loop asking at every step would ask it, so a trial behind at
+    an early rung is stopped there even if its batch ends with values that would pass."""
+    import optuna
+
+    from runner.search import Search, _Trial
+
+    study = optuna.create_study(
+        pruner=optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=2)
+    )
+    space = {"x": optuna.distributions.FloatDistribution(0, 1)}
+    leader = study.ask(space)
+    for step in range(11):
+        leader.report(0.5, step)
+        assert not leader.should_prune()
+    study.tell(leader, 0.5)
+    late = _Trial(1, study.ask(space), ["run"])
+    values = [0.9, 0.9, 0.9] + [0.1] * 8  # (behind the leader at step 1, ahead from step 3)
+    chunk = (
+        "val_loss",
+        array("q", range(11)).tobytes(),
+        array("d", values).tobytes(),
+        array("d", [0.0] * 11).tobytes(),
+    )
+    judge = SimpleNamespace(pruned_metric="val_loss")
+    assert Search._judge(judge, late, [chunk]) is True  # type: ignore[arg-type]
+    assert late.pruned_at == 1  # (rung 0 of successive halving: step 1)
+    assert late.optuna.study.trials[1].intermediate_values == {0: 0.9, 1: 0.9}
+
+
+def test_a_rebuilt_study_has_what_each_trial_reported(flows: Path, tmp_path: Path) -> None:
+    """The study rebuilt from the store (resume, a detached launch, launch.study()) has each
+    trial's reported points, so the median pruner compares new trials with them and TPE
+    ranks a pruned trial by its last; Optuna's plot_intermediate_values draws them."""
+    assert main(_args(flows, "search.pruner=median")) == 0
+    home = tmp_path / "home"
+    runs = latest_runs(home)
+    study = runner.get(runs[0].launch_id, home=home).study()  # type: ignore[union-attr]
+    assert any(trial.state.name == "PRUNED" for trial in study.trials)
+    for trial in study.trials:
+        (run_id,) = trial.user_attrs["run_ids"]
+        (series,) = runner.metric_series(run_id, ["val_loss"], home=home)
+        assert trial.intermediate_values == dict(zip(series.steps, series.values, strict=True))
 
 
 DEAF = textwrap.dedent(
