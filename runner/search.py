@@ -179,7 +179,9 @@ class Search:
             self.pruner = self._pruner(self.config.pruner)
             self.pruner_name = str(self.config.pruner["name"])
             self.pruned_metric = pruned_metric(self.config.pruner, self.config.objectives[0])
+        self.storage = optuna.storages.InMemoryStorage()
         self.study = optuna.create_study(
+            storage=self.storage,
             study_name=name,
             sampler=self._sampler(seed),
             directions=list(self.config.directions),
@@ -225,9 +227,22 @@ class Search:
 
     def _replay(self, by_number: dict[int, list[RunRecord]]) -> None:
         """Tell the study every trial the launch has recorded (a resume, a detached process):
-        those whose runs all ended with their values; the others run again, as they were."""
+        those whose runs all ended with their values; the others run again, as they were.
+        With a pruner, each trial reports what it logged and the pruner judges it step by
+        step again, in trial order, so its state (successive halving's rungs) is rebuilt
+        too; this goes through a study of a plain random sampler on the same storage (a
+        recorded trial's params are fixed, and asking the search's own sampler for them
+        could cost it a model fit each)."""
         create = self.optuna.trial.create_trial
         states = self.optuna.trial.TrialState
+        replaying = None
+        if self.pruner is not None and by_number:
+            replaying = self.optuna.load_study(
+                study_name=self.study.study_name,
+                storage=self.storage,
+                sampler=self.optuna.samplers.RandomSampler(),
+                pruner=self.pruner,
+            )
         for number in sorted(by_number):
             runs = by_number[number]
             params = self.space.of_run(runs[0].params)
@@ -235,31 +250,19 @@ class Search:
                 self._again.append((number, runs))
                 continue
             values = [v for run in runs if (v := self._value_of_record(run)) is not None]
-            pruned = any(run.status is RunStatus.PRUNED for run in runs)
-            trial = create(
-                params=params,
-                distributions=self.space.distributions,
-                intermediate_values=self._reported(runs[0]),
-                **self._told(values, pruned),
-            )
-            if trial.state is states.FAIL:
+            told = self._told(values, any(run.status is RunStatus.PRUNED for run in runs))
+            if replaying is None:
+                trial = create(params=params, distributions=self.space.distributions, **told)
+                self.study.add_trial(trial)
+            else:
+                replaying.enqueue_trial(params)
+                again = _Trial(number, replaying.ask(self.space.distributions), [])
+                for series in self.store.metric_series(runs[0].id, [self.pruned_metric]):
+                    judge_points(again, series.steps, series.values)
+                replaying.tell(again.optuna, told.get("values"), state=told["state"])
+            if told["state"] is states.FAIL:
                 self.failed += 1
-            self.study.add_trial(trial)
             self.told += 1
-
-    def _reported(self, run: RunRecord) -> dict[int, float]:
-        """What a recorded trial reported to the pruner: its first run's points of the pruned
-        metric (the median pruner compares new trials with them, TPE ranks a pruned trial by
-        its last). Successive halving's rungs are not rebuilt: after a resume, hyperband
-        compares a trial with those judged since."""
-        if self.pruner is None:
-            return {}
-        reported: dict[int, float] = {}
-        for series in self.store.metric_series(run.id, [self.pruned_metric]):
-            for step, value in zip(series.steps, series.values, strict=True):
-                if value == value:
-                    reported.setdefault(step, value)
-        return reported
 
     def _told(self, values: list[list[float]], pruned: bool = False) -> dict[str, Any]:
         states = self.optuna.trial.TrialState
@@ -419,29 +422,15 @@ class Search:
         return stop
 
     def _judge(self, trial: _Trial, chunks: list[Any]) -> bool:
-        """Report the pruned metric's new points to the trial, asking the pruner after each
-        new last step, as a trial that reports and asks at every step of its own loop would
-        (the points come in batches of up to 0.1 s: a pruner asked once a batch would judge
-        every rung it passed by the batch's last value). True: the pruner stops it."""
+        """Report the pruned metric's new points to the trial (True: the pruner stops it)."""
         for key, steps, values, _times in chunks:
             if key != self.pruned_metric:
                 continue
             s, v = array("q"), array("d")
             s.frombytes(steps)
             v.frombytes(values)
-            for step, value in zip(s, v, strict=True):
-                if value != value or step in trial.reported:  # (NaN is not reported)
-                    continue
-                trial.reported.add(step)
-                trial.optuna.report(value, step)
-                if step < trial.pruned_at:  # (not a new last step: nothing new to judge)
-                    continue
-                trial.pruned_at = step
-                try:
-                    if trial.optuna.should_prune():
-                        return True
-                except (RuntimeError, ValueError):  # told meanwhile (its runs ended)
-                    return False
+            if judge_points(trial, s, v):
+                return True
         return False
 
     def _went_on(self, trial: _Trial, chunks: list[Any]) -> None:
@@ -528,6 +517,28 @@ class Search:
             array("d", [now]).tobytes(),
         )
         self.store.record_points([(outcome.run_id, outcome.started, 1 << 40, [chunk])], {})
+
+
+def judge_points(trial: _Trial, steps: array[int], values: array[float]) -> bool:
+    """Report points to the trial, asking the pruner after each new last step, as a trial
+    that reports and asks at every step of its own loop would (the points come in batches of
+    up to 0.1 s: a pruner asked once a batch would judge every rung it passed by the batch's
+    last value). True: the pruner stopped it (the points after are reported, not judged:
+    asked again, successive halving would enter it in the rungs it never reached)."""
+    stop = False
+    for step, value in zip(steps, values, strict=True):
+        if value != value or step in trial.reported:  # (NaN is not reported)
+            continue
+        trial.reported.add(step)
+        trial.optuna.report(value, step)
+        if stop or step < trial.pruned_at:  # (not a new last step: nothing new to judge)
+            continue
+        trial.pruned_at = step
+        try:
+            stop = trial.optuna.should_prune()
+        except (RuntimeError, ValueError):  # told meanwhile (its runs ended)
+            return False
+    return stop
 
 
 def search_of(record: LaunchRecord) -> bool:

@@ -7,7 +7,6 @@ import math
 import textwrap
 from array import array
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -162,7 +161,7 @@ def test_points_that_come_in_one_batch_are_judged_step_by_step() -> None:
     an early rung is stopped there even if its batch ends with values that would pass."""
     import optuna
 
-    from runner.search import Search, _Trial
+    from runner.search import _Trial, judge_points
 
     study = optuna.create_study(
         pruner=optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=2)
@@ -175,16 +174,9 @@ def test_points_that_come_in_one_batch_are_judged_step_by_step() -> None:
     study.tell(leader, 0.5)
     late = _Trial(1, study.ask(space), ["run"])
     values = [0.9, 0.9, 0.9] + [0.1] * 8  # (behind the leader at step 1, ahead from step 3)
-    chunk = (
-        "val_loss",
-        array("q", range(11)).tobytes(),
-        array("d", values).tobytes(),
-        array("d", [0.0] * 11).tobytes(),
-    )
-    judge = SimpleNamespace(pruned_metric="val_loss")
-    assert Search._judge(judge, late, [chunk]) is True  # type: ignore[arg-type]
+    assert judge_points(late, array("q", range(11)), array("d", values)) is True
     assert late.pruned_at == 1  # (rung 0 of successive halving: step 1)
-    assert late.optuna.study.trials[1].intermediate_values == {0: 0.9, 1: 0.9}
+    assert late.optuna.study.trials[1].intermediate_values == dict(enumerate(values))
 
 
 def test_a_rebuilt_study_has_what_each_trial_reported(flows: Path, tmp_path: Path) -> None:
@@ -200,6 +192,31 @@ def test_a_rebuilt_study_has_what_each_trial_reported(flows: Path, tmp_path: Pat
         (run_id,) = trial.user_attrs["run_ids"]
         (series,) = runner.metric_series(run_id, ["val_loss"], home=home)
         assert trial.intermediate_values == dict(zip(series.steps, series.values, strict=True))
+
+
+def test_a_rebuilt_study_judges_new_trials_against_the_recorded_ones(
+    flows: Path, tmp_path: Path
+) -> None:
+    """Resume rebuilds the pruner's state too: successive halving's rungs hold the recorded
+    trials, so a new trial worse than all of them at the first rung is stopped there (with
+    empty rungs it would be promoted, compared only with itself)."""
+    from typing import cast
+
+    from runner.execution import Execution
+    from runner.search import Search, _Trial, judge_points
+    from runner.store import Store
+
+    sha = "search.pruner={name: successive_halving, min_resource: 1, reduction_factor: 2}"
+    assert main(_args(flows, sha)) == 0
+    home = tmp_path / "home"
+    store = Store(home)
+    record = store.launch(latest_runs(home)[0].launch_id)
+    rebuilt = Search(store, record, cast(Execution, None))
+    assert rebuilt.told == 16
+    new = _Trial(16, rebuilt.study.ask(rebuilt.space.distributions), [])
+    assert judge_points(new, array("q", [0, 1]), array("d", [9.0, 9.0])) is True
+    assert new.pruned_at == 1
+    store.close()
 
 
 DEAF = textwrap.dedent(
