@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 OBJECTIVE = "objective"  # the metric each trial's run records its value as
 MIN_FOR_FAILURE_RATE = 5  # finished trials before max_failure_rate can stop a search
 PRUNE_GRACE = 1.0  # seconds a run told to stop may go on logging before it is stopped
+RUNGS = ("hyperband", "successive_halving")  # the pruners with state of their own
 PRUNERS = {
     "median": "MedianPruner",
     "hyperband": "HyperbandPruner",
@@ -227,17 +228,17 @@ class Search:
 
     def _replay(self, by_number: dict[int, list[RunRecord]]) -> None:
         """Tell the study every trial the launch has recorded (a resume, a detached process):
-        those whose runs all ended with their values; the others run again, as they were.
-        With a pruner, each trial reports what it logged and the pruner judges it step by
-        step again, in trial order, so its state (successive halving's rungs) is rebuilt
-        too; this goes through a study of a plain random sampler on the same storage (a
-        recorded trial's params are fixed, and asking the search's own sampler for them
-        could cost it a model fit each)."""
+        those whose runs all ended with their values, and what their first run reported to
+        the pruner (the median pruner compares new trials with it, TPE ranks a pruned trial
+        by its last); the others run again, as they were. Successive halving and hyperband
+        keep state of their own (rungs): there each trial reports again and is judged step
+        by step, in trial order, through a study of a random sampler on the same storage
+        (a recorded trial's params are fixed; the search's sampler could fit a model each)."""
         create = self.optuna.trial.create_trial
         states = self.optuna.trial.TrialState
-        replaying = None
-        if self.pruner is not None and by_number:
-            replaying = self.optuna.load_study(
+        rungs = None
+        if self.pruner_name in RUNGS and by_number:
+            rungs = self.optuna.load_study(
                 study_name=self.study.study_name,
                 storage=self.storage,
                 sampler=self.optuna.samplers.RandomSampler(),
@@ -251,15 +252,29 @@ class Search:
                 continue
             values = [v for run in runs if (v := self._value_of_record(run)) is not None]
             told = self._told(values, any(run.status is RunStatus.PRUNED for run in runs))
-            if replaying is None:
-                trial = create(params=params, distributions=self.space.distributions, **told)
-                self.study.add_trial(trial)
+            logged = (
+                self.store.metric_series(runs[0].id, [self.pruned_metric]) if self.pruner else []
+            )
+            if rungs is None:
+                reported: dict[int, float] = {}
+                for series in logged:
+                    for step, value in zip(series.steps, series.values, strict=True):
+                        if value == value:  # (NaN is not reported)
+                            reported.setdefault(step, value)
+                self.study.add_trial(
+                    create(
+                        params=params,
+                        distributions=self.space.distributions,
+                        intermediate_values=reported,
+                        **told,
+                    )
+                )
             else:
-                replaying.enqueue_trial(params)
-                again = _Trial(number, replaying.ask(self.space.distributions), [])
-                for series in self.store.metric_series(runs[0].id, [self.pruned_metric]):
+                rungs.enqueue_trial(params)
+                again = _Trial(number, rungs.ask(self.space.distributions), [])
+                for series in logged:
                     judge_points(again, series.steps, series.values)
-                replaying.tell(again.optuna, told.get("values"), state=told["state"])
+                rungs.tell(again.optuna, told.get("values"), state=told["state"])
             if told["state"] is states.FAIL:
                 self.failed += 1
             self.told += 1
