@@ -411,6 +411,8 @@ def _launch_record(the_plan: Plan, project: Project, git: GitStatus) -> LaunchRe
             "entrypoint": first.entrypoint,
             "code": first.code,
         }
+        if the_plan.base.interpolates:  # each trial resolves them at its values (`${params.lr}`)
+            search["raw_params"] = the_plan.base.raw_params
     return LaunchRecord(
         id=the_plan.launch_id,
         created=time.time(),

@@ -17,6 +17,7 @@ metrics sees it.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import random
@@ -26,8 +27,8 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from runner.errors import DefinitionError, UsageError
-from runner.plan import SEED_BITS, new_id, repeat_seeds
-from runner.records import LaunchRecord, RunOutcome, RunRecord, RunSpec, RunStatus
+from runner.plan import SEED_BITS, PointResolver, new_id, repeat_seeds
+from runner.records import LaunchRecord, RunOutcome, RunRecord, RunSpec, RunStatus, Sets
 from runner.store import Store
 
 if TYPE_CHECKING:
@@ -267,23 +268,23 @@ class Search:
             trial = self.study.ask(self.space.distributions)
             self._under_way(number, trial, runs)
             yield Batch(
-                self._shared(),
+                self._shared(runs[0].params),  # (as recorded, interpolations resolved)
                 [run.id for run in left],
                 [run.seed for run in left],
-                [self.space.sets(trial.params)] * len(left),
+                [()] * len(left),
                 [0] * len(left),  # (written by id)
             )
         while not self.stopped and self.numbers < self.config.n_trials:
             number = self.numbers
             self.numbers += 1
             trial = self.study.ask(self.space.distributions)
-            sets = self.space.sets(trial.params)
+            sets = self._sets(number, trial.params)
             seeds = repeat_seeds(trial_seed(self.record.seed, number), self.repeat)
             specs = [self._spec(number, r, seed, sets) for r, seed in enumerate(seeds)]
             first_row = self.store.record_runs(self.record, specs)
             self._under_way(number, trial, specs)
             yield Batch(
-                self._shared(),
+                self._shared(self.record.definition["params"]),
                 [spec.id for spec in specs],
                 seeds,
                 [sets] * len(specs),
@@ -320,14 +321,27 @@ class Search:
             code=definition.get("code") or "",
         )
 
-    def _shared(self) -> Any:
+    def _shared(self, params: dict[str, Any]) -> Any:
         definition = self.record.definition
         return self.runs.shared(
-            definition["entrypoint"],
-            definition["params"],
-            definition.get("timeout"),
-            self.retries,
+            definition["entrypoint"], params, definition.get("timeout"), self.retries
         )
+
+    def _sets(self, number: int, params: dict[str, Any]) -> Sets:
+        """A trial's values set at their params paths, and the params that interpolate
+        (`${params.lr}`) resolved at those values, as a grid's points resolve them."""
+        sets = self.space.sets(params)
+        if self._resolver is None:
+            return sets
+        return (*sets, *self._resolver.resolved(sets, f"trial {number}"))
+
+    @functools.cached_property
+    def _resolver(self) -> PointResolver | None:
+        definition = self.record.definition
+        raw = definition.get("raw_params")  # (recorded when the params interpolate)
+        if raw is None:
+            return None
+        return PointResolver({k: v for k, v in definition.items() if k != "raw_params"}, raw)
 
     # -- telling ---------------------------------------------------------------------------
 

@@ -75,8 +75,22 @@ def failing(x: float = 0.5, folder: str = ".", every: int = 2) -> float:
 def nap(x: float = 0.5, seconds: float = 0.3) -> float:
     time.sleep(seconds)
     return x
+
+
+def linked(
+    a: float = 0.5,
+    b: float = 0.0,
+    opt: str = "adam",
+    name: str = "",
+    nest: dict = {"x": 0.0, "y": 0.0},
+    fixed: float = 0.0,
+    also: float = 0.0,
+) -> dict:
+    """Returns the params it was given (and a loss to minimise)."""
+    given = {"a": a, "b": b, "opt": opt, "name": name, "nest": nest, "fixed": fixed, "also": also}
+    return {"loss": a, "given": given}
 '''
-WORKFLOWS = ("space", "noisy", "curve", "timed", "failing", "nap")
+WORKFLOWS = ("space", "noisy", "curve", "timed", "failing", "nap", "linked")
 LOG_LR = "params.lr=tag(log, interval(1e-5, 1e-1))"
 
 
@@ -179,6 +193,49 @@ def test_values_stay_in_their_domains_and_log_scaled_ones_spread_over_decades(
     assert statistics.median(rates) == pytest.approx(0.5, abs=0.15)
     # Each run recorded its value as its objective metric.
     assert objectives(launch) == {run.id: run.result for run in runs}
+
+
+def test_interpolations_follow_each_trial_s_values(searchy: Path, home: Path) -> None:
+    """`${params.a}` follows the value each trial was asked, as it follows a grid's point:
+    a searched float, a choice (in a string), a nested key; one of a fixed key stays."""
+    from runner.store import Store, process_start
+
+    launch = search(
+        searchy,
+        "linked",
+        "search=random",
+        "search.n_trials=4",
+        "search.objective=loss",
+        "params.a=interval(1, 2)",
+        "params.b=${params.a}",
+        "params.opt=adam,sgd",
+        "params.name=run-${params.opt}",
+        "params.nest.x=interval(5, 6)",
+        "params.nest.y=${params.nest.x}",
+        "params.fixed=3",
+        "params.also=${params.fixed}",
+        seed=2,
+    )
+    runs = by_index(launch)
+    assert launch.ok and len(runs) == 4
+
+    def linked_right(run: RunRecord) -> None:
+        p = run.params
+        assert p["b"] == p["a"] and p["nest"]["y"] == p["nest"]["x"], p
+        assert p["name"] == f"run-{p['opt']}" and p["also"] == 3.0, p
+        assert run.result["given"] == p  # what the workflow was given, as recorded
+
+    for run in runs:
+        linked_right(run)
+    assert len({run.params["a"] for run in runs}) == 4
+    assert {run.params["opt"] for run in runs} == {"adam", "sgd"}
+    # A trial run again by resume (its run killed: pending) is given its params as recorded.
+    again = runs[1]
+    Store(home).reopen(launch.id, [again.id], os.getpid(), process_start(os.getpid()))
+    resumed = by_index(runner.resume(launch.id, progress=False))
+    assert resumed[1].id == again.id and resumed[1].ended != again.ended
+    assert resumed[1].params == again.params
+    linked_right(resumed[1])
 
 
 def test_exactly_n_trials_and_each_trial_is_told_the_mean_of_its_repeats(
