@@ -283,13 +283,8 @@ class Search:
             specs = [self._spec(number, r, seed, sets) for r, seed in enumerate(seeds)]
             first_row = self.store.record_runs(self.record, specs)
             self._under_way(number, trial, specs)
-            yield Batch(
-                self._shared(self.record.definition["params"]),
-                [spec.id for spec in specs],
-                seeds,
-                [sets] * len(specs),
-                list(range(first_row, first_row + len(specs))),
-            )
+            # (--cache: runs that match an earlier succeeded one are served, and told, here)
+            yield from self.runs.batches(specs, first_row)
 
     def _under_way(self, number: int, trial: Any, runs: list[Any]) -> None:
         under_way = _Trial(number, trial, [run.id for run in runs])
@@ -317,6 +312,7 @@ class Search:
             repeat_index=repeat_index,
             timeout=definition.get("timeout"),
             retries=self.retries,
+            cache=bool(definition.get("cache")),
             sets=sets,
             code=definition.get("code") or "",
         )
@@ -366,7 +362,8 @@ class Search:
                 trial.failed.append(value)
             else:
                 trial.values.append(value)
-                self._record_objective(outcome, value)
+                if outcome.status is not RunStatus.CACHED:  # (a cached run shows its source's)
+                    self._record_objective(outcome, value)
         if trial.ended < len(trial.run_ids):
             return
         told = self._told(trial.values, trial.pruned)

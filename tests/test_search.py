@@ -474,6 +474,50 @@ def test_the_same_seed_asks_the_same_trials_in_the_same_order(searchy: Path) -> 
     assert [params for params, _ in other] != [params for params, _ in first]
 
 
+def test_cache_serves_the_trials_run_before_and_tells_each_its_source_s_value(
+    searchy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--cache, as for a grid's runs: the same search again (the same seed: the same trials,
+    params and seeds) with two more trials serves its first three from the first search's
+    runs, each trial told the value its source gave (a metric's: the source logged it)."""
+    args = (
+        "search=random",
+        "search.objective=val_loss.min",
+        "params.x=interval(0, 1)",
+        "params.steps=int(interval(2, 5))",
+    )
+    before = search(searchy, "curve", *args, "search.n_trials=3", seed=4, cache=True)
+    sources = by_index(before)
+    spy = Spy(monkeypatch)
+    launch = search(searchy, "curve", *args, "search.n_trials=5", seed=4, cache=True)
+    runs = by_index(launch)
+    assert [run.status.value for run in runs] == 3 * ["cached"] + 2 * ["succeeded"]
+    assert [run.cached_from for run in runs[:3]] == [run.id for run in sources]
+    assert [run.params for run in runs[:3]] == [run.params for run in sources]
+    given = objectives(before)
+    values = objectives(launch)  # (a cached run's metrics are its source's, once)
+    assert len(runner.metric_summaries(launch.id, ["objective"])) == 5
+    for number, source in enumerate(sources):
+        assert spy.told[number] == [given[source.id]]
+        assert values[runs[number].id] == given[source.id]
+    assert sorted(spy.told) == list(range(5)) and launch.ok
+    assert launch.search_status().trials == {"finished": 5}
+    # --overwrite-cache runs them, detached too (its own process asks the trials: given here).
+    from runner import execution
+
+    spawned: list[dict[str, Any]] = []
+    monkeypatch.setattr(
+        "runner.detach.spawn", lambda *_, **flags: spawned.append(flags) or os.getpid()
+    )
+    args = (*args, "search.n_trials=2")
+    detached = search(
+        searchy, "curve", *args, seed=4, cache=True, detach=True, overwrite_cache=True
+    )
+    assert spawned == [{"fail_fast": False, "overwrite_cache": True}]
+    done = execution.run_pending(detached.id, overwrite_cache=True)
+    assert done.record.counts == {"succeeded": 2}
+
+
 # -- objectives ---------------------------------------------------------------------------------
 
 
