@@ -121,6 +121,7 @@ class _Trial:
     """A trial on its way: its Optuna trial, its runs, and the values of those that ended."""
 
     __slots__ = (
+        "cancelled",
         "ended",
         "failed",
         "number",
@@ -140,6 +141,7 @@ class _Trial:
         self.ended = 0
         self.values: list[list[float]] = []
         self.failed: list[str] = []  # why each run that gave no value gave none
+        self.cancelled = False  # a run of it ended cancelled
         self.pruned = False  # the pruner stopped it (or a run of it ended pruned)
         self.reported: set[int] = set()  # the steps told to the pruner
         self.pruned_at = -1  # the last step reported when the pruner stopped it
@@ -356,6 +358,8 @@ class Search:
         trial.ended += 1
         if outcome.status is RunStatus.PRUNED:
             trial.pruned = True
+        elif outcome.status is RunStatus.CANCELLED:
+            trial.cancelled = True
         elif outcome.status.ok:
             value = self._value(outcome.run_id, outcome.result_json)
             if isinstance(value, str):
@@ -368,6 +372,10 @@ class Search:
             return
         told = self._told(trial.values, trial.pruned)
         self._tell(trial.optuna, told.get("values"), told["state"])
+        if trial.cancelled and told["state"] is self.optuna.trial.TrialState.FAIL:
+            # Cancelled, not failed: no count toward max_failure_rate, and resume runs it
+            # again, as a grid's (Optuna has no such state; its sampler ignores a FAIL).
+            return
         self.told += 1
         if told["state"] is self.optuna.trial.TrialState.FAIL:
             self.failed += 1

@@ -392,6 +392,42 @@ def test_resume_of_a_search_leaves_its_failed_trials_finished(
     assert (tmp_path / "calls").read_text() == "10"  # no trial ran again
 
 
+def test_a_cancelled_trial_is_no_failure_and_resume_runs_it_again(
+    searchy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two of six trials end cancelled (as a launcher reports a run it stopped, a Dask
+    cluster's): as failures (2 of 5 > 0.2) they would have stopped the search; it asks all
+    six. Resume runs them again with their params and seeds, as a grid's resume runs its
+    cancelled runs, and the study has its six trials."""
+    import runner.launchers
+    from runner.records import RunOutcome
+
+    real = runner.launchers.execute_batch
+    taken: list[str] = []
+
+    def cancelling(batch: tuple[Any, ...], marker_dir: str | None = None) -> Any:
+        number, _, attempt, _, run_ids, _, _ = batch
+        taken.append(run_ids[0])
+        if len(taken) not in (2, 4):
+            return real(batch, marker_dir)
+        now = time.time()
+        return number, [RunOutcome(run_ids[0], RunStatus.CANCELLED, now, now, attempt=attempt)]
+
+    monkeypatch.setattr(runner.launchers, "execute_batch", cancelling)
+    space = ("search=random", "search.n_trials=6", "params.x=interval(0, 1)", "params.seconds=0")
+    launch = search(searchy, "nap", *space)
+    runs = by_index(launch)
+    assert [run.status.value for run in runs] == 2 * ["succeeded", "cancelled"] + 2 * ["succeeded"]
+    assert "search_stopped" not in launch.record.definition
+    assert launch.search_status().trials == {"finished": 4, "cancelled": 2}
+    monkeypatch.setattr(runner.launchers, "execute_batch", real)
+    again = runner.resume(launch.id, progress=False)
+    resumed = by_index(again)
+    assert [run.status.value for run in resumed] == 6 * ["succeeded"]
+    assert [(r.id, r.params, r.seed) for r in resumed] == [(r.id, r.params, r.seed) for r in runs]
+    assert again.search_status().trials == {"finished": 6}
+
+
 def test_failures_beyond_max_failure_rate_stop_the_search(
     searchy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
