@@ -386,6 +386,10 @@ def resume(
         raise UsageError(
             f"launch {record.id} is still running (pid {record.pid}); nothing to resume"
         )
+    if record.definition.get("search_stopped"):
+        # Stopped by its failures (max_failure_rate): it asks no more trials, and runs none
+        # again; why is recorded, and said with it. A new launch searches on.
+        return recorded(store, record.id)
     # A search's failed trials are trials it finished: resume runs those it did not.
     search = bool(record.definition.get("search"))
     store.reopen(record.id, None, os.getpid(), process_start(os.getpid()), failures_stay=search)

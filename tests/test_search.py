@@ -458,6 +458,33 @@ def test_failures_beyond_max_failure_rate_stop_the_search(
     assert (tmp_path / "calls").read_text() == "5"
 
 
+def test_resume_of_a_search_stopped_by_its_failures_runs_nothing_and_says_why(
+    searchy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """Stopped past max_failure_rate: resume asks no more trials (it asked more, as if the
+    failures were forgotten), runs none again, says why as status does, and that a new launch
+    searches on; exit 4, as a finished search's resume with failed trials."""
+    from tests.test_output import cli_out
+
+    launch = failing_search(searchy, tmp_path, 2)  # stopped after 5 trials, 2 failed
+    stopped = launch.record.definition["search_stopped"]
+    before = {run.id: (run.status, run.ended) for run in launch.runs}
+    assert {run.id: (run.status, run.ended) for run in runner.resume(launch.id).runs} == before
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, err = cli_out(capsys, "resume", launch.id)
+    assert code == 4
+    assert f"\n{stopped}\nbest: trial " in out  # the search's lines, as status shows them
+    assert err.endswith(
+        f"; {stopped}; `runner resume` asks no more trials of it: a new launch searches on\n"
+    )
+    assert (tmp_path / "calls").read_text() == "5"  # no trial ran
+    assert {run.id: (run.status, run.ended) for run in launch_status(launch.id).runs} == before
+    code, out, _ = cli_out(capsys, "status", launch.id, "--json")
+    (shown,) = json.loads(out)
+    found = shown["search"]
+    assert (found["stopped"], found["finished"], found["failed"]) == (stopped, 3, 2)
+
+
 def test_a_stopped_search_says_why_and_counts_no_trial_it_never_asked(
     searchy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
