@@ -339,7 +339,10 @@ class Search:
         raw = definition.get("raw_params")  # (recorded when the params interpolate)
         if raw is None:
             return None
-        return PointResolver({k: v for k, v in definition.items() if k != "raw_params"}, raw)
+        # The definition's fields are what `${...}` may name; the search's own record (its
+        # space's lines as written, why it stopped) is no field, and no interpolation.
+        unnamed = ("raw_params", "search", "search_stopped")
+        return PointResolver({k: v for k, v in definition.items() if k not in unnamed}, raw)
 
     # -- telling ---------------------------------------------------------------------------
 
