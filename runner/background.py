@@ -1,5 +1,6 @@
 """The background process of a detached launch (`python -m runner.background HOME LAUNCH_ID
-[--fail-fast]`, started by runner.detach.spawn): it runs the runs its launch recorded."""
+[--fail-fast] [--overwrite-cache]`, started by runner.detach.spawn): it runs the runs its
+launch recorded."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ def _terminated(signum: int, frame: Any) -> None:
 
 
 def main(argv: list[str]) -> int:
-    """The background process: HOME LAUNCH_ID [--fail-fast]. It owns the launch (its pid is
+    """The background process: HOME LAUNCH_ID [--fail-fast] [--overwrite-cache]. It owns the launch (its pid is
     the launch's, for `lost`) and runs the runs still pending, as an attached launch would."""
     from runner import execution
     from runner.errors import RunnerError
@@ -27,7 +28,12 @@ def main(argv: list[str]) -> int:
     launch_only_process()
     print(f"launch {launch_id}: background process {os.getpid()}", flush=True)
     try:
-        done = execution.run_pending(launch_id, home=home, fail_fast="--fail-fast" in argv[2:])
+        done = execution.run_pending(
+            launch_id,
+            home=home,
+            fail_fast="--fail-fast" in argv[2:],
+            overwrite_cache="--overwrite-cache" in argv[2:],
+        )
     except RunnerError as exc:
         print(f"error: {exc}", flush=True)
         return exc.exit_code

@@ -628,6 +628,8 @@ def _finish(launch: Any, *, quiet: bool, as_json: bool, dump_snippet: bool = Fal
     if not launch.ok:
         # From the counts: a million-run launch is not read again to count its failures.
         stopped = launch.record.definition.get("search_stopped")
+        if stopped:
+            stopped += "; `runner resume` asks no more trials of it: a new launch searches on"
         raise RunsFailed(
             f"{launch.failed:,} of {launch.record.run_count:,} runs did not succeed"
             f" (launch {launch.id})" + (f"; {stopped}" if stopped else "")

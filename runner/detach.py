@@ -17,15 +17,18 @@ def output_path(home: Path, launch_id: str) -> Path:
     return home / FOLDER / f"{launch_id}.log"
 
 
-def spawn(home: Path, launch_id: str, *, fail_fast: bool) -> int:
+def spawn(home: Path, launch_id: str, *, fail_fast: bool, overwrite_cache: bool = False) -> int:
     """Start the background process of a recorded launch; returns its pid. Its own session
-    (no terminal: closing it or logging out sends it nothing), stdin from /dev/null."""
+    (no terminal: closing it or logging out sends it nothing), stdin from /dev/null.
+    `overwrite_cache`: for a search, whose runs are made (and may be served) there."""
     home = home.resolve()
     out = output_path(home, launch_id)
     out.parent.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, "-m", "runner.background", str(home), launch_id]
     if fail_fast:
         argv.append("--fail-fast")
+    if overwrite_cache:
+        argv.append("--overwrite-cache")
     with open(out, "ab") as log:
         proc = subprocess.Popen(
             argv,

@@ -173,7 +173,9 @@ def detached(
     for batch in in_batches(specs, RECORD_EVERY):
         left += len(serve_cached(store, batch, overwrite_cache, None))
     if left or record.definition.get("search"):  # (a search asks its trials there)
-        pid = detach.spawn(store.home, record.id, fail_fast=fail_fast)
+        pid = detach.spawn(
+            store.home, record.id, fail_fast=fail_fast, overwrite_cache=overwrite_cache
+        )
         store.set_owner(record.id, pid, process_start(pid))
     if on_created:
         on_created(record, specs)
@@ -317,6 +319,7 @@ def execute(
 
         search = Search(store, record, runs)
         batches, on_outcome = search.batches(), told(search, on_outcome)
+        runs.on_outcome = on_outcome  # (the runs it serves from the cache are told too)
         # As many trials at once as max_concurrent says, else as the launcher runs runs
         # (a cluster: its threads, not the thousand runs a grid keeps in flight there).
         threads = getattr(launcher, "threads", None)
@@ -383,6 +386,10 @@ def resume(
         raise UsageError(
             f"launch {record.id} is still running (pid {record.pid}); nothing to resume"
         )
+    if record.definition.get("search_stopped"):
+        # Stopped by its failures (max_failure_rate): it asks no more trials, and runs none
+        # again; why is recorded, and said with it. A new launch searches on.
+        return recorded(store, record.id)
     # A search's failed trials are trials it finished: resume runs those it did not.
     search = bool(record.definition.get("search"))
     store.reopen(record.id, None, os.getpid(), process_start(os.getpid()), failures_stay=search)
@@ -463,10 +470,15 @@ def _rerun_provenance(store: Store, run: RunRecord, launch: LaunchRecord) -> Pro
 
 
 def run_pending(
-    launch_id: str, *, home: str | Path | None = None, fail_fast: bool = False
+    launch_id: str,
+    *,
+    home: str | Path | None = None,
+    fail_fast: bool = False,
+    overwrite_cache: bool = False,
 ) -> Recorded:
     """Run a recorded launch's pending runs in this process, which becomes its owner (the
-    background process of a detached launch)."""
+    background process of a detached launch); `overwrite_cache`: a search's trials run even
+    when an identical run is cached."""
     from runner.store import process_start
 
     store = store_at(home)
@@ -481,4 +493,5 @@ def run_pending(
         pending.recorded(),
         fresh=pending.missing_blocks(),
         fail_fast=fail_fast or bool(record.definition.get("fail_fast")),
+        overwrite_cache=overwrite_cache,
     )

@@ -386,12 +386,16 @@ class Launch:
         """The launch as `--json` prints it; `runs=False`: its runs left out (a listing).
         Big results are shown by their summary and `result_file`, their files not read
         (`runner status LAUNCH --json` streams the same runs a page at a time); a one-run
-        launch's JSON holds its whole result."""
+        launch's JSON holds its whole result; a search's says how far it got (`search`)."""
         whole = self.record.run_count == 1
-        return {
+        found = {
             **self.record.to_json(),
             "runs": [run.to_json(load=whole) for run in self.iter_runs()] if runs else [],
         }
+        search = self.search_status() if runs else None
+        if search is not None:  # how far a search got, and its best trial
+            found["search"] = search.to_json()
+        return found
 
 
 class Runs(list[RunRecord]):

@@ -410,7 +410,10 @@ def _launch_record(the_plan: Plan, project: Project, git: GitStatus) -> LaunchRe
             "search": the_plan.base.search.to_json(),
             "entrypoint": first.entrypoint,
             "code": first.code,
+            "cache": first.cache,  # (the definition's, else its workflow's: as a grid's runs)
         }
+        if the_plan.base.interpolates:  # each trial resolves them at its values (`${params.lr}`)
+            search["raw_params"] = the_plan.base.raw_params
     return LaunchRecord(
         id=the_plan.launch_id,
         created=time.time(),

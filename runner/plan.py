@@ -7,7 +7,7 @@ import math
 import os
 import random
 import secrets
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +32,6 @@ from runner.records import (
     RunSpec,
     Sets,
     Specs,
-    set_path,
     with_sets,
 )
 from runner.validate import UNKNOWN_KEY, PointCheck, bounded, problems_of
@@ -189,7 +188,11 @@ class _Planner:
         mode = self._how.get(id(definition))
         if mode is None:
             exact = needs_hydra(definition, self.axes)
-            resolver = PointResolver(definition) if definition.interpolates and not exact else None
+            resolver = (
+                PointResolver(definition.fields, definition.raw_params)
+                if definition.interpolates and not exact
+                else None
+            )
             # The top-level keys a point changes: the swept ones and those that interpolate.
             changed = () if exact or not self.swept else self.swept
             if resolver is not None and changed:
@@ -354,9 +357,9 @@ class _Planner:
                     definition.apply_point(overrides, _show_point(point)),
                 )
             elif resolver is not None:
-                params = with_sets(definition.params, _sets(plan_axes, combo))
-                resolver.resolve(params, plan_axes, combo, _show_point(point))
-                yield definition, combo, point, params
+                sets = _sets(plan_axes, combo)
+                resolved = resolver.resolved(sets, f"sweep point {_show_point(point)}")
+                yield definition, combo, point, with_sets(definition.params, (*sets, *resolved))
             elif full:
                 yield (
                     definition,
@@ -439,39 +442,41 @@ def _sets(plan_axes: list[Any], combo: tuple[Any, ...]) -> Sets:
 
 
 class PointResolver:
-    """Resolves the interpolations of a definition's params at each sweep point, so that
-    `${params.x}` follows x. One OmegaConf config per definition: each point sets its swept
-    values on it and reads back only the interpolating values (a config per point would cost
-    milliseconds)."""
+    """Resolves the interpolations of a definition's params at each sweep point (or search
+    trial), so that `${params.x}` follows x. One OmegaConf config per definition: each point
+    sets its values on it and reads back only the interpolating values (a config per point
+    would cost milliseconds). `fields` are the definition's (its params aside: `raw_params`
+    are them unresolved)."""
 
-    def __init__(self, definition: Definition) -> None:
+    def __init__(self, fields: Mapping[str, Any], raw_params: dict[str, Any]) -> None:
         from omegaconf import OmegaConf
 
-        context = {k: v for k, v in definition.fields.items() if k != "params"}
-        self.cfg = OmegaConf.create({**context, "params": definition.raw_params})
-        self.leaves = list(_interpolating_paths(definition.raw_params, ()))
+        context = {k: v for k, v in fields.items() if k != "params"}
+        self.cfg = OmegaConf.create({**context, "params": raw_params})
+        self.leaves = list(_interpolating_paths(raw_params, ()))
 
-    def resolve(
-        self, params: dict[str, Any], plan_axes: list[Any], combo: tuple[Any, ...], point: str
-    ) -> None:
+    def resolved(self, sets: Sets, point: str) -> Sets:
+        """The interpolating values where a point's values are `sets`, as values to set;
+        `point` names it in messages."""
         from omegaconf import Container, OmegaConf
         from omegaconf.errors import OmegaConfBaseException
 
         from runner.composer import hydra_message
 
+        found = []
         try:
-            for (_key, path, _shown), value in zip(plan_axes, combo, strict=True):
-                if path is not None:
-                    OmegaConf.update(self.cfg, ".".join(("params", *path)), value, merge=False)
+            for path, value in sets:
+                OmegaConf.update(self.cfg, ".".join(("params", *path)), value, merge=False)
             for leaf in self.leaves:
                 value = OmegaConf.select(self.cfg, ".".join(("params", *leaf)))
                 if isinstance(value, Container):
                     value = OmegaConf.to_container(value, resolve=True)
-                set_path(params, leaf, value)
+                found.append((leaf, value))
         except OmegaConfBaseException as exc:
             raise CompositionError(
-                f"cannot resolve the params at sweep point {point}: {hydra_message(exc)}"
+                f"cannot resolve the params at {point}: {hydra_message(exc)}"
             ) from exc
+        return tuple(found)
 
 
 def _interpolating_paths(node: Any, path: tuple[str, ...]) -> Iterator[tuple[str, ...]]:

@@ -630,6 +630,9 @@ def status_json(found: list[Any], *, expand: bool) -> None:
             write(_indented(head, 1))
             continue
         del head["runs"]
+        search = item.search_status()
+        if search is not None:  # how far a search got, and its best trial (as Launch.to_json)
+            head["search"] = search.to_json()
         counted = bool(item.record.counts) or not item.record.run_count
         if not counted:  # counted once the runs are written (every run is read to count)
             del head["status"], head["counts"], head["process"]

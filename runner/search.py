@@ -17,6 +17,7 @@ metrics sees it.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import random
@@ -26,8 +27,8 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from runner.errors import DefinitionError, UsageError
-from runner.plan import SEED_BITS, new_id, repeat_seeds
-from runner.records import LaunchRecord, RunOutcome, RunRecord, RunSpec, RunStatus
+from runner.plan import SEED_BITS, PointResolver, new_id, repeat_seeds
+from runner.records import LaunchRecord, RunOutcome, RunRecord, RunSpec, RunStatus, Sets
 from runner.store import Store
 
 if TYPE_CHECKING:
@@ -121,6 +122,7 @@ class _Trial:
     """A trial on its way: its Optuna trial, its runs, and the values of those that ended."""
 
     __slots__ = (
+        "cancelled",
         "ended",
         "failed",
         "number",
@@ -140,6 +142,7 @@ class _Trial:
         self.ended = 0
         self.values: list[list[float]] = []
         self.failed: list[str] = []  # why each run that gave no value gave none
+        self.cancelled = False  # a run of it ended cancelled
         self.pruned = False  # the pruner stopped it (or a run of it ended pruned)
         self.reported: set[int] = set()  # the steps told to the pruner
         self.pruned_at = -1  # the last step judged (where the pruner stopped it, if it did)
@@ -304,28 +307,23 @@ class Search:
             trial = self.study.ask(self.space.distributions)
             self._under_way(number, trial, runs)
             yield Batch(
-                self._shared(),
+                self._shared(runs[0].params),  # (as recorded, interpolations resolved)
                 [run.id for run in left],
                 [run.seed for run in left],
-                [self.space.sets(trial.params)] * len(left),
+                [()] * len(left),
                 [0] * len(left),  # (written by id)
             )
         while not self.stopped and self.numbers < self.config.n_trials:
             number = self.numbers
             self.numbers += 1
             trial = self.study.ask(self.space.distributions)
-            sets = self.space.sets(trial.params)
+            sets = self._sets(number, trial.params)
             seeds = repeat_seeds(trial_seed(self.record.seed, number), self.repeat)
             specs = [self._spec(number, r, seed, sets) for r, seed in enumerate(seeds)]
             first_row = self.store.record_runs(self.record, specs)
             self._under_way(number, trial, specs)
-            yield Batch(
-                self._shared(),
-                [spec.id for spec in specs],
-                seeds,
-                [sets] * len(specs),
-                list(range(first_row, first_row + len(specs))),
-            )
+            # (--cache: runs that match an earlier succeeded one are served, and told, here)
+            yield from self.runs.batches(specs, first_row)
 
     def _under_way(self, number: int, trial: Any, runs: list[Any]) -> None:
         under_way = _Trial(number, trial, [run.id for run in runs])
@@ -353,18 +351,35 @@ class Search:
             repeat_index=repeat_index,
             timeout=definition.get("timeout"),
             retries=self.retries,
+            cache=bool(definition.get("cache")),
             sets=sets,
             code=definition.get("code") or "",
         )
 
-    def _shared(self) -> Any:
+    def _shared(self, params: dict[str, Any]) -> Any:
         definition = self.record.definition
         return self.runs.shared(
-            definition["entrypoint"],
-            definition["params"],
-            definition.get("timeout"),
-            self.retries,
+            definition["entrypoint"], params, definition.get("timeout"), self.retries
         )
+
+    def _sets(self, number: int, params: dict[str, Any]) -> Sets:
+        """A trial's values set at their params paths, and the params that interpolate
+        (`${params.lr}`) resolved at those values, as a grid's points resolve them."""
+        sets = self.space.sets(params)
+        if self._resolver is None:
+            return sets
+        return (*sets, *self._resolver.resolved(sets, f"trial {number}"))
+
+    @functools.cached_property
+    def _resolver(self) -> PointResolver | None:
+        definition = self.record.definition
+        raw = definition.get("raw_params")  # (recorded when the params interpolate)
+        if raw is None:
+            return None
+        # The definition's fields are what `${...}` may name; the search's own record (its
+        # space's lines as written, why it stopped) is no field, and no interpolation.
+        unnamed = ("raw_params", "search", "search_stopped")
+        return PointResolver({k: v for k, v in definition.items() if k not in unnamed}, raw)
 
     # -- telling ---------------------------------------------------------------------------
 
@@ -383,17 +398,24 @@ class Search:
         trial.ended += 1
         if outcome.status is RunStatus.PRUNED:
             trial.pruned = True
+        elif outcome.status is RunStatus.CANCELLED:
+            trial.cancelled = True
         elif outcome.status.ok:
             value = self._value(outcome.run_id, outcome.result_json)
             if isinstance(value, str):
                 trial.failed.append(value)
             else:
                 trial.values.append(value)
-                self._record_objective(outcome, value)
+                if outcome.status is not RunStatus.CACHED:  # (a cached run shows its source's)
+                    self._record_objective(outcome, value)
         if trial.ended < len(trial.run_ids):
             return
         told = self._told(trial.values, trial.pruned)
         self._tell(trial.optuna, told.get("values"), told["state"])
+        if trial.cancelled and told["state"] is self.optuna.trial.TrialState.FAIL:
+            # Cancelled, not failed: no count toward max_failure_rate, and resume runs it
+            # again, as a grid's (Optuna has no such state; its sampler ignores a FAIL).
+            return
         self.told += 1
         if told["state"] is self.optuna.trial.TrialState.FAIL:
             self.failed += 1

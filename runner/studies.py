@@ -52,6 +52,8 @@ class SearchStatus:
     trials: dict[str, int]  # trials by state (STATES), only the states some trial is in
     best: Best | None  # None until a trial ended with a value
     best_trial: int | None  # the best trial's number
+    pruner: str | None = None  # its name (search.pruner), None without one
+    stopped: str | None = None  # why it stopped asking (max_failure_rate), None if it did not
 
     @property
     def finished(self) -> int:
@@ -94,7 +96,7 @@ class SearchStatus:
     def over(self) -> bool:
         """Whether every trial was asked and has ended (its best is no longer 'so far')."""
         under_way = self.trials.get("running", 0) + self.trials.get("lost", 0)
-        return not under_way and sum(self.trials.values()) >= self.n_trials
+        return not under_way and (bool(self.stopped) or sum(self.trials.values()) >= self.n_trials)
 
     def best_trial_text(self) -> str:
         """'best so far: trial 3 (run fc022fe0a1b2)' (with several objectives, 'best so far
@@ -124,13 +126,44 @@ class SearchStatus:
     def lines(self) -> list[str]:
         """What a terminal says of the search, each line short (80 columns hold the first
         two): its progress, its best trial, that trial's values and its params."""
+        progress = [self.progress(), *([self.stopped] if self.stopped else [])]
         if self.best is None:
-            return [self.progress(), self.best_trial_text()]
+            return [*progress, self.best_trial_text()]
         if len(self.objectives) == 1:
             best = [f"{self.best_trial_text()}: {self.best_values()}"]
         else:
             best = [self.best_trial_text(), f"  {self.best_values()}"]
-        return [self.progress(), *best, f"  {self.best_params()}"]
+        return [*progress, *best, f"  {self.best_params()}"]
+
+    def to_json(self) -> dict[str, Any]:
+        """The same facts as plain values (`runner status LAUNCH --json`): the trials by
+        state of n_trials, why it stopped (or null), and the best trial (or null) with its
+        value (a list with several objectives) and searched params."""
+        best = None
+        if self.best is not None:
+            value = self.best.value
+            best = {
+                "trial": self.best_trial,
+                "run": self.best.run.id,
+                "value": [_plain(v) for v in value] if isinstance(value, list) else _plain(value),
+                "params": self.best.params,
+            }
+        return {
+            "sampler": self.sampler,
+            "pruner": self.pruner,
+            "n_trials": self.n_trials,
+            "repeat": self.repeat,
+            "objectives": self.names,
+            "directions": list(self.directions),
+            **{state: self.trials.get(state, 0) for state in STATES},
+            "stopped": self.stopped,
+            "best": best,
+        }
+
+
+def _plain(value: float) -> float | None:
+    """A value JSON holds: NaN (an objective a trial has no value of) is null."""
+    return None if math.isnan(value) else value
 
 
 def _names(objectives: Sequence[str]) -> list[str]:
@@ -206,6 +239,8 @@ def search_status(store: Store, record: LaunchRecord) -> SearchStatus | None:
         trials={state: trials[state] for state in STATES if state in trials},
         best=found,
         best_trial=None if best is None else best[1],
+        pruner=str(config.pruner["name"]) if config.pruner else None,
+        stopped=record.definition.get("search_stopped"),
     )
 
 

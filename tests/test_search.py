@@ -75,8 +75,22 @@ def failing(x: float = 0.5, folder: str = ".", every: int = 2) -> float:
 def nap(x: float = 0.5, seconds: float = 0.3) -> float:
     time.sleep(seconds)
     return x
+
+
+def linked(
+    a: float = 0.5,
+    b: float = 0.0,
+    opt: str = "adam",
+    name: str = "",
+    nest: dict = {"x": 0.0, "y": 0.0},
+    fixed: float = 0.0,
+    also: float = 0.0,
+) -> dict:
+    """Returns the params it was given (and a loss to minimise)."""
+    given = {"a": a, "b": b, "opt": opt, "name": name, "nest": nest, "fixed": fixed, "also": also}
+    return {"loss": a, "given": given}
 '''
-WORKFLOWS = ("space", "noisy", "curve", "timed", "failing", "nap")
+WORKFLOWS = ("space", "noisy", "curve", "timed", "failing", "nap", "linked")
 LOG_LR = "params.lr=tag(log, interval(1e-5, 1e-1))"
 
 
@@ -179,6 +193,49 @@ def test_values_stay_in_their_domains_and_log_scaled_ones_spread_over_decades(
     assert statistics.median(rates) == pytest.approx(0.5, abs=0.15)
     # Each run recorded its value as its objective metric.
     assert objectives(launch) == {run.id: run.result for run in runs}
+
+
+def test_interpolations_follow_each_trial_s_values(searchy: Path, home: Path) -> None:
+    """`${params.a}` follows the value each trial was asked, as it follows a grid's point:
+    a searched float, a choice (in a string), a nested key; one of a fixed key stays."""
+    from runner.store import Store, process_start
+
+    launch = search(
+        searchy,
+        "linked",
+        "search=random",
+        "search.n_trials=4",
+        "search.objective=loss",
+        "params.a=interval(1, 2)",
+        "params.b=${params.a}",
+        "params.opt=adam,sgd",
+        "params.name=run-${params.opt}",
+        "params.nest.x=interval(5, 6)",
+        "params.nest.y=${params.nest.x}",
+        "params.fixed=3",
+        "params.also=${params.fixed}",
+        seed=2,
+    )
+    runs = by_index(launch)
+    assert launch.ok and len(runs) == 4
+
+    def linked_right(run: RunRecord) -> None:
+        p = run.params
+        assert p["b"] == p["a"] and p["nest"]["y"] == p["nest"]["x"], p
+        assert p["name"] == f"run-{p['opt']}" and p["also"] == 3.0, p
+        assert run.result["given"] == p  # what the workflow was given, as recorded
+
+    for run in runs:
+        linked_right(run)
+    assert len({run.params["a"] for run in runs}) == 4
+    assert {run.params["opt"] for run in runs} == {"adam", "sgd"}
+    # A trial run again by resume (its run killed: pending) is given its params as recorded.
+    again = runs[1]
+    Store(home).reopen(launch.id, [again.id], os.getpid(), process_start(os.getpid()))
+    resumed = by_index(runner.resume(launch.id, progress=False))
+    assert resumed[1].id == again.id and resumed[1].ended != again.ended
+    assert resumed[1].params == again.params
+    linked_right(resumed[1])
 
 
 def test_exactly_n_trials_and_each_trial_is_told_the_mean_of_its_repeats(
@@ -335,6 +392,42 @@ def test_resume_of_a_search_leaves_its_failed_trials_finished(
     assert (tmp_path / "calls").read_text() == "10"  # no trial ran again
 
 
+def test_a_cancelled_trial_is_no_failure_and_resume_runs_it_again(
+    searchy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two of six trials end cancelled (as a launcher reports a run it stopped, a Dask
+    cluster's): as failures (2 of 5 > 0.2) they would have stopped the search; it asks all
+    six. Resume runs them again with their params and seeds, as a grid's resume runs its
+    cancelled runs, and the study has its six trials."""
+    import runner.launchers
+    from runner.records import RunOutcome
+
+    real = runner.launchers.execute_batch
+    taken: list[str] = []
+
+    def cancelling(batch: tuple[Any, ...], marker_dir: str | None = None) -> Any:
+        number, _, attempt, _, run_ids, _, _ = batch
+        taken.append(run_ids[0])
+        if len(taken) not in (2, 4):
+            return real(batch, marker_dir)
+        now = time.time()
+        return number, [RunOutcome(run_ids[0], RunStatus.CANCELLED, now, now, attempt=attempt)]
+
+    monkeypatch.setattr(runner.launchers, "execute_batch", cancelling)
+    space = ("search=random", "search.n_trials=6", "params.x=interval(0, 1)", "params.seconds=0")
+    launch = search(searchy, "nap", *space)
+    runs = by_index(launch)
+    assert [run.status.value for run in runs] == 2 * ["succeeded", "cancelled"] + 2 * ["succeeded"]
+    assert "search_stopped" not in launch.record.definition
+    assert launch.search_status().trials == {"finished": 4, "cancelled": 2}
+    monkeypatch.setattr(runner.launchers, "execute_batch", real)
+    again = runner.resume(launch.id, progress=False)
+    resumed = by_index(again)
+    assert [run.status.value for run in resumed] == 6 * ["succeeded"]
+    assert [(r.id, r.params, r.seed) for r in resumed] == [(r.id, r.params, r.seed) for r in runs]
+    assert again.search_status().trials == {"finished": 6}
+
+
 def test_failures_beyond_max_failure_rate_stop_the_search(
     searchy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
@@ -363,6 +456,33 @@ def test_failures_beyond_max_failure_rate_stop_the_search(
     runs = by_index(launch)
     assert [run.status.value for run in runs] == ["succeeded", "failed"] * 2 + ["succeeded"]
     assert (tmp_path / "calls").read_text() == "5"
+
+
+def test_resume_of_a_search_stopped_by_its_failures_runs_nothing_and_says_why(
+    searchy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """Stopped past max_failure_rate: resume asks no more trials (it asked more, as if the
+    failures were forgotten), runs none again, says why as status does, and that a new launch
+    searches on; exit 4, as a finished search's resume with failed trials."""
+    from tests.test_output import cli_out
+
+    launch = failing_search(searchy, tmp_path, 2)  # stopped after 5 trials, 2 failed
+    stopped = launch.record.definition["search_stopped"]
+    before = {run.id: (run.status, run.ended) for run in launch.runs}
+    assert {run.id: (run.status, run.ended) for run in runner.resume(launch.id).runs} == before
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, err = cli_out(capsys, "resume", launch.id)
+    assert code == 4
+    assert f"\n{stopped}\nbest: trial " in out  # the search's lines, as status shows them
+    assert err.endswith(
+        f"; {stopped}; `runner resume` asks no more trials of it: a new launch searches on\n"
+    )
+    assert (tmp_path / "calls").read_text() == "5"  # no trial ran
+    assert {run.id: (run.status, run.ended) for run in launch_status(launch.id).runs} == before
+    code, out, _ = cli_out(capsys, "status", launch.id, "--json")
+    (shown,) = json.loads(out)
+    found = shown["search"]
+    assert (found["stopped"], found["finished"], found["failed"]) == (stopped, 3, 2)
 
 
 def test_a_stopped_search_says_why_and_counts_no_trial_it_never_asked(
@@ -415,6 +535,50 @@ def test_the_same_seed_asks_the_same_trials_in_the_same_order(searchy: Path) -> 
     assert trials(5) == first
     other = trials(6)
     assert [params for params, _ in other] != [params for params, _ in first]
+
+
+def test_cache_serves_the_trials_run_before_and_tells_each_its_source_s_value(
+    searchy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--cache, as for a grid's runs: the same search again (the same seed: the same trials,
+    params and seeds) with two more trials serves its first three from the first search's
+    runs, each trial told the value its source gave (a metric's: the source logged it)."""
+    args = (
+        "search=random",
+        "search.objective=val_loss.min",
+        "params.x=interval(0, 1)",
+        "params.steps=int(interval(2, 5))",
+    )
+    before = search(searchy, "curve", *args, "search.n_trials=3", seed=4, cache=True)
+    sources = by_index(before)
+    spy = Spy(monkeypatch)
+    launch = search(searchy, "curve", *args, "search.n_trials=5", seed=4, cache=True)
+    runs = by_index(launch)
+    assert [run.status.value for run in runs] == 3 * ["cached"] + 2 * ["succeeded"]
+    assert [run.cached_from for run in runs[:3]] == [run.id for run in sources]
+    assert [run.params for run in runs[:3]] == [run.params for run in sources]
+    given = objectives(before)
+    values = objectives(launch)  # (a cached run's metrics are its source's, once)
+    assert len(runner.metric_summaries(launch.id, ["objective"])) == 5
+    for number, source in enumerate(sources):
+        assert spy.told[number] == [given[source.id]]
+        assert values[runs[number].id] == given[source.id]
+    assert sorted(spy.told) == list(range(5)) and launch.ok
+    assert launch.search_status().trials == {"finished": 5}
+    # --overwrite-cache runs them, detached too (its own process asks the trials: given here).
+    from runner import execution
+
+    spawned: list[dict[str, Any]] = []
+    monkeypatch.setattr(
+        "runner.detach.spawn", lambda *_, **flags: spawned.append(flags) or os.getpid()
+    )
+    args = (*args, "search.n_trials=2")
+    detached = search(
+        searchy, "curve", *args, seed=4, cache=True, detach=True, overwrite_cache=True
+    )
+    assert spawned == [{"fail_fast": False, "overwrite_cache": True}]
+    done = execution.run_pending(detached.id, overwrite_cache=True)
+    assert done.record.counts == {"succeeded": 2}
 
 
 # -- objectives ---------------------------------------------------------------------------------

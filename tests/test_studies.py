@@ -7,6 +7,7 @@ this process."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import shutil
 import threading
@@ -222,6 +223,66 @@ def test_status_of_a_search_shows_its_best_trial_and_sorts_by_the_objective(
     shown = [line.split()[0] for line in lines[header + 1 : header + 9]]
     order = sorted(values(launch).items(), key=lambda item: item[1])
     assert shown == [run_id[:8] for run_id, _ in order]  # best first
+
+
+def test_status_json_of_a_search_says_how_far_it_got_and_its_best(
+    done: tuple[Path, Path, Any],
+    project: Path,
+    home: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What the text status says of a search, as plain values (launch --json says it too)."""
+    _, done_home, launch = done
+    monkeypatch.setenv("RUNNER_HOME", str(done_home))
+    code, out, _ = cli_out(capsys, "status", launch.id[:12], "--json")
+    assert code == 0
+    (shown,) = json.loads(out)
+    best = launch.best
+    assert shown["search"] == {
+        "sampler": "random",
+        "pruner": None,
+        "n_trials": 8,
+        "repeat": 1,
+        "objectives": ["result"],
+        "directions": ["minimize"],
+        "finished": 8,
+        "pruned": 0,
+        "failed": 0,
+        "cancelled": 0,
+        "running": 0,
+        "lost": 0,
+        "stopped": None,
+        "best": {
+            "trial": trial_line(launch, best.run.id),
+            "run": best.run.id,
+            "value": best.value,
+            "params": {"x": best.run.params["x"], "opt": best.run.params["opt"]},
+        },
+    }
+    assert len(shown["runs"]) == 8
+    # Several objectives: the best's value of each; a pruner by its name; a grid has none.
+    monkeypatch.setenv("RUNNER_HOME", str(home))
+    pairs = search(
+        project,
+        home,
+        "pair",
+        "search.n_trials=3",
+        "search.objective=[loss,size]",
+        "search.direction=[minimize,maximize]",
+        "params.x=interval(0, 1)",
+    )
+    found = pairs.to_json()["search"]
+    assert found["best"]["value"] == pairs.best.value and len(pairs.best.value) == 2
+    assert found["objectives"] == ["loss", "size"]
+    pruned = ("search.pruner.name=median", "search.pruner.metric=loss", "search.n_trials=2")
+    assert search(project, home, "bowl", *pruned, *SPACE).to_json()["search"]["pruner"] == "median"
+    grid = runner.launch(
+        "bowl", ["params.x=0,1", "launcher=sequential"], config_dir=project / "conf", progress=False
+    )
+    assert "search" not in grid.to_json()
+    code, out, _ = cli_out(capsys, "status", grid.id, "--json")
+    assert "search" not in json.loads(out)[0]
 
 
 def test_status_is_live_while_a_search_runs(
