@@ -98,6 +98,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer trials and seeds")
     parser.add_argument("--repeat", type=int, default=3, help="seeds (the median is shown)")
+    parser.add_argument("--first-seed", type=int, default=0, help="the seeds' first")
     parser.add_argument(
         "--step-ms", type=float, default=STEP_S * 1000, help="a step's work, in milliseconds"
     )
@@ -108,12 +109,14 @@ def main() -> None:
         " '{name:hyperband,min_resource:3}'",
     )
     args = parser.parse_args()
-    print(run(args.quick, args.repeat, args.step_ms / 1000, tuple(args.pruner or ())))
+    seeds = range(args.first_seed, args.first_seed + (1 if args.quick else args.repeat))
+    print(run(args.quick, seeds, args.step_ms / 1000, tuple(args.pruner or ())))
 
 
-def run(quick: bool, repeat: int = 3, step_s: float = STEP_S, more: tuple[str, ...] = ()) -> str:
+def run(
+    quick: bool, seeds: range = range(3), step_s: float = STEP_S, more: tuple[str, ...] = ()
+) -> str:
     trials = 24 if quick else N_TRIALS
-    seeds = range(1 if quick else repeat)
     with tempfile.TemporaryDirectory(prefix="runner-bench-pruning-") as folder:
         root = Path(folder)
         flows = root / "curves.py"
@@ -129,7 +132,7 @@ def run(quick: bool, repeat: int = 3, step_s: float = STEP_S, more: tuple[str, .
     best0 = statistics.median(b for _, b in found["none"])
     lines = [
         f"pruning: TPE, {trials} trials of {STEPS} steps of {step_s * 1000:g} ms, 4 at once"
-        f" (threads); medians of {len(seeds)} seed(s)",
+        f" (threads); medians of {len(seeds)} seed(s) from {seeds.start}",
         f"{'pruner':<36}{'steps run':>10}{'share':>7}{'best':>8}{'gap':>7}{'worst gap':>10}",
     ]
     for pruner, results in found.items():
