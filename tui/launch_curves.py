@@ -79,8 +79,10 @@ class LaunchCurvesScreen(Screen[None]):
         home = self.app.home  # type: ignore[attr-defined]
         summaries = runner.metric_summaries(self.launch_id, home=home)
         keys = sorted({m.key for m in summaries})
-        if key not in keys:
-            key, counts = (keys[0] if keys else None), {}
+        if key not in keys:  # first, the metric logged most often by a run: a curve (a
+            # search's `objective` is one point a run)
+            longest = max(summaries, key=lambda m: m.count, default=None)
+            key, counts = (longest.key if longest else None), {}
         logged = [m for m in summaries if m.key == key]
         shown = logged[:SHOWN]
         fresh: dict[str, runner.Series] = {}
