@@ -630,9 +630,10 @@ def _finish(launch: Any, *, quiet: bool, as_json: bool, dump_snippet: bool = Fal
         stopped = launch.record.definition.get("search_stopped")
         if stopped:
             stopped += "; `runner resume` asks no more trials of it: a new launch searches on"
+        failed = f"{launch.failed:,} of {launch.record.run_count:,} runs did not succeed"
         raise RunsFailed(
-            f"{launch.failed:,} of {launch.record.run_count:,} runs did not succeed"
-            f" (launch {launch.id})" + (f"; {stopped}" if stopped else "")
+            (f"{failed} (launch {launch.id})" if launch.failed else f"launch {launch.id}")
+            + (f"; {stopped}" if stopped else "")
         )
 
 

@@ -115,7 +115,10 @@ class Launch:
 
     @property
     def ok(self) -> bool:
-        return all(RunStatus(status).fine for status in self.record.counts)
+        """Every run fine, and no search stopped early (by its failures, or its pruner)."""
+        return all(RunStatus(status).fine for status in self.record.counts) and not (
+            self.record.definition.get("search_stopped")
+        )
 
     @property
     def failed(self) -> int:

@@ -338,9 +338,13 @@ def launch(
                 home=home,
                 on_first=prepare,
             )
+            search = the_plan.base.search
+            if search is not None:  # (what Optuna refuses, refused before anything is stored)
+                from runner.search import check
+
+                check(search)
             store = Store(home)
             record = _launch_record(the_plan, project, git)
-            search = the_plan.base.search
             # A launch whose runs follow from their indexes records each run as it is about
             # to run (so a million runs start at once, in constant memory); any other, and
             # a detached one (its own process reads them back), records them all now. A

@@ -180,14 +180,14 @@ class Search:
         if self.config.pruner:
             from runner.search_space import pruned_metric
 
-            self.pruner = self._pruner(self.config.pruner)
+            self.pruner = pruner_of(optuna, self.config.pruner)
             self.pruner_name = str(self.config.pruner["name"])
             self.pruned_metric = pruned_metric(self.config.pruner, self.config.objectives[0])
         self.storage = optuna.storages.InMemoryStorage()
         self.study = optuna.create_study(
             storage=self.storage,
             study_name=name,
-            sampler=self._sampler(seed),
+            sampler=sampler_of(optuna, self.config, self.space, seed),
             directions=list(self.config.directions),
             pruner=self.pruner,
         )
@@ -198,34 +198,6 @@ class Search:
         self.why = ""  # why the first trial that failed gave no value
         self._again: list[tuple[int, list[RunRecord]]] = []  # recorded trials to run again
         self._replay(by_number)
-
-    def _sampler(self, seed: int) -> Any:
-        config = self.config
-        from runner.search_space import SAMPLER_CLASSES
-
-        cls = getattr(self.optuna.samplers, SAMPLER_CLASSES[config.sampler])
-        options = dict(config.sampler_options)
-        if config.sampler == "grid":
-            options.setdefault("search_space", self.space.grid())
-        options.setdefault("seed", seed)
-        try:
-            return cls(**options)
-        except (TypeError, ValueError, ImportError) as exc:
-            raise DefinitionError(
-                f"search.sampler={config.sampler} ({cls.__name__}) cannot be made with"
-                f" {options}: {exc}"
-            ) from exc
-
-    def _pruner(self, pruner: dict[str, Any]) -> Any:
-        name = pruner["name"]
-        cls = getattr(self.optuna.pruners, PRUNERS[name])
-        options = {k: v for k, v in pruner.items() if k not in ("name", "metric")}
-        try:
-            return cls(**options)
-        except (TypeError, ValueError) as exc:
-            raise DefinitionError(
-                f"search.pruner={name} ({cls.__name__}) cannot be made with {options}: {exc}"
-            ) from exc
 
     # -- the trials the store has ------------------------------------------------------------
 
@@ -422,7 +394,8 @@ class Search:
             if trial.failed and not self.why:
                 self.why = f"trial {trial.number}'s run gave no value: {trial.failed[0]}"
         rate = self.config.max_failure_rate
-        if self.told >= MIN_FOR_FAILURE_RATE and self.failed / self.told > rate:
+        enough = min(MIN_FOR_FAILURE_RATE, self.config.n_trials)  # (a search of 3: all 3)
+        if self.told >= enough and self.failed / self.told > rate:
             self.stopped = (
                 f"the search stopped: {self.failed} of {self.told} trials failed"
                 f" (search.max_failure_rate={rate:g})" + (f"; {self.why}" if self.why else "")
@@ -452,7 +425,17 @@ class Search:
             if trial.pruned:
                 self._went_on(trial, chunks)
                 continue
-            if self._judge(trial, chunks):
+            try:
+                judged = self._judge(trial, chunks)
+            except Exception as exc:  # (the pruner's own error: Optuna's, of its settings)
+                if not self.stopped:
+                    self.stopped = (
+                        f"the search stopped: search.pruner={self.pruner_name} could not judge"
+                        f" trial {trial.number} at step {trial.pruned_at}:"
+                        f" {type(exc).__name__}: {exc}"
+                    )
+                continue
+            if judged:
                 trial.pruned = True
                 trial.pruned_when = time.time()
                 stop.extend(trial.run_ids)
@@ -556,25 +539,74 @@ class Search:
         self.store.record_points([(outcome.run_id, outcome.started, 1 << 40, [chunk])], {})
 
 
+def check(config: SearchConfig) -> None:
+    """Make a search's sampler and pruner once, before its launch is recorded: settings
+    Optuna refuses (`sampler_options`, a pruner's settings that go together) are refused
+    then (exit 2), with nothing stored."""
+    optuna = require_optuna()
+    sampler_of(optuna, config, _Space(optuna, config.space), 0)
+    if config.pruner:
+        pruner_of(optuna, config.pruner)
+
+
+def sampler_of(optuna: Any, config: SearchConfig, space: _Space, seed: int) -> Any:
+    """The search's Optuna sampler, seeded."""
+    from runner.search_space import SAMPLER_CLASSES
+
+    cls = getattr(optuna.samplers, SAMPLER_CLASSES[config.sampler])
+    given = dict(config.sampler_options)
+    options = {"seed": seed, **given}
+    if config.sampler == "grid":
+        options.setdefault("search_space", space.grid())
+    try:
+        return cls(**options)
+    except (TypeError, ValueError, ImportError) as exc:
+        raise DefinitionError(
+            f"search.sampler={config.sampler} ({cls.__name__}) cannot be made with"
+            f" sampler_options {given}: {exc}"
+        ) from exc
+
+
+def pruner_of(optuna: Any, pruner: dict[str, Any]) -> Any:
+    """The search's Optuna pruner, from its name and settings."""
+    name = pruner["name"]
+    cls = getattr(optuna.pruners, PRUNERS[name])
+    options = {k: v for k, v in pruner.items() if k not in ("name", "metric")}
+    low, high = options.get("min_resource", 1), options.get("max_resource", "auto")
+    if isinstance(low, int) and isinstance(high, int) and low > high:  # (Optuna takes it,
+        raise DefinitionError(  # and then never judges a trial)
+            f"search.pruner={name}: min_resource {low} is above max_resource {high}, so it"
+            " would never judge a trial; min_resource is the steps before its first judgement"
+        )
+    try:
+        return cls(**options)
+    except (TypeError, ValueError) as exc:
+        raise DefinitionError(
+            f"search.pruner={name} ({cls.__name__}) cannot be made with {options}: {exc}"
+        ) from exc
+
+
 def judge_points(trial: _Trial, steps: array[int], values: array[float]) -> bool:
     """Report points to the trial, asking the pruner after each new last step, as a trial
     that reports and asks at every step of its own loop would (the points come in batches of
     up to 0.1 s: a pruner asked once a batch would judge every rung it passed by the batch's
     last value). True: the pruner stopped it (the points after are reported, not judged:
     asked again, successive halving would enter it in the rungs it never reached)."""
+    from optuna.exceptions import UpdateFinishedTrialError
+
     stop = False
-    for step, value in zip(steps, values, strict=True):
-        if value != value or step in trial.reported:  # (NaN is not reported)
-            continue
-        trial.reported.add(step)
-        trial.optuna.report(value, step)
-        if stop or step < trial.pruned_at:  # (not a new last step: nothing new to judge)
-            continue
-        trial.pruned_at = step
-        try:
+    try:
+        for step, value in zip(steps, values, strict=True):
+            if value != value or step in trial.reported:  # (NaN is not reported)
+                continue
+            trial.reported.add(step)
+            trial.optuna.report(value, step)
+            if stop or step < trial.pruned_at:  # (not a new last step: nothing new to judge)
+                continue
+            trial.pruned_at = step
             stop = trial.optuna.should_prune()
-        except (RuntimeError, ValueError):  # told meanwhile (its runs ended)
-            return False
+    except UpdateFinishedTrialError:  # told meanwhile (its runs ended)
+        return False
     return stop
 
 

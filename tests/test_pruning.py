@@ -219,6 +219,57 @@ def test_a_rebuilt_study_judges_new_trials_against_the_recorded_ones(
     store.close()
 
 
+@pytest.mark.parametrize(
+    ("setting", "said"),
+    [
+        ("search.pruner={name: hyperband, min_resource: -1}", "min_resource: -1 is below"),
+        ("search.pruner={name: hyperband, reduction_factor: 1}", "reduction_factor: 1 is below"),
+        ("search.pruner={name: hyperband, min_resourse: 3}", "did you mean 'min_resource'"),
+        ("search.pruner={name: median, n_warmup_steps: 2.5}", "n_warmup_steps: 2.5 is not an"),
+        ("search.pruner={name: successive_halving, bootstrap_count: -2}", "bootstrap_count"),
+        ("search.pruner={name: median, min_resource: 3}", "min_resource: unknown key"),
+        ("search.pruner={name: hyperband, bootstrap_count: 1}", "mutually incompatible"),
+        ("search.pruner={name: hyperband, min_resource: 5, max_resource: 3}", "never judge"),
+        ("search.sampler_options={n_startup: 3}", "sampler_options {'n_startup': 3}"),
+    ],
+)
+def test_settings_optuna_would_refuse_are_refused_before_anything_is_stored(
+    flows: Path, tmp_path: Path, capsys: Any, setting: str, said: str
+) -> None:
+    assert main(_args(flows, setting)) == 2
+    assert said in capsys.readouterr().err
+    assert not (tmp_path / "home").exists() or not runner.runs(home=tmp_path / "home")
+
+
+def test_a_pruner_that_fails_stops_the_search_and_says_why(
+    flows: Path, tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import optuna
+
+    def fails(self: Any, study: Any, trial: Any) -> bool:
+        raise RuntimeError("cannot judge")
+
+    monkeypatch.setattr(optuna.pruners.MedianPruner, "prune", fails)
+    assert main(_args(flows, "search.pruner=median")) == 4
+    err = capsys.readouterr().err
+    assert "the search stopped: search.pruner=median could not judge trial" in err
+    assert "RuntimeError: cannot judge" in err
+    runs = latest_runs(tmp_path / "home")
+    assert 0 < len(runs) < 16 and {run.status for run in runs} == {RunStatus.SUCCEEDED}
+
+
+def test_a_small_search_whose_every_trial_fails_says_why(
+    flows: Path, tmp_path: Path, capsys: Any
+) -> None:
+    """Fewer trials than max_failure_rate waits for (5): all of them failing still stops
+    it and says why, with exit 4 (it exited 0 with no trial finished)."""
+    args = [a for a in _args(flows) if "n_trials" not in a and "objective" not in a]
+    assert main([*args, "search.n_trials=3", "search.objective=val_loss.median"]) == 4
+    err = capsys.readouterr().err
+    assert "3 of 3 trials failed" in err and "has no val_loss.median" in err
+    assert {run.status for run in latest_runs(tmp_path / "home")} == {RunStatus.SUCCEEDED}
+
+
 DEAF = textwrap.dedent(
     '''
     import math
