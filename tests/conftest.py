@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -102,7 +103,9 @@ def cli(project: Path, home: Path, elsewhere: Path):
 
 
 def popen(project: Path, home: Path, cwd: Path, *args: str) -> subprocess.Popen:
-    """The installed `runner`, started in the background (to signal it, or read it live)."""
+    """The installed `runner`, started in the background (to signal it, or read it live),
+    with SIGINT at its default, as in a terminal: a test run started in the background of a
+    shell without job control inherits SIGINT ignored, and a Ctrl-C would then do nothing."""
     assert RUNNER, "the runner console script is not installed"
     env = {**os.environ, "RUNNER_HOME": str(home), "RUNNER_CONFIG_DIR": str(project / "conf")}
     return subprocess.Popen(
@@ -112,7 +115,12 @@ def popen(project: Path, home: Path, cwd: Path, *args: str) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_sigint_default,
     )
+
+
+def _sigint_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def snapshot(home: Path) -> tuple[list[str], list[str]]:

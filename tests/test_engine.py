@@ -99,7 +99,7 @@ def test_fail_fast_starts_nothing_after_a_failure(cli) -> None:
 @pytest.mark.slow
 def test_interrupt_cancels_and_keeps_what_finished(cli, project, home, elsewhere, sig) -> None:
     with popen(
-        project, home, elsewhere, "slow", "params.seconds=0.3", "--repeat", "40", "-q"
+        project, home, elsewhere, "slow", "params.seconds=0.3", "--repeat", "20", "-q"
     ) as proc:
         assert proc.stdout is not None
         launch_id = proc.stdout.readline().strip()
