@@ -60,6 +60,7 @@ _EXPORTS = {
             "WorkflowInfo",
             "Workflows",
             "presets",
+            "searches",
             "workflows",
         ),
         "runner.catalog",
@@ -150,7 +151,15 @@ if TYPE_CHECKING:
         wait,
         watch,
     )
-    from runner.catalog import Param, PresetInfo, WorkflowInfo, Workflows, presets, workflows
+    from runner.catalog import (
+        Param,
+        PresetInfo,
+        WorkflowInfo,
+        Workflows,
+        presets,
+        searches,
+        workflows,
+    )
 
     __version__: str
     from runner.decorated import workflow
@@ -222,6 +231,7 @@ __all__ = [
     "rerun",
     "resume",
     "runs",
+    "searches",
     "should_prune",
     "show",
     "status",

@@ -154,6 +154,20 @@ def presets(*, config_dir: str | Path | None = None) -> list[PresetInfo]:
         return describe_presets(space)
 
 
+def searches(*, config_dir: str | Path | None = None) -> list[str]:
+    """The searches `search=NAME` chooses: runner's built-ins (Optuna's samplers, in
+    `runner.SAMPLERS` order), then the project's own (conf/search/NAME.yaml)::
+
+    runner.searches()   # ['random', 'tpe', 'cmaes', 'gp', 'qmc', 'nsga2', 'grid', 'quick']
+    """
+    from runner.composer import Project, config_space
+    from runner.search_space import SAMPLERS
+
+    with config_space(Project.find(config_dir)) as space:
+        found = space.searches()
+    return [name for name in SAMPLERS if name in found] + sorted(set(found) - set(SAMPLERS))
+
+
 def describe_workflows(space: ConfigSpace, *, params: bool = True) -> list[WorkflowInfo]:
     """`params=False` leaves out what only importing each entrypoint tells (the schema of a
     signature, its defaults, the source line), for listings that do not show them."""

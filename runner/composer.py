@@ -322,6 +322,10 @@ class ConfigSpace:
     def presets(self) -> list[str]:
         return list(self.loader.get_group_options(PRESET_KEY))
 
+    def searches(self) -> list[str]:
+        """The `search` config group's options: runner's built-ins and the project's own."""
+        return list(self.loader.get_group_options(SEARCH_KEY))
+
     def preset(self, name: str) -> Document:
         try:
             loaded = self.repository.load_config(f"{PRESET_KEY}/{name}")

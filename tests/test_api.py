@@ -59,6 +59,7 @@ def test_public_names_are_pinned() -> None:
         "rerun",
         "resume",
         "runs",
+        "searches",
         "should_prune",
         "show",
         "status",

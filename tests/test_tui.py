@@ -1008,6 +1008,25 @@ def test_a_searchs_problems_land_on_its_fields() -> None:
 
 
 @pytest.mark.slow
+async def test_the_form_offers_the_project_s_own_searches(project: Path, home: Path) -> None:
+    """A project's conf/search/NAME.yaml is a search of its own: listed after runner's
+    (runner.searches()), offered by the form, and launched with its settings."""
+    pytest.importorskip("optuna")
+    (project / "conf" / "search").mkdir(parents=True, exist_ok=True)
+    (project / "conf" / "search" / "quick.yaml").write_text("sampler: random\nn_trials: 4\n")
+    assert runner.searches(config_dir=project / "conf") == [*runner.SAMPLERS, "quick"]
+    app = make_app(config_dir=project / "conf", home=home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        form = await open_form(pilot, "add")
+        form.query_one("#sweep-0", Input).value = "int(interval(1, 9))"
+        form.query_one("#opt-search", Select).value = "quick"  # (refused were it no option)
+        await checked(pilot, form)
+        assert shown_problems(form) == {}
+        assert str(form.query_one("#summary", Static).render()) == "search random: 4 trials"
+
+
+@pytest.mark.slow
 async def test_the_form_chooses_a_search_and_shows_what_it_is(project: Path, home: Path) -> None:
     pytest.importorskip("optuna")
     (project / "conf" / "run" / "tune.yaml").write_text(

@@ -71,6 +71,8 @@ class RunnerApp(App[None]):
     ) -> None:
         super().__init__()
         self.config_dir = config_dir
+        # The searches a launch form offers (the project's own too, once the catalog is read)
+        self.searches: tuple[str, ...] = tuple(runner.SAMPLERS)
         # Resolved once: worker threads must not depend on the current directory.
         self.home = Path(home or os.environ.get("RUNNER_HOME") or ".runner").resolve()
         chosen = config_dir or os.environ.get("RUNNER_CONFIG_DIR")

@@ -21,8 +21,9 @@ RUN_FIELDS = (
     ("seed", "seed", "drawn when empty"),
     ("max_parallelism", "parallel", "all cores"),
 )
-# A search (the search= argument), below the run fields: a select of the built-in searches
-# (runner.SAMPLERS; none: a grid), and its settings: (key, label, placeholder), each as text.
+# A search (the search= argument), below the run fields: a select of the searches
+# (runner.searches(): the built-ins, then the project's; none: a grid), and its settings:
+# (key, label, placeholder), each as text.
 SEARCH = "search"
 SEARCH_FIELDS = (
     ("n_trials", "trials", "20"),

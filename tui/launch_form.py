@@ -141,9 +141,10 @@ class LaunchScreen(Screen[None]):
         with Vertical(classes="field"):
             with Horizontal(classes="row"):
                 yield Label("search", classes="run-label")
+                searches = self.app.searches  # type: ignore[attr-defined]
                 yield Select(
-                    [(name, name) for name in runner.SAMPLERS],
-                    value=chosen if chosen in runner.SAMPLERS else Select.NULL,
+                    [(name, name) for name in searches],
+                    value=chosen if chosen in searches else Select.NULL,
                     prompt="(the definition's)" if self.preset else "none (a grid)",
                     id=f"opt-{SEARCH}",
                     classes="run-input",

@@ -84,6 +84,7 @@ class WorkflowsPane(Horizontal):
         config_dir, home = app.config_dir, app.home  # type: ignore[attr-defined]
         workflows = runner.workflows(config_dir=config_dir, home=home)
         presets = runner.presets(config_dir=config_dir)
+        app.searches = tuple(runner.searches(config_dir=config_dir))  # type: ignore[attr-defined]
         app.call_from_thread(self.show_entities, workflows, presets)
 
     def show_entities(
