@@ -490,6 +490,8 @@ class Search:
             found = self._objective(run_id, objective, result, index, count)
             if isinstance(found, str):
                 return found
+            if found != found:  # (Optuna takes no NaN: the trial fails, as in its optimize())
+                return f"its {objective or 'return value'} is NaN"
             values.append(found)
         return values
 

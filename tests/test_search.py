@@ -72,6 +72,10 @@ def failing(x: float = 0.5, folder: str = ".", every: int = 2) -> float:
     return x
 
 
+def nan_above(x: float = 0.5) -> float:
+    return float("nan") if x > 0.5 else x
+
+
 def nap(x: float = 0.5, seconds: float = 0.3) -> float:
     time.sleep(seconds)
     return x
@@ -90,7 +94,7 @@ def linked(
     given = {"a": a, "b": b, "opt": opt, "name": name, "nest": nest, "fixed": fixed, "also": also}
     return {"loss": a, "given": given}
 '''
-WORKFLOWS = ("space", "noisy", "curve", "timed", "failing", "nap", "linked")
+WORKFLOWS = ("space", "noisy", "curve", "timed", "failing", "nan_above", "nap", "linked")
 LOG_LR = "params.lr=tag(log, interval(1e-5, 1e-1))"
 
 
@@ -377,6 +381,28 @@ def test_failures_within_max_failure_rate_do_not_stop_the_search(
     ] + ["failed"]
     assert runs[4].error == "ValueError: call 5 fails"
     assert launch.record.counts == {"succeeded": 8, "failed": 2}
+
+
+def test_a_nan_value_fails_its_trial_and_the_search_goes_on(
+    searchy: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """Optuna takes no NaN (telling it one was an internal error, exit 5): the trial fails,
+    saying so; within max_failure_rate the search goes on (Hydra's sweeper stops at the
+    first NaN), beyond it it stops and says why."""
+    from runner.cli import main
+
+    space = ("search=random", "search.n_trials=10", "params.x=interval(0, 1)")
+    launch = search(searchy, "nan_above", *space, "search.max_failure_rate=1")
+    nan = [run for run in launch.runs if run.params["x"] > 0.5]
+    assert 0 < len(nan) < 10
+    assert launch.search_status().trials == {"finished": 10 - len(nan), "failed": len(nan)}
+    assert launch.ok and launch.best is not None
+    assert launch.best.value == min(run.params["x"] for run in launch.runs if run not in nan)
+    monkeypatch.setenv("RUNNER_CONFIG_DIR", str(searchy))
+    with pytest.raises(SystemExit) as done:
+        main(["nan_above", *space, "search.seed=3", "launcher=sequential"])
+    assert done.value.code == 4
+    assert "run gave no value: its return value is NaN" in capsys.readouterr().err
 
 
 def test_resume_of_a_search_leaves_its_failed_trials_finished(
