@@ -22,6 +22,7 @@ import json
 import logging
 import random
 import time
+import warnings
 from array import array
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -501,9 +502,18 @@ class Search:
         """The value of one objective (SearchConfig's rule): the return value ("", or its
         item `index` of several), a key of the result (acc, or acc.test nested), or a
         metric's summary (val_loss.min); else why there is none."""
+        if objective == "result" and not (isinstance(result, dict) and "result" in result):
+            objective = ""  # (what tables call the return value)
         if not objective:
-            if count > 1 and isinstance(result, list) and len(result) == count:
-                result = result[index]
+            if count > 1:
+                if isinstance(result, list | tuple) and len(result) == count:
+                    result = result[index]
+                else:
+                    return (
+                        f"search.direction gives {count} objectives and its result is not"
+                        f" {count} numbers (a list): return them, or name each with"
+                        " search.objective=[KEY, ...]"
+                    )
             if _is_number(result):
                 return float(result)
             return (
@@ -561,7 +571,9 @@ def sampler_of(optuna: Any, config: SearchConfig, space: _Space, seed: int) -> A
     if config.sampler == "grid":
         options.setdefault("search_space", space.grid())
     try:
-        return cls(**options)
+        with warnings.catch_warnings():  # (QMCSampler's "experimental": nothing to act on)
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return cls(**options)
     except (TypeError, ValueError, ImportError) as exc:
         raise DefinitionError(
             f"search.sampler={config.sampler} ({cls.__name__}) cannot be made with"

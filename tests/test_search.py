@@ -405,6 +405,41 @@ def test_a_nan_value_fails_its_trial_and_the_search_goes_on(
     assert "run gave no value: its return value is NaN" in capsys.readouterr().err
 
 
+def test_the_objective_result_is_the_return_value_as_tables_name_it(searchy: Path) -> None:
+    """Status and tables call the return value `result`: search.objective=result reads it
+    (it failed every trial: "it has no result"), unless the result has a key of that name."""
+    space = ("search=random", "search.n_trials=5", "params.x=interval(0, 1)")
+    launch = search(searchy, "nap", *space, "params.seconds=0", "search.objective=result")
+    assert launch.search_status().trials == {"finished": 5}
+    best = min(launch.runs, key=lambda run: run.result)  # (minimize)
+    assert launch.best is not None and launch.best.value == best.result
+
+
+def test_several_objectives_need_as_many_values(
+    searchy: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """Two directions and a return value of one number: each trial fails, saying what to
+    return (the one number was told as both objectives' value)."""
+    from runner.cli import main
+
+    monkeypatch.setenv("RUNNER_CONFIG_DIR", str(searchy))
+    space = ("search=nsga2", "search.n_trials=5", "params.x=interval(0, 1)", "params.seconds=0")
+    with pytest.raises(SystemExit) as done:
+        main(["nap", *space, "search.direction=[minimize,maximize]", "launcher=sequential"])
+    assert done.value.code == 4
+    assert "search.direction gives 2 objectives and its result is not 2 numbers" in (
+        capsys.readouterr().err
+    )
+
+
+def test_a_qmc_search_says_nothing_of_optuna_s_experimental_warning(searchy: Path) -> None:
+    """(pytest turns warnings into errors here: QMCSampler's ExperimentalWarning was printed
+    to every user of search=qmc, pointing into runner's code)"""
+    pytest.importorskip("scipy")
+    space = ("search=qmc", "search.n_trials=3", "params.x=interval(0, 1)", "params.seconds=0")
+    assert search(searchy, "nap", *space).search_status().trials == {"finished": 3}
+
+
 def test_resume_of_a_search_leaves_its_failed_trials_finished(
     searchy: Path, tmp_path: Path
 ) -> None:
